@@ -1,0 +1,237 @@
+package config
+
+import (
+	"runtime"
+	"time"
+)
+
+// Config is the whole gateway configuration, as read from YAML and the environment.
+// It is a plain value: Load returns a fresh one each time and nothing edits it afterwards.
+type Config struct {
+	MQTT    MQTT    `koanf:"mqtt"`
+	Kafka   Kafka   `koanf:"kafka"`
+	Flow    Flow    `koanf:"flow"`
+	Plugins Plugins `koanf:"plugins"`
+	Admin   Admin   `koanf:"admin"`
+	Log     Log     `koanf:"log"`
+	Routes  []Route `koanf:"routes"`
+}
+
+// MQTT configures the source connection (paho.golang autopaho, MQTT v5).
+type MQTT struct {
+	// URL is the broker address: tcp://, mqtt://, ssl://, tls://, mqtts://, ws:// or wss://.
+	URL string `koanf:"url"`
+	// ClientID identifies the persistent session; give each gateway instance its own.
+	ClientID string `koanf:"client_id"`
+	// CleanStart discards the broker-side session on connect. Defaults to false, so
+	// unacknowledged QoS 1/2 messages are redelivered after a restart.
+	CleanStart bool `koanf:"clean_start"`
+	// SessionExpiry is how long the broker keeps the session after a disconnect. Defaults to 1h.
+	SessionExpiry time.Duration `koanf:"session_expiry"`
+	// SharedGroup, when set, subscribes every filter as $share/<group>/<filter>.
+	SharedGroup string `koanf:"shared_group"`
+	// Username for the broker, optional.
+	Username string `koanf:"username"`
+	// Password for the broker; prefer PasswordFile or the environment. Never printed.
+	Password Secret `koanf:"password"`
+	// PasswordFile names a file whose contents (trailing newline trimmed) are the password.
+	PasswordFile string `koanf:"password_file"`
+	// KeepAlive is the MQTT keep-alive interval. Defaults to 30s.
+	KeepAlive time.Duration `koanf:"keep_alive"`
+	// ConnectTimeout bounds one connection attempt. Defaults to 10s.
+	ConnectTimeout time.Duration `koanf:"connect_timeout"`
+	// ReconnectMin and ReconnectMax bound the exponential reconnect backoff. Default 250ms and 10s.
+	ReconnectMin time.Duration `koanf:"reconnect_min"`
+	ReconnectMax time.Duration `koanf:"reconnect_max"`
+	// ReceiveMaximum is the number of unacknowledged QoS 1/2 messages the broker may send
+	// before it waits (MQTT v5 Receive Maximum). Defaults to 1000.
+	ReceiveMaximum int `koanf:"receive_maximum"`
+	// AckInterval is how often pending acknowledgements are flushed to the broker. Defaults to 5ms.
+	AckInterval time.Duration `koanf:"ack_interval"`
+	// TLS configures ssl:// and wss:// connections.
+	TLS TLS `koanf:"tls"`
+}
+
+// TLS holds certificate settings shared by the MQTT and Kafka clients.
+type TLS struct {
+	// Enabled turns TLS on for Kafka (MQTT turns it on from the URL scheme).
+	Enabled bool `koanf:"enabled"`
+	// CAFile is a PEM bundle of certificate authorities; empty means the system pool.
+	CAFile string `koanf:"ca_file"`
+	// CertFile and KeyFile are the PEM client certificate and key for mutual TLS.
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+	// ServerName overrides the name checked in the server certificate.
+	ServerName string `koanf:"server_name"`
+	// InsecureSkipVerify disables server certificate checks. For tests only.
+	InsecureSkipVerify bool `koanf:"insecure_skip_verify"`
+}
+
+// Kafka configures the sink (franz-go, idempotent producer, acks=all).
+type Kafka struct {
+	// Brokers are the seed brokers, host:port.
+	Brokers []string `koanf:"brokers"`
+	// ClientID is the Kafka client id. Defaults to "tributary".
+	ClientID string `koanf:"client_id"`
+	// Linger is how long the producer waits to fill a batch. Defaults to 5ms.
+	Linger time.Duration `koanf:"linger"`
+	// BatchMaxBytes caps one produced record batch. Defaults to 1 MiB.
+	BatchMaxBytes int `koanf:"batch_max_bytes"`
+	// MaxRecordBytes is the largest record the gateway will produce; a larger one goes to
+	// the route's dead-letter topic (payload cut to fit). Defaults to 1 MiB (Kafka's default).
+	MaxRecordBytes int `koanf:"max_record_bytes"`
+	// Compression is none, gzip, snappy, lz4 or zstd. Defaults to snappy.
+	Compression string `koanf:"compression"`
+	// RequestTimeout bounds one produce request. Defaults to 30s.
+	RequestTimeout time.Duration `koanf:"request_timeout"`
+	// TLS for the broker connections; set tls.enabled to use it.
+	TLS TLS `koanf:"tls"`
+	// SASL authentication, optional.
+	SASL SASL `koanf:"sasl"`
+}
+
+// SASL configures Kafka authentication.
+type SASL struct {
+	// Mechanism is "", PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string `koanf:"mechanism"`
+	Username  string `koanf:"username"`
+	// Password is never printed; prefer PasswordFile or the environment.
+	Password Secret `koanf:"password"`
+	// PasswordFile names a file holding the password.
+	PasswordFile string `koanf:"password_file"`
+}
+
+// Flow tunes the message path between MQTT and Kafka.
+type Flow struct {
+	// Shards is the number of ordered workers; one MQTT topic always maps to the same shard.
+	// Defaults to 4 × GOMAXPROCS.
+	Shards int `koanf:"shards"`
+	// MaxInFlight bounds messages received but not yet acknowledged. When reached, the gateway
+	// stops reading from the broker, which holds the rest. Defaults to 1000.
+	MaxInFlight int `koanf:"max_in_flight"`
+	// MaxBatch is the largest batch a shard hands to a plugin chain at once. Defaults to 64.
+	MaxBatch int `koanf:"max_batch"`
+	// DrainTimeout bounds the graceful stop; after it the gateway stops hard (unacknowledged
+	// QoS 1/2 messages are redelivered by the broker). Defaults to 30s.
+	DrainTimeout time.Duration `koanf:"drain_timeout"`
+}
+
+// Plugins says where plugin modules live.
+type Plugins struct {
+	// Dir holds NAME.wasm files; a route stage "plugin: NAME" loads Dir/NAME.wasm.
+	Dir string `koanf:"dir"`
+	// CacheDir keeps compiled modules across restarts. Empty means no disk cache.
+	CacheDir string `koanf:"cache_dir"`
+}
+
+// Admin configures the HTTP admin endpoint.
+type Admin struct {
+	// Listen is host:port for /metrics, /healthz, /readyz and /api/v1. Empty disables it.
+	Listen string `koanf:"listen"`
+}
+
+// Log configures the structured logger.
+type Log struct {
+	// Level is debug, info, warn or error. Defaults to info.
+	Level string `koanf:"level"`
+	// Format is text or json. Defaults to text.
+	Format string `koanf:"format"`
+}
+
+// Route moves the messages of some MQTT topic filters to Kafka through a plugin chain.
+type Route struct {
+	// Name identifies the route in metrics, logs and dead-letter headers. Unique.
+	Name string `koanf:"name"`
+	// From lists MQTT topic filters (+ and # wildcards).
+	From []string `koanf:"from"`
+	// QoS is the subscription QoS, 0, 1 or 2. Defaults to 1.
+	QoS int `koanf:"qos"`
+	// Chain lists plugin stages applied in order.
+	Chain []Stage `koanf:"chain"`
+	// To says how records are built.
+	To Destination `koanf:"to"`
+	// DeadLetter is the Kafka topic for messages that cannot be delivered as mapped.
+	// Defaults to the route's topic with "_dlq" appended when that topic is fixed.
+	DeadLetter string `koanf:"dead_letter"`
+}
+
+// Stage is one plugin in a route's chain.
+type Stage struct {
+	// Plugin names plugins.dir/NAME.wasm.
+	Plugin string `koanf:"plugin"`
+	// Config is handed to the plugin's init as JSON.
+	Config map[string]any `koanf:"config"`
+}
+
+// Destination maps a message to a Kafka record.
+type Destination struct {
+	// Topic is the Kafka topic, fixed or a template such as "sensors.{{.Segment 1}}".
+	Topic string `koanf:"topic"`
+	// Key is a template for the record key. Defaults to "{{.Topic}}", the MQTT topic.
+	Key string `koanf:"key"`
+	// Envelope is "none" (payload as is, the default) or "json"
+	// ({"mqtt_topic","arrived_at_ms","payload","qos"}).
+	Envelope string `koanf:"envelope"`
+}
+
+// Envelope values for Destination.Envelope.
+const (
+	EnvelopeNone = "none"
+	EnvelopeJSON = "json"
+)
+
+// DefaultKeyTemplate is the default Destination.Key: the MQTT topic.
+const DefaultKeyTemplate = "{{.Topic}}"
+
+// Default returns the configuration every file is layered on.
+func Default() *Config {
+	return &Config{
+		MQTT: MQTT{
+			URL:            "tcp://127.0.0.1:1883",
+			ClientID:       "tributary-1",
+			SessionExpiry:  time.Hour,
+			KeepAlive:      30 * time.Second,
+			ConnectTimeout: 10 * time.Second,
+			ReconnectMin:   250 * time.Millisecond,
+			ReconnectMax:   10 * time.Second,
+			ReceiveMaximum: 1000,
+			AckInterval:    5 * time.Millisecond,
+		},
+		Kafka: Kafka{
+			Brokers:        []string{"127.0.0.1:9092"},
+			ClientID:       "tributary",
+			Linger:         5 * time.Millisecond,
+			BatchMaxBytes:  1 << 20,
+			MaxRecordBytes: 1 << 20,
+			Compression:    "snappy",
+			RequestTimeout: 30 * time.Second,
+		},
+		Flow: Flow{
+			Shards:       4 * runtime.GOMAXPROCS(0),
+			MaxInFlight:  1000,
+			MaxBatch:     64,
+			DrainTimeout: 30 * time.Second,
+		},
+		Plugins: Plugins{Dir: "./plugins"},
+		Admin:   Admin{Listen: "127.0.0.1:9464"},
+		Log:     Log{Level: "info", Format: "text"},
+	}
+}
+
+// Secret is a string that prints as "[redacted]" when set, so it never reaches a log or
+// `tributary validate` output by accident. Use Value to read it.
+type Secret string
+
+// Value returns the secret itself.
+func (s Secret) Value() string { return string(s) }
+
+// String implements fmt.Stringer with the value hidden.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// MarshalText hides the value in JSON and YAML output.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
