@@ -1,0 +1,183 @@
+package gateway
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// routeCounters are the per-route message counters. They live as long as the gateway (a route
+// replaced by a reload keeps counting where its predecessor stopped), are bumped with atomics on
+// the hot path, and are read both by the Prometheus collector and by Stats.
+type routeCounters struct {
+	name         string
+	in           atomic.Uint64 // messages that entered the route
+	out          atomic.Uint64 // records acknowledged by Kafka
+	filtered     atomic.Uint64 // messages a plugin chain dropped on purpose
+	deadLettered atomic.Uint64 // dead-letter records acknowledged by Kafka
+	byKind       sync.Map      // kind string -> *atomic.Uint64, dead letters by error kind
+}
+
+func (c *routeCounters) deadLetter(kind string) {
+	c.deadLettered.Add(1)
+	v, ok := c.byKind.Load(kind)
+	if !ok {
+		v, _ = c.byKind.LoadOrStore(kind, new(atomic.Uint64))
+	}
+	v.(*atomic.Uint64).Add(1)
+}
+
+// metrics holds the gateway's Prometheus instruments.
+type metrics struct {
+	mu     sync.Mutex
+	routes map[string]*routeCounters
+
+	received        *prometheus.CounterVec
+	unroutedCount   atomic.Uint64
+	inFlight        prometheus.Gauge
+	mqttConnected   prometheus.Gauge
+	mqttConnects    prometheus.Counter
+	mqttConnErrors  prometheus.Counter
+	kafkaErrors     *prometheus.CounterVec
+	produceLatency  prometheus.Histogram
+	deliveryLatency prometheus.Histogram
+	kafkaUp         prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		routes: make(map[string]*routeCounters),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_mqtt_messages_received_total",
+			Help: "MQTT PUBLISH packets received, by QoS.",
+		}, []string{"qos"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tributary_messages_in_flight",
+			Help: "Messages received from MQTT and not yet acknowledged.",
+		}),
+		mqttConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tributary_mqtt_connected",
+			Help: "1 while the MQTT connection is up.",
+		}),
+		mqttConnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_mqtt_connects_total",
+			Help: "Successful MQTT connections, including reconnections.",
+		}),
+		mqttConnErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_mqtt_connection_errors_total",
+			Help: "Failed MQTT connection attempts and dropped connections.",
+		}),
+		kafkaErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_kafka_errors_total",
+			Help: "Kafka produce failures by kind: record (the record was dead-lettered), dead_letter (a dead-letter record failed and is retried).",
+		}, []string{"kind"}),
+		produceLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tributary_kafka_produce_latency_seconds",
+			Help:    "Time from handing a record to the producer to Kafka's acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14),
+		}),
+		deliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tributary_delivery_latency_seconds",
+			Help:    "Time from receiving an MQTT message to acknowledging it, after all its records are in Kafka.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14),
+		}),
+		kafkaUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tributary_kafka_up",
+			Help: "1 while the last Kafka ping succeeded.",
+		}),
+	}
+	unrouted := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "tributary_messages_unrouted_total",
+		Help: "Messages that matched no route; they are acknowledged without a record.",
+	}, func() float64 { return float64(m.unroutedCount.Load()) })
+	reg.MustRegister(m.received, unrouted, m.inFlight, m.mqttConnected, m.mqttConnects,
+		m.mqttConnErrors, m.kafkaErrors, m.produceLatency, m.deliveryLatency, m.kafkaUp,
+		routeCollector{m})
+	return m
+}
+
+// route returns the counters of the named route, creating them on first use.
+func (m *metrics) route(name string) *routeCounters {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.routes[name]
+	if !ok {
+		c = &routeCounters{name: name}
+		m.routes[name] = c
+	}
+	return c
+}
+
+func (m *metrics) snapshot() []*routeCounters {
+	m.mu.Lock()
+	out := make([]*routeCounters, 0, len(m.routes))
+	for _, c := range m.routes {
+		out = append(out, c)
+	}
+	m.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+var (
+	descRouteIn = prometheus.NewDesc("tributary_route_messages_in_total",
+		"Messages that entered a route.", []string{"route"}, nil)
+	descRouteOut = prometheus.NewDesc("tributary_route_records_out_total",
+		"Records of a route acknowledged by Kafka.", []string{"route"}, nil)
+	descRouteFiltered = prometheus.NewDesc("tributary_route_messages_filtered_total",
+		"Messages a route's plugin chain filtered out.", []string{"route"}, nil)
+	descRouteDead = prometheus.NewDesc("tributary_route_dead_letters_total",
+		"Dead-letter records of a route acknowledged by Kafka, by error kind.", []string{"route", "kind"}, nil)
+)
+
+// routeCollector exports routeCounters at scrape time.
+type routeCollector struct{ m *metrics }
+
+func (c routeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descRouteIn
+	ch <- descRouteOut
+	ch <- descRouteFiltered
+	ch <- descRouteDead
+}
+
+func (c routeCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, r := range c.m.snapshot() {
+		ch <- prometheus.MustNewConstMetric(descRouteIn, prometheus.CounterValue, float64(r.in.Load()), r.name)
+		ch <- prometheus.MustNewConstMetric(descRouteOut, prometheus.CounterValue, float64(r.out.Load()), r.name)
+		ch <- prometheus.MustNewConstMetric(descRouteFiltered, prometheus.CounterValue, float64(r.filtered.Load()), r.name)
+		r.byKind.Range(func(k, v any) bool {
+			ch <- prometheus.MustNewConstMetric(descRouteDead, prometheus.CounterValue,
+				float64(v.(*atomic.Uint64).Load()), r.name, k.(string))
+			return true
+		})
+	}
+}
+
+// Stats is a point-in-time view of the gateway's counters, for embedding and the dev view.
+type Stats struct {
+	// MQTTConnected is true while the MQTT session is up.
+	MQTTConnected bool
+	// KafkaUp is true while the last Kafka ping succeeded.
+	KafkaUp bool
+	// InFlight counts messages received and not yet acknowledged.
+	InFlight int
+	// Unrouted counts messages that matched no route.
+	Unrouted uint64
+	// Routes holds one entry per route ever configured, sorted by name.
+	Routes []RouteStats
+}
+
+// RouteStats counts one route's messages since the gateway started.
+type RouteStats struct {
+	Name string
+	// In counts messages that entered the route.
+	In uint64
+	// Out counts records acknowledged by Kafka.
+	Out uint64
+	// Filtered counts messages the chain dropped on purpose.
+	Filtered uint64
+	// DeadLettered counts dead-letter records acknowledged by Kafka.
+	DeadLettered uint64
+}

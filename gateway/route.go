@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/mqtttopic"
+)
+
+// route is one compiled, immutable route. A reload replaces routes whole; nothing edits one
+// in place.
+type route struct {
+	name       string
+	filters    []mqtttopic.Filter
+	qos        byte
+	topic      *mqtttopic.Template // Kafka topic; see staticTopic
+	key        *mqtttopic.Template // record key; nil means the MQTT topic (the default)
+	envelope   bool
+	deadLetter string
+	counters   *routeCounters
+
+	// staticTopic is the Kafka topic when the topic template has no actions.
+	staticTopic string
+}
+
+// buildRoute compiles a validated route configuration.
+func buildRoute(rc config.Route, m *metrics) (*route, error) {
+	r := &route{
+		name:       rc.Name,
+		qos:        byte(rc.QoS),
+		envelope:   rc.To.Envelope == config.EnvelopeJSON,
+		deadLetter: rc.DeadLetter,
+		counters:   m.route(rc.Name),
+	}
+	for i, f := range rc.From {
+		flt, err := mqtttopic.ParseFilter(f)
+		if err != nil {
+			return nil, fmt.Errorf("route %q: from[%d]: %w", rc.Name, i, err)
+		}
+		r.filters = append(r.filters, flt)
+	}
+	tpl, err := mqtttopic.ParseTemplate(rc.To.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("route %q: to.topic: %w", rc.Name, err)
+	}
+	r.topic = tpl
+	if tpl.IsStatic() {
+		r.staticTopic = string(tpl.Append(nil, nil))
+	}
+	if rc.To.Key != "" && rc.To.Key != config.DefaultKeyTemplate {
+		if r.key, err = mqtttopic.ParseTemplate(rc.To.Key); err != nil {
+			return nil, fmt.Errorf("route %q: to.key: %w", rc.Name, err)
+		}
+	}
+	return r, nil
+}
+
+// matches reports whether any of the route's filters matches topic.
+func (r *route) matches(topic string) bool {
+	for i := range r.filters {
+		if r.filters[i].Match(topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// routeTable is the set of routes in force. It is immutable and swapped whole through an
+// atomic pointer.
+type routeTable struct {
+	routes []*route
+}
+
+// match appends the routes whose filters match topic to dst.
+func (t *routeTable) match(topic string, dst []*route) []*route {
+	for _, r := range t.routes {
+		if r.matches(topic) {
+			dst = append(dst, r)
+		}
+	}
+	return dst
+}
+
+// subscription is one MQTT filter to subscribe to, at the highest QoS any route asks for it.
+type subscription struct {
+	filter string
+	qos    byte
+}
+
+// subscriptions returns the union of the routes' filters, sorted for stable SUBSCRIBE packets.
+func (t *routeTable) subscriptions() []subscription {
+	byFilter := make(map[string]byte)
+	for _, r := range t.routes {
+		for _, f := range r.filters {
+			if q, ok := byFilter[f.String()]; !ok || r.qos > q {
+				byFilter[f.String()] = r.qos
+			}
+		}
+	}
+	subs := make([]subscription, 0, len(byFilter))
+	for f, q := range byFilter {
+		subs = append(subs, subscription{filter: f, qos: q})
+	}
+	sort.Slice(subs, func(i, j int) bool { return subs[i].filter < subs[j].filter })
+	return subs
+}

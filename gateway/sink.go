@@ -1,0 +1,199 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/tributary-gw/tributary/gateway/config"
+)
+
+// sink wraps the franz-go producer. Records are produced asynchronously; each promise settles
+// one count of its message's delivery.
+type sink struct {
+	client   *kgo.Client
+	maxBytes int
+	log      *slog.Logger
+	metrics  *metrics
+	retry    *deadLetterRetrier
+}
+
+// kafkaOptions maps the kafka section of the configuration to franz-go options.
+func kafkaOptions(kc config.Kafka) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(kc.Brokers...),
+		kgo.ClientID(kc.ClientID),
+		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence is on by default and needs acks=all
+		kgo.ProducerLinger(kc.Linger),
+		kgo.ProducerBatchMaxBytes(int32(kc.BatchMaxBytes)),
+		kgo.ProduceRequestTimeout(kc.RequestTimeout),
+		kgo.MaxBufferedRecords(100_000),
+	}
+	switch strings.ToLower(kc.Compression) {
+	case "", "none":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	case "gzip":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.GzipCompression()))
+	case "snappy":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
+	case "lz4":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
+	case "zstd":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	default:
+		return nil, fmt.Errorf("kafka.compression: unknown codec %q", kc.Compression)
+	}
+	if kc.TLS.Enabled {
+		tc, err := tlsConfig(kc.TLS, "kafka.tls")
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if kc.SASL.Mechanism != "" {
+		m, err := saslMechanism(kc.SASL)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts, nil
+}
+
+func saslMechanism(s config.SASL) (sasl.Mechanism, error) {
+	pass := s.Password.Value()
+	switch strings.ToUpper(s.Mechanism) {
+	case "PLAIN":
+		return plain.Auth{User: s.Username, Pass: pass}.AsMechanism(), nil
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: s.Username, Pass: pass}.AsSha256Mechanism(), nil
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: s.Username, Pass: pass}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("kafka.sasl.mechanism: unknown mechanism %q", s.Mechanism)
+}
+
+// produce hands one record of message m on route r to the producer. The caller has already
+// counted it in m's delivery.
+func (s *sink) produce(ctx context.Context, r *route, m *message, rec *kgo.Record) {
+	start := time.Now()
+	s.client.Produce(ctx, rec, func(rec *kgo.Record, err error) {
+		if err == nil {
+			s.metrics.produceLatency.Observe(time.Since(start).Seconds())
+			r.counters.out.Add(1)
+			m.delivery.done()
+			return
+		}
+		// Retriable errors are retried inside franz-go without limit; what reaches here is
+		// final for this record (too large, unknown topic, not authorised, client closing).
+		s.metrics.kafkaErrors.WithLabelValues("record").Inc()
+		why := &deadReason{kind: KindProduceFailed, stage: -1, topic: rec.Topic, err: err.Error()}
+		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+			why.kind = KindRecordTooLarge
+		}
+		// The promise must not produce inline: hand the dead letter to the retrier.
+		s.retry.enqueue(r, m, why)
+	})
+}
+
+// deadLetter produces the dead-letter record of m. The caller has already counted it.
+func (s *sink) deadLetter(ctx context.Context, r *route, m *message, why *deadReason) {
+	rec := r.deadLetterRecord(m, why, s.maxBytes)
+	s.log.LogAttrs(ctx, slog.LevelWarn, "dead-lettering message",
+		slog.String("route", r.name), slog.String("mqtt_topic", m.topic),
+		slog.String("kind", why.kind), slog.String("error", why.err),
+		slog.String("plugin", why.plugin), slog.String("dead_letter_topic", r.deadLetter))
+	s.client.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+		if err == nil {
+			r.counters.deadLetter(why.kind)
+			m.delivery.done()
+			return
+		}
+		s.metrics.kafkaErrors.WithLabelValues("dead_letter").Inc()
+		s.log.LogAttrs(context.Background(), slog.LevelError, "dead-letter record failed; retrying (the message stays unacknowledged)",
+			slog.String("route", r.name), slog.String("dead_letter_topic", r.deadLetter), slog.String("error", err.Error()))
+		s.retry.enqueueAfter(r, m, why, time.Second)
+	})
+}
+
+// deadLetterRetrier produces dead letters off the promise goroutine, retrying a failed
+// dead-letter record with backoff. A message whose dead letter cannot be written is never
+// acknowledged, so nothing is lost: the gateway stalls and the broker keeps the rest.
+type deadLetterRetrier struct {
+	mu    sync.Mutex
+	queue []deadJob
+	wake  chan struct{}
+}
+
+type deadJob struct {
+	r   *route
+	m   *message
+	why *deadReason
+	at  time.Time
+}
+
+func newDeadLetterRetrier() *deadLetterRetrier {
+	return &deadLetterRetrier{wake: make(chan struct{}, 1)}
+}
+
+func (q *deadLetterRetrier) enqueue(r *route, m *message, why *deadReason) {
+	q.enqueueAfter(r, m, why, 0)
+}
+
+func (q *deadLetterRetrier) enqueueAfter(r *route, m *message, why *deadReason, d time.Duration) {
+	q.mu.Lock()
+	q.queue = append(q.queue, deadJob{r: r, m: m, why: why, at: time.Now().Add(d)})
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run produces queued dead letters until ctx is done and the queue is empty.
+func (q *deadLetterRetrier) run(ctx context.Context, s *sink, stop <-chan struct{}) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		var due []deadJob
+		next := time.Duration(-1)
+		q.mu.Lock()
+		rest := q.queue[:0]
+		for _, j := range q.queue {
+			if !j.at.After(now) {
+				due = append(due, j)
+				continue
+			}
+			rest = append(rest, j)
+			if w := j.at.Sub(now); next < 0 || w < next {
+				next = w
+			}
+		}
+		q.queue = rest
+		q.mu.Unlock()
+		for _, j := range due {
+			s.deadLetter(ctx, j.r, j.m, j.why)
+		}
+		if next < 0 {
+			next = time.Hour
+		}
+		timer.Reset(next)
+		select {
+		case <-q.wake:
+		case <-timer.C:
+		case <-stop:
+			return
+		}
+	}
+}
