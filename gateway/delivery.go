@@ -41,8 +41,8 @@ type message struct {
 	arrivedAt      time.Time
 
 	delivery delivery
-	routes   []*route   // the routes the message matched at arrival
-	routeBuf [2]*route  // backing store for routes, saving an allocation in the common case
+	routes   []*route  // the routes the message matched at arrival
+	routeBuf [2]*route // backing store for routes, saving an allocation in the common case
 	client   *paho.Client
 	packet   *paho.Publish
 }

@@ -136,10 +136,10 @@ func (r *route) deadLetterRecord(m *message, why *deadReason, maxBytes int) *kgo
 		h = append(h, kgo.RecordHeader{Key: HeaderOriginalTopic, Value: []byte(why.topic)})
 	}
 	rec.Headers = h
-	if over := recordSize(rec) - maxBytes; over > 0 {
-		keep := max(len(rec.Value)-over-32, 0)
+	if recordSize(rec) > maxBytes {
 		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderTruncatedBytes, Value: []byte(strconv.Itoa(len(m.payload)))})
-		rec.Value = rec.Value[:keep]
+		over := recordSize(rec) - maxBytes
+		rec.Value = rec.Value[:max(len(rec.Value)-over, 0)]
 	}
 	return rec
 }

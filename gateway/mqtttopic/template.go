@@ -1,0 +1,307 @@
+package mqtttopic
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Fields is what a Template reads from a message. The gateway's message type implements it;
+// tests use small structs. Implementations should not allocate: a pointer receiver keeps
+// the interface conversion free.
+type Fields interface {
+	// Topic returns the MQTT topic name the message was published to.
+	Topic() string
+	// Property returns the value of the first MQTT v5 user property called name,
+	// or "" when there is none.
+	Property(name string) string
+}
+
+// maxSegment is the largest N accepted in {{.Segment N}}: a topic of MaxLength bytes has
+// fewer levels than this.
+const maxSegment = MaxLength
+
+// Template renders a Kafka topic or record key from a message. It is compiled once by
+// ParseTemplate, is immutable, and is safe for concurrent use.
+//
+// The syntax is a subset of text/template: literal text plus the actions
+//
+//	{{.Topic}}            the whole MQTT topic
+//	{{.Segment N}}        level N of the topic, counting from 0; "" when out of range
+//	{{.Property "name"}}  the first MQTT v5 user property called name; "" when absent
+//
+// Spaces, tabs and newlines are allowed inside the braces around and between the parts of
+// an action. A template's output is what text/template would print for a value whose
+// Topic, Segment and Property methods behave as described.
+type Template struct {
+	src   string
+	parts []part
+}
+
+type partKind uint8
+
+const (
+	partText partKind = iota
+	partTopic
+	partSegment
+	partProperty
+)
+
+// part is one piece of a compiled template.
+type part struct {
+	kind partKind
+	text string // literal text, or the property name
+	n    int    // segment index
+}
+
+// TemplateError reports why a template was rejected.
+type TemplateError struct {
+	// Template is the rejected source as given.
+	Template string
+	// Col is the 1-based byte column where the problem starts.
+	Col int
+	// Reason says what is wrong.
+	Reason string
+}
+
+// Error implements error.
+func (e *TemplateError) Error() string {
+	return fmt.Sprintf("invalid template %q: col %d: %s", e.Template, e.Col, e.Reason)
+}
+
+const supportedActions = `{{.Topic}}, {{.Segment N}} or {{.Property "name"}}`
+
+// ParseTemplate compiles s. Text outside "{{ }}" is copied as is (a single "{" or "}" is
+// literal text); each action must be one of {{.Topic}}, {{.Segment N}} with N a decimal
+// integer without leading zeros, or {{.Property "name"}} with name a Go string literal
+// (double-quoted or back-quoted).
+//
+// # Errors
+//
+// The error is a *TemplateError naming the column and the offending action: unknown or
+// malformed actions, an unclosed "{{", and a "}}" outside an action are all errors.
+func ParseTemplate(s string) (*Template, error) {
+	t := &Template{src: s}
+	fail := func(at int, format string, args ...any) (*Template, error) {
+		return nil, &TemplateError{Template: s, Col: at + 1, Reason: fmt.Sprintf(format, args...)}
+	}
+	pos := 0
+	for pos < len(s) {
+		open := strings.Index(s[pos:], "{{")
+		text := s[pos:]
+		if open >= 0 {
+			text = s[pos : pos+open]
+		}
+		if i := strings.Index(text, "}}"); i >= 0 {
+			return fail(pos+i, "}} outside an action")
+		}
+		if text != "" {
+			t.parts = append(t.parts, part{kind: partText, text: text})
+		}
+		if open < 0 {
+			break
+		}
+		start := pos + open
+		p, end, reason := parseAction(s, start+2)
+		if reason != "" {
+			return fail(start, "%s in action %q (want %s)", reason, actionText(s, start, end), supportedActions)
+		}
+		t.parts = append(t.parts, p)
+		pos = end
+	}
+	return t, nil
+}
+
+// actionText returns the action starting at start for error messages: up to end when the
+// parser got that far, else up to the next "}}" or a bounded prefix.
+func actionText(s string, start, end int) string {
+	if end <= start {
+		if i := strings.Index(s[start+2:], "}}"); i >= 0 {
+			end = start + 2 + i + 2
+		} else {
+			end = len(s)
+		}
+	}
+	if end-start > 64 {
+		return s[start:start+61] + "..."
+	}
+	return s[start:end]
+}
+
+// parseAction parses one action whose body starts at i (just after "{{"). It returns the
+// part and the index just after the closing "}}", or a reason. end is set as far as the
+// closing braces were found, for the error message.
+func parseAction(s string, i int) (p part, end int, reason string) {
+	i = skipSpace(s, i)
+	if i >= len(s) {
+		return p, 0, "unclosed action"
+	}
+	if s[i] != '.' {
+		return p, 0, "unsupported action"
+	}
+	j := i + 1
+	for j < len(s) && isIdentByte(s[j]) {
+		j++
+	}
+	name := s[i+1 : j]
+	switch name {
+	case "Topic":
+		p.kind = partTopic
+	case "Segment":
+		p.kind = partSegment
+	case "Property":
+		p.kind = partProperty
+	default:
+		return p, 0, "unsupported action"
+	}
+	k := skipSpace(s, j)
+	if p.kind != partTopic {
+		if k == j {
+			return p, 0, fmt.Sprintf("missing argument to .%s", name)
+		}
+		var r string
+		if p.kind == partSegment {
+			p.n, k, r = parseIndex(s, k)
+		} else {
+			p.text, k, r = parseString(s, k)
+		}
+		if r != "" {
+			return p, 0, r
+		}
+		k = skipSpace(s, k)
+	}
+	if !strings.HasPrefix(s[k:], "}}") {
+		if !strings.Contains(s[k:], "}}") {
+			return p, 0, "unclosed action"
+		}
+		return p, 0, fmt.Sprintf("unexpected %q after .%s", s[k:k+1], name)
+	}
+	return p, k + 2, ""
+}
+
+// parseIndex reads a decimal segment index at i.
+func parseIndex(s string, i int) (n, end int, reason string) {
+	j := i
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	switch {
+	case j == i:
+		return 0, 0, "argument to .Segment must be a decimal integer"
+	case s[i] == '0' && j-i > 1:
+		return 0, 0, "argument to .Segment must not have leading zeros"
+	case j < len(s) && !isSpace(s[j]) && s[j] != '}':
+		return 0, 0, "argument to .Segment must be a decimal integer"
+	}
+	n, err := strconv.Atoi(s[i:j])
+	if err != nil || n > maxSegment {
+		return 0, 0, fmt.Sprintf("argument to .Segment must be at most %d", maxSegment)
+	}
+	return n, j, ""
+}
+
+// parseString reads a Go string literal at i.
+func parseString(s string, i int) (v string, end int, reason string) {
+	const want = "argument to .Property must be a quoted string"
+	if i >= len(s) || (s[i] != '"' && s[i] != '`') {
+		return "", 0, want
+	}
+	q := s[i]
+	j := i + 1
+	for ; j < len(s) && s[j] != q; j++ {
+		if q == '"' && s[j] == '\\' {
+			j++
+		} else if q == '"' && s[j] == '\n' {
+			return "", 0, "newline in string"
+		}
+	}
+	if j >= len(s) {
+		return "", 0, "unterminated string"
+	}
+	v, err := strconv.Unquote(s[i : j+1])
+	if err != nil {
+		return "", 0, "invalid string literal"
+	}
+	if j+1 < len(s) && !isSpace(s[j+1]) && s[j+1] != '}' {
+		return "", 0, want
+	}
+	return v, j + 1, ""
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	return i
+}
+
+// isSpace matches text/template's white space inside actions.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// String returns the template source as given to ParseTemplate.
+func (t *Template) String() string { return t.src }
+
+// IsStatic reports whether the template has no actions, so it renders to String() for
+// every message.
+func (t *Template) IsStatic() bool {
+	for _, p := range t.parts {
+		if p.kind != partText {
+			return false
+		}
+	}
+	return true
+}
+
+// Append renders the template for f, appends the result to dst and returns the extended
+// buffer. It allocates at most once, and only when dst lacks capacity: it measures the
+// output first and grows dst to fit. Reuse the returned buffer (dst[:0]) to render without
+// allocating.
+func (t *Template) Append(dst []byte, f Fields) []byte {
+	n := 0
+	for _, p := range t.parts {
+		switch p.kind {
+		case partText:
+			n += len(p.text)
+		case partTopic:
+			n += len(f.Topic())
+		case partSegment:
+			n += len(segment(f.Topic(), p.n))
+		case partProperty:
+			n += len(f.Property(p.text))
+		}
+	}
+	dst = slices.Grow(dst, n)
+	for _, p := range t.parts {
+		switch p.kind {
+		case partText:
+			dst = append(dst, p.text...)
+		case partTopic:
+			dst = append(dst, f.Topic()...)
+		case partSegment:
+			dst = append(dst, segment(f.Topic(), p.n)...)
+		case partProperty:
+			dst = append(dst, f.Property(p.text)...)
+		}
+	}
+	return dst
+}
+
+// segment returns level n of topic, counting from 0, or "" when topic has fewer levels.
+func segment(topic string, n int) string {
+	for ; n > 0; n-- {
+		i := strings.IndexByte(topic, '/')
+		if i < 0 {
+			return ""
+		}
+		topic = topic[i+1:]
+	}
+	if i := strings.IndexByte(topic, '/'); i >= 0 {
+		return topic[:i]
+	}
+	return topic
+}

@@ -1,0 +1,215 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-gw/tributary/gateway/config"
+)
+
+func testRoute(t *testing.T, to config.Destination, deadLetter string) *route {
+	t.Helper()
+	r, err := buildRoute(config.Route{Name: "r1", From: []string{"building/#"}, QoS: 1, To: to, DeadLetter: deadLetter},
+		newMetrics(prometheus.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func testMessage() *message {
+	return &message{
+		topic:          "building/floor1/sensor/7/temp",
+		payload:        []byte(`{"t":21.5}`),
+		qos:            1,
+		retain:         true,
+		contentType:    "application/json",
+		userProperties: []paho.UserProperty{{Key: "site", Value: "north"}},
+		arrivedAt:      time.UnixMilli(1732500000123),
+	}
+}
+
+func header(rec *kgo.Record, key string) (string, bool) {
+	for _, h := range rec.Headers {
+		if h.Key == key {
+			return string(h.Value), true
+		}
+	}
+	return "", false
+}
+
+func TestRecordMapping(t *testing.T) {
+	tests := []struct {
+		name      string
+		to        config.Destination
+		out       output
+		wantTopic string
+		wantKey   string
+		wantValue string
+	}{
+		{
+			name:      "defaults: fixed topic, MQTT topic as key, payload unchanged",
+			to:        config.Destination{Topic: "mqtt_building_sensors_raw", Key: config.DefaultKeyTemplate, Envelope: "none"},
+			wantTopic: "mqtt_building_sensors_raw", wantKey: "building/floor1/sensor/7/temp", wantValue: `{"t":21.5}`,
+		},
+		{
+			name:      "topic and key templates over segments and properties",
+			to:        config.Destination{Topic: "sensors.{{.Segment 1}}", Key: `{{.Property "site"}}-{{.Segment 3}}`},
+			wantTopic: "sensors.floor1", wantKey: "north-7", wantValue: `{"t":21.5}`,
+		},
+		{
+			name:      "plugin output overrides topic, key and payload",
+			to:        config.Destination{Topic: "raw"},
+			out:       output{payload: []byte("x"), kafkaTopic: "other", key: []byte("k"), keySet: true},
+			wantTopic: "other", wantKey: "k", wantValue: "x",
+		},
+		{
+			name:      "plugin output sets an empty key",
+			to:        config.Destination{Topic: "raw"},
+			out:       output{payload: []byte("x"), keySet: true},
+			wantTopic: "raw", wantKey: "", wantValue: "x",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testRoute(t, tc.to, "dlq")
+			m := testMessage()
+			o := tc.out
+			if o.payload == nil {
+				o.payload = m.payload
+			}
+			rec, why := r.record(m, &o, 1<<20)
+			if why != nil {
+				t.Fatalf("dead-lettered: %+v", why)
+			}
+			if rec.Topic != tc.wantTopic || string(rec.Key) != tc.wantKey || string(rec.Value) != tc.wantValue {
+				t.Fatalf("record = (%q, %q, %q), want (%q, %q, %q)", rec.Topic, rec.Key, rec.Value, tc.wantTopic, tc.wantKey, tc.wantValue)
+			}
+			for k, want := range map[string]string{
+				HeaderMQTTTopic: m.topic, HeaderMQTTQoS: "1", HeaderMQTTRetain: "true",
+				HeaderContentType: "application/json", "site": "north",
+			} {
+				if got, ok := header(rec, k); !ok || got != want {
+					t.Errorf("header %s = %q (present %v), want %q", k, got, ok, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRecordDeadReasons(t *testing.T) {
+	r := testRoute(t, config.Destination{Topic: "s.{{.Segment 5}}"}, "dlq")
+	m := testMessage()
+	m.topic = "a/b" // segment 5 is out of range and renders empty: "s." is still legal
+	_, why := r.record(m, &output{payload: m.payload}, 1<<20)
+	if why != nil {
+		t.Fatalf("s. is a legal topic name, got %+v", why)
+	}
+	r = testRoute(t, config.Destination{Topic: "{{.Segment 1}}"}, "dlq")
+	m.topic = "a/b c"
+	_, why = r.record(m, &output{payload: m.payload}, 1<<20)
+	if why == nil || why.kind != KindBadTopic || !strings.Contains(why.err, `"b c"`) {
+		t.Fatalf("want bad_topic naming the topic, got %+v", why)
+	}
+	r = testRoute(t, config.Destination{Topic: "raw"}, "dlq")
+	big := testMessage()
+	big.payload = make([]byte, 2000)
+	_, why = r.record(big, &output{payload: big.payload}, 1000)
+	if why == nil || why.kind != KindRecordTooLarge {
+		t.Fatalf("want record_too_large, got %+v", why)
+	}
+	dl := r.deadLetterRecord(big, why, 1000)
+	if recordSize(dl) > 1000 {
+		t.Fatalf("dead letter of %d bytes exceeds the limit", recordSize(dl))
+	}
+	if got, _ := header(dl, HeaderTruncatedBytes); got != "2000" {
+		t.Fatalf("truncation header = %q, want 2000", got)
+	}
+	for k, want := range map[string]string{HeaderRoute: "r1", HeaderErrorKind: KindRecordTooLarge, HeaderMQTTTopic: big.topic} {
+		if got, _ := header(dl, k); got != want {
+			t.Errorf("dead-letter header %s = %q, want %q", k, got, want)
+		}
+	}
+	if _, ok := header(dl, HeaderPlugin); ok {
+		t.Error("a gateway error must not carry plugin headers")
+	}
+}
+
+func TestEnvelope(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload []byte
+		want    map[string]any
+	}{
+		{"json text", []byte(`{"t":21.5}`), map[string]any{"payload": `{"t":21.5}`}},
+		{"escapes", []byte("a\"b\\c\n\x01é"), map[string]any{"payload": "a\"b\\c\n\x01é"}},
+		{"empty", []byte{}, map[string]any{"payload": ""}},
+		{"binary is base64", []byte{0xff, 0x00, 0x10}, map[string]any{
+			"payload": base64.StdEncoding.EncodeToString([]byte{0xff, 0x00, 0x10}), "payload_encoding": "base64"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := testMessage()
+			out := appendEnvelope(nil, m, tc.payload)
+			var got map[string]any
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("invalid JSON %s: %v", out, err)
+			}
+			want := map[string]any{"mqtt_topic": m.topic, "arrived_at_ms": float64(1732500000123), "qos": float64(1)}
+			for k, v := range tc.want {
+				want[k] = v
+			}
+			if len(got) != len(want) {
+				t.Fatalf("envelope %s has keys %v, want %v", out, got, want)
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("%s = %#v, want %#v", k, got[k], v)
+				}
+			}
+			if !strings.HasPrefix(string(out), `{"mqtt_topic":`) {
+				t.Errorf("field order differs from the Python bridge: %s", out)
+			}
+		})
+	}
+}
+
+func TestValidKafkaTopic(t *testing.T) {
+	for name, want := range map[string]bool{
+		"a": true, "a.b_c-9": true, "": false, ".": false, "..": false, "a/b": false,
+		"a b": false, strings.Repeat("x", 249): true, strings.Repeat("x", 250): false,
+	} {
+		if got := validKafkaTopic(name); got != want {
+			t.Errorf("validKafkaTopic(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestDeliveryAcksOnceAtZero(t *testing.T) {
+	acks := 0
+	m := &message{}
+	m.delivery.msg = m
+	m.delivery.ack = func(*message) { acks++ }
+	m.delivery.add(2) // two routes
+	m.delivery.add(3) // records of route one
+	for range 3 {
+		m.delivery.done()
+	}
+	m.delivery.done() // route one's token
+	if acks != 0 {
+		t.Fatal("acked before route two finished")
+	}
+	m.delivery.add(1)
+	m.delivery.done()
+	m.delivery.done()
+	if acks != 1 {
+		t.Fatalf("acks = %d, want 1", acks)
+	}
+}
