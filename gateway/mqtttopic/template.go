@@ -105,7 +105,7 @@ func ParseTemplate(s string) (*Template, error) {
 		start := pos + open
 		p, end, reason := parseAction(s, start+2)
 		if reason != "" {
-			return fail(start, "%s in action %q (want %s)", reason, actionText(s, start, end), supportedActions)
+			return fail(start, "action %q: %s (want %s)", actionText(s, start, end), reason, supportedActions)
 		}
 		t.parts = append(t.parts, p)
 		pos = end
@@ -135,10 +135,10 @@ func actionText(s string, start, end int) string {
 func parseAction(s string, i int) (p part, end int, reason string) {
 	i = skipSpace(s, i)
 	if i >= len(s) {
-		return p, 0, "unclosed action"
+		return p, 0, "not closed with }}"
 	}
 	if s[i] != '.' {
-		return p, 0, "unsupported action"
+		return p, 0, "unsupported"
 	}
 	j := i + 1
 	for j < len(s) && isIdentByte(s[j]) {
@@ -153,7 +153,7 @@ func parseAction(s string, i int) (p part, end int, reason string) {
 	case "Property":
 		p.kind = partProperty
 	default:
-		return p, 0, "unsupported action"
+		return p, 0, "unsupported"
 	}
 	k := skipSpace(s, j)
 	if p.kind != partTopic {
@@ -173,7 +173,7 @@ func parseAction(s string, i int) (p part, end int, reason string) {
 	}
 	if !strings.HasPrefix(s[k:], "}}") {
 		if !strings.Contains(s[k:], "}}") {
-			return p, 0, "unclosed action"
+			return p, 0, "not closed with }}"
 		}
 		return p, 0, fmt.Sprintf("unexpected %q after .%s", s[k:k+1], name)
 	}
