@@ -1,0 +1,330 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tributary-gw/tributary/gateway/mqtttopic"
+)
+
+// mqttSchemes are the accepted mqtt.url schemes.
+var mqttSchemes = []string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}
+
+// compressions are the accepted kafka.compression values.
+var compressions = []string{"none", "gzip", "snappy", "lz4", "zstd"}
+
+// saslMechanisms are the accepted kafka.sasl.mechanism values; "" turns SASL off.
+var saslMechanisms = []string{"", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+// maxKafkaTopic is Kafka's limit on topic name length.
+const maxKafkaTopic = 249
+
+// maxSessionExpiry is the largest MQTT v5 Session Expiry Interval (a uint32 of seconds).
+const maxSessionExpiry = math.MaxUint32 * time.Second
+
+// maxKeepAlive is the largest MQTT Keep Alive (a uint16 of seconds).
+const maxKeepAlive = math.MaxUint16 * time.Second
+
+// Validate checks the whole configuration and reports every problem at once, joined with
+// errors.Join; each is a *KeyError naming the key path and the bad value (never a secret),
+// e.g. `routes[2] (temps).from[0]: invalid topic filter "a/#/b": # must be the last level`.
+// It expects per-route defaults to be filled in, as Load does, and reads the file system
+// only to check that plugin modules and TLS files exist. It returns nil when all is well.
+func (c *Config) Validate() error {
+	return errors.Join(c.problems()...)
+}
+
+// PluginPath returns the file a stage's plugin is loaded from: plugins.dir/NAME.wasm.
+func (c *Config) PluginPath(plugin string) string {
+	return filepath.Join(c.Plugins.Dir, plugin+".wasm")
+}
+
+func (c *Config) problems() []error {
+	var p problems
+	c.MQTT.check(&p)
+	c.Kafka.check(&p)
+	c.Flow.check(&p)
+	c.Log.check(&p)
+	if c.Admin.Listen != "" {
+		if reason := checkHostPort(c.Admin.Listen, true); reason != "" {
+			p.add("admin.listen", "%s %q", reason, c.Admin.Listen)
+		}
+	}
+	c.checkRoutes(&p)
+	return p
+}
+
+func (m *MQTT) check(p *problems) {
+	if m.URL == "" {
+		p.add("mqtt.url", "required")
+	} else if u, err := url.Parse(m.URL); err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, which may hold a password
+		}
+		p.add("mqtt.url", "invalid URL: %v", err)
+	} else {
+		shown := redactURL(m.URL)
+		switch {
+		case !oneOf(u.Scheme, mqttSchemes):
+			p.add("mqtt.url", "scheme %q of %q is not one of %s", u.Scheme, shown, strings.Join(mqttSchemes, ", "))
+		case u.Hostname() == "":
+			p.add("mqtt.url", "no host in %q", shown)
+		}
+	}
+	if m.ClientID == "" {
+		p.add("mqtt.client_id", "required")
+	} else if len(m.ClientID) > mqtttopic.MaxLength {
+		p.add("mqtt.client_id", "longer than %d bytes", mqtttopic.MaxLength)
+	}
+	if m.SharedGroup != "" && !mqtttopic.ValidShareGroup(m.SharedGroup) {
+		p.add("mqtt.shared_group", "invalid share group %q: must be non-empty UTF-8 without /, + or #", m.SharedGroup)
+	}
+	checkDuration(p, "mqtt.session_expiry", m.SessionExpiry, 0, maxSessionExpiry)
+	checkDuration(p, "mqtt.keep_alive", m.KeepAlive, 0, maxKeepAlive)
+	checkDuration(p, "mqtt.connect_timeout", m.ConnectTimeout, 1, 0)
+	checkDuration(p, "mqtt.reconnect_min", m.ReconnectMin, 1, 0)
+	checkDuration(p, "mqtt.reconnect_max", m.ReconnectMax, 1, 0)
+	if m.ReconnectMin > 0 && m.ReconnectMax > 0 && m.ReconnectMin > m.ReconnectMax {
+		p.add("mqtt.reconnect_max", "%s is less than mqtt.reconnect_min %s", m.ReconnectMax, m.ReconnectMin)
+	}
+	checkDuration(p, "mqtt.ack_interval", m.AckInterval, 1, 0)
+	if m.ReceiveMaximum < 1 || m.ReceiveMaximum > math.MaxUint16 {
+		p.add("mqtt.receive_maximum", "%d is outside 1..65535", m.ReceiveMaximum)
+	}
+	m.TLS.check(p, "mqtt.tls")
+}
+
+func (k *Kafka) check(p *problems) {
+	if len(k.Brokers) == 0 {
+		p.add("kafka.brokers", "at least one broker is required")
+	}
+	for i, b := range k.Brokers {
+		if reason := checkHostPort(b, false); reason != "" {
+			p.add(fmt.Sprintf("kafka.brokers[%d]", i), "%s %q", reason, b)
+		}
+	}
+	checkDuration(p, "kafka.linger", k.Linger, 0, 0)
+	checkDuration(p, "kafka.request_timeout", k.RequestTimeout, 1, 0)
+	if k.BatchMaxBytes <= 0 {
+		p.add("kafka.batch_max_bytes", "%d must be greater than 0", k.BatchMaxBytes)
+	}
+	if k.MaxRecordBytes <= 0 {
+		p.add("kafka.max_record_bytes", "%d must be greater than 0", k.MaxRecordBytes)
+	}
+	if !oneOf(k.Compression, compressions) {
+		p.add("kafka.compression", "%q is not one of %s", k.Compression, strings.Join(compressions, ", "))
+	}
+	if !oneOf(k.SASL.Mechanism, saslMechanisms) {
+		p.add("kafka.sasl.mechanism", "%q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (or empty for none)", k.SASL.Mechanism)
+	} else if k.SASL.Mechanism != "" && k.SASL.Username == "" {
+		p.add("kafka.sasl.username", "required with kafka.sasl.mechanism %s", k.SASL.Mechanism)
+	}
+	k.TLS.check(p, "kafka.tls")
+}
+
+func (t *TLS) check(p *problems, prefix string) {
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		p.add(prefix+".key_file", "required with %s.cert_file", prefix)
+	case t.KeyFile != "" && t.CertFile == "":
+		p.add(prefix+".cert_file", "required with %s.key_file", prefix)
+	}
+	for _, f := range []struct{ key, path string }{
+		{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			p.add(prefix+"."+f.key, "%v", err)
+		}
+	}
+}
+
+func (f *Flow) check(p *problems) {
+	for _, v := range []struct {
+		key string
+		n   int
+	}{{"flow.shards", f.Shards}, {"flow.max_in_flight", f.MaxInFlight}, {"flow.max_batch", f.MaxBatch}} {
+		if v.n <= 0 {
+			p.add(v.key, "%d must be greater than 0", v.n)
+		}
+	}
+	checkDuration(p, "flow.drain_timeout", f.DrainTimeout, 1, 0)
+}
+
+func (l *Log) check(p *problems) {
+	if !oneOf(l.Level, []string{"debug", "info", "warn", "error"}) {
+		p.add("log.level", "%q is not one of debug, info, warn, error", l.Level)
+	}
+	if !oneOf(l.Format, []string{"text", "json"}) {
+		p.add("log.format", "%q is not one of text, json", l.Format)
+	}
+}
+
+func (c *Config) checkRoutes(p *problems) {
+	if len(c.Routes) == 0 {
+		p.add("routes", "at least one route is required")
+	}
+	seen := map[string]int{}
+	for i, r := range c.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		add := func(sub, format string, args ...any) {
+			p.addRoute(key+sub, r.Name, format, args...)
+		}
+		switch {
+		case r.Name == "":
+			add(".name", "required")
+		case !validName(r.Name, true):
+			add(".name", "invalid route name %q: use letters, digits, '.', '_' and '-'", r.Name)
+		}
+		if j, dup := seen[r.Name]; dup && r.Name != "" {
+			add(".name", "duplicate route name %q, also routes[%d]", r.Name, j)
+		} else {
+			seen[r.Name] = i
+		}
+
+		if len(r.From) == 0 {
+			add(".from", "at least one topic filter is required")
+		}
+		for j, f := range r.From {
+			if _, err := mqtttopic.ParseFilter(f); err != nil {
+				add(fmt.Sprintf(".from[%d]", j), "%v", err)
+			}
+		}
+		if r.QoS < 0 || r.QoS > 2 {
+			add(".qos", "%d is not 0, 1 or 2", r.QoS)
+		}
+
+		for j, s := range r.Chain {
+			sk := fmt.Sprintf(".chain[%d].plugin", j)
+			switch {
+			case s.Plugin == "":
+				add(sk, "required")
+			case !validName(s.Plugin, false):
+				add(sk, "invalid plugin name %q: use letters, digits, '_' and '-'", s.Plugin)
+			default:
+				path := c.PluginPath(s.Plugin)
+				if st, err := os.Stat(path); err != nil {
+					if errors.Is(err, os.ErrNotExist) {
+						add(sk, "plugin %q: file %s does not exist", s.Plugin, path)
+					} else {
+						add(sk, "plugin %q: %v", s.Plugin, err)
+					}
+				} else if !st.Mode().IsRegular() {
+					add(sk, "plugin %q: %s is not a regular file", s.Plugin, path)
+				}
+			}
+		}
+
+		static := false
+		switch t, err := mqtttopic.ParseTemplate(r.To.Topic); {
+		case r.To.Topic == "":
+			add(".to.topic", "required")
+		case err != nil:
+			add(".to.topic", "%v", err)
+		case t.IsStatic():
+			static = true
+			if reason := checkKafkaTopic(r.To.Topic); reason != "" {
+				add(".to.topic", "invalid Kafka topic %q: %s", r.To.Topic, reason)
+			}
+		}
+		if _, err := mqtttopic.ParseTemplate(r.To.Key); err != nil {
+			add(".to.key", "%v", err)
+		}
+		if !oneOf(r.To.Envelope, []string{EnvelopeNone, EnvelopeJSON}) {
+			add(".to.envelope", "%q is not one of none, json", r.To.Envelope)
+		}
+		switch {
+		case r.DeadLetter == "" && !static && r.To.Topic != "":
+			add(".dead_letter", "required when to.topic is a template")
+		case r.DeadLetter != "":
+			if reason := checkKafkaTopic(r.DeadLetter); reason != "" {
+				add(".dead_letter", "invalid Kafka topic %q: %s", r.DeadLetter, reason)
+			}
+		}
+	}
+}
+
+// checkDuration reports d outside [min, max]; max 0 means no upper bound.
+func checkDuration(p *problems, key string, d, min, max time.Duration) {
+	switch {
+	case d < min && min > 0:
+		p.add(key, "%s must be greater than 0", d)
+	case d < min:
+		p.add(key, "%s must not be negative", d)
+	case max > 0 && d > max:
+		p.add(key, "%s exceeds the maximum %s", d, max)
+	}
+}
+
+// checkHostPort returns why s is not host:port, or "". An empty host is allowed for
+// listen addresses (":9464").
+func checkHostPort(s string, listen bool) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "invalid host:port"
+	}
+	if host == "" && !listen {
+		return "missing host in"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || (n == 0 && !listen) {
+		return "invalid port in"
+	}
+	return ""
+}
+
+// checkKafkaTopic returns why name is not a legal Kafka topic name, or "".
+func checkKafkaTopic(name string) string {
+	switch {
+	case name == "":
+		return "empty"
+	case name == "." || name == "..":
+		return `"." and ".." are not allowed`
+	case len(name) > maxKafkaTopic:
+		return fmt.Sprintf("longer than %d characters", maxKafkaTopic)
+	}
+	for i := 0; i < len(name); i++ {
+		if !isNameByte(name[i], true) {
+			return "use only letters, digits, '.', '_' and '-'"
+		}
+	}
+	return ""
+}
+
+// validName checks route names ([a-zA-Z0-9._-]+, dot allowed) and plugin names
+// ([a-zA-Z0-9_-]+).
+func validName(s string, dot bool) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isNameByte(s[i], dot) {
+			return false
+		}
+	}
+	return true
+}
+
+func isNameByte(c byte, dot bool) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == '-' || (dot && c == '.')
+}
+
+func oneOf(s string, set []string) bool {
+	for _, v := range set {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
