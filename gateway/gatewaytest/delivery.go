@@ -148,8 +148,11 @@ func RecordIdentity(r *kgo.Record) (topic string, seq int64, err error) {
 		MQTTTopic string          `json:"mqtt_topic"`
 		Payload   json.RawMessage `json:"payload"`
 	}
+	if t := bytes.TrimSpace(r.Value); len(t) == 0 || t[0] != '{' {
+		return "", 0, errors.New("value is not a JSON object")
+	}
 	if err := json.Unmarshal(r.Value, &v); err != nil {
-		return "", 0, fmt.Errorf("value is not JSON: %w", err)
+		return "", 0, fmt.Errorf("value is not a JSON object: %w", err)
 	}
 	if v.Seq == nil && len(v.Payload) > 0 {
 		inner, err := envelopePayload(v.Payload)
@@ -161,7 +164,7 @@ func RecordIdentity(r *kgo.Record) (topic string, seq int64, err error) {
 			Topic string `json:"topic"`
 		}
 		if err := json.Unmarshal(inner, &p); err != nil {
-			return "", 0, fmt.Errorf("envelope payload is not JSON: %w", err)
+			return "", 0, fmt.Errorf("envelope payload is not a JSON object: %w", err)
 		}
 		v.Seq, v.Topic = p.Seq, p.Topic
 	}

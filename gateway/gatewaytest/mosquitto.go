@@ -26,7 +26,8 @@ import (
 const RequireMosquittoEnv = "TRIBUTARY_REQUIRE_MOSQUITTO"
 
 // MosquittoBinEnv names an optional environment variable holding the path of
-// the mosquitto binary, checked before PATH and the usual sbin folders.
+// the mosquitto binary, checked before PATH and the usual sbin folders. If it
+// names a file that does not exist, Mosquitto counts as not installed.
 const MosquittoBinEnv = "TRIBUTARY_MOSQUITTO"
 
 // DefaultMaxInflight is the max_inflight_messages the broker is started with

@@ -262,22 +262,37 @@ func (p *Publisher) Publish(ctx context.Context, qos byte, msgs []PublishMsg) er
 		w := int(h.Sum32() % uint32(p.workers))
 		shards[w] = append(shards[w], i)
 	}
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	for _, shard := range shards {
 		if len(shard) == 0 {
 			continue
 		}
 		g.Go(func() error {
 			for _, i := range shard {
-				if err := p.publishOne(ctx, qos, &msgs[i]); err != nil {
+				if err := p.publishOne(gctx, qos, &msgs[i]); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if qos == 0 {
+		// QoS 0 has no acknowledgement: a QoS 1 publish after them returns only when the
+		// broker has read everything before it on this connection.
+		fence := PublishMsg{Topic: FenceTopic, Payload: []byte("fence")}
+		if err := p.publishOne(ctx, 1, &fence); err != nil {
+			return fmt.Errorf("qos 0 fence: %w", err)
+		}
+	}
+	return nil
 }
+
+// FenceTopic is where a Publisher publishes one QoS 1 message after QoS 0 messages to learn
+// that the broker has read them. Topics starting with $ are not matched by wildcard filters.
+const FenceTopic = "$gatewaytest/fence"
 
 func (p *Publisher) publishOne(ctx context.Context, qos byte, m *PublishMsg) error {
 	pb := &paho.Publish{QoS: qos, Retain: m.Retain, Topic: m.Topic, Payload: m.Payload}
