@@ -1,0 +1,332 @@
+package abi
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Smallest encodings, used to bound counts by the bytes left before
+// anything is allocated.
+const (
+	minMessage = 5*4 + 1 + 1 + 8 + 4 + 4 + 4 + 4 // five strings, qos, flags, time, topic, key, two pair counts
+	minResult  = 1 + 4                           // status and an error length or an output count
+	minOutput  = 1                               // flags alone (payload unchanged)
+	minPair    = 4 + 4
+)
+
+// reader walks a frame. The first failure sticks in err; later reads return
+// zero values, so callers check err once per record.
+type reader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *reader) fail(field, format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: offset %d: %s: %s", ErrMalformed, r.off, field, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *reader) left() int { return len(r.b) - r.off }
+
+func (r *reader) u8(field string) byte {
+	if r.err != nil {
+		return 0
+	}
+	if r.left() < 1 {
+		r.fail(field, "need 1 byte, have 0")
+		return 0
+	}
+	v := r.b[r.off]
+	r.off++
+	return v
+}
+
+func (r *reader) u32(field string) uint32 {
+	if r.err != nil {
+		return 0
+	}
+	if r.left() < 4 {
+		r.fail(field, "need 4 bytes, have %d", r.left())
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(r.b[r.off:])
+	r.off += 4
+	return v
+}
+
+func (r *reader) i64(field string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	if r.left() < 8 {
+		r.fail(field, "need 8 bytes, have %d", r.left())
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b[r.off:])
+	r.off += 8
+	return int64(v)
+}
+
+// bytes reads a length-prefixed byte string. The result aliases the frame
+// and has its capacity clipped, so appending to it never writes into the frame.
+func (r *reader) bytes(field string) []byte {
+	n := r.u32(field)
+	if r.err != nil {
+		return nil
+	}
+	if uint64(n) > uint64(r.left()) {
+		r.fail(field, "length %d runs past the end (%d bytes left)", n, r.left())
+		return nil
+	}
+	b := r.b[r.off : r.off+int(n) : r.off+int(n)]
+	r.off += int(n)
+	return b
+}
+
+// str reads a length-prefixed string. When its bytes equal prev, prev is
+// returned so that repeated values (same topic, route, header names) do not
+// allocate.
+func (r *reader) str(field string, prev string) string {
+	b := r.bytes(field)
+	if string(b) == prev {
+		return prev
+	}
+	return string(b)
+}
+
+// count reads a u32 count and checks that count records of at least min
+// bytes each fit in what is left, so a hostile count cannot make the caller
+// allocate.
+func (r *reader) count(field string, min int) int {
+	n := r.u32(field)
+	if r.err != nil {
+		return 0
+	}
+	if left := r.left(); uint64(n)*uint64(min) > uint64(left) {
+		r.off -= 4
+		r.fail(field, "count %d cannot fit in %d bytes left", n, left)
+		return 0
+	}
+	return int(n)
+}
+
+// pairs reads a pairs field into into[:0], reusing its backing array and,
+// where equal, its strings.
+func (r *reader) pairs(field, nameField, valueField string, into []Property) []Property {
+	n := r.count(field, minPair)
+	if r.err != nil {
+		return into[:0]
+	}
+	if n == 0 {
+		return into[:0]
+	}
+	old := into[:cap(into)]
+	if cap(into) < n {
+		into = make([]Property, n)
+		old = old[:0]
+	}
+	into = into[:n]
+	for i := range n {
+		var prev Property
+		if i < len(old) {
+			prev = old[i]
+		}
+		into[i].Name = r.str(nameField, prev.Name)
+		into[i].Value = r.str(valueField, prev.Value)
+	}
+	return into
+}
+
+func (r *reader) header(field string) {
+	v := r.u32(field)
+	if r.err == nil && v != Version {
+		r.off -= 4
+		r.fail(field, "got %d, want %d", v, Version)
+	}
+}
+
+func (r *reader) end(field string) {
+	if r.err == nil && r.left() != 0 {
+		r.fail(field, "%d trailing bytes", r.left())
+	}
+}
+
+// DecodeBatch decodes an input frame (ABI.md §3) into into[:0] and returns
+// the messages. It reuses into's backing array and the Properties and
+// Headers arrays of its elements, and reuses a previous element's string
+// when the new one is equal, so decoding similar batches into the same slice
+// does not allocate in steady state. Do not keep references to the
+// elements of into across calls.
+//
+// Payload and Key alias frame; strings are copies.
+//
+// # Errors
+//
+// A wrong version, a count of 0, a QoS above 2, an unknown message flag bit,
+// a length running past the end or trailing bytes give an error wrapping
+// [ErrMalformed] that names the field and its offset. DecodeBatch never
+// panics and never reads outside frame.
+func DecodeBatch(frame []byte, into []Message) ([]Message, error) {
+	r := reader{b: frame}
+	r.header("batch version")
+	n := r.count("batch count", minMessage)
+	if r.err == nil && n == 0 {
+		r.off -= 4
+		r.fail("batch count", "must be at least 1")
+	}
+	if r.err != nil {
+		return into[:0], r.err
+	}
+	if cap(into) < n {
+		grown := make([]Message, n)
+		copy(grown, into[:cap(into)])
+		into = grown
+	}
+	into = into[:n]
+	for i := range n {
+		m := &into[i]
+		m.Topic = r.str("topic", m.Topic)
+		m.Payload = r.bytes("payload")
+		m.ContentType = r.str("content_type", m.ContentType)
+		m.Route = r.str("route", m.Route)
+		m.Tenant = r.str("tenant", m.Tenant)
+		m.QoS = r.u8("qos")
+		if r.err == nil && m.QoS > 2 {
+			r.off--
+			r.fail("qos", "got %d, want 0, 1 or 2", m.QoS)
+		}
+		flags := r.u8("flags")
+		if r.err == nil && flags&^(msgRetain|msgKeySet) != 0 {
+			r.off--
+			r.fail("flags", "unknown bits %#02x", flags&^(msgRetain|msgKeySet))
+		}
+		m.Retain = flags&msgRetain != 0
+		m.KeySet = flags&msgKeySet != 0
+		m.ArrivedAtMs = r.i64("arrived_at_ms")
+		m.KafkaTopic = r.str("kafka_topic", m.KafkaTopic)
+		m.Key = r.bytes("key")
+		m.Properties = r.pairs("properties", "property name", "property value", m.Properties)
+		m.Headers = r.pairs("headers", "header name", "header value", m.Headers)
+		if r.err != nil {
+			return into[:0], fmt.Errorf("message %d: %w", i, r.err)
+		}
+	}
+	r.end("batch")
+	if r.err != nil {
+		return into[:0], r.err
+	}
+	return into, nil
+}
+
+// DecodeResults decodes and validates a result frame (ABI.md §4) for a batch
+// of inputs messages into into[:0] and returns one Result per input, in
+// input order. maxFanOut bounds the outputs of each result; 0 or less means
+// no bound. It reuses into's backing array and the Outputs and Headers arrays
+// of its elements.
+//
+// Payload and Key alias frame; strings are copies. The host must copy a
+// frame out of guest memory before decoding it.
+//
+// # Errors
+//
+// Every violation wraps [ErrMalformed] and names the field and its offset:
+// a wrong version, a count other than inputs, a status other than 0 or 1, an
+// unknown output flag bit, more than maxFanOut outputs, a length running past
+// the end, or trailing bytes. Counts are checked against the bytes left before
+// anything is allocated. DecodeResults never panics and never reads outside
+// frame.
+func DecodeResults(frame []byte, inputs int, maxFanOut int, into []Result) ([]Result, error) {
+	r := reader{b: frame}
+	r.header("result version")
+	n := r.u32("result count")
+	if r.err == nil && uint64(n) != uint64(inputs) {
+		r.off -= 4
+		r.fail("result count", "got %d, want %d (the input count)", n, inputs)
+	}
+	if left := r.left(); r.err == nil && uint64(n)*minResult > uint64(left) {
+		r.off -= 4
+		r.fail("result count", "count %d cannot fit in %d bytes left", n, left)
+	}
+	if r.err != nil {
+		return into[:0], r.err
+	}
+	if cap(into) < int(n) {
+		grown := make([]Result, n)
+		copy(grown, into[:cap(into)])
+		into = grown
+	}
+	into = into[:n]
+	for i := range into {
+		res := &into[i]
+		res.Err, res.Failed = "", false
+		outs := res.Outputs[:0]
+		res.Outputs = nil
+		switch status := r.u8("status"); {
+		case r.err != nil:
+		case status == statusError:
+			res.Failed = true
+			res.Err = string(r.bytes("error"))
+			res.Outputs = outs
+		case status == statusOK:
+			res.Outputs = r.outputs(maxFanOut, outs)
+		default:
+			r.off--
+			r.fail("status", "got %d, want 0 or 1", status)
+		}
+		if r.err != nil {
+			return into[:0], fmt.Errorf("result %d: %w", i, r.err)
+		}
+	}
+	r.end("result")
+	if r.err != nil {
+		return into[:0], r.err
+	}
+	return into, nil
+}
+
+func (r *reader) outputs(maxFanOut int, outs []Output) []Output {
+	n := r.count("output count", minOutput)
+	if r.err == nil && maxFanOut > 0 && n > maxFanOut {
+		r.off -= 4
+		r.fail("output count", "%d outputs exceed max_fan_out %d", n, maxFanOut)
+	}
+	if r.err != nil || n == 0 {
+		return outs[:0]
+	}
+	old := outs[:cap(outs)]
+	if cap(outs) < n {
+		outs = make([]Output, n)
+		copy(outs, old)
+		old = outs
+	}
+	outs = outs[:n]
+	for j := range outs {
+		o := &outs[j]
+		f := OutputFlags(r.u8("output flags"))
+		if r.err == nil && f&^knownFlags != 0 {
+			r.off--
+			r.fail("output flags", "unknown bits %#02x", byte(f&^knownFlags))
+		}
+		prevTopic, prevHeaders := old[j].KafkaTopic, old[j].Headers
+		*o = Output{Flags: f}
+		if f&PayloadUnchanged == 0 {
+			o.Payload = r.bytes("output payload")
+		}
+		if f&SetKafkaTopic != 0 {
+			o.KafkaTopic = r.str("output kafka_topic", prevTopic)
+		}
+		if f&SetKey != 0 {
+			o.Key = r.bytes("output key")
+		}
+		if f&SetHeaders != 0 {
+			o.Headers = r.pairs("output headers", "output header name", "output header value", prevHeaders)
+		}
+		if r.err != nil {
+			r.err = fmt.Errorf("output %d: %w", j, r.err)
+			return outs[:0]
+		}
+	}
+	return outs
+}

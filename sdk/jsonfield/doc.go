@@ -1,0 +1,23 @@
+// Package jsonfield reads and edits single fields of a JSON document in
+// place, by dotted path, without building a tree and without reflection.
+// It is the fast path for plugins that touch one or two fields of each
+// payload: a lookup scans only up to the field, and an edit copies the
+// document once around the changed span.
+//
+// A path is a dot-separated list of object keys and array indexes:
+// "battery.pct", "tags.0", "readings.3.value". A segment that is a decimal
+// number indexes an array when the value at that point is an array and is a
+// key otherwise. A backslash escapes a dot or a backslash inside a key
+// ("a\.b" is the key "a.b"). The empty path is the whole document.
+//
+// Entry points: [Get] and [Lookup] find a value; [Value] has typed
+// accessors and iterators over members and elements; [Set] and its typed
+// variants replace or insert a value (creating missing object levels);
+// [Delete] removes one; [Parse] validates a whole document.
+//
+// Malformed JSON is an error (or a false from Get), never a panic. Lookups
+// validate what they scan, which is the document up to and including the
+// value found; edits validate the whole document.
+//
+// This package imports only the standard library.
+package jsonfield

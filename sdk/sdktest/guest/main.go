@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/tributary-gw/tributary/sdk"
+)
+
+func init() {
+	sdk.Handle(handle)
+	sdk.OnInit(checkConfig)
+}
+
+func main() {}
+
+// guestConfig is the conformance guest's configuration. A config with
+// "fail_init" set to a non-empty text makes tributary_init fail with it.
+type guestConfig struct {
+	FailInit string `json:"fail_init"`
+}
+
+func checkConfig([]byte) error {
+	var c guestConfig
+	if err := sdk.Config(&c); err != nil {
+		return err
+	}
+	if c.FailInit != "" {
+		return errors.New(c.FailInit)
+	}
+	return nil
+}
+
+// held keeps "grow" allocations alive so memory really grows.
+var held [][]byte
+
+func handle(m *sdk.Message) ([]*sdk.Message, error) {
+	cmd, arg, _ := strings.Cut(string(m.Payload()), ":")
+	switch cmd {
+	case "echo":
+		return []*sdk.Message{m}, nil
+	case "drop":
+		return nil, nil
+	case "set":
+		m.SetPayload([]byte(arg))
+		return []*sdk.Message{m}, nil
+	case "split":
+		n, err := strconv.Atoi(arg)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("split: bad count %q", arg)
+		}
+		outs := make([]*sdk.Message, n)
+		for i := range outs {
+			outs[i] = m.Clone()
+			outs[i].SetPayload([]byte(strconv.Itoa(i)))
+		}
+		return outs, nil
+	case "error":
+		return nil, errors.New(arg)
+	case "topic":
+		m.SetKafkaTopic(arg)
+		return []*sdk.Message{m}, nil
+	case "key":
+		m.SetKey([]byte(arg))
+		return []*sdk.Message{m}, nil
+	case "header":
+		name, value, _ := strings.Cut(arg, "=")
+		m.SetHeader(name, value)
+		return []*sdk.Message{m}, nil
+	case "meta":
+		b, err := json.Marshal(metaOf(m))
+		if err != nil {
+			return nil, err
+		}
+		m.SetPayload(b)
+		return []*sdk.Message{m}, nil
+	case "log":
+		level, text, _ := strings.Cut(arg, ":")
+		n, _ := strconv.Atoi(level)
+		sdk.Log(sdk.Level(n), text)
+		return []*sdk.Message{m}, nil
+	case "panic":
+		panic(arg)
+	case "exit":
+		n, _ := strconv.Atoi(arg)
+		os.Exit(n)
+	case "loop":
+		for {
+			held = held[:0]
+		}
+	case "grow":
+		mib, _ := strconv.Atoi(arg)
+		held = append(held, bytes.Repeat([]byte{1}, mib<<20))
+		return []*sdk.Message{m}, nil
+	}
+	return nil, fmt.Errorf("unknown command %q", cmd)
+}
+
+// Meta is the JSON the "meta" command answers with; sdktest decodes the
+// same shape.
+type Meta struct {
+	Topic       string      `json:"topic"`
+	ContentType string      `json:"content_type"`
+	Route       string      `json:"route"`
+	Tenant      string      `json:"tenant"`
+	QoS         byte        `json:"qos"`
+	Retain      bool        `json:"retain"`
+	ArrivedAtMs int64       `json:"arrived_at_ms"`
+	KafkaTopic  string      `json:"kafka_topic"`
+	Key         *string     `json:"key"`
+	Properties  [][2]string `json:"properties"`
+	Headers     [][2]string `json:"headers"`
+}
+
+func metaOf(m *sdk.Message) Meta {
+	md := Meta{
+		Topic: m.Topic(), ContentType: m.ContentType(), Route: m.Route(), Tenant: m.Tenant(),
+		QoS: m.QoS(), Retain: m.Retain(), ArrivedAtMs: m.ArrivedAt().UnixMilli(),
+		KafkaTopic: m.KafkaTopic(), Properties: pairs(m.Properties()), Headers: pairs(m.Headers()),
+	}
+	if k, ok := m.Key(); ok {
+		s := string(k)
+		md.Key = &s
+	}
+	return md
+}
+
+func pairs(ps []sdk.Property) [][2]string {
+	out := make([][2]string, len(ps))
+	for i, p := range ps {
+		out[i] = [2]string{p.Name, p.Value}
+	}
+	return out
+}
