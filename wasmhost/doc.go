@@ -1,0 +1,42 @@
+// Package wasmhost runs Tributary plugins: WebAssembly modules that speak the
+// ABI in sdk/ABI.md, on the wazero runtime.
+//
+// It owns the wazero runtimes (one per limit class, all sharing one
+// compilation cache), compiled plugins ([Plugin], versioned by the sha256 of
+// their bytes), instances ([Instance]), the bounded pools that lend them to
+// workers ([Pool]), chains of pools ([Chain]), per-plugin [Limits] and the
+// host side of the ABI: frame transfer, pointer checks, error classification
+// ([PluginError]) and the tributary.log import.
+//
+// The main entry point is [NewHost], then [Host.Compile], [NewPool] per chain
+// stage and [NewChain]:
+//
+//	host, _ := wasmhost.NewHost(ctx, wasmhost.HostConfig{CacheDir: dir})
+//	p, _ := host.Compile(ctx, "celsius", wasmBytes)
+//	pool, _ := wasmhost.NewPool(ctx, host, p, []byte(`{"field":"temp"}`), wasmhost.Limits{}, 4)
+//	chain := wasmhost.NewChain([]*wasmhost.Pool{pool})
+//	results := chain.Process(ctx, batch)
+//
+// # Imports
+//
+// wasmhost imports sdk/abi (the wire format shared with guests) and wazero,
+// nothing else outside the standard library. It must never import gateway or
+// a metrics library: it reports through the [Observer] interface instead.
+//
+// # Rationale
+//
+// Memory caps (WithMemoryLimitPages) and deadlines (WithCloseOnContextDone)
+// are runtime-wide in wazero, so the Host keeps one runtime per limit class
+// (Limits.MemoryPages) rather than one per instance: runtimes share one
+// compilation cache and engine, so a plugin's machine code is produced once
+// per content hash and a new class only decodes the module again. Instances
+// live in bounded channel pools, never in sync.Pool (the GC would drop them
+// without Close), and an instance is never reused after an error because
+// its state is unknown (after a deadline wazero has closed it already).
+//
+// # Lock order
+//
+// Host.mu (runtimes, compile entries) is never held while calling into a
+// guest; compileEntry.mu (per-class compiled modules) may be taken while
+// holding nothing else. Pools and chains use channels and atomics only.
+package wasmhost

@@ -1,0 +1,310 @@
+package wasmhost
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/tributary-gw/tributary/sdk/abi"
+)
+
+// ErrHostClosed is returned by Host methods after [Host.Close].
+var ErrHostClosed = errors.New("wasmhost: host closed")
+
+// HostConfig configures a [Host]. The zero value is usable.
+type HostConfig struct {
+	// CacheDir keeps compiled machine code on disk, so restarts skip
+	// compilation. "" keeps it in memory only.
+	CacheDir string
+	// Logger receives guest output (tributary.log, stdout, stderr), one
+	// record per line with the plugin's name and version. Defaults to
+	// slog.Default().
+	Logger *slog.Logger
+	// Observer receives call outcomes and instance events. Defaults to none.
+	Observer Observer
+}
+
+// Host owns the wazero runtimes (one per limit class, keyed by
+// Limits.MemoryPages) and the compilation cache they share, and compiles each
+// distinct plugin binary once.
+//
+// A Host is safe for concurrent use. Close it after every Pool built on it.
+type Host struct {
+	logger *slog.Logger
+	obs    Observer
+	cache  wazero.CompilationCache
+
+	// validator compiles and checks plugins without a memory limit of its
+	// own; instances run in the per-class runtimes.
+	validator wazero.Runtime
+	// wasi holds the signatures of every WASI preview 1 function.
+	wasi map[string]api.FunctionDefinition
+
+	mu       sync.Mutex
+	closed   bool
+	runtimes map[uint32]wazero.Runtime
+	entries  map[string]*compileEntry // by content hash
+
+	instances sync.Map // module name -> *Instance, for tributary.log
+	seq       atomic.Uint64
+}
+
+// NewHost creates a Host. It fails when CacheDir cannot be created or used.
+func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
+	h := &Host{
+		logger:   cfg.Logger,
+		obs:      cfg.Observer,
+		runtimes: make(map[uint32]wazero.Runtime),
+		entries:  make(map[string]*compileEntry),
+	}
+	if h.logger == nil {
+		h.logger = slog.Default()
+	}
+	if h.obs == nil {
+		h.obs = nopObserver{}
+	}
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("wasmhost: compilation cache %q: %w", cfg.CacheDir, err)
+		}
+		h.cache = c
+	} else {
+		h.cache = wazero.NewCompilationCache()
+	}
+	h.validator = wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig())
+	wasi, err := wasi_snapshot_preview1.NewBuilder(h.validator).Compile(ctx)
+	if err != nil {
+		_ = h.Close(ctx)
+		return nil, fmt.Errorf("wasmhost: compile wasi: %w", err)
+	}
+	h.wasi = wasi.ExportedFunctions()
+	return h, nil
+}
+
+// runtimeConfig is the configuration every runtime shares: the compiler
+// where supported, one compilation cache, and a call ends (closing the
+// module) when its context is done.
+func (h *Host) runtimeConfig() wazero.RuntimeConfig {
+	return wazero.NewRuntimeConfig().
+		WithCompilationCache(h.cache).
+		WithCloseOnContextDone(true)
+}
+
+// runtime returns the runtime of the limit class pages, creating it (with
+// WASI and the tributary host module) on first use.
+func (h *Host) runtime(ctx context.Context, pages uint32) (wazero.Runtime, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrHostClosed
+	}
+	if rt, ok := h.runtimes[pages]; ok {
+		return rt, nil
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig().WithMemoryLimitPages(pages))
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("wasmhost: runtime for %d pages: wasi: %w", pages, err)
+	}
+	i32 := api.ValueTypeI32
+	_, err := rt.NewHostModuleBuilder(abi.ImportModule).
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(h.hostLog), []api.ValueType{i32, i32, i32}, nil).
+		WithParameterNames("level", "ptr", "len").
+		Export(abi.ImportLog).
+		Instantiate(ctx)
+	if err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("wasmhost: runtime for %d pages: host module %s: %w", pages, abi.ImportModule, err)
+	}
+	h.runtimes[pages] = rt
+	return rt, nil
+}
+
+// Compile compiles and validates wasm as the plugin name. Bytes seen before
+// (same sha256) are not compiled again, even under another name; concurrent
+// calls with the same bytes wait for one compilation.
+//
+// # Errors
+//
+// Errors name the plugin: invalid wasm, a missing ABI marker, a missing or
+// mistyped export (each one is listed), an import other than tributary.log
+// or a WASI preview 1 function, an imported memory, or ErrHostClosed.
+func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, error) {
+	sum := sha256.Sum256(wasm)
+	hash := hex.EncodeToString(sum[:])
+
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrHostClosed
+	}
+	e, seen := h.entries[hash]
+	if !seen {
+		e = &compileEntry{done: make(chan struct{}), hash: hash, wasm: slices.Clone(wasm)}
+		h.entries[hash] = e
+	}
+	h.mu.Unlock()
+
+	if seen {
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("plugin %q: compile: %w", name, ctx.Err())
+		}
+	} else {
+		start := time.Now()
+		e.validated, e.err = h.compileAndCheck(ctx, e.wasm)
+		e.compileTime = time.Since(start)
+		close(e.done)
+		if e.err != nil {
+			h.mu.Lock()
+			delete(h.entries, hash) // let a later call try again
+			h.mu.Unlock()
+		}
+	}
+	if e.err != nil {
+		return nil, fmt.Errorf("plugin %q: %w", name, e.err)
+	}
+	return &Plugin{name: name, entry: e, logger: h.logger}, nil
+}
+
+// compileAndCheck compiles wasm in the validation runtime and checks its
+// exports and imports against the ABI.
+func (h *Host) compileAndCheck(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+	cm, err := h.validator.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("compile: %w", err)
+	}
+	if err := h.checkModule(cm); err != nil {
+		_ = cm.Close(ctx)
+		return nil, err
+	}
+	return cm, nil
+}
+
+// wantExports lists the ABI v1 exports with their exact signatures (§1).
+var wantExports = []struct {
+	name           string
+	params, result []api.ValueType
+	optional       bool
+}{
+	{name: abi.ExportMarker},
+	{name: abi.ExportAlloc, params: []api.ValueType{api.ValueTypeI32}, result: []api.ValueType{api.ValueTypeI32}},
+	{name: abi.ExportInit, params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, result: []api.ValueType{api.ValueTypeI64}},
+	{name: abi.ExportHandle, params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, result: []api.ValueType{api.ValueTypeI64}},
+	{name: abi.ExportInitialize, optional: true},
+}
+
+// checkModule reports every way cm breaks ABI v1 §1 and §2, joined.
+func (h *Host) checkModule(cm wazero.CompiledModule) error {
+	var errs []error
+	exports := cm.ExportedFunctions()
+	for _, w := range wantExports {
+		fn, ok := exports[w.name]
+		switch {
+		case !ok && w.optional:
+		case !ok && w.name == abi.ExportMarker:
+			errs = append(errs, fmt.Errorf("missing export %s: not an ABI v1 plugin", w.name))
+		case !ok:
+			errs = append(errs, fmt.Errorf("missing export %s", w.name))
+		case !sameTypes(fn.ParamTypes(), w.params) || !sameTypes(fn.ResultTypes(), w.result):
+			errs = append(errs, fmt.Errorf("export %s has signature %s, want %s",
+				w.name, signature(fn.ParamTypes(), fn.ResultTypes()), signature(w.params, w.result)))
+		}
+	}
+	if _, ok := cm.ExportedMemories()["memory"]; !ok {
+		errs = append(errs, errors.New("missing export memory"))
+	}
+	for _, fn := range cm.ImportedFunctions() {
+		mod, name, _ := fn.Import()
+		var want api.FunctionDefinition
+		switch mod {
+		case abi.ImportModule:
+			if name != abi.ImportLog {
+				errs = append(errs, fmt.Errorf("unknown import %s.%s", mod, name))
+				continue
+			}
+			if !sameTypes(fn.ParamTypes(), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}) || len(fn.ResultTypes()) != 0 {
+				errs = append(errs, fmt.Errorf("import %s.%s has signature %s, want (i32, i32, i32) -> ()",
+					mod, name, signature(fn.ParamTypes(), fn.ResultTypes())))
+			}
+			continue
+		case wasi_snapshot_preview1.ModuleName:
+			want = h.wasi[name]
+		}
+		if want == nil {
+			errs = append(errs, fmt.Errorf("unknown import %s.%s", mod, name))
+			continue
+		}
+		if !sameTypes(fn.ParamTypes(), want.ParamTypes()) || !sameTypes(fn.ResultTypes(), want.ResultTypes()) {
+			errs = append(errs, fmt.Errorf("import %s.%s has signature %s, want %s", mod, name,
+				signature(fn.ParamTypes(), fn.ResultTypes()), signature(want.ParamTypes(), want.ResultTypes())))
+		}
+	}
+	for _, m := range cm.ImportedMemories() {
+		mod, name, _ := m.Import()
+		errs = append(errs, fmt.Errorf("imports memory %s.%s; a plugin must define its own", mod, name))
+	}
+	return errors.Join(errs...)
+}
+
+func sameTypes(a, b []api.ValueType) bool { return slices.Equal(a, b) }
+
+// signature formats a function type as "(i32, i32) -> (i64)".
+func signature(params, results []api.ValueType) string {
+	f := func(ts []api.ValueType) string {
+		s := "("
+		for i, t := range ts {
+			if i > 0 {
+				s += ", "
+			}
+			s += api.ValueTypeName(t)
+		}
+		return s + ")"
+	}
+	return f(params) + " -> " + f(results)
+}
+
+// Close closes every runtime (and with them every instance still open) and
+// the compilation cache. Plugins and pools of this Host must not be used
+// afterwards. Close is idempotent.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	rts := h.runtimes
+	h.runtimes = nil
+	h.mu.Unlock()
+
+	var errs []error
+	for pages, rt := range rts {
+		if err := rt.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("wasmhost: close runtime for %d pages: %w", pages, err))
+		}
+	}
+	if h.validator != nil {
+		if err := h.validator.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("wasmhost: close validation runtime: %w", err))
+		}
+	}
+	if err := h.cache.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("wasmhost: close compilation cache: %w", err))
+	}
+	return errors.Join(errs...)
+}

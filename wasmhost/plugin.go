@@ -1,0 +1,81 @@
+package wasmhost
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// Plugin is a compiled, validated plugin module: it has the ABI v1 marker,
+// every export with its exact signature, and no imports beyond tributary.log
+// and WASI preview 1. It is not instantiated; see [NewPool] and [NewInstance].
+//
+// A Plugin is immutable and safe for concurrent use. It stays valid until
+// its Host is closed.
+type Plugin struct {
+	name    string
+	entry   *compileEntry
+	logger  *slog.Logger
+	limiter logLimiter // guest log lines, shared by all instances
+}
+
+// Name returns the name the plugin was compiled under (usually its file name
+// without .wasm).
+func (p *Plugin) Name() string { return p.name }
+
+// Version returns the hex sha256 of the plugin's bytes. It is the plugin's
+// identity across reloads and the dead-letter header value.
+func (p *Plugin) Version() string { return p.entry.hash }
+
+// shortVersion returns the first 12 hex digits of Version, for logs.
+func (p *Plugin) shortVersion() string { return p.entry.hash[:12] }
+
+// Size returns the size of the plugin's wasm bytes.
+func (p *Plugin) Size() int { return len(p.entry.wasm) }
+
+// CompileTime returns how long compiling and validating the bytes took the
+// first time they were seen by the Host (later Compile calls with the same
+// bytes share that result).
+func (p *Plugin) CompileTime() time.Duration { return p.entry.compileTime }
+
+// compileEntry is the compiled state of one content hash, shared by every
+// Plugin with the same bytes. done is closed once err, compileTime and
+// validated are set; after that they are read-only.
+type compileEntry struct {
+	done        chan struct{}
+	err         error
+	hash        string
+	wasm        []byte
+	compileTime time.Duration
+	validated   wazero.CompiledModule // in the host's validation runtime
+
+	mu       sync.Mutex
+	perClass map[uint32]wazero.CompiledModule // by Limits.MemoryPages
+}
+
+// compiledFor returns the module compiled in the runtime of the limit class
+// pages, compiling it on first use. The machine code comes from the shared
+// compilation cache, so this only decodes and validates again.
+func (h *Host) compiledFor(ctx context.Context, e *compileEntry, pages uint32) (wazero.Runtime, wazero.CompiledModule, error) {
+	rt, err := h.runtime(ctx, pages)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cm, ok := e.perClass[pages]; ok {
+		return rt, cm, nil
+	}
+	cm, err := rt.CompileModule(ctx, e.wasm)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.perClass == nil {
+		e.perClass = make(map[uint32]wazero.CompiledModule)
+	}
+	e.perClass[pages] = cm
+	return rt, cm, nil
+}
