@@ -38,6 +38,8 @@ func kafkaOptions(kc config.Kafka) ([]kgo.Opt, error) {
 		kgo.ProducerBatchMaxBytes(int32(kc.BatchMaxBytes)),
 		kgo.ProduceRequestTimeout(kc.RequestTimeout),
 		kgo.MaxBufferedRecords(100_000),
+		// Ask for missing topics to be created; the broker's auto.create.topics.enable decides.
+		kgo.AllowAutoTopicCreation(),
 	}
 	switch strings.ToLower(kc.Compression) {
 	case "", "none":
