@@ -1,0 +1,106 @@
+package devrun
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	buildingsensors "github.com/tributary-gw/tributary/examples/building-sensors"
+	"github.com/tributary-gw/tributary/gateway/config"
+)
+
+// LoadFunc loads and validates one configuration file's bytes with the given environment
+// (NAME=value entries), as config.LoadBytes does.
+type LoadFunc func(yaml []byte, environ []string) (*config.Config, error)
+
+// exampleConfig loads the example's raw and envelope files and joins their routes into one
+// configuration; everything but the routes comes from the raw file. environ reaches both.
+func exampleConfig(load LoadFunc, environ []string) (*config.Config, error) {
+	raw, err := load(buildingsensors.RawConfig(), environ)
+	if err != nil {
+		return nil, fmt.Errorf("%s/tributary.yaml: %w", buildingsensors.Dir, err)
+	}
+	env, err := load(buildingsensors.EnvelopeConfig(), environ)
+	if err != nil {
+		return nil, fmt.Errorf("%s/tributary-envelope.yaml: %w", buildingsensors.Dir, err)
+	}
+	names := map[string]bool{}
+	for _, r := range raw.Routes {
+		names[r.Name] = true
+	}
+	for _, r := range env.Routes {
+		if names[r.Name] {
+			return nil, fmt.Errorf("%s: route %q is in both example files", buildingsensors.Dir, r.Name)
+		}
+		raw.Routes = append(raw.Routes, r)
+	}
+	return raw, nil
+}
+
+// routeTopics returns the fixed Kafka topics the routes write to, records first, then dead
+// letters, without duplicates. Templated topics are left out: they are only known per message.
+func routeTopics(cfg *config.Config) []string {
+	var topics []string
+	seen := map[string]bool{}
+	add := func(t string) {
+		if t != "" && !strings.Contains(t, "{{") && !seen[t] {
+			seen[t] = true
+			topics = append(topics, t)
+		}
+	}
+	for _, r := range cfg.Routes {
+		add(r.To.Topic)
+	}
+	for _, r := range cfg.Routes {
+		add(r.DeadLetter)
+	}
+	return topics
+}
+
+// modulePath is the first line of the repository's go.mod.
+const modulePath = "module github.com/tributary-gw/tributary"
+
+// findRoot returns the repository root at or above dir: the folder whose go.mod declares
+// modulePath. It returns "" when there is none, e.g. for an installed binary run elsewhere.
+func findRoot(dir string) string {
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil {
+			first, _, _ := strings.Cut(string(b), "\n")
+			if strings.TrimSpace(first) == modulePath {
+				return dir
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// pluginSources lists the example's plugin source folders under root, by plugin name: each
+// folder of Dir/plugins holding a .go file. A missing plugins folder is not an error.
+func pluginSources(root string) (map[string]string, error) {
+	dir := filepath.Join(root, filepath.FromSlash(buildingsensors.Dir), "plugins")
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("example plugins: %w", err)
+	}
+	srcs := map[string]string{}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		goFiles, _ := filepath.Glob(filepath.Join(dir, e.Name(), "*.go"))
+		if len(goFiles) > 0 {
+			srcs[e.Name()] = filepath.Join(dir, e.Name())
+		}
+	}
+	return srcs, nil
+}

@@ -1,0 +1,8 @@
+// Package devrun is the body of `tributary dev`: it builds the example plugins when their
+// .wasm is missing or stale, loads the building-sensors example configuration, starts the
+// embedded MQTT broker and in-memory Kafka (devstack), the gateway, the simulated fleet
+// (fleet) and the live view (devview), and stops them in order when the context ends.
+//
+// The main entry point is Run. It may import anything of ours; cmd/tributary/dev.go only
+// parses flags into Options.
+package devrun

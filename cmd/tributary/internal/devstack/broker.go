@@ -1,0 +1,95 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// Broker is an embedded MQTT v5 broker (mochi-mqtt) listening on loopback TCP. Every client
+// may connect without credentials and use every topic. Safe for concurrent use.
+type Broker struct {
+	srv  *mqtt.Server
+	addr string
+}
+
+// StartBroker starts a broker on 127.0.0.1:port (rules as in Listen) and reports whether it
+// fell back to a free port. Broker logs go to log; nil discards them.
+//
+// # Errors
+//
+// StartBroker returns an error naming the port when it cannot listen, or when the broker fails
+// to start.
+func StartBroker(port int, fallback bool, log *slog.Logger) (b *Broker, fellBack bool, err error) {
+	ln, fellBack, err := Listen(port, fallback)
+	if err != nil {
+		return nil, false, fmt.Errorf("mqtt broker: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	srv := mqtt.New(&mqtt.Options{Logger: log, InlineClient: false})
+	if err := srv.AddHook(new(allowAll), nil); err != nil {
+		_ = ln.Close()
+		return nil, false, fmt.Errorf("mqtt broker: allow-all auth hook: %w", err)
+	}
+	if err := srv.AddListener(listeners.NewNet("tcp", ln)); err != nil {
+		_ = ln.Close()
+		return nil, false, fmt.Errorf("mqtt broker: listener on %s: %w", ln.Addr(), err)
+	}
+	if err := srv.Serve(); err != nil {
+		_ = srv.Close()
+		return nil, false, fmt.Errorf("mqtt broker on %s: %w", ln.Addr(), err)
+	}
+	return &Broker{srv: srv, addr: ln.Addr().String()}, fellBack, nil
+}
+
+// Addr returns the broker's host:port, e.g. "127.0.0.1:1883".
+func (b *Broker) Addr() string { return b.addr }
+
+// URL returns the broker address as a tributary mqtt.url, e.g. "tcp://127.0.0.1:1883".
+func (b *Broker) URL() string { return "tcp://" + b.addr }
+
+// Subscribed reports whether some client holds a subscription (plain or shared) whose filter
+// matches topic.
+func (b *Broker) Subscribed(topic string) bool {
+	subs := b.srv.Topics.Subscribers(topic)
+	return len(subs.Subscriptions) > 0 || len(subs.Shared) > 0
+}
+
+// WaitSubscribed blocks until Subscribed(topic) is true, checking every 20ms, or until ctx is
+// done, when it returns ctx's error.
+func (b *Broker) WaitSubscribed(ctx context.Context, topic string) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !b.Subscribed(topic) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for a subscriber to %s: %w", topic, context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Close disconnects every client and stops the broker. Messages it held are lost.
+func (b *Broker) Close() error { return b.srv.Close() }
+
+// allowAll lets every client connect and use every topic. It is mochi's auth.AllowHook,
+// written out because that package also pulls in a YAML library the module does not carry.
+type allowAll struct{ mqtt.HookBase }
+
+func (*allowAll) ID() string { return "tributary-dev-allow-all" }
+
+func (*allowAll) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+
+func (*allowAll) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+
+func (*allowAll) OnACLCheck(*mqtt.Client, string, bool) bool { return true }

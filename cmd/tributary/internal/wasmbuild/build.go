@@ -1,0 +1,110 @@
+package wasmbuild
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Stale reports whether out is missing or older than some file under srcDir (recursively;
+// hidden folders and testdata are skipped). Files outside srcDir, such as the sdk package a
+// plugin imports, are not considered.
+//
+// # Errors
+//
+// Stale returns an error when srcDir cannot be read or holds no .go file.
+func Stale(srcDir, out string) (bool, error) {
+	var newest time.Time
+	goFiles := 0
+	err := filepath.WalkDir(srcDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != srcDir && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(d.Name(), ".go") {
+			goFiles++
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.ModTime().After(newest) {
+			newest = info.ModTime()
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("plugin source %s: %w", srcDir, err)
+	}
+	if goFiles == 0 {
+		return false, fmt.Errorf("plugin source %s: no .go files", srcDir)
+	}
+	info, err := os.Stat(out)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("plugin module %s: %w", out, err)
+	}
+	return info.ModTime().Before(newest), nil
+}
+
+// Build compiles the Go main package in srcDir into out when Stale says so, printing one
+// progress line to progress before it starts ("building plugin NAME from DIR ...") and the
+// time taken after. It writes to a temporary file beside out and renames it, so a reader never
+// sees half a module. It reports whether it built.
+//
+// # Errors
+//
+// Build returns an error naming srcDir when there is no go command on PATH, when the build
+// fails (with the compiler's output), or when out cannot be written.
+func Build(ctx context.Context, srcDir, out string, progress io.Writer) (built bool, err error) {
+	stale, err := Stale(srcDir, out)
+	if err != nil || !stale {
+		return false, err
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return false, fmt.Errorf("building plugin %s: the go command is needed and is not on PATH: %w", srcDir, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return false, fmt.Errorf("building plugin %s: %w", srcDir, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
+	if err != nil {
+		return false, fmt.Errorf("building plugin %s: %w", srcDir, err)
+	}
+	tmpName := tmp.Name()
+	_ = tmp.Close()
+	defer os.Remove(tmpName) // a no-op once renamed
+
+	name := strings.TrimSuffix(filepath.Base(out), ".wasm")
+	fmt.Fprintf(progress, "building plugin %s from %s (GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared) ...\n", name, srcDir)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, goBin, "build", "-buildmode=c-shared", "-o", tmpName, ".")
+	cmd.Dir = srcDir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Run(); err != nil {
+		return false, fmt.Errorf("building plugin %s: %w\n%s", srcDir, err, bytes.TrimSpace(output.Bytes()))
+	}
+	if err := os.Rename(tmpName, out); err != nil {
+		return false, fmt.Errorf("building plugin %s: %w", srcDir, err)
+	}
+	fmt.Fprintf(progress, "built plugin %s -> %s in %s\n", name, out, time.Since(start).Round(time.Millisecond))
+	return true, nil
+}

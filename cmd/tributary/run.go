@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+
+	"github.com/tributary-gw/tributary/gateway"
+	"github.com/tributary-gw/tributary/gateway/config"
+)
+
+const runUsage = `Usage: tributary run --config FILE
+
+Runs the gateway: subscribes to every route's MQTT topic filters and writes the messages to
+Kafka through the routes' plugin chains. Logs go to stderr.
+
+SIGTERM or SIGINT (Ctrl-C) drains: no new messages are taken, those in flight are finished,
+produced and acknowledged, then the process exits 0 (within flow.drain_timeout; after that it
+stops anyway and the broker redelivers whatever was not acknowledged).
+
+Flags:
+  --config FILE   the YAML configuration (required; also TRIBUTARY_CONFIG)
+`
+
+func init() {
+	commands["run"] = &command{summary: "run the gateway", usage: runUsage, run: runCommand}
+}
+
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", runUsage, stdout)
+	path := fs.String("config", os.Getenv("TRIBUTARY_CONFIG"), "")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usageError{errors.New("--config is required")}
+	}
+	cfg, err := config.Load(*path, os.Environ())
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	gw, err := gateway.New(cfg, gateway.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	return gw.Run(ctx)
+}
