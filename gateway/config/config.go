@@ -73,7 +73,9 @@ type Kafka struct {
 	Brokers []string `koanf:"brokers"`
 	// ClientID is the Kafka client id. Defaults to "tributary".
 	ClientID string `koanf:"client_id"`
-	// Linger is how long the producer waits to fill a batch. Defaults to 5ms.
+	// Linger is how long the producer waits to fill a batch. Defaults to 0: franz-go already
+	// batches whatever accumulates while a produce request is in flight, and any linger adds
+	// straight to latency.
 	Linger time.Duration `koanf:"linger"`
 	// BatchMaxBytes caps one produced record batch. Defaults to 1 MiB.
 	BatchMaxBytes int `koanf:"batch_max_bytes"`
@@ -200,7 +202,7 @@ func Default() *Config {
 		Kafka: Kafka{
 			Brokers:        []string{"127.0.0.1:9092"},
 			ClientID:       "tributary",
-			Linger:         5 * time.Millisecond,
+			Linger:         0,
 			BatchMaxBytes:  1 << 20,
 			MaxRecordBytes: 1 << 20,
 			Compression:    "snappy",
