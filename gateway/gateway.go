@@ -19,6 +19,7 @@ import (
 
 	"github.com/tributary-gw/tributary/gateway/admin"
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/wasmhost"
 )
 
 // Gateway moves messages from MQTT to Kafka. Build one with New and start it with Run.
@@ -45,6 +46,7 @@ type Gateway struct {
 	kafkaUp    atomic.Bool
 	adminAddr  atomic.Pointer[string]
 	ackFunc    func(*message)
+	host       *wasmhost.Host // nil when no route has plugins
 }
 
 // Option changes how a Gateway is built. Options exist for tests and embedding, not for
@@ -89,22 +91,46 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	g.ackFunc = g.ack
 
 	table := &routeTable{}
-	for _, rc := range cfg.Routes {
-		r, err := buildRoute(rc, g.metrics)
+	var chains *chainBuilder
+	if needsHost(cfg) {
+		ctx := context.Background()
+		host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{
+			CacheDir: cfg.Plugins.CacheDir, Logger: g.log, Observer: newPluginMetrics(g.registry)})
 		if err != nil {
+			return nil, err
+		}
+		g.host = host
+		chains = &chainBuilder{cfg: cfg, host: host, compiled: map[string]*wasmhost.Plugin{}, poolSize: cfg.Plugins.Instances}
+	}
+	for i, rc := range cfg.Routes {
+		r, err := buildRoute(rc, g.metrics)
+		if err == nil && chains != nil {
+			r.chain, err = chains.build(context.Background(), i, rc)
+		}
+		if err != nil {
+			g.closeRoutes(table)
 			return nil, err
 		}
 		table.routes = append(table.routes, r)
 	}
 	g.table.Store(table)
+	if chains != nil {
+		for _, rep := range chains.reports {
+			g.log.Info("plugin ready", slog.String("route", rep.Route), slog.Int("stage", rep.Stage),
+				slog.String("plugin", rep.Plugin), slog.String("version", rep.Version[:12]),
+				slog.Duration("compile", rep.CompileTime.Round(time.Millisecond)))
+		}
+	}
 
 	kopts, err := kafkaOptions(cfg.Kafka)
 	if err != nil {
+		g.closeRoutes(table)
 		return nil, err
 	}
 	kopts = append(kopts, kgo.WithLogger(kgoLogger{g.log}))
 	client, err := kgo.NewClient(kopts...)
 	if err != nil {
+		g.closeRoutes(table)
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	g.sink = &sink{client: client, maxBytes: cfg.Kafka.MaxRecordBytes, log: g.log, metrics: g.metrics, retry: g.retry}
@@ -193,6 +219,20 @@ func (g *Gateway) abort(shards *sync.WaitGroup, stopBG context.CancelFunc, bg *s
 	stopBG()
 	bg.Wait()
 	g.sink.client.Close()
+	g.closeRoutes(g.table.Load())
+}
+
+// closeRoutes closes the routes' chains and, last, the plugin host.
+func (g *Gateway) closeRoutes(t *routeTable) {
+	ctx := context.Background()
+	for _, r := range t.routes {
+		if r.chain != nil {
+			_ = r.chain.Close(ctx)
+		}
+	}
+	if g.host != nil {
+		_ = g.host.Close(ctx)
+	}
 }
 
 // AdminAddr returns the address the admin server listens on, or "" before Run starts it.
@@ -292,15 +332,38 @@ func (g *Gateway) runShard(ch chan *message) {
 	}
 }
 
-// process sends a batch of one shard's messages through their routes.
+// chainBatch gathers one route's messages of a shard batch for one call of its chain.
+type chainBatch struct {
+	r    *route
+	msgs []*message
+}
+
+// process sends a batch of one shard's messages through their routes. Routes without plugins
+// produce at once; each route with a chain gets the batch's messages in one Process call.
+// Either way one topic's messages keep their order on every route.
 func (g *Gateway) process(batch []*message) {
 	ctx := context.Background()
+	var chained []chainBatch
 	for _, m := range batch {
 		for _, r := range m.routes {
 			r.counters.in.Add(1)
-			g.emit(ctx, r, m, &output{payload: m.payload})
-			m.delivery.done() // the route's token
+			if r.chain == nil {
+				g.emit(ctx, r, m, &output{payload: m.payload})
+				m.delivery.done() // the route's token
+				continue
+			}
+			i := 0
+			for i < len(chained) && chained[i].r != r {
+				i++
+			}
+			if i == len(chained) {
+				chained = append(chained, chainBatch{r: r})
+			}
+			chained[i].msgs = append(chained[i].msgs, m)
 		}
+	}
+	for _, cb := range chained {
+		g.runChain(ctx, cb.r, cb.msgs)
 	}
 }
 
@@ -368,6 +431,7 @@ func (g *Gateway) drain(shards *sync.WaitGroup) error {
 	}
 	dcancel()
 	g.sink.client.Close()
+	g.closeRoutes(g.table.Load())
 	if err != nil {
 		g.log.Warn("stopped before the drain finished; unacknowledged QoS 1/2 messages will be redelivered by the broker",
 			slog.Int("unacknowledged", left), slog.String("error", err.Error()))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
+	"github.com/tributary-gw/tributary/wasmhost"
 )
 
 // route is one compiled, immutable route. A reload replaces routes whole; nothing edits one
@@ -19,6 +20,7 @@ type route struct {
 	envelope   bool
 	deadLetter string
 	counters   *routeCounters
+	chain      *wasmhost.Chain // nil when the route has no plugins
 
 	// staticTopic is the Kafka topic when the topic template has no actions.
 	staticTopic string

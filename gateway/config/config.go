@@ -124,6 +124,29 @@ type Plugins struct {
 	Dir string `koanf:"dir"`
 	// CacheDir keeps compiled modules across restarts. Empty means no disk cache.
 	CacheDir string `koanf:"cache_dir"`
+	// Instances is how many instances each chain stage keeps, filled ahead of time; shards
+	// borrow one at a time. Defaults to GOMAXPROCS.
+	Instances int `koanf:"instances"`
+	// Limits bound every plugin instance.
+	Limits PluginLimits `koanf:"limits"`
+}
+
+// PluginLimits bound what one plugin instance may use. A plugin that breaks a limit has its
+// message dead-lettered and its instance replaced; the gateway carries on.
+type PluginLimits struct {
+	// MemoryMB caps an instance's linear memory. Defaults to 16.
+	MemoryMB int `koanf:"memory_mb"`
+	// CallTimeout bounds one call into a plugin (a batch). Defaults to 1s.
+	CallTimeout time.Duration `koanf:"call_timeout"`
+	// MaxOutputBytes bounds one call's result. Defaults to 4 MiB.
+	MaxOutputBytes int `koanf:"max_output_bytes"`
+	// MaxFanOut bounds the outputs of one input message. Defaults to 1000.
+	MaxFanOut int `koanf:"max_fan_out"`
+	// RecycleAfterCalls replaces an instance after this many calls. Defaults to 100000.
+	RecycleAfterCalls int `koanf:"recycle_after_calls"`
+	// RecycleAboveMB replaces an instance whose memory has grown beyond this. Defaults to 64,
+	// or MemoryMB when that is smaller.
+	RecycleAboveMB int `koanf:"recycle_above_mb"`
 }
 
 // Admin configures the HTTP admin endpoint.
@@ -214,7 +237,18 @@ func Default() *Config {
 			MaxBatch:     64,
 			DrainTimeout: 30 * time.Second,
 		},
-		Plugins: Plugins{Dir: "./plugins"},
+		Plugins: Plugins{
+			Dir:       "./plugins",
+			Instances: runtime.GOMAXPROCS(0),
+			Limits: PluginLimits{
+				MemoryMB:          16,
+				CallTimeout:       time.Second,
+				MaxOutputBytes:    4 << 20,
+				MaxFanOut:         1000,
+				RecycleAfterCalls: 100_000,
+				RecycleAboveMB:    64,
+			},
+		},
 		Admin:   Admin{Listen: "127.0.0.1:9464"},
 		Log:     Log{Level: "info", Format: "text"},
 	}

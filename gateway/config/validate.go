@@ -53,6 +53,7 @@ func (c *Config) problems() []error {
 	c.Kafka.check(&p)
 	c.Flow.check(&p)
 	c.Log.check(&p)
+	c.Plugins.check(&p)
 	if c.Admin.Listen != "" {
 		if reason := checkHostPort(c.Admin.Listen, true); reason != "" {
 			p.add("admin.listen", "%s %q", reason, c.Admin.Listen)
@@ -129,6 +130,29 @@ func (k *Kafka) check(p *problems) {
 		p.add("kafka.sasl.username", "required with kafka.sasl.mechanism %s", k.SASL.Mechanism)
 	}
 	k.TLS.check(p, "kafka.tls")
+}
+
+func (pl *Plugins) check(p *problems) {
+	positive := []struct {
+		key string
+		v   int
+	}{
+		{"plugins.instances", pl.Instances},
+		{"plugins.limits.memory_mb", pl.Limits.MemoryMB},
+		{"plugins.limits.max_output_bytes", pl.Limits.MaxOutputBytes},
+		{"plugins.limits.max_fan_out", pl.Limits.MaxFanOut},
+		{"plugins.limits.recycle_after_calls", pl.Limits.RecycleAfterCalls},
+		{"plugins.limits.recycle_above_mb", pl.Limits.RecycleAboveMB},
+	}
+	for _, f := range positive {
+		if f.v <= 0 {
+			p.add(f.key, "%d must be greater than 0", f.v)
+		}
+	}
+	if pl.Limits.MemoryMB > 4096 {
+		p.add("plugins.limits.memory_mb", "%d exceeds the 4096 MiB a 32-bit WebAssembly memory can hold", pl.Limits.MemoryMB)
+	}
+	checkDuration(p, "plugins.limits.call_timeout", pl.Limits.CallTimeout, 1, 0)
 }
 
 func (t *TLS) check(p *problems, prefix string) {

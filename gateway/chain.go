@@ -1,0 +1,191 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/sdk/abi"
+	"github.com/tributary-gw/tributary/wasmhost"
+)
+
+// pluginLimits maps the plugins.limits section to wasmhost.Limits.
+func pluginLimits(l config.PluginLimits) wasmhost.Limits {
+	return wasmhost.Limits{
+		MemoryPages:       uint32(l.MemoryMB) * 16, // 64 KiB pages
+		CallTimeout:       l.CallTimeout,
+		MaxOutputBytes:    l.MaxOutputBytes,
+		MaxFanOut:         l.MaxFanOut,
+		RecycleAfterCalls: l.RecycleAfterCalls,
+		RecycleAboveBytes: uint64(min(l.RecycleAboveMB, l.MemoryMB)) << 20,
+	}
+}
+
+// PluginReport describes one chain stage as built: what `tributary validate` prints.
+type PluginReport struct {
+	Route       string
+	Stage       int
+	Plugin      string
+	Version     string // hex sha256 of the module, also the dead-letter header value
+	Size        int    // bytes of the .wasm file
+	CompileTime time.Duration
+}
+
+// chainBuilder compiles each plugin file once and builds route chains on one Host.
+type chainBuilder struct {
+	cfg      *config.Config
+	host     *wasmhost.Host
+	compiled map[string]*wasmhost.Plugin
+	reports  []PluginReport
+	poolSize int
+}
+
+// needsHost reports whether any route has a chain.
+func needsHost(cfg *config.Config) bool {
+	for _, r := range cfg.Routes {
+		if len(r.Chain) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// build compiles rc's stages and instantiates their pools (fail fast: a plugin whose init
+// rejects its config fails here). It returns nil for a route without a chain.
+func (b *chainBuilder) build(ctx context.Context, i int, rc config.Route) (*wasmhost.Chain, error) {
+	if len(rc.Chain) == 0 {
+		return nil, nil
+	}
+	var pools []*wasmhost.Pool
+	fail := func(err error) (*wasmhost.Chain, error) {
+		for _, p := range pools {
+			_ = p.Close(ctx)
+		}
+		return nil, err
+	}
+	for k, st := range rc.Chain {
+		key := fmt.Sprintf("routes[%d] (%s).chain[%d] (%s)", i, rc.Name, k, st.Plugin)
+		p, ok := b.compiled[st.Plugin]
+		if !ok {
+			path := b.cfg.PluginPath(st.Plugin)
+			wasm, err := os.ReadFile(path)
+			if err != nil {
+				return fail(fmt.Errorf("%s: %w", key, err))
+			}
+			if p, err = b.host.Compile(ctx, st.Plugin, wasm); err != nil {
+				return fail(fmt.Errorf("%s: %s: %w", key, path, err))
+			}
+			b.compiled[st.Plugin] = p
+		}
+		conf := []byte("{}")
+		if st.Config != nil {
+			var err error
+			if conf, err = json.Marshal(st.Config); err != nil {
+				return fail(fmt.Errorf("%s.config: %w", key, err))
+			}
+		}
+		pool, err := wasmhost.NewPool(ctx, b.host, p, conf, pluginLimits(b.cfg.Plugins.Limits), b.poolSize)
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", key, err))
+		}
+		pools = append(pools, pool)
+		b.reports = append(b.reports, PluginReport{Route: rc.Name, Stage: k, Plugin: p.Name(),
+			Version: p.Version(), Size: p.Size(), CompileTime: p.CompileTime()})
+	}
+	return wasmhost.NewChain(pools), nil
+}
+
+// CheckPlugins compiles every plugin the configuration's routes use and starts one instance
+// of each stage with its config, as New would, then releases them. It returns what was built,
+// or the first error naming the route, stage and plugin file.
+func CheckPlugins(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]PluginReport, error) {
+	if !needsHost(cfg) {
+		return nil, nil
+	}
+	host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{CacheDir: cfg.Plugins.CacheDir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	defer host.Close(ctx)
+	b := &chainBuilder{cfg: cfg, host: host, compiled: map[string]*wasmhost.Plugin{}, poolSize: 1}
+	for i, rc := range cfg.Routes {
+		ch, err := b.build(ctx, i, rc)
+		if err != nil {
+			return nil, err
+		}
+		if ch != nil {
+			_ = ch.Close(ctx)
+		}
+	}
+	return b.reports, nil
+}
+
+// runChain sends one shard's messages of route r through its plugin chain and produces the
+// results in order: outputs as records, rejections and failures as dead letters.
+func (g *Gateway) runChain(ctx context.Context, r *route, msgs []*message) {
+	in := make([]abi.Message, len(msgs))
+	for i, m := range msgs {
+		in[i] = m.abiMessage(r.name)
+	}
+	results := r.chain.Process(ctx, in)
+	for i, res := range results {
+		m := msgs[i]
+		switch {
+		case res.Err != nil:
+			m.delivery.add(1)
+			g.sink.deadLetter(ctx, r, m, pluginReason(res.Err))
+		case len(res.Outputs) == 0:
+			r.counters.filtered.Add(1)
+		default:
+			for j := range res.Outputs {
+				o := outputOf(&res.Outputs[j])
+				g.emit(ctx, r, m, &o)
+			}
+		}
+		m.delivery.done() // the route's token
+	}
+}
+
+// abiMessage is m as a plugin sees it.
+func (m *message) abiMessage(route string) abi.Message {
+	am := abi.Message{
+		Topic:       m.topic,
+		Payload:     m.payload,
+		ContentType: m.contentType,
+		Route:       route,
+		QoS:         m.qos,
+		Retain:      m.retain,
+		ArrivedAtMs: m.arrivedAt.UnixMilli(),
+	}
+	if len(m.userProperties) > 0 {
+		am.Properties = make([]abi.Property, len(m.userProperties))
+		for i, p := range m.userProperties {
+			am.Properties[i] = abi.Property{Name: p.Key, Value: p.Value}
+		}
+	}
+	return am
+}
+
+// outputOf maps a chain output to a record-to-be.
+func outputOf(o *abi.Message) output {
+	out := output{payload: o.Payload, kafkaTopic: o.KafkaTopic, key: o.Key, keySet: o.KeySet}
+	if len(o.Headers) > 0 {
+		out.headers = make([]kgo.RecordHeader, len(o.Headers))
+		for i, h := range o.Headers {
+			out.headers[i] = kgo.RecordHeader{Key: h.Name, Value: []byte(h.Value)}
+		}
+	}
+	return out
+}
+
+// pluginReason is the dead-letter reason for a plugin failure.
+func pluginReason(e *wasmhost.PluginError) *deadReason {
+	return &deadReason{kind: e.Kind.String(), err: fmt.Sprint(e.Err), stage: e.Stage,
+		plugin: e.Plugin, version: e.Version}
+}
