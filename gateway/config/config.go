@@ -249,8 +249,8 @@ func Default() *Config {
 				RecycleAboveMB:    64,
 			},
 		},
-		Admin:   Admin{Listen: "127.0.0.1:9464"},
-		Log:     Log{Level: "info", Format: "text"},
+		Admin: Admin{Listen: "127.0.0.1:9464"},
+		Log:   Log{Level: "info", Format: "text"},
 	}
 }
 
