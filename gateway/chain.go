@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -57,17 +59,19 @@ func needsHost(cfg *config.Config) bool {
 }
 
 // build compiles rc's stages and instantiates their pools (fail fast: a plugin whose init
-// rejects its config fails here). It returns nil for a route without a chain.
-func (b *chainBuilder) build(ctx context.Context, i int, rc config.Route) (*wasmhost.Chain, error) {
+// rejects its config fails here), and returns the chain with a report per stage. It returns a
+// nil chain for a route without plugins.
+func (b *chainBuilder) build(ctx context.Context, i int, rc config.Route) (*wasmhost.Chain, []PluginReport, error) {
 	if len(rc.Chain) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var pools []*wasmhost.Pool
-	fail := func(err error) (*wasmhost.Chain, error) {
+	var reports []PluginReport
+	fail := func(err error) (*wasmhost.Chain, []PluginReport, error) {
 		for _, p := range pools {
 			_ = p.Close(ctx)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	for k, st := range rc.Chain {
 		key := fmt.Sprintf("routes[%d] (%s).chain[%d] (%s)", i, rc.Name, k, st.Plugin)
@@ -95,10 +99,25 @@ func (b *chainBuilder) build(ctx context.Context, i int, rc config.Route) (*wasm
 			return fail(fmt.Errorf("%s: %w", key, err))
 		}
 		pools = append(pools, pool)
-		b.reports = append(b.reports, PluginReport{Route: rc.Name, Stage: k, Plugin: p.Name(),
+		reports = append(reports, PluginReport{Route: rc.Name, Stage: k, Plugin: p.Name(),
 			Version: p.Version(), Size: p.Size(), CompileTime: p.CompileTime()})
 	}
-	return wasmhost.NewChain(pools), nil
+	b.reports = append(b.reports, reports...)
+	return wasmhost.NewChain(pools), reports, nil
+}
+
+// stageVersions returns the version (sha256) of each plugin file rc's chain would load.
+func stageVersions(cfg *config.Config, rc config.Route) ([]string, error) {
+	vs := make([]string, len(rc.Chain))
+	for k, st := range rc.Chain {
+		wasm, err := os.ReadFile(cfg.PluginPath(st.Plugin))
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(wasm)
+		vs[k] = hex.EncodeToString(sum[:])
+	}
+	return vs, nil
 }
 
 // CheckPlugins compiles every plugin the configuration's routes use and starts one instance
@@ -115,7 +134,7 @@ func CheckPlugins(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]
 	defer host.Close(ctx)
 	b := &chainBuilder{cfg: cfg, host: host, compiled: map[string]*wasmhost.Plugin{}, poolSize: 1}
 	for i, rc := range cfg.Routes {
-		ch, err := b.build(ctx, i, rc)
+		ch, _, err := b.build(ctx, i, rc)
 		if err != nil {
 			return nil, err
 		}
@@ -150,6 +169,7 @@ func (g *Gateway) runChain(ctx context.Context, r *route, msgs []*message) {
 		}
 		m.delivery.done() // the route's token
 	}
+	r.active.Add(-int64(len(msgs)))
 }
 
 // abiMessage is m as a plugin sees it.

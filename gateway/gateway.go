@@ -46,7 +46,12 @@ type Gateway struct {
 	kafkaUp    atomic.Bool
 	adminAddr  atomic.Pointer[string]
 	ackFunc    func(*message)
-	host       *wasmhost.Host // nil when no route has plugins
+	host       *wasmhost.Host // nil until a route has plugins
+
+	pluginMetrics *pluginMetrics
+	reload        reloadState
+	reloadPath    string   // see WithReloadFrom
+	reloadEnv     []string // see WithReloadFrom
 }
 
 // Option changes how a Gateway is built. Options exist for tests and embedding, not for
@@ -90,39 +95,20 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	g.metrics = newMetrics(g.registry)
 	g.ackFunc = g.ack
 
-	table := &routeTable{}
-	var chains *chainBuilder
-	if needsHost(cfg) {
-		ctx := context.Background()
-		host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{
-			CacheDir: cfg.Plugins.CacheDir, Logger: g.log, Observer: newPluginMetrics(g.registry)})
-		if err != nil {
-			return nil, err
+	g.pluginMetrics = newPluginMetrics(g.registry)
+	newReloadMetrics(g.registry, &g.reload)
+	g.reload.trigger = make(chan struct{}, 1)
+	table, _, err := g.buildTable(context.Background(), cfg, &routeTable{})
+	if err != nil {
+		if g.host != nil {
+			_ = g.host.Close(context.Background())
 		}
-		g.host = host
-		chains = &chainBuilder{cfg: cfg, host: host, compiled: map[string]*wasmhost.Plugin{}, poolSize: cfg.Plugins.Instances}
-	}
-	for i, rc := range cfg.Routes {
-		r, err := buildRoute(rc, g.metrics)
-		if err == nil && chains != nil {
-			r.chain, err = chains.build(context.Background(), i, rc)
-		}
-		if err != nil {
-			g.closeRoutes(table)
-			return nil, err
-		}
-		table.routes = append(table.routes, r)
+		return nil, err
 	}
 	g.table.Store(table)
-	if chains != nil {
-		for _, rep := range chains.reports {
-			g.log.Info("plugin ready", slog.String("route", rep.Route), slog.Int("stage", rep.Stage),
-				slog.String("plugin", rep.Plugin), slog.String("version", rep.Version[:12]),
-				slog.Duration("compile", rep.CompileTime.Round(time.Millisecond)))
-		}
-	}
 
-	kopts, err := kafkaOptions(cfg.Kafka)
+	var kopts []kgo.Opt
+	kopts, err = kafkaOptions(cfg.Kafka)
 	if err != nil {
 		g.closeRoutes(table)
 		return nil, err
@@ -191,6 +177,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.log.Info("admin listening", slog.String("addr", addr))
 	}
 
+	if g.reloadPath != "" {
+		bgWG.Go(func() { g.watch(bg) })
+	}
 	if err := g.src.start(bg); err != nil {
 		g.abort(&shardsWG, stopBG, &bgWG, retryStop)
 		return err
@@ -222,7 +211,8 @@ func (g *Gateway) abort(shards *sync.WaitGroup, stopBG context.CancelFunc, bg *s
 	g.closeRoutes(g.table.Load())
 }
 
-// closeRoutes closes the routes' chains and, last, the plugin host.
+// closeRoutes closes the routes' chains, waits for routes retired by reloads and, last,
+// closes the plugin host.
 func (g *Gateway) closeRoutes(t *routeTable) {
 	ctx := context.Background()
 	for _, r := range t.routes {
@@ -230,6 +220,7 @@ func (g *Gateway) closeRoutes(t *routeTable) {
 			_ = r.chain.Close(ctx)
 		}
 	}
+	g.reload.retiring.Wait()
 	if g.host != nil {
 		_ = g.host.Close(ctx)
 	}
@@ -273,19 +264,24 @@ func (g *Gateway) onPublish(pr paho.PublishReceived) (bool, error) {
 	}
 	m.delivery.msg = m
 	m.delivery.ack = g.ackFunc
-	m.routes = g.table.Load().match(m.topic, m.routeBuf[:0])
-	if len(m.routes) == 0 {
-		g.metrics.unroutedCount.Add(1)
-		g.ack(m)
-		return true, nil
-	}
-	m.delivery.add(len(m.routes))
-
+	// The read lock spans matching and handing over, so a reload's swap (write lock) sees every
+	// message either entirely before it, on the old routes, or after it, on the new ones.
 	g.intakeMu.RLock()
 	if g.stopping.Load() {
 		g.intakeMu.RUnlock()
 		g.release()
 		return true, nil
+	}
+	m.routes = g.table.Load().match(m.topic, m.routeBuf[:0])
+	if len(m.routes) == 0 {
+		g.intakeMu.RUnlock()
+		g.metrics.unroutedCount.Add(1)
+		g.ack(m)
+		return true, nil
+	}
+	m.delivery.add(len(m.routes))
+	for _, r := range m.routes {
+		r.active.Add(1)
 	}
 	g.shards[maphash.String(g.seed, m.topic)%uint64(len(g.shards))] <- m
 	g.intakeMu.RUnlock()
@@ -350,6 +346,7 @@ func (g *Gateway) process(batch []*message) {
 			if r.chain == nil {
 				g.emit(ctx, r, m, &output{payload: m.payload})
 				m.delivery.done() // the route's token
+				r.active.Add(-1)
 				continue
 			}
 			i := 0
@@ -479,12 +476,19 @@ func (g *Gateway) Stats() Stats {
 		InFlight:      len(g.slots),
 		Unrouted:      g.metrics.unroutedCount.Load(),
 	}
+	plugins := map[string][]PluginReport{}
+	for _, r := range g.table.Load().routes {
+		plugins[r.name] = r.plugins
+	}
 	for _, r := range g.metrics.snapshot() {
+		_, current := plugins[r.name]
 		s.Routes = append(s.Routes, RouteStats{
-			Name: r.name, In: r.in.Load(), Out: r.out.Load(),
+			Name: r.name, Active: current, In: r.in.Load(), Out: r.out.Load(),
 			Filtered: r.filtered.Load(), DeadLettered: r.deadLettered.Load(),
+			Plugins: plugins[r.name],
 		})
 	}
+	s.LastReload = g.reload.last.Load()
 	return s
 }
 

@@ -64,10 +64,11 @@ type running struct {
 
 // startGateway runs a gateway until the test ends (or stop is called) and waits until it is
 // ready. Its logs are printed when the test fails.
-func startGateway(t *testing.T, cfg *config.Config) *running {
+func startGateway(t *testing.T, cfg *config.Config, opts ...gateway.Option) *running {
 	t.Helper()
 	logs := &syncBuffer{}
-	gw, err := gateway.New(cfg, gateway.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	opts = append(opts, gateway.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	gw, err := gateway.New(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

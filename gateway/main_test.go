@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/tributary-gw/tributary/gateway"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 )
@@ -27,3 +28,5 @@ func httpGet(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+func gatewayWithReload(path string) gateway.Option { return gateway.WithReloadFrom(path, nil) }

@@ -167,11 +167,15 @@ type Stats struct {
 	Unrouted uint64
 	// Routes holds one entry per route ever configured, sorted by name.
 	Routes []RouteStats
+	// LastReload is the outcome of the last reload, nil before the first.
+	LastReload *ReloadStatus `json:",omitempty"`
 }
 
 // RouteStats counts one route's messages since the gateway started.
 type RouteStats struct {
 	Name string
+	// Active is false for a route a reload removed (its counters remain).
+	Active bool
 	// In counts messages that entered the route.
 	In uint64
 	// Out counts records acknowledged by Kafka.
@@ -180,4 +184,6 @@ type RouteStats struct {
 	Filtered uint64
 	// DeadLettered counts dead-letter records acknowledged by Kafka.
 	DeadLettered uint64
+	// Plugins are the stages of the route's chain in force, with their versions.
+	Plugins []PluginReport `json:",omitempty"`
 }

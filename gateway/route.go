@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"sort"
+	"sync/atomic"
 
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
@@ -21,6 +22,12 @@ type route struct {
 	deadLetter string
 	counters   *routeCounters
 	chain      *wasmhost.Chain // nil when the route has no plugins
+	plugins    []PluginReport  // the chain's stages as built
+	conf       config.Route    // what the route was built from, to spot changes on reload
+	limits     config.Plugins  // the plugin settings its chain was built with
+	// active counts messages matched to this route whose chain work is not finished; a route
+	// replaced by a reload closes its chain when it reaches zero.
+	active atomic.Int64
 
 	// staticTopic is the Kafka topic when the topic template has no actions.
 	staticTopic string
@@ -34,6 +41,7 @@ func buildRoute(rc config.Route, m *metrics) (*route, error) {
 		envelope:   rc.To.Envelope == config.EnvelopeJSON,
 		deadLetter: rc.DeadLetter,
 		counters:   m.route(rc.Name),
+		conf:       rc,
 	}
 	for i, f := range rc.From {
 		flt, err := mqtttopic.ParseFilter(f)

@@ -135,22 +135,31 @@ func (s *source) onConnectionDown() bool {
 	return true
 }
 
-// subscribe subscribes to every route filter. Retain handling 1 asks the broker to send
-// retained messages only for new subscriptions, so a reconnect does not replay them.
+// subscribe subscribes to every route filter on a new connection.
 func (s *source) subscribe(cm *autopaho.ConnectionManager) {
-	subs := s.subs()
+	s.subscribed.Store(s.subscribeSet(cm, s.subs()))
+}
+
+// filterName is the filter as subscribed: with the shared-subscription prefix when
+// mqtt.shared_group is set.
+func (s *source) filterName(filter string) string {
+	if s.cfg.SharedGroup != "" {
+		return mqtttopic.Shared(s.cfg.SharedGroup, filter)
+	}
+	return filter
+}
+
+// subscribeSet subscribes to subs in one SUBSCRIBE and reports whether the broker granted all.
+// Retain handling 1 asks the broker to send retained messages only for new subscriptions, so a
+// reconnect does not replay them.
+func (s *source) subscribeSet(cm *autopaho.ConnectionManager, subs []subscription) bool {
 	if len(subs) == 0 {
-		s.subscribed.Store(true)
-		return
+		return true
 	}
 	req := &paho.Subscribe{}
 	for _, sub := range subs {
-		filter := sub.filter
-		if s.cfg.SharedGroup != "" {
-			filter = mqtttopic.Shared(s.cfg.SharedGroup, filter)
-		}
 		req.Subscriptions = append(req.Subscriptions, paho.SubscribeOptions{
-			Topic: filter, QoS: sub.qos, RetainHandling: 1,
+			Topic: s.filterName(sub.filter), QoS: sub.qos, RetainHandling: 1,
 		})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ConnectTimeout)
@@ -158,7 +167,7 @@ func (s *source) subscribe(cm *autopaho.ConnectionManager) {
 	ack, err := cm.Subscribe(ctx, req)
 	if err != nil {
 		s.log.Error("mqtt subscribe failed", slog.String("error", err.Error()))
-		return
+		return false
 	}
 	ok := true
 	for i, rc := range ack.Reasons {
@@ -168,10 +177,10 @@ func (s *source) subscribe(cm *autopaho.ConnectionManager) {
 				slog.Int("reason_code", int(rc)))
 		}
 	}
-	s.subscribed.Store(ok)
 	if ok {
 		s.log.Info("mqtt subscribed", slog.Int("filters", len(req.Subscriptions)))
 	}
+	return ok
 }
 
 // ready reports whether the session is connected and subscribed.

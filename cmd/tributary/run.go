@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/tributary-gw/tributary/gateway"
 	"github.com/tributary-gw/tributary/gateway/config"
@@ -14,6 +16,12 @@ const runUsage = `Usage: tributary run --config FILE
 
 Runs the gateway: subscribes to every route's MQTT topic filters and writes the messages to
 Kafka through the routes' plugin chains. Logs go to stderr.
+
+Reload without restart: when the config file or a .wasm in plugins.dir changes, or on SIGHUP,
+the configuration is loaded, validated and its changed routes built beside the running ones,
+then swapped in; if anything fails the running routes keep serving and the error is logged,
+counted (tributary_reloads_total{result="failure"}) and shown on /api/v1/status. The mqtt,
+kafka, flow, admin and log sections need a restart.
 
 SIGTERM or SIGINT (Ctrl-C) drains: no new messages are taken, those in flight are finished,
 produced and acknowledged, then the process exits 0 (within flow.drain_timeout; after that it
@@ -41,9 +49,23 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
-	gw, err := gateway.New(cfg, gateway.WithLogger(log))
+	gw, err := gateway.New(cfg, gateway.WithLogger(log), gateway.WithReloadFrom(*path, os.Environ()))
 	if err != nil {
 		return err
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP: reloading", "config", *path)
+				gw.TriggerReload()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	return gw.Run(ctx)
 }

@@ -1,0 +1,283 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/wasmhost"
+)
+
+// reloadState serialises reloads and remembers the last outcome.
+type reloadState struct {
+	mu       sync.Mutex // held for a whole reload; never taken on the message path
+	last     atomic.Pointer[ReloadStatus]
+	retiring sync.WaitGroup // routes replaced by a reload, closing once idle
+	trigger  chan struct{}  // TriggerReload's requests, for the watcher
+
+	successes, failures prometheus.Counter
+	lastOK              prometheus.Gauge
+}
+
+// ReloadStatus is the outcome of the last reload.
+type ReloadStatus struct {
+	At      time.Time `json:"at"`
+	OK      bool      `json:"ok"`
+	Error   string    `json:"error,omitempty"`
+	Changed []string  `json:"changed,omitempty"` // routes built anew
+	Removed []string  `json:"removed,omitempty"`
+}
+
+// buildTable builds the routes of cfg. A route whose configuration, plugin limits and plugin
+// files are unchanged from a route of old is reused as it is, so a reload disturbs only what
+// changed. It returns the new table and the routes it built anew (closed again on failure).
+func (g *Gateway) buildTable(ctx context.Context, cfg *config.Config, old *routeTable) (*routeTable, []*route, error) {
+	reuse := make(map[string]*route, len(old.routes))
+	for _, r := range old.routes {
+		reuse[r.name] = r
+	}
+	var built []*route
+	fail := func(err error) (*routeTable, []*route, error) {
+		for _, r := range built {
+			if r.chain != nil {
+				_ = r.chain.Close(ctx)
+			}
+		}
+		return nil, nil, err
+	}
+	if g.host == nil && needsHost(cfg) {
+		host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{
+			CacheDir: cfg.Plugins.CacheDir, Logger: g.log, Observer: g.pluginMetrics})
+		if err != nil {
+			return fail(err)
+		}
+		g.host = host
+	}
+	chains := &chainBuilder{cfg: cfg, host: g.host, compiled: map[string]*wasmhost.Plugin{}, poolSize: cfg.Plugins.Instances}
+	next := &routeTable{}
+	for i, rc := range cfg.Routes {
+		if prev := reuse[rc.Name]; prev != nil && g.unchanged(prev, cfg, rc) {
+			next.routes = append(next.routes, prev)
+			continue
+		}
+		r, err := buildRoute(rc, g.metrics)
+		if err == nil {
+			r.limits = cfg.Plugins
+			r.chain, r.plugins, err = chains.build(ctx, i, rc)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		built = append(built, r)
+		next.routes = append(next.routes, r)
+		for _, rep := range r.plugins {
+			g.log.Info("plugin ready", slog.String("route", rep.Route), slog.Int("stage", rep.Stage),
+				slog.String("plugin", rep.Plugin), slog.String("version", rep.Version[:12]),
+				slog.Duration("compile", rep.CompileTime.Round(time.Millisecond)))
+		}
+	}
+	return next, built, nil
+}
+
+// unchanged reports whether route r can serve rc of cfg as it is.
+func (g *Gateway) unchanged(r *route, cfg *config.Config, rc config.Route) bool {
+	if !reflect.DeepEqual(r.conf, rc) {
+		return false
+	}
+	if len(rc.Chain) == 0 {
+		return true
+	}
+	if !reflect.DeepEqual(r.limits, cfg.Plugins) {
+		return false
+	}
+	versions, err := stageVersions(cfg, rc)
+	if err != nil {
+		return false // build it, and report the error from there
+	}
+	for k, v := range versions {
+		if r.plugins[k].Version != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Reload applies cfg to the running gateway without a restart: build beside, validate, swap,
+// retire (see the package documentation). Routes whose configuration and plugins did not
+// change keep running untouched; changed routes are built anew (plugins compiled and one
+// instance per stage started, so a broken plugin or config fails here) and swapped in at once.
+// Every message received before the swap finishes on the old route, every message after it
+// uses the new one; a replaced route's chain is closed once its last message is done.
+// Subscriptions for new filters are made before those no longer needed are dropped.
+//
+// # Errors
+//
+// When anything fails, nothing changes: the running routes keep serving, the failure is
+// counted (tributary_reloads_total{result="failure"}) and shown in Stats().LastReload.
+// Sections that cannot change live (mqtt, kafka, flow, admin, log, plugins.cache_dir) are
+// refused in the form "reload not supported for mqtt.client_id: old=…, new=…".
+func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
+	g.reload.mu.Lock()
+	defer g.reload.mu.Unlock()
+	st := &ReloadStatus{At: g.now()}
+	err := g.reloadLocked(ctx, cfg, st)
+	if err != nil {
+		st.Error = err.Error()
+		g.reload.failures.Inc()
+		g.reload.lastOK.Set(0)
+		g.log.Error("reload rejected; the running routes keep serving", slog.String("error", err.Error()))
+	} else {
+		st.OK = true
+		g.reload.successes.Inc()
+		g.reload.lastOK.Set(1)
+		g.log.Info("reloaded", slog.Any("changed", st.Changed), slog.Any("removed", st.Removed))
+	}
+	g.reload.last.Store(st)
+	return err
+}
+
+func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *ReloadStatus) error {
+	if err := reloadable(g.cfg, cfg); err != nil {
+		return err
+	}
+	old := g.table.Load()
+	next, built, err := g.buildTable(ctx, cfg, old)
+	if err != nil {
+		return fmt.Errorf("reload rejected, keeping the running routes: %w", err)
+	}
+	for _, r := range built {
+		st.Changed = append(st.Changed, r.name)
+	}
+	g.intakeMu.Lock() // waits for callbacks between matching and handing over
+	g.table.Store(next)
+	g.intakeMu.Unlock()
+
+	g.src.resubscribe(ctx, old.subscriptions(), next.subscriptions())
+	for _, r := range old.routes {
+		if !slices.Contains(next.routes, r) {
+			if !slices.ContainsFunc(next.routes, func(n *route) bool { return n.name == r.name }) {
+				st.Removed = append(st.Removed, r.name)
+			}
+			g.retire(r)
+		}
+	}
+	return nil
+}
+
+// retire closes r's chain once no message uses it any more.
+func (g *Gateway) retire(r *route) {
+	if r.chain == nil {
+		return
+	}
+	g.reload.retiring.Go(func() {
+		for r.active.Load() > 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		_ = r.chain.Close(context.Background())
+	})
+}
+
+// reloadable returns why cfg cannot replace old live, naming the first key that differs in
+// each section that needs a restart.
+func reloadable(old, cfg *config.Config) error {
+	var errs []error
+	sections := []struct {
+		key      string
+		old, new any
+	}{
+		{"mqtt", old.MQTT, cfg.MQTT},
+		{"kafka", old.Kafka, cfg.Kafka},
+		{"flow", old.Flow, cfg.Flow},
+		{"admin", old.Admin, cfg.Admin},
+		{"log", old.Log, cfg.Log},
+		{"plugins.cache_dir", old.Plugins.CacheDir, cfg.Plugins.CacheDir},
+	}
+	for _, s := range sections {
+		if key, o, n, ok := firstDiff(s.key, reflect.ValueOf(s.old), reflect.ValueOf(s.new)); ok {
+			errs = append(errs, fmt.Errorf("reload not supported for %s: old=%v, new=%v (restart to change it)", key, o, n))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// firstDiff finds the first field that differs between a and b, naming it by its koanf tags.
+// Secrets print redacted.
+func firstDiff(key string, a, b reflect.Value) (string, any, any, bool) {
+	if a.Kind() == reflect.Struct {
+		for i := 0; i < a.NumField(); i++ {
+			tag := a.Type().Field(i).Tag.Get("koanf")
+			if k, o, n, ok := firstDiff(key+"."+tag, a.Field(i), b.Field(i)); ok {
+				return k, o, n, true
+			}
+		}
+		return "", nil, nil, false
+	}
+	if reflect.DeepEqual(a.Interface(), b.Interface()) {
+		return "", nil, nil, false
+	}
+	if a.Type() == reflect.TypeOf(config.Secret("")) {
+		return key, "[redacted]", "[redacted]", true
+	}
+	return key, a.Interface(), b.Interface(), true
+}
+
+// resubscribe moves the MQTT subscriptions from old to next: new filters first, so there is no
+// moment when a filter kept across the change is not subscribed, then unsubscribes the rest.
+// While disconnected it does nothing: the next connection subscribes to the current set.
+func (s *source) resubscribe(ctx context.Context, old, next []subscription) {
+	if s.cm == nil || !s.connected.Load() {
+		return
+	}
+	has := func(subs []subscription, f subscription) bool { return slices.Contains(subs, f) }
+	var add, drop []subscription
+	for _, n := range next {
+		if !has(old, n) {
+			add = append(add, n)
+		}
+	}
+	for _, o := range old {
+		if !slices.ContainsFunc(next, func(n subscription) bool { return n.filter == o.filter }) {
+			drop = append(drop, o)
+		}
+	}
+	if len(add) > 0 {
+		s.subscribeSet(s.cm, add)
+	}
+	if len(drop) > 0 {
+		var filters []string
+		for _, d := range drop {
+			filters = append(filters, s.filterName(d.filter))
+		}
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
+		defer cancel()
+		if _, err := s.cm.Unsubscribe(ctx, &paho.Unsubscribe{Topics: filters}); err != nil {
+			s.log.Warn("mqtt unsubscribe failed; messages on these filters will be counted as unrouted",
+				slog.String("filters", strings.Join(filters, ",")), slog.String("error", err.Error()))
+		}
+	}
+}
+
+func newReloadMetrics(reg prometheus.Registerer, st *reloadState) {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tributary_reloads_total",
+		Help: "Configuration and plugin reloads by result: success or failure (the old routes kept serving).",
+	}, []string{"result"})
+	st.successes, st.failures = v.WithLabelValues("success"), v.WithLabelValues("failure")
+	st.lastOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "tributary_config_last_reload_successful",
+		Help: "1 when the last reload succeeded (or none happened yet), 0 after a failed one.",
+	})
+	st.lastOK.Set(1)
+	reg.MustRegister(v, st.lastOK)
+}
