@@ -394,6 +394,12 @@ func (g *Gateway) drain(shards *sync.WaitGroup) error {
 	defer cancel()
 	start := time.Now()
 	g.log.Info("draining", slog.Int("in_flight", len(g.slots)))
+	if g.cfg.MQTT.SharedGroup != "" {
+		// Leave the share group first: the broker keeps dealing new messages to a member's
+		// session even while it is away, so an instance that stops without unsubscribing would
+		// hold its share until it comes back. Messages already sent to it are still processed.
+		g.src.resubscribe(ctx, g.table.Load().subscriptions(), nil)
+	}
 	g.closeShards()
 	shardsDone := make(chan struct{})
 	go func() { shards.Wait(); close(shardsDone) }()
