@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -52,10 +53,14 @@ func main() {
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				fmt.Fprint(stdout, c.usage)
-				return 0
+			c, ok := commands[args[1]]
+			if !ok {
+				fmt.Fprintf(stderr, "tributary: unknown command %q\n\n", args[1])
+				fmt.Fprintf(stderr, mainUsage, commandList())
+				return 2
 			}
+			fmt.Fprint(stdout, c.usage)
+			return 0
 		}
 		fmt.Fprintf(stdout, mainUsage, commandList())
 		if len(args) == 0 {
@@ -92,7 +97,7 @@ func commandList() string {
 	sort.Strings(names)
 	var b strings.Builder
 	for _, n := range names {
-		fmt.Fprintf(&b, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(&b, "  %-15s %s\n", n, commands[n].summary)
 	}
 	return b.String()
 }
@@ -104,16 +109,34 @@ type usageError struct{ error }
 // errors (runMain prints them with the usage).
 func newFlagSet(name, usage string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() { fmt.Fprint(stdout, usage) }
+	out := &flagOutput{stdout: stdout}
+	fs.SetOutput(out)
+	fs.Usage = func() { fmt.Fprint(out, usage) }
 	return fs
 }
 
+// flagOutput holds what the flag package writes during Parse. The flag package calls Usage on
+// every parse error as well as on --help, so parseFlags passes the text on to stdout only for
+// --help; after an error runMain prints the usage once, on stderr.
+type flagOutput struct {
+	stdout io.Writer
+	buf    bytes.Buffer
+}
+
+func (o *flagOutput) Write(p []byte) (int, error) { return o.buf.Write(p) }
+
 // parseFlags parses args; --help prints the usage and returns flag.ErrHelp.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if out, ok := fs.Output().(*flagOutput); ok {
 		if errors.Is(err, flag.ErrHelp) {
-			return err // fs.Usage has printed the help
+			_, _ = out.stdout.Write(out.buf.Bytes())
+		}
+		out.buf.Reset()
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err // the usage is on stdout
 		}
 		return usageError{err}
 	}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-gw/tributary/gateway/gatewaytest"
+)
+
+// TestMain deletes the tributary binary that the process-level tests build with
+// gatewaytest.BuildBinary once every test has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	gatewaytest.RemoveBuilds()
+	os.Exit(code)
+}
+
+// TestHelp checks that every way of asking for help prints the right usage exactly once to
+// stdout and exits 0, and that unknown commands exit 2 with the command list on stderr.
+func TestHelp(t *testing.T) {
+	if len(commands) == 0 {
+		t.Fatal("no commands registered")
+	}
+	mainText := fmt.Sprintf(mainUsage, commandList())
+	type helpCase struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string // exact; "" means stdout must be empty
+		wantStderr []string
+	}
+	tests := []helpCase{
+		{name: "--help", args: []string{"--help"}, wantStdout: mainText},
+		{name: "-h", args: []string{"-h"}, wantStdout: mainText},
+		{name: "help", args: []string{"help"}, wantStdout: mainText},
+		{name: "no arguments", args: nil, wantCode: 2, wantStdout: mainText},
+		{name: "unknown command", args: []string{"nope"}, wantCode: 2,
+			wantStderr: []string{`unknown command "nope"`, mainText}},
+		{name: "help unknown command", args: []string{"help", "nope"}, wantCode: 2,
+			wantStderr: []string{`unknown command "nope"`, mainText}},
+	}
+	for name, c := range commands {
+		if c.summary == "" || c.usage == "" {
+			t.Errorf("command %q has no summary or usage", name)
+		}
+		if !strings.Contains(mainText, "  "+name+" ") {
+			t.Errorf("main usage does not list %q:\n%s", name, mainText)
+		}
+		tests = append(tests,
+			helpCase{name: "help " + name, args: []string{"help", name}, wantStdout: c.usage},
+			helpCase{name: name + " --help", args: []string{name, "--help"}, wantStdout: c.usage},
+			helpCase{name: name + " -h", args: []string{name, "-h"}, wantStdout: c.usage},
+		)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			code := runMain(ctx, tc.args, &stdout, &stderr)
+			if code != tc.wantCode {
+				t.Errorf("exit code %d, want %d\nstderr:\n%s", code, tc.wantCode, stderr.String())
+			}
+			if got := stdout.String(); got != tc.wantStdout {
+				t.Errorf("stdout:\n%s\nwant:\n%s", got, tc.wantStdout)
+			}
+			for _, want := range tc.wantStderr {
+				if n := strings.Count(stderr.String(), want); n != 1 {
+					t.Errorf("stderr holds %q %d times, want once:\n%s", want, n, stderr.String())
+				}
+			}
+			if len(tc.wantStderr) == 0 && stderr.Len() != 0 {
+				t.Errorf("stderr = %q, want nothing", stderr.String())
+			}
+		})
+	}
+}
