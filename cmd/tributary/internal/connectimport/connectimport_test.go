@@ -1,0 +1,153 @@
+package connectimport
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tributary-gw/tributary/gateway/config"
+)
+
+func TestParseKCQL(t *testing.T) {
+	tests := []struct {
+		name, in       string
+		target, source string
+		warnings       int
+		wantErr        string
+	}{
+		{name: "plain", in: "INSERT INTO sensors SELECT * FROM building/+/temp", target: "sensors", source: "building/+/temp"},
+		{name: "lower case, backquotes", in: "insert into `k.t` select * from `a/#`", target: "k.t", source: "a/#"},
+		{name: "single-quoted shared", in: "INSERT INTO t SELECT * FROM '$share/g/a/+'", target: "t", source: "$share/g/a/+"},
+		{name: "bytes converter", in: "INSERT INTO t SELECT * FROM a WITHCONVERTER=`x.y.BytesConverter`", target: "t", source: "a"},
+		{name: "json converter", in: "INSERT INTO t SELECT * FROM a WITHCONVERTER=`x.y.JsonSimpleConverter`", target: "t", source: "a", warnings: 1},
+		{name: "withkey and delimiter", in: "INSERT INTO t SELECT * FROM a WITHKEY(id, site) KEYDELIMITER='.'", target: "t", source: "a", warnings: 1},
+		{name: "fields", in: "INSERT INTO t SELECT id, v FROM a", target: "t", source: "a", warnings: 1},
+		{name: "unknown clause with group", in: "INSERT INTO t SELECT * FROM a PROPERTIES('x'='y')", target: "t", source: "a", warnings: 1},
+		{name: "no insert", in: "SELECT * FROM a", wantErr: "want INSERT"},
+		{name: "no from", in: "INSERT INTO t SELECT *", wantErr: "want FROM"},
+		{name: "no source", in: "INSERT INTO t SELECT * FROM", wantErr: "want the MQTT topic"},
+		{name: "unterminated quote", in: "INSERT INTO `t SELECT * FROM a", wantErr: "unterminated"},
+		{name: "unclosed group", in: "INSERT INTO t SELECT * FROM a WITHKEY(id", wantErr: "unclosed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := parseKCQL(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.target != tc.target || st.source != tc.source || len(st.warnings) != tc.warnings {
+				t.Errorf("got target %q source %q warnings %q; want %q %q and %d warnings", st.target, st.source, st.warnings, tc.target, tc.source, tc.warnings)
+			}
+		})
+	}
+}
+
+func TestSplitKCQL(t *testing.T) {
+	got := splitKCQL("INSERT INTO a SELECT * FROM `x;y`; ;INSERT INTO b SELECT * FROM 'p;q';")
+	want := []string{"INSERT INTO a SELECT * FROM `x;y`", "INSERT INTO b SELECT * FROM 'p;q'"}
+	if !slices.Equal(got, want) {
+		t.Errorf("splitKCQL = %q, want %q", got, want)
+	}
+}
+
+func TestConvert(t *testing.T) {
+	tests := []struct {
+		name         string
+		in           string
+		family       Family
+		wantYAML     []string // substrings of the output
+		wantWarnings []string // substrings, each of some warning
+		wantErr      string
+	}{
+		{
+			name:         "flat confluent by keys",
+			in:           `{"mqtt.server.uri":"tcp://b:1883","mqtt.topics":"a/#","kafka.topic":"t","mqtt.qos":2,"mqtt.clean.session.enabled":false}`,
+			family:       Confluent,
+			wantYAML:     []string{`url: "tcp://b:1883"`, `from: ["a/#"]`, "qos: 2", `topic: "t"`, "clean_start: false", "envelope: none"},
+			wantWarnings: []string{"value.converter: not set"},
+		},
+		{
+			name:         "rest stream reactor by class",
+			in:           `{"name":"n","config":{"connector.class":"io.lenses.streamreactor.connect.mqtt.source.MqttSourceConnector","connect.mqtt.hosts":"tcp://b:1883","connect.mqtt.kcql":"INSERT INTO t SELECT * FROM a/+","connect.mqtt.ssl.ca.cert":"ca.pem"}}`,
+			family:       StreamReactor,
+			wantYAML:     []string{`- name: "n"`, `from: ["a/+"]`, `ca_file: "ca.pem"`},
+			wantWarnings: []string{"only with an ssl://"},
+		},
+		{
+			name:         "password in uri",
+			in:           `{"mqtt.server.uri":"tcp://u:pw-sekrit@b:1883","mqtt.topics":"a","kafka.topic":"t"}`,
+			family:       Confluent,
+			wantYAML:     []string{`url: "tcp://b:1883"`, `username: "u"`, "TRIBUTARY_MQTT__PASSWORD"},
+			wantWarnings: []string{"password in the URI is not copied"},
+		},
+		{name: "array top level", in: `[1]`, wantErr: "not a JSON object"},
+		{name: "trailing data", in: `{"a":"b"} {}`, wantErr: "unexpected data"},
+		{name: "config not object", in: `{"config":"x"}`, wantErr: `"config" is not a JSON object`},
+		{name: "nothing mqtt", in: `{"topics":"x"}`, wantErr: "neither a Confluent"},
+		{name: "no uri", in: `{"connector.class":"io.confluent.connect.mqtt.MqttSourceConnector","mqtt.topics":"a","kafka.topic":"t"}`, wantErr: "mqtt.server.uri: required"},
+		{name: "no topics", in: `{"mqtt.server.uri":"tcp://b","mqtt.topics":" , ","kafka.topic":"t"}`, wantErr: "mqtt.topics: required"},
+		{name: "no kcql", in: `{"connect.mqtt.hosts":"tcp://b"}`, wantErr: "connect.mqtt.kcql: required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Convert([]byte(tc.in))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Family != tc.family {
+				t.Errorf("family %v, want %v", res.Family, tc.family)
+			}
+			for _, s := range tc.wantYAML {
+				if !bytes.Contains(res.YAML, []byte(s)) {
+					t.Errorf("YAML lacks %q:\n%s", s, res.YAML)
+				}
+			}
+			for _, s := range tc.wantWarnings {
+				if !slices.ContainsFunc(res.Warnings, func(w Warning) bool { return strings.Contains(w.String(), s) }) {
+					t.Errorf("no warning with %q in %q", s, res.Warnings)
+				}
+			}
+			if bytes.Contains(res.YAML, []byte("sekrit")) {
+				t.Errorf("secret in output:\n%s", res.YAML)
+			}
+		})
+	}
+}
+
+// FuzzConvert: Convert never panics, and what it returns is always a YAML document (a
+// broken one would mean bad quoting or a comment that input data ended early).
+func FuzzConvert(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "importconnect", "*.json"))
+	for _, p := range seeds {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"connect.mqtt.hosts":"tcp://b","connect.mqtt.kcql":"INSERT INTO t SELECT * FROM a"}`))
+	f.Add([]byte(`{"name":"x\ny: 1","mqtt.server.uri":"tcp://b","mqtt.topics":"a\"#","kafka.topic":"t\u2028"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := Convert(data)
+		if err != nil {
+			return
+		}
+		// The YAML must at least parse: a broken document means bad quoting.
+		if _, err := config.LoadBytes(res.YAML, nil); err != nil && strings.Contains(err.Error(), "yaml:") {
+			t.Fatalf("output is not YAML: %v\n%s", err, res.YAML)
+		}
+	})
+}
