@@ -1,9 +1,11 @@
 package gateway_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/tributary-gw/tributary/gateway"
@@ -30,3 +32,16 @@ func httpGet(t *testing.T, url string) string {
 }
 
 func gatewayWithReload(path string) gateway.Option { return gateway.WithReloadFrom(path, nil) }
+
+// containsLine reports whether the Prometheus text m has metric name with a value of at least min.
+func containsLine(m, name string, min float64) bool {
+	for _, line := range strings.Split(m, "\n") {
+		var v float64
+		if strings.HasPrefix(line, name+" ") {
+			if _, err := fmt.Sscanf(line[len(name)+1:], "%g", &v); err == nil && v >= min {
+				return true
+			}
+		}
+	}
+	return false
+}
