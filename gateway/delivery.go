@@ -33,6 +33,7 @@ func (d *delivery) done() {
 // message is one inbound MQTT PUBLISH on its way to Kafka. It implements mqtttopic.Fields.
 type message struct {
 	topic          string
+	topicBytes     []byte // topic as bytes, shared by every record's key and header (read-only)
 	payload        []byte
 	qos            byte
 	retain         bool

@@ -248,15 +248,16 @@ func (g *Gateway) onPublish(pr paho.PublishReceived) (bool, error) {
 		return true, nil
 	}
 	g.metrics.inFlight.Inc()
-	g.metrics.received.WithLabelValues(qosLabel(p.QoS)).Inc()
+	g.metrics.receivedByQoS[p.QoS%3].Inc()
 	m := &message{
-		topic:     p.Topic,
-		payload:   p.Payload,
-		qos:       p.QoS,
-		retain:    p.Retain,
-		arrivedAt: g.now(),
-		client:    pr.Client,
-		packet:    p,
+		topic:      p.Topic,
+		topicBytes: []byte(p.Topic),
+		payload:    p.Payload,
+		qos:        p.QoS,
+		retain:     p.Retain,
+		arrivedAt:  g.now(),
+		client:     pr.Client,
+		packet:     p,
 	}
 	if p.Properties != nil {
 		m.contentType = p.Properties.ContentType
@@ -496,14 +497,4 @@ func (g *Gateway) Stats() Stats {
 	}
 	s.LastReload = g.reload.last.Load()
 	return s
-}
-
-func qosLabel(q byte) string {
-	switch q {
-	case 0:
-		return "0"
-	case 1:
-		return "1"
-	}
-	return "2"
 }

@@ -35,6 +35,7 @@ type metrics struct {
 	routes map[string]*routeCounters
 
 	received        *prometheus.CounterVec
+	receivedByQoS   [3]prometheus.Counter // received's children, looked up once
 	unroutedCount   atomic.Uint64
 	inFlight        prometheus.Gauge
 	mqttConnected   prometheus.Gauge
@@ -92,6 +93,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "tributary_messages_unrouted_total",
 		Help: "Messages that matched no route; they are acknowledged without a record.",
 	}, func() float64 { return float64(m.unroutedCount.Load()) })
+	for q := range m.receivedByQoS {
+		m.receivedByQoS[q] = m.received.WithLabelValues(string(rune('0' + q)))
+	}
 	reg.MustRegister(m.received, unrouted, m.inFlight, m.mqttConnected, m.mqttConnects,
 		m.mqttConnErrors, m.kafkaErrors, m.produceLatency, m.deliveryLatency, m.kafkaUp,
 		routeCollector{m})

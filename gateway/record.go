@@ -81,7 +81,7 @@ func (r *route) record(m *message, o *output, maxBytes int) (*kgo.Record, *deadR
 	case r.key != nil:
 		rec.Key = r.key.Append(nil, m)
 	default:
-		rec.Key = []byte(m.topic)
+		rec.Key = m.topicBytes
 	}
 	if r.envelope {
 		rec.Value = appendEnvelope(make([]byte, 0, len(o.payload)+len(m.topic)+80), m, o.payload)
@@ -101,7 +101,7 @@ func (r *route) record(m *message, o *output, maxBytes int) (*kgo.Record, *deadR
 func (m *message) headers(extra int) []kgo.RecordHeader {
 	h := make([]kgo.RecordHeader, 0, 4+len(m.userProperties)+extra)
 	h = append(h,
-		kgo.RecordHeader{Key: HeaderMQTTTopic, Value: []byte(m.topic)},
+		kgo.RecordHeader{Key: HeaderMQTTTopic, Value: m.topicBytes},
 		kgo.RecordHeader{Key: HeaderMQTTQoS, Value: qosValues[m.qos%3]},
 		kgo.RecordHeader{Key: HeaderMQTTRetain, Value: boolValues[b2i(m.retain)]},
 	)
@@ -118,7 +118,7 @@ func (m *message) headers(extra int) []kgo.RecordHeader {
 // fit max_record_bytes, with the original size in a header), the MQTT topic as key, the MQTT
 // headers, and headers naming the route and the error.
 func (r *route) deadLetterRecord(m *message, why *deadReason, maxBytes int) *kgo.Record {
-	rec := &kgo.Record{Topic: r.deadLetter, Key: []byte(m.topic), Value: m.payload}
+	rec := &kgo.Record{Topic: r.deadLetter, Key: m.topicBytes, Value: m.payload}
 	h := m.headers(8)
 	h = append(h,
 		kgo.RecordHeader{Key: HeaderRoute, Value: []byte(r.name)},

@@ -27,6 +27,7 @@ func testRoute(t *testing.T, to config.Destination, deadLetter string) *route {
 func testMessage() *message {
 	return &message{
 		topic:          "building/floor1/sensor/7/temp",
+		topicBytes:     []byte("building/floor1/sensor/7/temp"),
 		payload:        []byte(`{"t":21.5}`),
 		qos:            1,
 		retain:         true,
