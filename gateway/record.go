@@ -57,7 +57,11 @@ type deadReason struct {
 	plugin  string
 	version string
 	topic   string // the Kafka topic the record was meant for, when known
+	limit   int    // bytes the dead-letter record may take; 0 means kafka.max_record_bytes
 }
+
+// maxErrorHeader bounds the tributary.error header: a guest's error may quote the payload.
+const maxErrorHeader = 1024
 
 // record maps an output of message m on route r to a Kafka record. When the output cannot be
 // produced as mapped it returns the reason to dead-letter the message instead.
@@ -123,7 +127,7 @@ func (r *route) deadLetterRecord(m *message, why *deadReason, maxBytes int) *kgo
 	h = append(h,
 		kgo.RecordHeader{Key: HeaderRoute, Value: []byte(r.name)},
 		kgo.RecordHeader{Key: HeaderErrorKind, Value: []byte(why.kind)},
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(why.err)},
+		kgo.RecordHeader{Key: HeaderError, Value: []byte(truncate(why.err, maxErrorHeader))},
 	)
 	if why.stage >= 0 {
 		h = append(h,
@@ -229,4 +233,16 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, saying how long it was.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - 32
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }

@@ -110,7 +110,11 @@ func (s *sink) produce(ctx context.Context, r *route, m *message, rec *kgo.Recor
 
 // deadLetter produces the dead-letter record of m. The caller has already counted it.
 func (s *sink) deadLetter(ctx context.Context, r *route, m *message, why *deadReason) {
-	rec := r.deadLetterRecord(m, why, s.maxBytes)
+	limit := s.maxBytes
+	if why.limit > 0 {
+		limit = why.limit
+	}
+	rec := r.deadLetterRecord(m, why, limit)
 	s.log.LogAttrs(ctx, slog.LevelWarn, "dead-lettering message",
 		slog.String("route", r.name), slog.String("mqtt_topic", m.topic),
 		slog.String("kind", why.kind), slog.String("error", why.err),
@@ -122,6 +126,14 @@ func (s *sink) deadLetter(ctx context.Context, r *route, m *message, why *deadRe
 			return
 		}
 		s.metrics.kafkaErrors.WithLabelValues("dead_letter").Inc()
+		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+			// The broker's limit is below kafka.max_record_bytes: cut the payload further and
+			// retry at once, down to headers only if need be.
+			smaller := *why
+			smaller.limit = recordSize(rec) / 2
+			s.retry.enqueue(r, m, &smaller)
+			return
+		}
 		s.log.LogAttrs(context.Background(), slog.LevelError, "dead-letter record failed; retrying (the message stays unacknowledged)",
 			slog.String("route", r.name), slog.String("dead_letter_topic", r.deadLetter), slog.String("error", err.Error()))
 		s.retry.enqueueAfter(r, m, why, time.Second)
