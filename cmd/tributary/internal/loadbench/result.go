@@ -1,0 +1,110 @@
+package loadbench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Result is what one run measured. It marshals to JSON with the field names below.
+type Result struct {
+	Mode         string  `json:"mode"`
+	Gateway      string  `json:"gateway"`
+	Broker       string  `json:"broker"`
+	Kafka        string  `json:"kafka"`
+	KafkaTopic   string  `json:"kafka_topic"`
+	QoS          int     `json:"qos"`
+	Topics       int     `json:"topics"`
+	Publishers   int     `json:"publishers"`
+	PayloadBytes int     `json:"payload_bytes"`
+	TargetRate   float64 `json:"target_rate,omitempty"`
+
+	// Published is what the broker acknowledged (QoS 1/2) or was sent (QoS 0).
+	Published int64 `json:"published"`
+	// Received counts distinct (topic, seq) read back from Kafka.
+	Received int64 `json:"received"`
+	// Lost were published but never read back; Duplicated are extra copies of received ones;
+	// Foreign are records in the topic that are not this run's messages.
+	Lost       int64 `json:"lost"`
+	Duplicated int64 `json:"duplicated"`
+	Foreign    int64 `json:"foreign"`
+
+	// Window is the measured interval: from the start of publishing (from the gateway's start
+	// in backlog mode) to the last record read back.
+	WindowSeconds float64 `json:"window_seconds"`
+	// Throughput is Received / Window, in messages per second.
+	Throughput float64 `json:"throughput_msg_s"`
+	// PublishRate is the rate the publishers achieved (not meaningful in backlog mode).
+	PublishRate float64 `json:"publish_rate_msg_s"`
+
+	// Latency is publish to Kafka record, as seen by the benchmark's consumer.
+	Latency Latency `json:"latency_ms"`
+
+	// CPUSeconds is the CPU time (user + system) over the window of CPUScope.
+	CPUSeconds        float64 `json:"cpu_seconds"`
+	CPUSecondsPer100k float64 `json:"cpu_seconds_per_100k"`
+	// PeakRSSBytes is the peak resident set (VmHWM) of CPUScope.
+	PeakRSSBytes int64  `json:"peak_rss_bytes"`
+	CPUScope     string `json:"cpu_scope"`
+
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Latency holds percentiles in milliseconds.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p99_9"`
+	Max  float64 `json:"max"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// WriteTable writes r as a two-column table.
+func (r *Result) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
+	setup := fmt.Sprintf("%s, QoS %d, %d topics, %d publishers, %d-byte payloads", r.Mode, r.QoS, r.Topics, r.Publishers, r.PayloadBytes)
+	if r.TargetRate > 0 {
+		setup += fmt.Sprintf(", target %.0f msg/s", r.TargetRate)
+	}
+	row("run", "%s", setup)
+	row("gateway", "%s", r.Gateway)
+	row("broker", "%s", r.Broker)
+	row("kafka", "%s (topic %s)", r.Kafka, r.KafkaTopic)
+	row("published", "%d", r.Published)
+	row("received", "%d", r.Received)
+	row("lost", "%d", r.Lost)
+	row("duplicated", "%d", r.Duplicated)
+	if r.Foreign > 0 {
+		row("foreign records", "%d", r.Foreign)
+	}
+	row("window", "%.3f s", r.WindowSeconds)
+	row("throughput", "%.0f msg/s", r.Throughput)
+	if r.Mode != ModeBacklog {
+		row("publish rate", "%.0f msg/s", r.PublishRate)
+	}
+	l := r.Latency
+	row("latency ms", "p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f", l.P50, l.P90, l.P99, l.P999, l.Max)
+	if r.CPUScope != "" {
+		row("cpu", "%.2f s, %.3f s per 100k messages (%s)", r.CPUSeconds, r.CPUSecondsPer100k, r.CPUScope)
+		row("peak memory", "%.1f MiB (%s)", float64(r.PeakRSSBytes)/(1<<20), r.CPUScope)
+	}
+	for _, n := range r.Notes {
+		row("note", "%s", n)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing the result table: %w", err)
+	}
+	return nil
+}
+
+// String returns the table.
+func (r *Result) String() string {
+	var b strings.Builder
+	_ = r.WriteTable(&b)
+	return b.String()
+}

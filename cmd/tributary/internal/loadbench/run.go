@@ -1,0 +1,266 @@
+package loadbench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Run runs one benchmark as o says and returns what it measured. It starts what o asks for
+// (broker, Kafka, gateway), stops all of it before returning, and removes its temp files.
+//
+// Lost messages, duplicates and a gateway that fails to drain are results, not errors: they
+// are counted or noted in the Result.
+//
+// # Errors
+//
+// Run returns an error, naming the option or the part, for invalid options (see
+// Options.Check), a broker, Kafka or gateway that cannot start or become ready, a publish the
+// broker refuses, and ctx or Options.Timeout ending before publishing finished.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	run := newRunID()
+	dir, err := os.MkdirTemp("", "tributary-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	st := &stack{}
+	defer st.close()
+
+	mqttURL, brokerDesc, err := startBroker(ctx, &o, st, dir)
+	if err != nil {
+		return nil, err
+	}
+	brokers, kafkaDesc, err := startKafka(&o, st)
+	if err != nil {
+		return nil, err
+	}
+	topic := o.KafkaTopic
+	if topic == "" {
+		topic = "tributary_bench_" + run
+	}
+
+	tr := newTracker(run, o.Topics)
+	cctx, stopConsumer := context.WithCancel(ctx)
+	ready, consumed := make(chan struct{}), make(chan error, 1)
+	go func() { consumed <- consume(cctx, brokers, topic, tr, ready) }()
+	st.push(func() { stopConsumer(); <-consumed })
+	select {
+	case <-ready:
+	case err := <-consumed:
+		return nil, fmt.Errorf("kafka consumer: %w", err)
+	}
+
+	var adminAddr string
+	if o.Gateway != GatewayExternal {
+		if adminAddr, err = reserveAdmin(); err != nil {
+			return nil, err
+		}
+		if err := primeSession(ctx, mqttURL, o.ClientID, o.TopicPrefix+"/#", o.QoS); err != nil {
+			return nil, err
+		}
+	}
+	cfgYAML := gatewayConfig(&o, mqttURL, brokers, topic, adminAddr)
+
+	pubs, err := newPublishers(ctx, &o, mqttURL, run)
+	if err != nil {
+		return nil, err
+	}
+	st.push(pubs.close)
+
+	target := o.Count
+	if o.Mode == ModeRate {
+		target = int64(o.Rate * o.Duration.Seconds())
+	}
+	prog := startProgress(&o, target, pubs.total.Load, func() int64 { u, _ := tr.counts(); return u })
+	progDone := false
+	defer func() {
+		if !progDone {
+			prog.finish()
+		}
+	}()
+
+	res := &Result{Mode: o.Mode, Gateway: o.Gateway, Broker: brokerDesc, Kafka: kafkaDesc, KafkaTopic: topic,
+		QoS: int(o.QoS), Topics: o.Topics, Publishers: o.Publishers, PayloadBytes: o.PayloadBytes}
+	if o.Mode == ModeRate {
+		res.TargetRate = o.Rate
+	}
+
+	var gw *runningGateway
+	var windowStart, pubEnd time.Time
+	var cpu0 time.Duration
+	meter := cpuMeter{o: &o}
+	switch o.Mode {
+	case ModeBacklog:
+		prog.setPhase("queueing")
+		if err := pubs.publishCount(ctx, o.Count); err != nil {
+			return nil, err
+		}
+		prog.setPhase("draining")
+		windowStart = time.Now()
+		if gw, err = startGateway(&o, cfgYAML, adminAddr, dir); err != nil {
+			return nil, err
+		}
+		st.push(func() { _ = gw.stop() })
+		meter.pid = gw.pid
+		cpu0, _ = meter.cpu()
+	default:
+		prog.setPhase("starting")
+		if gw, err = startGateway(&o, cfgYAML, adminAddr, dir); err != nil {
+			return nil, err
+		}
+		st.push(func() { _ = gw.stop() })
+		meter.pid = gw.pid
+		if err := gw.waitReady(ctx); err != nil {
+			return nil, err
+		}
+		prog.setPhase("publishing")
+		windowStart = time.Now()
+		if cpu0, err = meter.cpu(); err != nil {
+			res.Notes = append(res.Notes, err.Error())
+		}
+		if o.Mode == ModeRate {
+			err = pubs.publishRate(ctx, o.Rate, o.Duration)
+		} else {
+			err = pubs.publishCount(ctx, o.Count)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	pubEnd = time.Now()
+	published := pubs.counts()
+	var expected int64
+	for _, n := range published {
+		expected += n
+	}
+
+	prog.setPhase("waiting")
+	if note := waitRecords(ctx, tr, expected, o.Settle, gw.exited); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
+	cpu1, cpuErr := meter.cpu()
+	rss, rssErr := meter.peakRSS()
+	prog.finish()
+	progDone = true
+
+	if err := gw.stop(); err != nil {
+		res.Notes = append(res.Notes, "gateway stop: "+err.Error())
+	}
+	gw.stop = func() error { return nil }
+
+	t := tr.tally(published)
+	res.Published = expected
+	res.Received, res.Lost, res.Duplicated, res.Foreign = t.unique, t.lost, t.dups, t.foreign
+	end := t.last
+	if end.IsZero() {
+		end = time.Now()
+	}
+	window := end.Sub(windowStart)
+	res.WindowSeconds = window.Seconds()
+	if window > 0 {
+		res.Throughput = float64(t.unique) / window.Seconds()
+	}
+	if d := pubEnd.Sub(windowStart); o.Mode != ModeBacklog && d > 0 {
+		res.PublishRate = float64(expected) / d.Seconds()
+	}
+	l := t.latencies
+	res.Latency = Latency{P50: ms(percentile(l, .50)), P90: ms(percentile(l, .90)), P99: ms(percentile(l, .99)),
+		P999: ms(percentile(l, .999)), Max: ms(percentile(l, 1))}
+	if t.lost > 0 && o.MQTT == "" && !o.Mosquitto {
+		res.Notes = append(res.Notes, "the embedded mochi broker holds back QoS 1/2 messages beyond a subscriber's receive maximum and drops them when its write queue is full: use --mosquitto for load figures")
+	}
+	if o.Mode == ModeBacklog {
+		res.Notes = append(res.Notes, "backlog latency includes the time queued in the broker before the gateway started")
+	}
+	switch {
+	case o.Gateway == GatewayExternal:
+		res.Notes = append(res.Notes, "external gateway: its CPU and memory are not measured")
+	case cpuErr != nil || rssErr != nil:
+		res.Notes = append(res.Notes, errors.Join(cpuErr, rssErr).Error())
+	default:
+		res.CPUScope = meter.scope()
+		res.CPUSeconds = (cpu1 - cpu0).Seconds()
+		if t.unique > 0 {
+			res.CPUSecondsPer100k = res.CPUSeconds * 100_000 / float64(t.unique)
+		}
+		res.PeakRSSBytes = rss
+	}
+	return res, nil
+}
+
+// waitRecords waits until expected distinct records were read, or Settle passes with no new
+// one, or the gateway exits, or ctx ends. It returns a note when it stopped early.
+func waitRecords(ctx context.Context, tr *tracker, expected int64, settle time.Duration, exited <-chan struct{}) string {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	last, changed := int64(-1), time.Now()
+	for {
+		u, _ := tr.counts()
+		if u >= expected {
+			return ""
+		}
+		if u != last {
+			last, changed = u, time.Now()
+		}
+		if time.Since(changed) > settle {
+			return fmt.Sprintf("no new record for %v: stopped waiting with %d of %d", settle, u, expected)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Sprintf("timed out waiting for records: %d of %d", u, expected)
+		case <-exited:
+			return fmt.Sprintf("gateway exited while %d of %d records were read", u, expected)
+		case <-tick.C:
+		}
+	}
+}
+
+// cpuMeter reads CPU time and peak memory of the gateway subprocess, or of this whole
+// process when the gateway runs in it.
+type cpuMeter struct {
+	o   *Options
+	pid int
+}
+
+func (m cpuMeter) cpu() (time.Duration, error) {
+	switch {
+	case m.o.Gateway == GatewayExternal:
+		return 0, nil
+	case m.pid > 0:
+		return procCPU(m.pid)
+	}
+	return selfCPU()
+}
+
+func (m cpuMeter) peakRSS() (int64, error) {
+	switch {
+	case m.o.Gateway == GatewayExternal:
+		return 0, nil
+	case m.pid > 0:
+		return procPeakRSS(m.pid)
+	}
+	return procPeakRSS(os.Getpid())
+}
+
+func (m cpuMeter) scope() string {
+	if m.pid > 0 {
+		return fmt.Sprintf("gateway process %d only", m.pid)
+	}
+	return "whole bench process: in-process gateway plus publishers, consumer, broker and Kafka"
+}
+
+func newRunID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,126 @@
+package gateway
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tributary-gw/tributary/gateway/config"
+)
+
+// Per-message micro-benchmarks of the gateway's hot path. No thresholds: run them with
+//
+//	go test -run '^$' -bench . -benchmem ./gateway/
+//
+// and report ns/op and allocs/op with the command.
+
+// benchRoute builds a route on building/# with destination to.
+func benchRoute(b *testing.B, name string, to config.Destination) *route {
+	b.Helper()
+	r, err := buildRoute(config.Route{Name: name, From: []string{"building/#"}, QoS: 1, To: to, DeadLetter: "dlq"},
+		newMetrics(prometheus.NewRegistry()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// benchMessage is a typical sensor reading: a 5-level topic and a ~180-byte JSON payload.
+func benchMessage() *message {
+	return &message{
+		topic: "building/floor3/room301/sensor/s042/temperature",
+		payload: []byte(`{"device":"s042","floor":3,"room":"301","kind":"temperature","value":21.53,` +
+			`"unit":"C","battery":0.93,"rssi":-61,"seq":123456,"ts":1764045000123,"fw":"2.4.1","ok":true}`),
+		qos:       1,
+		arrivedAt: time.UnixMilli(1764045000123),
+	}
+}
+
+// BenchmarkRecord measures mapping one message to a Kafka record, per destination style.
+func BenchmarkRecord(b *testing.B) {
+	tests := []struct {
+		name string
+		to   config.Destination
+	}{
+		{"raw", config.Destination{Topic: "sensors", Envelope: config.EnvelopeNone}},
+		{"envelope", config.Destination{Topic: "sensors", Envelope: config.EnvelopeJSON}},
+		{"template_key", config.Destination{Topic: "sensors", Key: "{{.Segment 1}}-{{.Segment 4}}"}},
+		{"template_topic", config.Destination{Topic: "sensors.{{.Segment 1}}"}},
+	}
+	for _, tc := range tests {
+		b.Run(tc.name, func(b *testing.B) {
+			r := benchRoute(b, tc.name, tc.to)
+			m := benchMessage()
+			o := &output{payload: m.payload}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(m.payload)))
+			for b.Loop() {
+				rec, why := r.record(m, o, 1<<20)
+				if why != nil || rec == nil {
+					b.Fatalf("record: %+v", why)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRouteMatch measures matching a topic against route tables of different sizes,
+// only one route matching.
+func BenchmarkRouteMatch(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
+			table := &routeTable{}
+			reg := newMetrics(prometheus.NewRegistry())
+			for i := range n {
+				from := fmt.Sprintf("site%d/+/sensor/#", i)
+				if i == n-1 {
+					from = "building/+/+/sensor/#"
+				}
+				r, err := buildRoute(config.Route{Name: fmt.Sprintf("r%d", i), From: []string{from}, QoS: 1,
+					To: config.Destination{Topic: "t"}, DeadLetter: "dlq"}, reg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				table.routes = append(table.routes, r)
+			}
+			m := benchMessage()
+			b.ReportAllocs()
+			for b.Loop() {
+				if got := table.match(m.topic, m.routeBuf[:0]); len(got) != 1 {
+					b.Fatalf("matched %d routes, want 1", len(got))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDelivery measures the ack bookkeeping of one message with one record.
+func BenchmarkDelivery(b *testing.B) {
+	acks := 0
+	m := benchMessage()
+	m.delivery.msg = m
+	m.delivery.ack = func(*message) { acks++ }
+	b.ReportAllocs()
+	for b.Loop() {
+		m.delivery.add(1) // the route token
+		m.delivery.add(1) // the record
+		m.delivery.done() // route done
+		m.delivery.done() // record acknowledged by Kafka
+	}
+	if acks != b.N {
+		b.Fatalf("%d acks for %d messages", acks, b.N)
+	}
+}
+
+// BenchmarkAppendEnvelope measures the JSON envelope alone, with a reused buffer.
+func BenchmarkAppendEnvelope(b *testing.B) {
+	m := benchMessage()
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(m.payload)))
+	for b.Loop() {
+		buf = appendEnvelope(buf[:0], m, m.payload)
+	}
+}
