@@ -1,0 +1,150 @@
+/*
+ * The ABI conformance guest in C: the behaviours of sdk/ABI.md, "Appendix:
+ * conformance guest", written against the spec and sdk/c/tributary.h only.
+ * The test in plugins/internal/e2e/c_conformance_test.go builds it with
+ * clang --target=wasm32 and runs sdktest.Conformance on it.
+ */
+#include "tributary.h"
+
+static int member(trib_str key, trib_str value) {
+	if (trib_eq(key, "fail_init")) {
+		if (value.n) {
+			trib_errorf("", value, "");
+			return 1;
+		}
+		return 0;
+	}
+	trib_errorf("config: unknown key \"", key, "\"");
+	return 1;
+}
+
+int trib_plugin_init(trib_str config) { return trib_config_strings(config, member); }
+
+static void put_pairs_json(trib_pairs ps) {
+	const u8 *cur = ps.at;
+	trib_put_u8('[');
+	for (u32 i = 0; i < ps.n; i++) {
+		trib_str k, v;
+		trib_pairs_next(&cur, &k, &v);
+		if (i) trib_put_u8(',');
+		trib_put_u8('[');
+		trib_put_json_str(k);
+		trib_put_u8(',');
+		trib_put_json_str(v);
+		trib_put_u8(']');
+	}
+	trib_put_u8(']');
+}
+
+static void put_key(const char *name) {
+	trib_put_u8(',');
+	trib_put_json_str(trib_cstr(name));
+	trib_put_u8(':');
+}
+
+/* meta answers with the message as this guest saw it. */
+static void meta(const trib_msg *m) {
+	trib_ok_begin();
+	trib_out_begin(0);
+	u32 at = trib_put_open();
+	trib_put_raw("{\"topic\":", 9);
+	trib_put_json_str(m->topic);
+	put_key("content_type"), trib_put_json_str(m->content_type);
+	put_key("route"), trib_put_json_str(m->route);
+	put_key("tenant"), trib_put_json_str(m->tenant);
+	put_key("qos"), trib_put_dec(m->qos);
+	put_key("retain"), trib_put_raw(m->flags & TRIB_RETAIN ? "true" : "false", m->flags & TRIB_RETAIN ? 4 : 5);
+	put_key("arrived_at_ms"), trib_put_dec(m->arrived_at_ms);
+	put_key("kafka_topic"), trib_put_json_str(m->kafka_topic);
+	put_key("key");
+	if (m->flags & TRIB_KEY_SET) trib_put_json_str(m->key);
+	else trib_put_raw("null", 4);
+	put_key("properties"), put_pairs_json(m->properties);
+	put_key("headers"), put_pairs_json(m->headers);
+	trib_put_u8('}');
+	trib_put_close(at);
+	trib_ok_end();
+}
+
+static void echo(u8 flags) {
+	trib_ok_begin();
+	trib_out_begin(TRIB_UNCHANGED | flags);
+}
+
+static u8 *held; /* keeps "grow" memory reachable */
+
+void trib_plugin_handle(const trib_msg *m) {
+	trib_str cmd = m->payload, arg = {0};
+	for (u32 i = 0; i < m->payload.n; i++) {
+		if (m->payload.p[i] == ':') {
+			cmd.n = i;
+			arg = (trib_str){m->payload.p + i + 1, m->payload.n - i - 1};
+			break;
+		}
+	}
+	i64 n;
+	if (trib_eq(cmd, "echo")) {
+		echo(0), trib_ok_end();
+	} else if (trib_eq(cmd, "drop")) {
+		trib_ok_begin(), trib_ok_end();
+	} else if (trib_eq(cmd, "set")) {
+		trib_ok_begin(), trib_out_begin(0), trib_put_str(arg), trib_ok_end();
+	} else if (trib_eq(cmd, "split") && trib_atoi(arg, &n) == 0 && n >= 0) {
+		trib_ok_begin();
+		for (i64 i = 0; i < n; i++) {
+			trib_out_begin(0);
+			u32 at = trib_put_open();
+			trib_put_dec(i);
+			trib_put_close(at);
+		}
+		trib_ok_end();
+	} else if (trib_eq(cmd, "error")) {
+		trib_reject(arg);
+	} else if (trib_eq(cmd, "topic")) {
+		echo(TRIB_SET_TOPIC), trib_put_str(arg), trib_ok_end();
+	} else if (trib_eq(cmd, "key")) {
+		echo(TRIB_SET_KEY), trib_put_str(arg), trib_ok_end();
+	} else if (trib_eq(cmd, "header")) {
+		trib_str name = arg, value = {0};
+		for (u32 i = 0; i < arg.n; i++) {
+			if (arg.p[i] == '=') {
+				name.n = i;
+				value = (trib_str){arg.p + i + 1, arg.n - i - 1};
+				break;
+			}
+		}
+		echo(TRIB_SET_HEADERS), trib_put_headers_set(m->headers, name, value), trib_ok_end();
+	} else if (trib_eq(cmd, "meta")) {
+		meta(m);
+	} else if (trib_eq(cmd, "log")) {
+		trib_str level = arg, text = {0};
+		for (u32 i = 0; i < arg.n; i++) {
+			if (arg.p[i] == ':') {
+				level.n = i;
+				text = (trib_str){arg.p + i + 1, arg.n - i - 1};
+				break;
+			}
+		}
+		if (trib_atoi(level, &n)) n = TRIB_INFO;
+		trib_log((i32)n, text);
+		echo(0), trib_ok_end();
+	} else if (trib_eq(cmd, "exit")) {
+		if (trib_atoi(arg, &n)) n = 1;
+		trib_proc_exit((i32)n);
+	} else if (trib_eq(cmd, "loop")) {
+		for (volatile int spin = 0;; spin++) {
+		}
+	} else if (trib_eq(cmd, "grow") && trib_atoi(arg, &n) == 0 && n >= 0 && n < 4096) {
+		/* 1 MiB at a time, so a failure happens with memory at its cap
+		 * and the host classifies the trap as out_of_memory. */
+		for (i64 i = 0; i < n; i++) {
+			held = trib_sbrk(1u << 20);
+			if (!held) __builtin_trap();
+			memset(held, 1, 1u << 20);
+		}
+		echo(0), trib_ok_end();
+	} else {
+		trib_errorf("unknown command \"", cmd, "\"");
+		trib_reject((trib_str){(const u8 *)trib_err, trib_err_n});
+	}
+}
