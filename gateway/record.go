@@ -88,7 +88,8 @@ func (r *route) record(m *message, o *output, maxBytes int) (*kgo.Record, *deadR
 		rec.Key = m.topicBytes
 	}
 	if r.envelope {
-		rec.Value = appendEnvelope(make([]byte, 0, len(o.payload)+len(m.topic)+80), m, o.payload)
+		// JSON payloads gain a backslash per quote: leave room so the buffer rarely grows.
+		rec.Value = appendEnvelope(make([]byte, 0, len(o.payload)+len(o.payload)/4+len(m.topic)+96), m, o.payload)
 	} else {
 		rec.Value = o.payload
 	}
