@@ -1,0 +1,16 @@
+// Package pluginkit is the logic behind `tributary plugin new|build|test`, the plugin
+// author's loop:
+//
+//   - New creates a plugin's source folder from an embedded template (registration in
+//     main.go, a config-driven JSON field edit in NAME.go with sdk/jsonfield, native tests,
+//     README, sample input) that builds and passes its tests as created inside the Tributary
+//     module;
+//   - Build compiles a plugin folder to wasm (through wasmbuild.GoBuild) and checks the module
+//     with wasmhost before putting it in place;
+//   - ReadInputs parses a JSON-lines file of MQTT messages, and Test runs them through a
+//     compiled plugin on the gateway's own path (wasmhost.Pool and Chain), with no broker,
+//     reporting outputs, filtered messages and dead letters per input.
+//
+// It may import wasmhost, sdk/abi and cmd/tributary/internal/wasmbuild; never gateway.
+// The main entry points are New, Build and Test.
+package pluginkit
