@@ -1,6 +1,8 @@
 package buildingsensors_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -8,10 +10,18 @@ import (
 	"github.com/tributary-gw/tributary/gateway/config"
 )
 
-// load runs the real loader (strict: unknown keys are errors) with no environment.
+// load runs the real loader (strict: unknown keys are errors) with plugins.dir pointing at a
+// folder holding an empty NAME.wasm for each first-party plugin the example chains use (the
+// loader checks that they exist; compiling them is `tributary validate`'s job).
 func load(t *testing.T, b []byte) *config.Config {
 	t.Helper()
-	cfg, err := config.LoadBytes(b, nil)
+	dir := t.TempDir()
+	for _, name := range []string{"topic-fields", "units", "filter"} {
+		if err := os.WriteFile(filepath.Join(dir, name+".wasm"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.LoadBytes(b, []string{"TRIBUTARY_PLUGINS__DIR=" + dir})
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
@@ -27,6 +37,7 @@ func TestConfigs(t *testing.T) {
 		envelope     string
 		deadLetter   string
 		wantClientID string
+		chain        string // the stages' plugins, space-separated
 	}{
 		{
 			name:         "raw",
@@ -36,6 +47,7 @@ func TestConfigs(t *testing.T) {
 			envelope:     config.EnvelopeNone,
 			deadLetter:   "mqtt_building_sensors_raw_dlq",
 			wantClientID: "tributary-building-sensors",
+			chain:        "topic-fields units filter",
 		},
 		{
 			name:         "envelope",
@@ -69,8 +81,12 @@ func TestConfigs(t *testing.T) {
 			if r.DeadLetter != tc.deadLetter {
 				t.Errorf("dead_letter = %q, want %q", r.DeadLetter, tc.deadLetter)
 			}
-			if len(r.Chain) != 0 {
-				t.Errorf("chain = %+v, want none yet", r.Chain)
+			var plugins []string
+			for _, st := range r.Chain {
+				plugins = append(plugins, st.Plugin)
+			}
+			if got := strings.Join(plugins, " "); got != tc.chain {
+				t.Errorf("chain plugins = %q, want %q", got, tc.chain)
 			}
 			if cfg.MQTT.ClientID != tc.wantClientID {
 				t.Errorf("mqtt.client_id = %q, want %q", cfg.MQTT.ClientID, tc.wantClientID)

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/knadh/koanf/parsers/yaml"
 
 	buildingsensors "github.com/tributary-gw/tributary/examples/building-sensors"
 	"github.com/tributary-gw/tributary/gateway/config"
@@ -103,4 +106,48 @@ func pluginSources(root string) (map[string]string, error) {
 		}
 	}
 	return srcs, nil
+}
+
+// chainPlugins returns the plugin names the example routes' chains use, sorted, without
+// duplicates. It reads the example files' YAML directly, because loading them validates that
+// every plugin's .wasm exists, which is what the names are needed for. A file that does not
+// parse gives no names: Run reports that when it loads the configuration.
+func chainPlugins() []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, doc := range [][]byte{buildingsensors.RawConfig(), buildingsensors.EnvelopeConfig()} {
+		m, err := yaml.Parser().Unmarshal(doc)
+		if err != nil {
+			continue
+		}
+		routes, _ := m["routes"].([]any)
+		for _, r := range routes {
+			rm, _ := r.(map[string]any)
+			chain, _ := rm["chain"].([]any)
+			for _, st := range chain {
+				sm, _ := st.(map[string]any)
+				if name, _ := sm["plugin"].(string); name != "" && !seen[name] {
+					seen[name] = true
+					names = append(names, name)
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// firstPartySource returns the source folder of first-party plugin name: roots[i]/plugins/name
+// for the first root that has one holding a .go file, "" when none does.
+func firstPartySource(name string, roots ...string) string {
+	for _, root := range roots {
+		if root == "" {
+			continue
+		}
+		dir := filepath.Join(root, "plugins", name)
+		if goFiles, _ := filepath.Glob(filepath.Join(dir, "*.go")); len(goFiles) > 0 {
+			return dir
+		}
+	}
+	return ""
 }

@@ -1,5 +1,6 @@
-// Package devrun is the body of `tributary dev`: it builds the example plugins when their
-// .wasm is missing or stale, loads the building-sensors example configuration, starts the
+// Package devrun is the body of `tributary dev`: it builds the example plugins and the
+// first-party plugins (plugins/NAME) the example's chains use when their .wasm is missing or
+// stale, loads the building-sensors example configuration, starts the
 // embedded MQTT broker and in-memory Kafka (devstack), the gateway, the simulated fleet
 // (fleet) and the live view (devview), and stops them in order when the context ends.
 //

@@ -51,8 +51,11 @@ type Options struct {
 	// PluginCache is where example plugins are built. Defaults to the user cache folder's
 	// tributary/dev-plugins.
 	PluginCache string
-	// SourceRoot is the repository checkout holding the example plugin sources. Defaults to
-	// the checkout around the working directory; none found means no plugins are built.
+	// SourceRoot is the repository checkout holding the example plugin sources and the
+	// first-party plugins (plugins/NAME) the example's chains use. Defaults to the checkout
+	// around the working directory, which is also searched for first-party plugins missing
+	// under SourceRoot. Without either, example plugins are not built and a chain that needs a
+	// first-party plugin is an error.
 	SourceRoot string
 	// Load reads a configuration file's bytes; pass config.LoadBytes.
 	Load LoadFunc
@@ -170,22 +173,42 @@ func (s *session) close() {
 	}
 }
 
-// buildPlugins builds every example plugin whose source it finds into the cache and returns
-// the environment that points plugins.dir there (none when there are no plugins).
+// buildPlugins builds the plugins the example needs into the cache and returns the
+// environment that points plugins.dir there (none when there are no plugins): every example
+// plugin whose source it finds under the example's plugins folder, and every first-party
+// plugin an example route's chain names that is not an example plugin, from plugins/NAME of
+// the source root or else of the checkout around the working directory.
 func (s *session) buildPlugins(ctx context.Context) ([]string, error) {
+	wdRoot := ""
+	if wd, err := os.Getwd(); err == nil {
+		wdRoot = findRoot(wd)
+	}
 	root := s.opts.SourceRoot
 	if root == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, fmt.Errorf("working directory: %w", err)
-		}
-		if root = findRoot(wd); root == "" {
-			return nil, nil
+		root = wdRoot
+	}
+	var srcs map[string]string
+	if root != "" {
+		var err error
+		if srcs, err = pluginSources(root); err != nil {
+			return nil, err
 		}
 	}
-	srcs, err := pluginSources(root)
-	if err != nil || len(srcs) == 0 {
-		return nil, err
+	if srcs == nil {
+		srcs = map[string]string{}
+	}
+	for _, name := range chainPlugins() {
+		if _, ok := srcs[name]; ok {
+			continue
+		}
+		dir := firstPartySource(name, root, wdRoot)
+		if dir == "" {
+			return nil, fmt.Errorf("example plugin %q: no source in plugins/%s of a tributary checkout; run tributary dev inside one (or set its source root)", name, name)
+		}
+		srcs[name] = dir
+	}
+	if len(srcs) == 0 {
+		return nil, nil
 	}
 	cache := s.opts.PluginCache
 	if cache == "" {
@@ -241,6 +264,11 @@ func (s *session) startStack() error {
 	c.Admin.Listen = admin
 	if s.opts.PluginCache != "" {
 		c.Plugins.Dir = s.opts.PluginCache
+		if c.Plugins.CacheDir == "" {
+			// Keep wazero's machine code beside the modules: the next session (and every
+			// session after a rebuild of one plugin) skips compiling the others again.
+			c.Plugins.CacheDir = filepath.Join(s.opts.PluginCache, "compiled")
+		}
 	}
 	if c.Flow.DrainTimeout <= 0 || c.Flow.DrainTimeout > 10*time.Second {
 		c.Flow.DrainTimeout = 10 * time.Second // Ctrl-C should feel prompt

@@ -59,7 +59,9 @@ var kafkaLine = regexp.MustCompile(`(?m)^  Kafka +(127\.0\.0\.1:\d+) `)
 func kafkaAddr(t *testing.T, out *syncBuffer) string {
 	t.Helper()
 	var addr string
-	waitFor(t, 30*time.Second, func() error {
+	// Generous: the session first builds and compiles the example's plugins, which under
+	// -race on a loaded machine takes a while.
+	waitFor(t, 3*time.Minute, func() error {
 		m := kafkaLine.FindStringSubmatch(out.String())
 		if m == nil {
 			return errString("no Kafka address in the output yet:\n" + out.String())
@@ -108,7 +110,7 @@ func readRecords(t *testing.T, ctx context.Context, addr string, n int, topics .
 var fleetTopic = regexp.MustCompile(`^building/floor[1-3]/room\d+/sensor/s\d{3}/(temperature|humidity|co2)$`)
 
 func TestRun_EndToEnd(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -125,7 +127,8 @@ func TestRun_EndToEnd(t *testing.T) {
 		sum, err := Run(runCtx, Options{
 			Fleet:        fleet.Config{Sensors: 4, Rate: 300, Count: count, Seed: 1},
 			ViewInterval: 50 * time.Millisecond,
-			SourceRoot:   t.TempDir(), // no example plugins
+			SourceRoot:   t.TempDir(), // no example plugins; first-party ones from the checkout
+			PluginCache:  testPluginCache(t),
 			Load:         config.LoadBytes,
 			Logger:       newTestLogger(&logs),
 			Stdout:       &out,
@@ -143,6 +146,14 @@ func TestRun_EndToEnd(t *testing.T) {
 		var rd fleet.Reading
 		if err := json.Unmarshal(r.Value, &rd); err != nil || rd.DeviceID == "" || !strings.HasSuffix(string(r.Key), "/"+rd.Metric) {
 			t.Errorf("raw record %s: value %s is not the fleet's reading (%v)", r.Key, r.Value, err)
+		}
+		// The example's chain ran: topic-fields added the sensor, units made Fahrenheit.
+		var added struct {
+			Sensor string `json:"sensor"`
+		}
+		_ = json.Unmarshal(r.Value, &added)
+		if added.Sensor == "" || (rd.Metric == "temperature" && rd.Unit != "fahrenheit") {
+			t.Errorf("raw record %s: value %s did not go through the example's chain", r.Key, r.Value)
 		}
 	}
 	for _, r := range got["mqtt_building_sensors_envelope"] {
@@ -193,16 +204,17 @@ func TestRun_EndToEnd(t *testing.T) {
 }
 
 func TestRun_DurationStopsOnItsOwn(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out syncBuffer
 	_, err := Run(ctx, Options{
-		Duration:   500 * time.Millisecond,
-		Quiet:      true,
-		SourceRoot: t.TempDir(),
-		Load:       config.LoadBytes,
-		Logger:     newTestLogger(&syncBuffer{}),
-		Stdout:     &out,
+		Duration:    500 * time.Millisecond,
+		Quiet:       true,
+		SourceRoot:  t.TempDir(),
+		PluginCache: testPluginCache(t),
+		Load:        config.LoadBytes,
+		Logger:      newTestLogger(&syncBuffer{}),
+		Stdout:      &out,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -238,6 +250,7 @@ func TestRun_Errors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.opts.SourceRoot = t.TempDir()
+			tc.opts.PluginCache = testPluginCache(t)
 			tc.opts.Stdout = &syncBuffer{}
 			tc.opts.Logger = newTestLogger(&syncBuffer{})
 			_, err := Run(context.Background(), tc.opts)

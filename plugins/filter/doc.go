@@ -1,0 +1,10 @@
+// Command filter is the first-party Tributary plugin that keeps or drops
+// JSON messages by conditions on their fields. See README.md for the
+// configuration; the logic lives in filter.go.
+//
+// Build it with GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared. It
+// imports only the standard library and the Tributary SDK (sdk, sdk/jsonfield),
+// never gateway or wasmhost. Entry point: the handler registered in main.go's
+// init, configured by the route stage's config (decoded in an sdk.OnInit hook,
+// so bad configuration fails the load).
+package main

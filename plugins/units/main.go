@@ -1,0 +1,11 @@
+package main
+
+import "github.com/tributary-gw/tributary/sdk"
+
+func init() {
+	sdk.OnInit(configure)
+	sdk.Map(convert)
+}
+
+// main is never run: c-shared wasm modules are driven through their exports.
+func main() {}
