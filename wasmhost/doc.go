@@ -34,6 +34,19 @@
 // without Close), and an instance is never reused after an error because
 // its state is unknown (after a deadline wazero has closed it already).
 //
+// Call deadlines are enforced by one watchdog goroutine per Host rather than
+// a context.WithTimeout per call: each Instance's guest calls run under its
+// own reusable context (a callWatch) holding an atomic deadline, and every
+// 5ms the watchdog closes the Done channel of calls that are past their
+// deadline or whose caller's context is done. wazero (WithCloseOnContextDone)
+// then closes the module and the guest stops at its next loop back-edge or
+// function entry; the call fails with Kind Timeout. This saves the timer, the
+// cancelCtx and 5 allocations per call. wazero v1.12.0 still starts one
+// goroutine per call (3 allocations) and exits to Go at every loop back-edge
+// when WithCloseOnContextDone is on (wazero issue #2466, PR #2533), which
+// dominates the cost of a call into a Go guest; that is the price of being
+// able to stop a looping guest at all.
+//
 // # Lock order
 //
 // Host.mu (runtimes, compile entries) is never held while calling into a

@@ -58,6 +58,7 @@ type Host struct {
 
 	instances sync.Map // module name -> *Instance, for tributary.log
 	seq       atomic.Uint64
+	watchdog  *watchdog // call deadlines of every instance
 }
 
 // NewHost creates a Host. It fails when CacheDir cannot be created or used.
@@ -67,6 +68,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		obs:      cfg.Observer,
 		runtimes: make(map[uint32]wazero.Runtime),
 		entries:  make(map[string]*compileEntry),
+		watchdog: newWatchdog(),
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -77,6 +79,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
+			h.watchdog.close()
 			return nil, fmt.Errorf("wasmhost: compilation cache %q: %w", cfg.CacheDir, err)
 		}
 		h.cache = c
@@ -95,7 +98,10 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 
 // runtimeConfig is the configuration every runtime shares: the compiler
 // where supported, one compilation cache, and a call ends (closing the
-// module) when its context is done.
+// module) when its context is done. The context of every guest call is the
+// instance's callWatch, whose Done the Host's watchdog closes on timeout;
+// WithCloseOnContextDone makes wazero compile the checks (at function entry
+// and loop back-edges) that let a closed module stop a running guest.
 func (h *Host) runtimeConfig() wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().
 		WithCompilationCache(h.cache).
@@ -291,6 +297,7 @@ func (h *Host) Close(ctx context.Context) error {
 	rts := h.runtimes
 	h.runtimes = nil
 	h.mu.Unlock()
+	h.watchdog.close()
 
 	var errs []error
 	for pages, rt := range rts {

@@ -41,6 +41,7 @@ type Instance struct {
 	stage  int    // chain stage, for errors and the Observer
 
 	mod                   api.Module
+	watch                 *callWatch // deadline of the current call; the ctx wazero sees
 	mem                   api.Memory
 	alloc, handle, initFn api.Function
 
@@ -100,6 +101,8 @@ func NewInstance(ctx context.Context, h *Host, p *Plugin, config []byte, limits 
 		return nil, fmt.Errorf("plugin %q: instantiate: %w", p.name, err)
 	}
 	in.mod = mod
+	in.watch = newCallWatch()
+	h.watchdog.add(in.watch)
 	in.mem = mod.ExportedMemory("memory")
 	in.alloc = mod.ExportedFunction(abi.ExportAlloc)
 	in.handle = mod.ExportedFunction(abi.ExportHandle)
@@ -167,11 +170,31 @@ func (in *Instance) allocInput(ctx context.Context, n uint32) error {
 	return nil
 }
 
-// call calls fn with in.stack under the per-call deadline.
+// call calls fn with in.stack under the per-call deadline: the earlier of
+// now+CallTimeout and ctx's deadline, enforced (with ctx's cancellation) by
+// the Host's watchdog rather than a context per call. A call stopped by the
+// watchdog fails with Kind Timeout and wraps context.DeadlineExceeded or
+// ctx's error.
 func (in *Instance) call(ctx context.Context, fn api.Function) error {
-	cctx, cancel := context.WithTimeout(ctx, in.lim.CallTimeout)
-	err := fn.CallWithStack(cctx, in.stack)
-	cancel()
+	if err := ctx.Err(); err != nil {
+		return in.fail(Timeout, fmt.Errorf("%s: %w", fn.Definition().Name(), err))
+	}
+	timeout := in.lim.CallTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	start := monoNow()
+	in.watch.begin(ctx, max(start+int64(timeout), 1))
+	err := fn.CallWithStack(in.watch, in.stack)
+	if cause := in.watch.end(); cause != nil {
+		// Stopped by the watchdog (err may be nil if the guest returned
+		// just then; the module is closed either way).
+		if errors.Is(cause, context.DeadlineExceeded) && ctx.Err() == nil {
+			ran := time.Duration(monoNow() - start).Round(time.Millisecond)
+			return in.fail(Timeout, fmt.Errorf("%s: %w (call_timeout %v, stopped after %v)", fn.Definition().Name(), cause, in.lim.CallTimeout, ran))
+		}
+		return in.fail(Timeout, fmt.Errorf("%s: %w", fn.Definition().Name(), cause))
+	}
 	if err == nil {
 		return nil
 	}
@@ -282,6 +305,9 @@ func (in *Instance) Plugin() *Plugin { return in.plugin }
 func (in *Instance) Close(ctx context.Context) error {
 	in.broken = true
 	in.host.instances.Delete(in.name)
+	if in.watch != nil {
+		in.host.watchdog.remove(in.watch)
+	}
 	in.stdout.flush()
 	in.stderr.flush()
 	if in.mod == nil {
