@@ -26,6 +26,7 @@ func pluginLimits(l config.PluginLimits) wasmhost.Limits {
 		MaxFanOut:         l.MaxFanOut,
 		RecycleAfterCalls: l.RecycleAfterCalls,
 		RecycleAboveBytes: uint64(min(l.RecycleAboveMB, l.MemoryMB)) << 20,
+		Trusted:           l.Trusted,
 	}
 }
 

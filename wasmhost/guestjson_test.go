@@ -115,10 +115,20 @@ func TestInstance_memoryStaysFlat(t *testing.T) {
 func BenchmarkGuestJSON(b *testing.B) {
 	for _, g := range jsonGuests {
 		p := jsonGuest(b, g.dir)
-		for _, n := range []int{1, 64} {
-			b.Run(fmt.Sprintf("%s/batch=%d", g.name, n), func(b *testing.B) {
+		for _, run := range []struct {
+			n       int
+			trusted bool
+		}{{1, false}, {64, false}, {1, true}, {64, true}} {
+			n := run.n
+			name := fmt.Sprintf("%s/batch=%d", g.name, n)
+			lim := noRecycle
+			if run.trusted {
+				name += "/trusted"
+				lim.Trusted = true
+			}
+			b.Run(name, func(b *testing.B) {
 				ctx := context.Background()
-				in, err := NewInstance(ctx, testHostV, p, nil, noRecycle)
+				in, err := NewInstance(ctx, testHostV, p, nil, lim)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -136,6 +146,33 @@ func BenchmarkGuestJSON(b *testing.B) {
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/msg")
 			})
+		}
+	}
+}
+
+// TestTrusted_sameResults runs the JSON guests with and without termination
+// checks (Limits.Trusted) and expects the same outputs.
+func TestTrusted_sameResults(t *testing.T) {
+	ctx := context.Background()
+	for _, g := range jsonGuests {
+		p := jsonGuest(t, g.dir)
+		var got [2]string
+		for i, trusted := range []bool{false, true} {
+			lim := noRecycle
+			lim.Trusted = trusted
+			in, err := NewInstance(ctx, testHostV, p, nil, lim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := in.Handle(ctx, []abi.Message{msg(sensorPayload)})
+			if err != nil || len(res) != 1 || len(res[0].Outputs) != 1 {
+				t.Fatalf("%s trusted=%v: %v %+v", g.name, trusted, err, res)
+			}
+			got[i] = string(res[0].Outputs[0].Payload)
+			in.Close(ctx)
+		}
+		if got[0] != got[1] || got[0] == "" {
+			t.Fatalf("%s: untrusted %q, trusted %q", g.name, got[0], got[1])
 		}
 	}
 }

@@ -53,7 +53,7 @@ type Host struct {
 
 	mu       sync.Mutex
 	closed   bool
-	runtimes map[uint32]wazero.Runtime
+	runtimes map[class]wazero.Runtime
 	entries  map[string]*compileEntry // by content hash
 
 	instances sync.Map // module name -> *Instance, for tributary.log
@@ -66,7 +66,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	h := &Host{
 		logger:   cfg.Logger,
 		obs:      cfg.Observer,
-		runtimes: make(map[uint32]wazero.Runtime),
+		runtimes: make(map[class]wazero.Runtime),
 		entries:  make(map[string]*compileEntry),
 		watchdog: newWatchdog(),
 	}
@@ -86,7 +86,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	} else {
 		h.cache = wazero.NewCompilationCache()
 	}
-	h.validator = wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig())
+	h.validator = wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig(false))
 	wasi, err := wasi_snapshot_preview1.NewBuilder(h.validator).Compile(ctx)
 	if err != nil {
 		_ = h.Close(ctx)
@@ -101,25 +101,28 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 // module) when its context is done. The context of every guest call is the
 // instance's callWatch, whose Done the Host's watchdog closes on timeout;
 // WithCloseOnContextDone makes wazero compile the checks (at function entry
-// and loop back-edges) that let a closed module stop a running guest.
-func (h *Host) runtimeConfig() wazero.RuntimeConfig {
+// and loop back-edges) that let a closed module stop a running guest; trusted
+// runtimes (Limits.Trusted) go without them. wazero keys its compilation
+// cache on that setting, so the two never share machine code.
+func (h *Host) runtimeConfig(trusted bool) wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().
 		WithCompilationCache(h.cache).
-		WithCloseOnContextDone(true)
+		WithCloseOnContextDone(!trusted)
 }
 
-// runtime returns the runtime of the limit class pages, creating it (with
-// WASI and the tributary host module) on first use.
-func (h *Host) runtime(ctx context.Context, pages uint32) (wazero.Runtime, error) {
+// runtime returns the runtime of limit class c, creating it (with WASI and
+// the tributary host module) on first use.
+func (h *Host) runtime(ctx context.Context, c class) (wazero.Runtime, error) {
+	pages := c.pages
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return nil, ErrHostClosed
 	}
-	if rt, ok := h.runtimes[pages]; ok {
+	if rt, ok := h.runtimes[c]; ok {
 		return rt, nil
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig().WithMemoryLimitPages(pages))
+	rt := wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig(c.trusted).WithMemoryLimitPages(pages))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("wasmhost: runtime for %d pages: wasi: %w", pages, err)
@@ -135,7 +138,7 @@ func (h *Host) runtime(ctx context.Context, pages uint32) (wazero.Runtime, error
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("wasmhost: runtime for %d pages: host module %s: %w", pages, abi.ImportModule, err)
 	}
-	h.runtimes[pages] = rt
+	h.runtimes[c] = rt
 	return rt, nil
 }
 
@@ -300,9 +303,9 @@ func (h *Host) Close(ctx context.Context) error {
 	h.watchdog.close()
 
 	var errs []error
-	for pages, rt := range rts {
+	for c, rt := range rts {
 		if err := rt.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("wasmhost: close runtime for %d pages: %w", pages, err))
+			errs = append(errs, fmt.Errorf("wasmhost: close runtime for %d pages: %w", c.pages, err))
 		}
 	}
 	if h.validator != nil {

@@ -38,7 +38,22 @@ type Limits struct {
 	// RecycleAboveBytes replaces an instance whose linear memory has grown
 	// beyond this many bytes. Defaults to 64 MiB.
 	RecycleAboveBytes uint64
+	// Trusted runs the plugin without wazero's termination checks. wazero
+	// (v1.12) implements them as a call out of the guest on every loop
+	// iteration, which makes Go guests, whose functions are loops, several
+	// times slower. Without them CallTimeout is NOT enforced: a plugin that
+	// loops blocks its caller for ever. Only for plugins you wrote and tested.
+	// Trusted and untrusted instances run in different runtimes (limit classes).
+	Trusted bool
 }
+
+// class is the runtime a Limits value needs: runtime-wide wazero settings.
+type class struct {
+	pages   uint32
+	trusted bool
+}
+
+func (l Limits) class() class { return class{pages: l.MemoryPages, trusted: l.Trusted} }
 
 // withDefaults returns l with every zero (or invalid) field set to its default.
 func (l Limits) withDefaults() Limits {

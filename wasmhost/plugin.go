@@ -53,20 +53,20 @@ type compileEntry struct {
 	validated   wazero.CompiledModule // in the host's validation runtime
 
 	mu       sync.Mutex
-	perClass map[uint32]wazero.CompiledModule // by Limits.MemoryPages
+	perClass map[class]wazero.CompiledModule // by limit class
 }
 
-// compiledFor returns the module compiled in the runtime of the limit class
-// pages, compiling it on first use. The machine code comes from the shared
+// compiledFor returns the module compiled in the runtime of limit class c,
+// compiling it on first use. The machine code comes from the shared
 // compilation cache, so this only decodes and validates again.
-func (h *Host) compiledFor(ctx context.Context, e *compileEntry, pages uint32) (wazero.Runtime, wazero.CompiledModule, error) {
-	rt, err := h.runtime(ctx, pages)
+func (h *Host) compiledFor(ctx context.Context, e *compileEntry, c class) (wazero.Runtime, wazero.CompiledModule, error) {
+	rt, err := h.runtime(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if cm, ok := e.perClass[pages]; ok {
+	if cm, ok := e.perClass[c]; ok {
 		return rt, cm, nil
 	}
 	cm, err := rt.CompileModule(ctx, e.wasm)
@@ -74,8 +74,8 @@ func (h *Host) compiledFor(ctx context.Context, e *compileEntry, pages uint32) (
 		return nil, nil, err
 	}
 	if e.perClass == nil {
-		e.perClass = make(map[uint32]wazero.CompiledModule)
+		e.perClass = make(map[class]wazero.CompiledModule)
 	}
-	e.perClass[pages] = cm
+	e.perClass[c] = cm
 	return rt, cm, nil
 }

@@ -147,6 +147,10 @@ type PluginLimits struct {
 	// RecycleAboveMB replaces an instance whose memory has grown beyond this. Defaults to 64,
 	// or MemoryMB when that is smaller.
 	RecycleAboveMB int `koanf:"recycle_above_mb"`
+	// Trusted runs plugins without termination checks: Go plugins run several times faster,
+	// but CallTimeout is no longer enforced, so a looping plugin stalls its shard for good.
+	// Defaults to false. Only for plugins you wrote and tested.
+	Trusted bool `koanf:"trusted"`
 }
 
 // Admin configures the HTTP admin endpoint.
