@@ -37,7 +37,9 @@ var devKafkaLine = regexp.MustCompile(`(?m)^  Kafka +(127\.0\.0\.1:\d+) `)
 // TestDevCommand runs `tributary dev` in-process on free ports with a small --count, reads
 // the records back from both example topics, then cancels and expects a prompt, clean return.
 func TestDevCommand(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	// Generous: the first run builds the example plugins from source (wasip1), which takes a
+	// while on a loaded 2-core machine under -race.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -49,11 +51,12 @@ func TestDevCommand(t *testing.T) {
 		done <- devCommand(runCtx, []string{
 			"--mqtt-port", "0", "--kafka-port", "0", "--admin-port", "0",
 			"--sensors", "4", "--rate", "200", "--count", "20", "--view-interval", "100ms",
+			"--plugin-cache", t.TempDir(),
 		}, &stdout, &stderr)
 	}()
 
 	var addr string
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(4 * time.Minute)
 	for addr == "" {
 		if m := devKafkaLine.FindStringSubmatch(stdout.String()); m != nil {
 			addr = m[1]
