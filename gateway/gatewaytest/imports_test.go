@@ -59,6 +59,8 @@ var importRules = []importRule{
 	{pkgs: "gateway/gatewaytest/...", ours: []string{"gateway/gatewaytest/...", "gateway/config/...", "gateway/mqtttopic/..."},
 		forbidDeps: []string{"gateway"},
 		why:        "in-package gateway tests import gatewaytest; the reverse edge is a cycle"},
+	{pkgs: "plugins/internal/...", ours: []string{"sdk/...", "wasmhost/...", "plugins/internal/..."}, forbidDeps: []string{"cmd/..."},
+		why: "test support for the plugins' tests: runs them through wasmhost; plugin code never imports it"},
 	{pkgs: "plugins/...", ours: []string{"sdk/..."},
 		thirdParty: []string{"google.golang.org/protobuf/encoding/protowire"},
 		why:        "first-party plugins are built with the SDK alone (protowire is the listed exception)"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/tributary-gw/tributary/plugins/internal/plugintest"
 	"os"
 	"strings"
 	"testing"
@@ -14,25 +15,10 @@ import (
 // instance builds this plugin for wasip1 and instantiates it with cfg.
 func instance(t testing.TB, cfg string) *wasmhost.Instance {
 	t.Helper()
-	ctx := context.Background()
-	wasm, err := os.ReadFile(sdktest.Build(t, "."))
+	in, err := plugintest.NewWasm(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { host.Close(ctx) })
-	p, err := host.Compile(ctx, "enrich", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := wasmhost.NewInstance(ctx, host, p, []byte(cfg), wasmhost.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(ctx) })
 	return in
 }
 

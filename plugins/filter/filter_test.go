@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/tributary-gw/tributary/plugins/internal/plugintest"
 	"strings"
 	"testing"
 
@@ -52,13 +53,13 @@ func TestFilter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := runNative(t, tc.cfg, msg("building/floor2/room201/sensor/s003/temperature", tc.payload))
-			checkLines(t, got, []string{verdict(tc.want, tc.payload)})
+			got := plugintest.RunNative(t, tc.cfg, plugintest.Msg("building/floor2/room201/sensor/s003/temperature", tc.payload))
+			plugintest.CheckLines(t, got, []string{verdict(tc.want, tc.payload)})
 		})
 	}
 }
 
-// verdict turns a table's keep/drop into describe's form.
+// verdict turns a table's keep/drop into plugintest.Describe's form.
 func verdict(want, payload string) string {
 	switch want {
 	case "keep":
@@ -102,14 +103,14 @@ func TestFilter_configErrors(t *testing.T) {
 }
 
 func TestFilter_wasm(t *testing.T) {
-	inst, err := newWasm(t, `{"keep":{"all":[{"field":"metric","op":"==","value":"temperature"},{"field":"value","op":">","value":25}]}}`)
+	inst, err := plugintest.NewWasm(t, `{"keep":{"all":[{"field":"metric","op":"==","value":"temperature"},{"field":"value","op":">","value":25}]}}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hot := strings.Replace(sensorPayload, `"value":21.25`, `"value":27.5`, 1)
-	humid := strings.Replace(sensorPayload, `"metric":"temperature"`, `"metric":"humidity"`, 1)
-	got := runWasm(t, inst,
-		msg(sensorTopic, sensorPayload), msg(sensorTopic, hot), msg(sensorTopic, humid), msg(sensorTopic, "not json"))
+	hot := strings.Replace(plugintest.SensorPayload, `"value":21.25`, `"value":27.5`, 1)
+	humid := strings.Replace(plugintest.SensorPayload, `"metric":"temperature"`, `"metric":"humidity"`, 1)
+	got := plugintest.RunWasm(t, inst,
+		plugintest.Msg(plugintest.SensorTopic, plugintest.SensorPayload), plugintest.Msg(plugintest.SensorTopic, hot), plugintest.Msg(plugintest.SensorTopic, humid), plugintest.Msg(plugintest.SensorTopic, "not json"))
 	want := [][]string{{"filtered"}, {hot}, {"filtered"}, {"error: filter: payload is not JSON"}}
 	for i := range want {
 		if i == 3 {
@@ -123,7 +124,7 @@ func TestFilter_wasm(t *testing.T) {
 		}
 	}
 
-	if _, err := newWasm(t, `{"keep":{"field":"value","op":"~","value":1}}`); err == nil || !strings.Contains(err.Error(), `keep.op: unknown operator "~"`) {
+	if _, err := plugintest.NewWasm(t, `{"keep":{"field":"value","op":"~","value":1}}`); err == nil || !strings.Contains(err.Error(), `keep.op: unknown operator "~"`) {
 		t.Errorf("bad config in wasm: error %v, want the operator named", err)
 	}
 }
@@ -131,8 +132,8 @@ func TestFilter_wasm(t *testing.T) {
 const benchFilterConfig = `{"keep":{"all":[{"field":"metric","op":"in","values":["temperature","humidity"]},{"field":"value","op":">","value":20},{"field":"device_id","op":"regex","value":"^bldg1-"}]}}`
 
 func BenchmarkFilter_native(b *testing.B) {
-	benchNative(b, benchFilterConfig, msg(sensorTopic, sensorPayload))
+	plugintest.BenchNative(b, benchFilterConfig, plugintest.Msg(plugintest.SensorTopic, plugintest.SensorPayload))
 }
 func BenchmarkFilter_wasm(b *testing.B) {
-	benchWasm(b, benchFilterConfig, msg(sensorTopic, sensorPayload))
+	plugintest.BenchWasm(b, benchFilterConfig, plugintest.Msg(plugintest.SensorTopic, plugintest.SensorPayload))
 }

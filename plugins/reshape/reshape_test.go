@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/tributary-gw/tributary/plugins/internal/plugintest"
 	"strings"
 	"testing"
 
@@ -42,7 +43,7 @@ func TestReshape(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			checkLines(t, runNative(t, tc.cfg, msg(sensorTopic, tc.payload)), []string{tc.want})
+			plugintest.CheckLines(t, plugintest.RunNative(t, tc.cfg, plugintest.Msg(plugintest.SensorTopic, tc.payload)), []string{tc.want})
 		})
 	}
 }
@@ -93,11 +94,11 @@ func TestReshape_configErrors(t *testing.T) {
 const benchReshapeConfig = `{"ops":[{"drop":["rssi","seq"]},{"rename":{"value":"reading"}},{"nest":{"into":"location","fields":["floor","room"]}},{"add":{"site":"hq"}}]}`
 
 func TestReshape_wasm(t *testing.T) {
-	inst, err := newWasm(t, benchReshapeConfig)
+	inst, err := plugintest.NewWasm(t, benchReshapeConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := runWasm(t, inst, msg(sensorTopic, sensorPayload), msg(sensorTopic, "21.25"))
+	got := plugintest.RunWasm(t, inst, plugintest.Msg(plugintest.SensorTopic, plugintest.SensorPayload), plugintest.Msg(plugintest.SensorTopic, "21.25"))
 	want := []string{
 		`{"device_id":"bldg1-f1-r101-s000","metric":"temperature","ts":1795580496255,"unit":"celsius","battery":76.07,"reading":21.25,"location":{"floor":1,"room":101},"site":"hq"}`,
 		"error: reshape: payload is a JSON number, want an object",
@@ -107,16 +108,16 @@ func TestReshape_wasm(t *testing.T) {
 			t.Errorf("message %d:\n got  %s\n want %s", i, g, w)
 		}
 	}
-	if _, err := newWasm(t, `{"ops":[{"nest":{"into":"m"}}]}`); err == nil || !strings.Contains(err.Error(), "ops[0].nest.fields") {
+	if _, err := plugintest.NewWasm(t, `{"ops":[{"nest":{"into":"m"}}]}`); err == nil || !strings.Contains(err.Error(), "ops[0].nest.fields") {
 		t.Errorf("bad config in wasm: error %v, want the key named", err)
 	}
 }
 
 func BenchmarkReshape_native(b *testing.B) {
-	benchNative(b, benchReshapeConfig, msg(sensorTopic, sensorPayload))
+	plugintest.BenchNative(b, benchReshapeConfig, plugintest.Msg(plugintest.SensorTopic, plugintest.SensorPayload))
 }
 func BenchmarkReshape_wasm(b *testing.B) {
-	benchWasm(b, benchReshapeConfig, msg(sensorTopic, sensorPayload))
+	plugintest.BenchWasm(b, benchReshapeConfig, plugintest.Msg(plugintest.SensorTopic, plugintest.SensorPayload))
 }
 
 // TestReshape_readmeExample keeps README.md's example true.
@@ -126,5 +127,5 @@ func TestReshape_readmeExample(t *testing.T) {
 		{"select":["device_id","reading","unit","location","site","sensor","metric"]}]}`
 	in := `{"device_id":"s000","floor":1,"room":101,"value":21.25,"unit":"celsius","rssi":-48,"seq":12,"meta":{"fw":"2.4.0"}}`
 	want := `{"device_id":"s000","reading":21.25,"unit":"celsius","location":{"floor":1,"room":101},"site":"hq","sensor":"s000","metric":"temperature"}`
-	checkLines(t, runNative(t, cfg, msg(sensorTopic, in)), []string{want})
+	plugintest.CheckLines(t, plugintest.RunNative(t, cfg, plugintest.Msg(plugintest.SensorTopic, in)), []string{want})
 }

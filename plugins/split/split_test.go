@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/tributary-gw/tributary/plugins/internal/plugintest"
 	"strings"
 	"testing"
 
@@ -36,7 +37,7 @@ func TestSplit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			checkLines(t, runNative(t, tc.cfg, msg("gw/gw-7/batch", tc.payload)), tc.want)
+			plugintest.CheckLines(t, plugintest.RunNative(t, tc.cfg, plugintest.Msg("gw/gw-7/batch", tc.payload)), tc.want)
 		})
 	}
 }
@@ -60,11 +61,11 @@ func TestSplit_configErrors(t *testing.T) {
 }
 
 func TestSplit_wasm(t *testing.T) {
-	inst, err := newWasm(t, `{"field":"readings","copy":["gateway","ts"],"index_field":"i"}`)
+	inst, err := plugintest.NewWasm(t, `{"field":"readings","copy":["gateway","ts"],"index_field":"i"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := runWasm(t, inst, msg("gw/gw-7/batch", gatewayBatch), msg("gw/gw-7/batch", `{"readings":[]}`), msg("gw/gw-7/batch", `{}`))
+	got := plugintest.RunWasm(t, inst, plugintest.Msg("gw/gw-7/batch", gatewayBatch), plugintest.Msg("gw/gw-7/batch", `{"readings":[]}`), plugintest.Msg("gw/gw-7/batch", `{}`))
 	want := [][]string{
 		{`{"sensor":"s1","value":21.5,"gateway":"gw-7","ts":1795580496255,"i":0}`, `{"sensor":"s2","value":22.0,"ts":1795580496000,"gateway":"gw-7","i":1}`},
 		{"filtered"},
@@ -85,8 +86,8 @@ var splitBench = `{"gateway":"gw-7","ts":1795580496255,"readings":[` + strings.R
 const splitBenchConfig = `{"field":"readings","copy":["gateway","ts"]}`
 
 func BenchmarkSplit_native(b *testing.B) {
-	benchNative(b, splitBenchConfig, msg("gw/gw-7/batch", splitBench))
+	plugintest.BenchNative(b, splitBenchConfig, plugintest.Msg("gw/gw-7/batch", splitBench))
 }
 func BenchmarkSplit_wasm(b *testing.B) {
-	benchWasm(b, splitBenchConfig, msg("gw/gw-7/batch", splitBench))
+	plugintest.BenchWasm(b, splitBenchConfig, plugintest.Msg("gw/gw-7/batch", splitBench))
 }

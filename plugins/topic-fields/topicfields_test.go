@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/tributary-gw/tributary/plugins/internal/plugintest"
 	"strings"
 	"testing"
 
@@ -42,7 +43,7 @@ func TestTopicFields(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			checkLines(t, runNative(t, tc.cfg, msg(tc.topic, tc.payload)), tc.want)
+			plugintest.CheckLines(t, plugintest.RunNative(t, tc.cfg, plugintest.Msg(tc.topic, tc.payload)), tc.want)
 		})
 	}
 }
@@ -73,13 +74,13 @@ func TestTopicFields_configErrors(t *testing.T) {
 }
 
 func TestTopicFields_wasm(t *testing.T) {
-	inst, err := newWasm(t, exampleConfig)
+	inst, err := plugintest.NewWasm(t, exampleConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := runWasm(t, inst, msg(sensorTopic, sensorPayload), msg("building/lobby", `{}`), msg(sensorTopic, `oops`))
+	got := plugintest.RunWasm(t, inst, plugintest.Msg(plugintest.SensorTopic, plugintest.SensorPayload), plugintest.Msg("building/lobby", `{}`), plugintest.Msg(plugintest.SensorTopic, `oops`))
 	want := []string{
-		strings.TrimSuffix(sensorPayload, "}") + `,"sensor":"s000"} topic=sensors.temperature key=s000`,
+		strings.TrimSuffix(plugintest.SensorPayload, "}") + `,"sensor":"s000"} topic=sensors.temperature key=s000`,
 		`{}`,
 		"error: topic-fields: payload is not JSON",
 	}
@@ -89,14 +90,14 @@ func TestTopicFields_wasm(t *testing.T) {
 			t.Errorf("message %d:\n got  %s\n want %s", i, g, w)
 		}
 	}
-	if _, err := newWasm(t, `{"pattern":"a/{x}","key":"{nope}"}`); err == nil || !strings.Contains(err.Error(), "{nope} is not captured") {
+	if _, err := plugintest.NewWasm(t, `{"pattern":"a/{x}","key":"{nope}"}`); err == nil || !strings.Contains(err.Error(), "{nope} is not captured") {
 		t.Errorf("bad config in wasm: error %v, want the template named", err)
 	}
 }
 
 func BenchmarkTopicFields_native(b *testing.B) {
-	benchNative(b, exampleConfig, msg(sensorTopic, sensorPayload))
+	plugintest.BenchNative(b, exampleConfig, plugintest.Msg(plugintest.SensorTopic, plugintest.SensorPayload))
 }
 func BenchmarkTopicFields_wasm(b *testing.B) {
-	benchWasm(b, exampleConfig, msg(sensorTopic, sensorPayload))
+	plugintest.BenchWasm(b, exampleConfig, plugintest.Msg(plugintest.SensorTopic, plugintest.SensorPayload))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/tributary-gw/tributary/plugins/internal/plugintest"
 	"math"
 	"strings"
 	"testing"
@@ -74,7 +75,7 @@ func TestUnits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			checkLines(t, runNative(t, tc.cfg, msg("building/x", tc.payload)), []string{tc.want})
+			plugintest.CheckLines(t, plugintest.RunNative(t, tc.cfg, plugintest.Msg("building/x", tc.payload)), []string{tc.want})
 		})
 	}
 }
@@ -103,14 +104,14 @@ func TestUnits_configErrors(t *testing.T) {
 }
 
 func TestUnits_wasm(t *testing.T) {
-	inst, err := newWasm(t, toFahrenheit)
+	inst, err := plugintest.NewWasm(t, toFahrenheit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	humid := strings.NewReplacer(`"metric":"temperature"`, `"metric":"humidity"`, `"unit":"celsius"`, `"unit":"percent"`).Replace(sensorPayload)
-	got := runWasm(t, inst, msg(sensorTopic, sensorPayload), msg(sensorTopic, humid), msg(sensorTopic, `{"value":1,"unit":"kelvinn"}`))
+	humid := strings.NewReplacer(`"metric":"temperature"`, `"metric":"humidity"`, `"unit":"celsius"`, `"unit":"percent"`).Replace(plugintest.SensorPayload)
+	got := plugintest.RunWasm(t, inst, plugintest.Msg(plugintest.SensorTopic, plugintest.SensorPayload), plugintest.Msg(plugintest.SensorTopic, humid), plugintest.Msg(plugintest.SensorTopic, `{"value":1,"unit":"kelvinn"}`))
 	want := []string{
-		strings.NewReplacer(`"value":21.25`, `"value":70.25`, `"unit":"celsius"`, `"unit":"fahrenheit"`).Replace(sensorPayload),
+		strings.NewReplacer(`"value":21.25`, `"value":70.25`, `"unit":"celsius"`, `"unit":"fahrenheit"`).Replace(plugintest.SensorPayload),
 		humid,
 		`error: units: unit: unknown unit "kelvinn"`,
 	}
@@ -119,12 +120,14 @@ func TestUnits_wasm(t *testing.T) {
 			t.Errorf("message %d:\n got  %s\n want %s", i, g, w)
 		}
 	}
-	if _, err := newWasm(t, `{"conversions":[{"field":"v","from":"C","to":"furlong"}]}`); err == nil || !strings.Contains(err.Error(), `unknown unit "furlong"`) {
+	if _, err := plugintest.NewWasm(t, `{"conversions":[{"field":"v","from":"C","to":"furlong"}]}`); err == nil || !strings.Contains(err.Error(), `unknown unit "furlong"`) {
 		t.Errorf("bad config in wasm: error %v, want the unit named", err)
 	}
 }
 
 func BenchmarkUnits_native(b *testing.B) {
-	benchNative(b, toFahrenheit, msg(sensorTopic, sensorPayload))
+	plugintest.BenchNative(b, toFahrenheit, plugintest.Msg(plugintest.SensorTopic, plugintest.SensorPayload))
 }
-func BenchmarkUnits_wasm(b *testing.B) { benchWasm(b, toFahrenheit, msg(sensorTopic, sensorPayload)) }
+func BenchmarkUnits_wasm(b *testing.B) {
+	plugintest.BenchWasm(b, toFahrenheit, plugintest.Msg(plugintest.SensorTopic, plugintest.SensorPayload))
+}
