@@ -10,7 +10,7 @@ import (
 const minPayload = 100
 
 // sensorFields make a payload look like the sensor readings the gateway usually carries.
-const sensorFields = `,"temperature":21.5,"humidity":40.2,"co2":612,"unit":"C"`
+const sensorFields = `,"value":21.5,"metric":"temperature","humidity":40.2,"co2":612,"unit":"C"`
 
 // appendPayload appends a JSON message of about size bytes carrying the run id, topic index,
 // per-topic sequence number and publish time (Unix nanoseconds), then sensor-like fields
