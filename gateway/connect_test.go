@@ -114,7 +114,7 @@ func TestMQTT_TransportsAndLogin(t *testing.T) {
 			startGateway(t, cfg)
 			msgs := gatewaytest.Messages(gatewaytest.Topics(topic+"/%d", 5), 200)
 			gatewaytest.Publish(t, mq.URL(), 1, msgs, gatewaytest.WithLogin("gateway", "s3cret"))
-			if err := waitDelivered(t, kf, topic, msgs, 30*time.Second).ExactlyOnce(); err != nil {
+			if err := kf.WaitDelivered(t, topic, msgs, 30*time.Second).ExactlyOnce(); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -124,27 +123,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// waitDelivered polls topic until every message of msgs is in it and returns the delivery
-// report of what it holds then.
-func waitDelivered(t *testing.T, kf *gatewaytest.KafkaCluster, topic string, msgs []gatewaytest.PublishMsg, timeout time.Duration) gatewaytest.DeliveryReport {
-	t.Helper()
-	var rep gatewaytest.DeliveryReport
-	gatewaytest.WaitFor(t, timeout, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		recs, err := kf.FetchRecords(ctx, topic)
-		if err != nil {
-			return err
-		}
-		rep = gatewaytest.CheckDelivery(msgs, recs)
-		if rep.Missing > 0 {
-			return errors.New(rep.String())
-		}
-		return nil
-	})
-	return rep
-}
-
 func header(r *kgo.Record, key string) string {
 	for _, h := range r.Headers {
 		if h.Key == key {
@@ -163,7 +141,7 @@ func TestDelivery_QoS(t *testing.T) {
 			gw := startGateway(t, testConfig(t, mq.URL(), kf, route("r", fmt.Sprintf("q%d/#", qos), int(qos), topic)))
 			msgs := gatewaytest.Messages(gatewaytest.Topics(fmt.Sprintf("q%d/floor%%d/sensor/%%03d", qos), 5, 40), 2000)
 			gatewaytest.Publish(t, mq.URL(), qos, msgs)
-			rep := waitDelivered(t, kf, topic, msgs, 60*time.Second)
+			rep := kf.WaitDelivered(t, topic, msgs, 60*time.Second)
 			if err := rep.ExactlyOnce(); err != nil {
 				t.Fatal(err)
 			}
@@ -185,7 +163,7 @@ func TestDelivery_OrderAcrossThousandsOfTopics(t *testing.T) {
 	startGateway(t, cfg)
 	msgs := gatewaytest.Messages(gatewaytest.Topics("building/floor%d/sensor/%03d/temp", 10, 200), 10000)
 	gatewaytest.Publish(t, mq.URL(), 1, msgs, gatewaytest.WithWorkers(8))
-	rep := waitDelivered(t, kf, "ordered", msgs, 120*time.Second)
+	rep := kf.WaitDelivered(t, "ordered", msgs, 120*time.Second)
 	if err := rep.ExactlyOnce(); err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +304,7 @@ func TestGracefulDrainThenResume(t *testing.T) {
 	<-pubDone
 	// The same session picks up what the first gateway did not take.
 	startGateway(t, cfg)
-	rep := waitDelivered(t, kf, "drained", msgs, 60*time.Second)
+	rep := kf.WaitDelivered(t, "drained", msgs, 60*time.Second)
 	if err := rep.AtLeastOnce(); err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +323,7 @@ func TestKafkaOutageNoLoss(t *testing.T) {
 	gw := startGateway(t, cfg)
 	first := gatewaytest.Messages(gatewaytest.Topics("outage/%d", 10), 200)
 	gatewaytest.Publish(t, mq.URL(), 1, first)
-	waitDelivered(t, kf, "outage", first, 30*time.Second)
+	kf.WaitDelivered(t, "outage", first, 30*time.Second)
 
 	// Kafka drops every produce connection for a while: the producer retries, the gateway
 	// stops taking messages at max_in_flight and the broker holds the rest.
@@ -372,7 +350,7 @@ func TestKafkaOutageNoLoss(t *testing.T) {
 		t.Fatalf("in flight %d exceeds max_in_flight %d", s.InFlight, cfg.Flow.MaxInFlight)
 	}
 	down.Store(false)
-	rep := waitDelivered(t, kf, "outage", append(first, second...), 60*time.Second)
+	rep := kf.WaitDelivered(t, "outage", append(first, second...), 60*time.Second)
 	if err := rep.AtLeastOnce(); err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +362,7 @@ func TestMosquittoRestartWithPersistence(t *testing.T) {
 	gw := startGateway(t, testConfig(t, mq.URL(), kf, route("r", "restart/#", 1, "restarted")))
 	before := gatewaytest.Messages(gatewaytest.Topics("restart/%d", 10), 500)
 	gatewaytest.Publish(t, mq.URL(), 1, before)
-	waitDelivered(t, kf, "restarted", before, 30*time.Second)
+	kf.WaitDelivered(t, "restarted", before, 30*time.Second)
 
 	mq.Stop()
 	gatewaytest.WaitFor(t, 20*time.Second, func() error {
@@ -396,7 +374,7 @@ func TestMosquittoRestartWithPersistence(t *testing.T) {
 	mq.Start()
 	after := gatewaytest.Messages(gatewaytest.Topics("restart/%d", 10), 1000)[len(before):]
 	gatewaytest.Publish(t, mq.URL(), 1, after)
-	rep := waitDelivered(t, kf, "restarted", append(before, after...), 60*time.Second)
+	rep := kf.WaitDelivered(t, "restarted", append(before, after...), 60*time.Second)
 	if err := rep.AtLeastOnce(); err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func TestReload_SwapUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-published
-	rep := waitDelivered(t, kf, "stamped", msgs, 120*time.Second)
+	rep := kf.WaitDelivered(t, "stamped", msgs, 120*time.Second)
 	if err := rep.ExactlyOnce(); err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func TestScaleOut_SharedGroupExactlyOnceAndSpread(t *testing.T) {
 	msgs := gatewaytest.Messages(gatewaytest.Topics("fleet/floor%d/sensor/%03d", 4, 30), 3000)
 	gatewaytest.Publish(t, mq.URL(), 1, msgs)
 
-	rep := waitDelivered(t, kf, "fleet", msgs, 60*time.Second)
+	rep := kf.WaitDelivered(t, "fleet", msgs, 60*time.Second)
 	if err := sharedGroupNoLoss(rep); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ routes:
 	}
 
 	procs[1] = startGatewayProcess(t, bin, conf, "tributary-scaleout-1")
-	rep = waitDelivered(t, kf, "fleet", msgs, 90*time.Second)
+	rep = kf.WaitDelivered(t, "fleet", msgs, 90*time.Second)
 	if err := sharedGroupNoLoss(rep); err != nil {
 		t.Fatal(err)
 	}
@@ -461,13 +461,13 @@ func TestScaleOut_GracefulStopLeavesGroup(t *testing.T) {
 	}
 	before := gatewaytest.Messages(gatewaytest.Topics("fleet/%d", 20), 400)
 	gatewaytest.Publish(t, mq.URL(), 1, before)
-	waitDelivered(t, kf, "fleet", before, 30*time.Second)
+	kf.WaitDelivered(t, "fleet", before, 30*time.Second)
 	if err := gws[1].stop(); err != nil {
 		t.Fatal(err)
 	}
 	after := gatewaytest.Messages(gatewaytest.Topics("fleet/%d", 20), 1000)[len(before):]
 	gatewaytest.Publish(t, mq.URL(), 1, after)
-	rep := waitDelivered(t, kf, "fleet", append(before, after...), 30*time.Second)
+	rep := kf.WaitDelivered(t, "fleet", append(before, after...), 30*time.Second)
 	if err := sharedGroupNoLoss(rep); err != nil {
 		t.Fatal(err)
 	}

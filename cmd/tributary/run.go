@@ -36,13 +36,9 @@ func init() {
 }
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", runUsage, stdout)
-	path := fs.String("config", os.Getenv("TRIBUTARY_CONFIG"), "")
-	if err := parseFlags(fs, args); err != nil {
+	path, err := configFlag("run", runUsage, args, stdout)
+	if err != nil {
 		return err
-	}
-	if *path == "" {
-		return usageError{errors.New("--config is required")}
 	}
 	cfg, err := config.Load(*path, os.Environ())
 	if err != nil {
@@ -68,4 +64,17 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}()
 	return gw.Run(ctx)
+}
+
+// configFlag parses the --config flag shared by run and validate (default: $TRIBUTARY_CONFIG).
+func configFlag(name, usage string, args []string, stdout io.Writer) (*string, error) {
+	fs := newFlagSet(name, usage, stdout)
+	path := fs.String("config", os.Getenv("TRIBUTARY_CONFIG"), "")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if *path == "" {
+		return nil, usageError{errors.New("--config is required")}
+	}
+	return path, nil
 }

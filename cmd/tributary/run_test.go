@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -290,27 +289,6 @@ func waitPublished(t *testing.T, res <-chan error, timeout time.Duration) {
 	}
 }
 
-// waitAllDelivered polls topic until every message of msgs is in it and returns the delivery
-// report of what it holds then.
-func waitAllDelivered(t *testing.T, kf *gatewaytest.KafkaCluster, msgs []gatewaytest.PublishMsg, timeout time.Duration) gatewaytest.DeliveryReport {
-	t.Helper()
-	var rep gatewaytest.DeliveryReport
-	gatewaytest.WaitFor(t, timeout, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		recs, err := kf.FetchRecords(ctx, loadTopic)
-		if err != nil {
-			return err
-		}
-		rep = gatewaytest.CheckDelivery(msgs, recs)
-		if rep.Missing > 0 {
-			return errors.New(rep.String())
-		}
-		return nil
-	})
-	return rep
-}
-
 // skipShort skips the process-level tests under -short: each runs a gateway binary
 // against Mosquitto and moves thousands of messages.
 func skipShort(t *testing.T) {
@@ -360,7 +338,7 @@ func TestRun_SIGKILLNoLoss(t *testing.T) {
 	}
 
 	waitPublished(t, published, 2*time.Minute)
-	rep := waitAllDelivered(t, kf, msgs, time.Minute)
+	rep := kf.WaitDelivered(t, loadTopic, msgs, time.Minute)
 	if err := rep.AtLeastOnce(); err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +385,7 @@ func TestRun_SIGTERMDrains(t *testing.T) {
 
 	h.start()
 	waitPublished(t, published, 2*time.Minute)
-	rep := waitAllDelivered(t, kf, msgs, time.Minute)
+	rep := kf.WaitDelivered(t, loadTopic, msgs, time.Minute)
 	if err := rep.AtLeastOnce(); err != nil {
 		t.Fatal(err)
 	}

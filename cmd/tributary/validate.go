@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,13 +28,9 @@ func init() {
 }
 
 func validateCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("validate", validateUsage, stdout)
-	path := fs.String("config", os.Getenv("TRIBUTARY_CONFIG"), "")
-	if err := parseFlags(fs, args); err != nil {
+	path, err := configFlag("validate", validateUsage, args, stdout)
+	if err != nil {
 		return err
-	}
-	if *path == "" {
-		return usageError{errors.New("--config is required")}
 	}
 	cfg, err := config.Load(*path, os.Environ())
 	if err != nil {

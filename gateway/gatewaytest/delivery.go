@@ -2,11 +2,14 @@ package gatewaytest
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -210,4 +213,26 @@ func envelopePayload(raw json.RawMessage) ([]byte, error) {
 		return dec, nil
 	}
 	return nil, errors.New("envelope payload is neither JSON nor base64 of JSON")
+}
+
+// WaitDelivered polls topic until every message of msgs is in it, then returns the
+// [DeliveryReport] of what the topic holds. It fails the test with the last report after
+// timeout. Call it from the test goroutine.
+func (k *KafkaCluster) WaitDelivered(t testing.TB, topic string, msgs []PublishMsg, timeout time.Duration) DeliveryReport {
+	t.Helper()
+	var rep DeliveryReport
+	WaitFor(t, timeout, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		recs, err := k.FetchRecords(ctx, topic)
+		if err != nil {
+			return err
+		}
+		rep = CheckDelivery(msgs, recs)
+		if rep.Missing > 0 {
+			return errors.New(rep.String())
+		}
+		return nil
+	})
+	return rep
 }
