@@ -43,21 +43,7 @@ func TestImportConnectGolden(t *testing.T) {
 				t.Errorf("%d warnings on stderr, %d in the YAML; want the same, more than 0\nstderr:\n%s", warnings, comments, stderr.String())
 			}
 
-			golden := strings.TrimSuffix(path, ".json") + ".golden.yaml"
-			if *update {
-				if err := os.WriteFile(golden, stdout.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("import-connect %s differs from %s (run with -update if the change is intended)\n--- got ---\n%s\n--- want ---\n%s",
-					path, golden, got, want)
-			}
+			checkGolden(t, strings.TrimSuffix(path, ".json")+".golden.yaml", "import-connect "+path, got)
 		})
 	}
 }

@@ -41,21 +41,7 @@ func TestValidate(t *testing.T) {
 			if strings.Contains(got, secretMarker) {
 				t.Errorf("output contains a secret (%q):\n%s", secretMarker, got)
 			}
-			golden := strings.TrimSuffix(path, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("validate --config %s differs from %s (run with -update if the change is intended)\n--- got ---\n%s\n--- want ---\n%s",
-					path, golden, got, want)
-			}
+			checkGolden(t, strings.TrimSuffix(path, ".yaml")+".golden", "validate --config "+path, got)
 		})
 	}
 }
@@ -160,5 +146,24 @@ func setEnvFile(t *testing.T, path string) {
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkGolden compares got, the output of what, with the golden file (rewritten with -update).
+func checkGolden(t *testing.T, golden, what, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s (run with -update if the change is intended)\n--- got ---\n%s\n--- want ---\n%s",
+			what, golden, got, want)
 	}
 }
