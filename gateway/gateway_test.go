@@ -58,14 +58,14 @@ func route(name string, from string, qos int, topic string) config.Route {
 type running struct {
 	*gateway.Gateway
 	stop func() error // cancels Run and returns its error
-	logs *syncBuffer
+	logs *gatewaytest.SyncBuffer
 }
 
 // startGateway runs a gateway until the test ends (or stop is called) and waits until it is
 // ready. Its logs are printed when the test fails.
 func startGateway(t *testing.T, cfg *config.Config, opts ...gateway.Option) *running {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &gatewaytest.SyncBuffer{}
 	opts = append(opts, gateway.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	gw, err := gateway.New(cfg, opts...)
 	if err != nil {
@@ -104,23 +104,6 @@ func startGateway(t *testing.T, cfg *config.Config, opts ...gateway.Option) *run
 		return nil
 	})
 	return &running{Gateway: gw, stop: stop, logs: logs}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func header(r *kgo.Record, key string) string {

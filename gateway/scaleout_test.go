@@ -224,7 +224,7 @@ routes:
 type gatewayProcess struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
-	logs   *syncBuffer
+	logs   *gatewaytest.SyncBuffer
 	admin  string
 }
 
@@ -235,7 +235,7 @@ type gatewayProcess struct {
 func startGatewayProcess(t *testing.T, bin, conf, clientID string) *gatewayProcess {
 	t.Helper()
 	p := &gatewayProcess{
-		logs:   &syncBuffer{},
+		logs:   &gatewaytest.SyncBuffer{},
 		exited: make(chan struct{}),
 		admin:  net.JoinHostPort("127.0.0.1", fmt.Sprint(gatewaytest.FreePort(t))),
 	}

@@ -1,36 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
+	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// devOutput is a bytes.Buffer safe for devCommand's writer and the test's reader.
-type devOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (o *devOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *devOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
 
 var devKafkaLine = regexp.MustCompile(`(?m)^  Kafka +(127\.0\.0\.1:\d+) `)
 
@@ -45,7 +26,7 @@ func TestDevCommand(t *testing.T) {
 	defer stop()
 
 	const count = 20
-	var stdout, stderr devOutput
+	var stdout, stderr gatewaytest.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- devCommand(runCtx, []string{
@@ -137,7 +118,7 @@ func TestDevCommand_Flags(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr devOutput
+			var stdout, stderr gatewaytest.SyncBuffer
 			err := devCommand(context.Background(), tc.args, &stdout, &stderr)
 			if tc.wantHelp {
 				// HasPrefix, not ==: main.go's parseFlags prints the usage a second time after
@@ -159,7 +140,7 @@ func TestDevCommand_Flags(t *testing.T) {
 
 // TestDevUsage_ExplainsEveryFlag keeps devUsage in step with the flags devCommand defines.
 func TestDevUsage_ExplainsEveryFlag(t *testing.T) {
-	fs, _ := newDevFlagSet(&devOutput{})
+	fs, _ := newDevFlagSet(&gatewaytest.SyncBuffer{})
 	n := 0
 	fs.VisitAll(func(f *flag.Flag) {
 		n++

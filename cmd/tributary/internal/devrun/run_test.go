@@ -1,15 +1,14 @@
 package devrun
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +17,6 @@ import (
 	"github.com/tributary-gw/tributary/cmd/tributary/internal/fleet"
 	"github.com/tributary-gw/tributary/gateway/config"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitFor polls f every 20ms until it returns nil or timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, f func() error) {
@@ -56,7 +37,7 @@ func waitFor(t *testing.T, timeout time.Duration, f func() error) {
 var kafkaLine = regexp.MustCompile(`(?m)^  Kafka +(127\.0\.0\.1:\d+) `)
 
 // kafkaAddr waits for the banner and returns the Kafka address it printed.
-func kafkaAddr(t *testing.T, out *syncBuffer) string {
+func kafkaAddr(t *testing.T, out *gatewaytest.SyncBuffer) string {
 	t.Helper()
 	var addr string
 	// Generous: the session first builds and compiles the example's plugins, which under
@@ -116,8 +97,8 @@ func TestRun_EndToEnd(t *testing.T) {
 	defer stop()
 
 	const count = 30
-	var out syncBuffer
-	var logs syncBuffer
+	var out gatewaytest.SyncBuffer
+	var logs gatewaytest.SyncBuffer
 	type result struct {
 		sum Summary
 		err error
@@ -206,14 +187,14 @@ func TestRun_EndToEnd(t *testing.T) {
 func TestRun_DurationStopsOnItsOwn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	var out syncBuffer
+	var out gatewaytest.SyncBuffer
 	_, err := Run(ctx, Options{
 		Duration:    500 * time.Millisecond,
 		Quiet:       true,
 		SourceRoot:  t.TempDir(),
 		PluginCache: testPluginCache(t),
 		Load:        config.LoadBytes,
-		Logger:      newTestLogger(&syncBuffer{}),
+		Logger:      newTestLogger(&gatewaytest.SyncBuffer{}),
 		Stdout:      &out,
 	})
 	if err != nil {
@@ -251,8 +232,8 @@ func TestRun_Errors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.opts.SourceRoot = t.TempDir()
 			tc.opts.PluginCache = testPluginCache(t)
-			tc.opts.Stdout = &syncBuffer{}
-			tc.opts.Logger = newTestLogger(&syncBuffer{})
+			tc.opts.Stdout = &gatewaytest.SyncBuffer{}
+			tc.opts.Logger = newTestLogger(&gatewaytest.SyncBuffer{})
 			_, err := Run(context.Background(), tc.opts)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("Run error = %v, want one containing %q", err, tc.wantErr)
@@ -278,14 +259,14 @@ func TestRun_BuildsExamplePlugins(t *testing.T) {
 		}
 	}
 	cache := filepath.Join(t.TempDir(), "cache")
-	var out syncBuffer
+	var out gatewaytest.SyncBuffer
 	var environ []string
 	load := func(b []byte, env []string) (*config.Config, error) {
 		environ = env
 		return config.LoadBytes(b, env)
 	}
 	_, err := Run(ctx, Options{Duration: time.Millisecond, Quiet: true, SourceRoot: root, PluginCache: cache,
-		Load: load, Logger: newTestLogger(&syncBuffer{}), Stdout: &out})
+		Load: load, Logger: newTestLogger(&gatewaytest.SyncBuffer{}), Stdout: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
