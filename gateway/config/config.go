@@ -15,6 +15,11 @@ type Config struct {
 	Admin   Admin   `koanf:"admin"`
 	Log     Log     `koanf:"log"`
 	Routes  []Route `koanf:"routes"`
+	// Tenants groups routes under tenants with their own namespaces and limits.
+	Tenants Tenants `koanf:"tenants"`
+
+	// tenants are the inline and folder tenants as Load read them; see AllTenants.
+	tenants []Tenant
 }
 
 // MQTT configures the source connection (paho.golang autopaho, MQTT v5).
@@ -157,6 +162,14 @@ type PluginLimits struct {
 type Admin struct {
 	// Listen is host:port for /metrics, /healthz, /readyz and /api/v1. Empty disables it.
 	Listen string `koanf:"listen"`
+	// Token is the operator's bearer token for /api/v1: it may do everything. Prefer
+	// TokenFile or TRIBUTARY_ADMIN__TOKEN. Without an operator token, /api/v1 answers only
+	// tenant tokens (and 401 to everyone else). Never printed.
+	Token Secret `koanf:"token"`
+	// TokenFile names a file holding the operator token.
+	TokenFile string `koanf:"token_file"`
+	// ProtectMetrics requires the operator token on /metrics too. Defaults to false.
+	ProtectMetrics bool `koanf:"protect_metrics"`
 }
 
 // Log configures the structured logger.

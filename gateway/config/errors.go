@@ -28,8 +28,11 @@ type KeyError struct {
 func (e *KeyError) Error() string {
 	key := e.Key
 	if e.Route != "" {
-		if i := strings.IndexByte(key, ']'); strings.HasPrefix(key, "routes[") && i > 0 {
-			key = key[:i+1] + " (" + e.Route + ")" + key[i+1:]
+		if at := strings.LastIndex(key, "routes["); at >= 0 {
+			if i := strings.IndexByte(key[at:], ']'); i > 0 {
+				i += at
+				key = key[:i+1] + " (" + e.Route + ")" + key[i+1:]
+			}
 		}
 	}
 	return key + ": " + e.Reason

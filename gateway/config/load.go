@@ -89,7 +89,9 @@ func load(src koanf.Provider, srcName string, environ []string) (*Config, error)
 		}
 	}
 	errs = append(errs, cfg.resolveSecrets()...)
-	cfg.applyRouteDefaults(raw)
+	rawRoutes, _ := raw["routes"].([]any)
+	applyRouteDefaults(cfg.Routes, rawRoutes)
+	errs = append(errs, cfg.collectTenants(raw)...)
 	for _, e := range cfg.problems() {
 		// A key that failed to decode holds a zero value; checking it again only adds noise.
 		var ke *KeyError
@@ -120,7 +122,7 @@ func coveredBy(key string, failed map[string]bool) bool {
 
 // decode decodes raw into cfg strictly: unknown keys are errors, strings convert to the
 // field's type (environment values are strings), durations need a unit.
-func decode(raw map[string]any, cfg *Config) error {
+func decode(raw map[string]any, cfg any) error {
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
@@ -256,6 +258,7 @@ func (c *Config) resolveSecrets() []error {
 		*s = Secret(v)
 	}
 	resolve("mqtt.password", &c.MQTT.Password, "mqtt.password_file", c.MQTT.PasswordFile)
+	resolve("admin.token", &c.Admin.Token, "admin.token_file", c.Admin.TokenFile)
 	resolve("kafka.sasl.password", &c.Kafka.SASL.Password, "kafka.sasl.password_file", c.Kafka.SASL.PasswordFile)
 	return errs
 }
@@ -289,12 +292,11 @@ func readSecretFile(path string) (string, error) {
 	return s, nil
 }
 
-// applyRouteDefaults fills in what a route may leave out. raw is the merged configuration
-// before decoding; it tells an absent qos from an explicit 0.
-func (c *Config) applyRouteDefaults(raw map[string]any) {
-	rawRoutes, _ := raw["routes"].([]any)
-	for i := range c.Routes {
-		r := &c.Routes[i]
+// applyRouteDefaults fills in what a route may leave out. rawRoutes are the routes before
+// decoding; they tell an absent qos from an explicit 0.
+func applyRouteDefaults(routes []Route, rawRoutes []any) {
+	for i := range routes {
+		r := &routes[i]
 		qosSet := false
 		if i < len(rawRoutes) {
 			if m, ok := rawRoutes[i].(map[string]any); ok {

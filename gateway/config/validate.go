@@ -196,12 +196,19 @@ func (l *Log) check(p *problems) {
 }
 
 func (c *Config) checkRoutes(p *problems) {
-	if len(c.Routes) == 0 {
-		p.add("routes", "at least one route is required")
+	if len(c.Routes) == 0 && len(c.AllTenants()) == 0 && c.Tenants.Dir == "" {
+		p.add("routes", "at least one route is required (or a tenant)")
 	}
+	c.checkRouteList(p, "routes", c.Routes, nil)
+	c.checkTenants(p)
+}
+
+// checkRouteList checks routes found at key (as "routes" or "tenants.inline[0] (acme).routes"),
+// with plugins and namespaces resolved for tenant t (nil for top-level routes).
+func (c *Config) checkRouteList(p *problems, at string, routes []Route, t *Tenant) {
 	seen := map[string]int{}
-	for i, r := range c.Routes {
-		key := fmt.Sprintf("routes[%d]", i)
+	for i, r := range routes {
+		key := fmt.Sprintf("%s[%d]", at, i)
 		add := func(sub, format string, args ...any) {
 			p.addRoute(key+sub, r.Name, format, args...)
 		}
@@ -212,7 +219,7 @@ func (c *Config) checkRoutes(p *problems) {
 			add(".name", "invalid route name %q: use letters, digits, '.', '_' and '-'", r.Name)
 		}
 		if j, dup := seen[r.Name]; dup && r.Name != "" {
-			add(".name", "duplicate route name %q, also routes[%d]", r.Name, j)
+			add(".name", "duplicate route name %q, also %s[%d]", r.Name, at, j)
 		} else {
 			seen[r.Name] = i
 		}
@@ -237,7 +244,7 @@ func (c *Config) checkRoutes(p *problems) {
 			case !validName(s.Plugin, false):
 				add(sk, "invalid plugin name %q: use letters, digits, '_' and '-'", s.Plugin)
 			default:
-				path := c.PluginPath(s.Plugin)
+				path := c.TenantPluginPath(t, s.Plugin)
 				if st, err := os.Stat(path); err != nil {
 					if errors.Is(err, os.ErrNotExist) {
 						add(sk, "plugin %q: file %s does not exist", s.Plugin, path)
@@ -275,6 +282,9 @@ func (c *Config) checkRoutes(p *problems) {
 			if reason := checkKafkaTopic(r.DeadLetter); reason != "" {
 				add(".dead_letter", "invalid Kafka topic %q: %s", r.DeadLetter, reason)
 			}
+		}
+		if t != nil {
+			checkNamespace(p, key, &routes[i], t)
 		}
 	}
 }
