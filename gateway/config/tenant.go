@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-		"strings"
+	"strings"
 	"time"
 
 	"github.com/knadh/koanf/parsers/yaml"
