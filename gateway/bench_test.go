@@ -20,7 +20,7 @@ import (
 func benchRoute(b *testing.B, name string, to config.Destination) *route {
 	b.Helper()
 	r, err := buildRoute(config.Route{Name: name, From: []string{"building/#"}, QoS: 1, To: to, DeadLetter: "dlq"},
-		newMetrics(prometheus.NewRegistry()))
+		nil, newMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func BenchmarkRouteMatch(b *testing.B) {
 					from = "building/+/+/sensor/#"
 				}
 				r, err := buildRoute(config.Route{Name: fmt.Sprintf("r%d", i), From: []string{from}, QoS: 1,
-					To: config.Destination{Topic: "t"}, DeadLetter: "dlq"}, reg)
+					To: config.Destination{Topic: "t"}, DeadLetter: "dlq"}, nil, reg)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -32,6 +32,7 @@ func pluginLimits(l config.PluginLimits) wasmhost.Limits {
 
 // PluginReport describes one chain stage as built: what `tributary validate` prints.
 type PluginReport struct {
+	Tenant      string `json:",omitempty"` // "" for top-level routes
 	Route       string
 	Stage       int
 	Plugin      string
@@ -40,20 +41,57 @@ type PluginReport struct {
 	CompileTime time.Duration
 }
 
+// flowSpec is what one flow's routes are built from: the top-level routes, or one tenant's.
+type flowSpec struct {
+	tenant  *config.Tenant // nil for the top-level routes
+	name    string         // the tenant's name, "" for the top-level routes
+	routes  []config.Route
+	plugins config.Plugins // plugins settings with the tenant's limits applied
+	key     string         // the routes' key in errors: "routes" or "tenants.inline[0] (acme).routes"
+	path    func(plugin string) string
+}
+
+// flowSpecs splits cfg into flows: the top-level routes (when there are any), then one per
+// tenant.
+func flowSpecs(cfg *config.Config) []flowSpec {
+	var specs []flowSpec
+	if len(cfg.Routes) > 0 {
+		specs = append(specs, flowSpec{routes: cfg.Routes, plugins: cfg.Plugins, key: "routes", path: cfg.PluginPath})
+	}
+	tenants := cfg.AllTenants()
+	for i := range tenants {
+		t := &tenants[i]
+		pl := cfg.Plugins
+		if t.Limits.MemoryMB > 0 {
+			pl.Limits.MemoryMB = t.Limits.MemoryMB
+		}
+		if t.Limits.CallTimeout > 0 {
+			pl.Limits.CallTimeout = t.Limits.CallTimeout
+		}
+		pl.Instances = t.InstancesPerStage(cfg.Plugins.Instances)
+		key := "tenant " + t.Name + ": routes"
+		specs = append(specs, flowSpec{tenant: t, name: t.Name, routes: t.Routes, plugins: pl, key: key,
+			path: func(plugin string) string { return cfg.TenantPluginPath(t, plugin) }})
+	}
+	return specs
+}
+
 // chainBuilder compiles each plugin file once and builds route chains on one Host.
 type chainBuilder struct {
-	cfg      *config.Config
 	host     *wasmhost.Host
+	metrics  *pluginMetrics // nil when nothing observes the plugins
 	compiled map[string]*wasmhost.Plugin
 	reports  []PluginReport
-	poolSize int
+	poolSize int // 0: each flow's plugins.instances
 }
 
 // needsHost reports whether any route has a chain.
 func needsHost(cfg *config.Config) bool {
-	for _, r := range cfg.Routes {
-		if len(r.Chain) > 0 {
-			return true
+	for _, spec := range flowSpecs(cfg) {
+		for _, r := range spec.routes {
+			if len(r.Chain) > 0 {
+				return true
+			}
 		}
 	}
 	return false
@@ -62,7 +100,7 @@ func needsHost(cfg *config.Config) bool {
 // build compiles rc's stages and instantiates their pools (fail fast: a plugin whose init
 // rejects its config fails here), and returns the chain with a report per stage. It returns a
 // nil chain for a route without plugins.
-func (b *chainBuilder) build(ctx context.Context, i int, rc config.Route) (*wasmhost.Chain, []PluginReport, error) {
+func (b *chainBuilder) build(ctx context.Context, spec *flowSpec, i int, rc config.Route) (*wasmhost.Chain, []PluginReport, error) {
 	if len(rc.Chain) == 0 {
 		return nil, nil, nil
 	}
@@ -74,11 +112,15 @@ func (b *chainBuilder) build(ctx context.Context, i int, rc config.Route) (*wasm
 		}
 		return nil, nil, err
 	}
+	size := b.poolSize
+	if size == 0 {
+		size = spec.plugins.Instances
+	}
 	for k, st := range rc.Chain {
-		key := fmt.Sprintf("routes[%d] (%s).chain[%d] (%s)", i, rc.Name, k, st.Plugin)
-		p, ok := b.compiled[st.Plugin]
+		key := fmt.Sprintf("%s[%d] (%s).chain[%d] (%s)", spec.key, i, rc.Name, k, st.Plugin)
+		path := spec.path(st.Plugin)
+		p, ok := b.compiled[spec.name+"\x00"+path]
 		if !ok {
-			path := b.cfg.PluginPath(st.Plugin)
 			wasm, err := os.ReadFile(path)
 			if err != nil {
 				return fail(fmt.Errorf("%s: %w", key, err))
@@ -86,7 +128,8 @@ func (b *chainBuilder) build(ctx context.Context, i int, rc config.Route) (*wasm
 			if p, err = b.host.Compile(ctx, st.Plugin, wasm); err != nil {
 				return fail(fmt.Errorf("%s: %s: %w", key, path, err))
 			}
-			b.compiled[st.Plugin] = p
+			b.compiled[spec.name+"\x00"+path] = p
+			b.metrics.owns(p, spec.name)
 		}
 		conf := []byte("{}")
 		if st.Config != nil {
@@ -95,12 +138,12 @@ func (b *chainBuilder) build(ctx context.Context, i int, rc config.Route) (*wasm
 				return fail(fmt.Errorf("%s.config: %w", key, err))
 			}
 		}
-		pool, err := wasmhost.NewPool(ctx, b.host, p, conf, pluginLimits(b.cfg.Plugins.Limits), b.poolSize)
+		pool, err := wasmhost.NewPool(ctx, b.host, p, conf, pluginLimits(spec.plugins.Limits), size)
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", key, err))
 		}
 		pools = append(pools, pool)
-		reports = append(reports, PluginReport{Route: rc.Name, Stage: k, Plugin: p.Name(),
+		reports = append(reports, PluginReport{Tenant: spec.name, Route: rc.Name, Stage: k, Plugin: p.Name(),
 			Version: p.Version(), Size: p.Size(), CompileTime: p.CompileTime()})
 	}
 	b.reports = append(b.reports, reports...)
@@ -108,10 +151,10 @@ func (b *chainBuilder) build(ctx context.Context, i int, rc config.Route) (*wasm
 }
 
 // stageVersions returns the version (sha256) of each plugin file rc's chain would load.
-func stageVersions(cfg *config.Config, rc config.Route) ([]string, error) {
+func stageVersions(path func(string) string, rc config.Route) ([]string, error) {
 	vs := make([]string, len(rc.Chain))
 	for k, st := range rc.Chain {
-		wasm, err := os.ReadFile(cfg.PluginPath(st.Plugin))
+		wasm, err := os.ReadFile(path(st.Plugin))
 		if err != nil {
 			return nil, err
 		}
@@ -121,9 +164,10 @@ func stageVersions(cfg *config.Config, rc config.Route) ([]string, error) {
 	return vs, nil
 }
 
-// CheckPlugins compiles every plugin the configuration's routes use and starts one instance
-// of each stage with its config, as New would, then releases them. It returns what was built,
-// or the first error naming the route, stage and plugin file.
+// CheckPlugins compiles every plugin the configuration's routes (top-level and tenants') use
+// and starts one instance of each stage with its config, as New would, then releases them.
+// It returns what was built, or the first error naming the tenant, route, stage and plugin
+// file.
 func CheckPlugins(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]PluginReport, error) {
 	if !needsHost(cfg) {
 		return nil, nil
@@ -133,14 +177,16 @@ func CheckPlugins(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]
 		return nil, err
 	}
 	defer host.Close(ctx)
-	b := &chainBuilder{cfg: cfg, host: host, compiled: map[string]*wasmhost.Plugin{}, poolSize: 1}
-	for i, rc := range cfg.Routes {
-		ch, _, err := b.build(ctx, i, rc)
-		if err != nil {
-			return nil, err
-		}
-		if ch != nil {
-			_ = ch.Close(ctx)
+	b := &chainBuilder{host: host, compiled: map[string]*wasmhost.Plugin{}, poolSize: 1}
+	for _, spec := range flowSpecs(cfg) {
+		for i, rc := range spec.routes {
+			ch, _, err := b.build(ctx, &spec, i, rc)
+			if err != nil {
+				return nil, err
+			}
+			if ch != nil {
+				_ = ch.Close(ctx)
+			}
 		}
 	}
 	return b.reports, nil
@@ -151,7 +197,7 @@ func CheckPlugins(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]
 func (g *Gateway) runChain(ctx context.Context, r *route, msgs []*message) {
 	in := make([]abi.Message, len(msgs))
 	for i, m := range msgs {
-		in[i] = m.abiMessage(r.name)
+		in[i] = m.abiMessage(r)
 	}
 	results := r.chain.Process(ctx, in)
 	for i, res := range results {
@@ -173,13 +219,14 @@ func (g *Gateway) runChain(ctx context.Context, r *route, msgs []*message) {
 	r.active.Add(-int64(len(msgs)))
 }
 
-// abiMessage is m as a plugin sees it.
-func (m *message) abiMessage(route string) abi.Message {
+// abiMessage is m as a plugin of route r sees it.
+func (m *message) abiMessage(r *route) abi.Message {
 	am := abi.Message{
 		Topic:       m.topic,
 		Payload:     m.payload,
 		ContentType: m.contentType,
-		Route:       route,
+		Route:       r.name,
+		Tenant:      r.tenant,
 		QoS:         m.qos,
 		Retain:      m.retain,
 		ArrivedAtMs: m.arrivedAt.UnixMilli(),

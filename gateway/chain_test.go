@@ -117,8 +117,8 @@ func TestChain_EndToEnd(t *testing.T) {
 		return nil
 	})
 	resp := httpGet(t, "http://"+gw.AdminAddr()+"/metrics")
-	for _, m := range []string{`tributary_plugin_calls_total{plugin="conformance"}`, `tributary_plugin_errors_total{kind="timeout",plugin="conformance"}`,
-		`tributary_route_dead_letters_total{kind="trap",route="two"} 1`} {
+	for _, m := range []string{`tributary_plugin_calls_total{plugin="conformance",tenant=""}`, `tributary_plugin_errors_total{kind="timeout",plugin="conformance",tenant=""}`,
+		`tributary_route_dead_letters_total{kind="trap",route="two",tenant=""} 1`} {
 		if !strings.Contains(resp, m) {
 			t.Errorf("/metrics lacks %s", m)
 		}

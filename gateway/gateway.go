@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -31,22 +29,19 @@ type Gateway struct {
 	metrics  *metrics
 	now      func() time.Time
 
-	table  atomic.Pointer[routeTable]
-	src    *source
-	sink   *sink
-	retry  *deadLetterRetrier
-	shards []chan *message
-	seed   maphash.Seed
+	sink  *sink
+	retry *deadLetterRetrier
 
-	// slots bounds the messages in flight: the MQTT callback takes a slot, the ack returns it.
-	slots      chan struct{}
-	intakeMu   sync.RWMutex
-	stopping   atomic.Bool
-	stopIntake chan struct{}
-	kafkaUp    atomic.Bool
-	adminAddr  atomic.Pointer[string]
-	ackFunc    func(*message)
-	host       *wasmhost.Host // nil until a route has plugins
+	// flows are the MQTT sessions by tenant ("" for the top-level routes). The map is
+	// replaced, never edited, under flowsMu; reloads add and remove flows.
+	flowsMu sync.RWMutex
+	flows   map[string]*flow
+	runCtx  context.Context // where flows added by a reload run; nil before Run
+
+	kafkaUp   atomic.Bool
+	adminAddr atomic.Pointer[string]
+	host      *wasmhost.Host                // nil until a route has plugins
+	current   atomic.Pointer[config.Config] // the configuration in force, as the last reload left it
 
 	pluginMetrics *pluginMetrics
 	reload        reloadState
@@ -78,12 +73,11 @@ func WithClock(now func() time.Time) Option { return optionFunc(func(g *Gateway)
 // clients but connects nothing; Run does.
 func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	g := &Gateway{
-		cfg:        cfg,
-		log:        slog.Default(),
-		now:        time.Now,
-		seed:       maphash.MakeSeed(),
-		stopIntake: make(chan struct{}),
-		retry:      newDeadLetterRetrier(),
+		cfg:   cfg,
+		log:   slog.Default(),
+		now:   time.Now,
+		retry: newDeadLetterRetrier(),
+		flows: map[string]*flow{},
 	}
 	for _, o := range opts {
 		o.apply(g)
@@ -93,50 +87,45 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	g.metrics = newMetrics(g.registry)
-	g.ackFunc = g.ack
 
 	g.pluginMetrics = newPluginMetrics(g.registry)
 	newReloadMetrics(g.registry, &g.reload)
 	g.reload.trigger = make(chan struct{}, 1)
-	table, _, err := g.buildTable(context.Background(), cfg, &routeTable{})
-	if err != nil {
-		if g.host != nil {
-			_ = g.host.Close(context.Background())
+	g.current.Store(cfg)
+	ctx := context.Background()
+	for _, spec := range flowSpecs(cfg) {
+		table, _, err := g.buildTable(ctx, &spec, &routeTable{})
+		if err != nil {
+			g.closeRoutes()
+			return nil, err
 		}
-		return nil, err
+		g.flows[spec.name] = g.newFlow(&spec, table)
 	}
-	g.table.Store(table)
 
-	var kopts []kgo.Opt
-	kopts, err = kafkaOptions(cfg.Kafka)
+	kopts, err := kafkaOptions(cfg.Kafka)
 	if err != nil {
-		g.closeRoutes(table)
+		g.closeRoutes()
 		return nil, err
 	}
 	kopts = append(kopts, kgo.WithLogger(kgoLogger{g.log}))
 	client, err := kgo.NewClient(kopts...)
 	if err != nil {
-		g.closeRoutes(table)
+		g.closeRoutes()
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	g.sink = &sink{client: client, maxBytes: cfg.Kafka.MaxRecordBytes, log: g.log, metrics: g.metrics, retry: g.retry}
-
-	g.src = &source{
-		cfg:     cfg.MQTT,
-		log:     g.log,
-		metrics: g.metrics,
-		onMsg:   g.onPublish,
-		subs:    func() []subscription { return g.table.Load().subscriptions() },
-	}
-
-	g.slots = make(chan struct{}, cfg.Flow.MaxInFlight)
-	g.shards = make([]chan *message, cfg.Flow.Shards)
-	for i := range g.shards {
-		// A message holds a slot from intake to ack, so a shard never queues more than
-		// MaxInFlight messages and the callback's send never blocks.
-		g.shards[i] = make(chan *message, cfg.Flow.MaxInFlight)
-	}
 	return g, nil
+}
+
+// flowList returns the flows in force.
+func (g *Gateway) flowList() []*flow {
+	g.flowsMu.RLock()
+	defer g.flowsMu.RUnlock()
+	out := make([]*flow, 0, len(g.flows))
+	for _, f := range g.flows {
+		out = append(out, f)
+	}
+	return out
 }
 
 // Run connects to MQTT and Kafka and moves messages until ctx is done, then drains: it stops
@@ -144,10 +133,6 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 // disconnects, all within flow.drain_timeout. Messages still unacknowledged after that are
 // redelivered by the broker to the next session. Run returns nil after a clean drain.
 func (g *Gateway) Run(ctx context.Context) error {
-	var shardsWG sync.WaitGroup
-	for _, ch := range g.shards {
-		shardsWG.Go(func() { g.runShard(ch) })
-	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	var bgWG sync.WaitGroup
@@ -159,7 +144,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.cfg.Admin.Listen != "" {
 		ln, err := net.Listen("tcp", g.cfg.Admin.Listen)
 		if err != nil {
-			g.abort(&shardsWG, stopBG, &bgWG, retryStop)
+			g.abort(stopBG, &bgWG, retryStop)
 			return fmt.Errorf("admin.listen: %w", err)
 		}
 		addr := ln.Addr().String()
@@ -180,15 +165,27 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.reloadPath != "" {
 		bgWG.Go(func() { g.watch(bg) })
 	}
-	if err := g.src.start(bg); err != nil {
-		g.abort(&shardsWG, stopBG, &bgWG, retryStop)
-		return err
+	g.flowsMu.Lock()
+	g.runCtx = bg
+	routes := 0
+	for _, f := range g.flows {
+		routes += len(f.table.Load().routes)
+		if err := f.start(bg); err != nil {
+			g.flowsMu.Unlock()
+			g.abort(stopBG, &bgWG, retryStop)
+			return err
+		}
 	}
-	g.log.Info("gateway running", slog.Int("routes", len(g.table.Load().routes)),
+	tenants := len(g.flows)
+	if g.flows[""] != nil {
+		tenants--
+	}
+	g.flowsMu.Unlock()
+	g.log.Info("gateway running", slog.Int("routes", routes), slog.Int("tenants", tenants),
 		slog.String("mqtt", g.cfg.MQTT.URL), slog.Any("kafka", g.cfg.Kafka.Brokers))
 
 	<-ctx.Done()
-	err := g.drain(&shardsWG)
+	err := g.drain()
 	if adminSrv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = adminSrv.Shutdown(sctx)
@@ -201,23 +198,30 @@ func (g *Gateway) Run(ctx context.Context) error {
 }
 
 // abort undoes a partial start.
-func (g *Gateway) abort(shards *sync.WaitGroup, stopBG context.CancelFunc, bg *sync.WaitGroup, retryStop chan struct{}) {
-	g.closeShards()
-	shards.Wait()
+func (g *Gateway) abort(stopBG context.CancelFunc, bg *sync.WaitGroup, retryStop chan struct{}) {
+	for _, f := range g.flowList() {
+		dctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = f.src.disconnect(dctx)
+		cancel()
+		f.closeShards()
+		f.shardsWG.Wait()
+	}
 	close(retryStop)
 	stopBG()
 	bg.Wait()
 	g.sink.client.Close()
-	g.closeRoutes(g.table.Load())
+	g.closeRoutes()
 }
 
-// closeRoutes closes the routes' chains, waits for routes retired by reloads and, last,
-// closes the plugin host.
-func (g *Gateway) closeRoutes(t *routeTable) {
+// closeRoutes closes the chains of every flow's routes, waits for routes retired by reloads
+// and, last, closes the plugin host.
+func (g *Gateway) closeRoutes() {
 	ctx := context.Background()
-	for _, r := range t.routes {
-		if r.chain != nil {
-			_ = r.chain.Close(ctx)
+	for _, f := range g.flowList() {
+		for _, r := range f.table.Load().routes {
+			if r.chain != nil {
+				_ = r.chain.Close(ctx)
+			}
 		}
 	}
 	g.reload.retiring.Wait()
@@ -232,101 +236,6 @@ func (g *Gateway) AdminAddr() string {
 		return *p
 	}
 	return ""
-}
-
-// onPublish is paho's callback. It never blocks on Kafka: it takes an in-flight slot (which
-// only waits when max_in_flight messages are unacknowledged, the backpressure) and hands the
-// message to its shard.
-func (g *Gateway) onPublish(pr paho.PublishReceived) (bool, error) {
-	p := pr.Packet
-	if g.stopping.Load() {
-		return true, nil // not acknowledged: the broker redelivers it to the next session
-	}
-	select {
-	case g.slots <- struct{}{}:
-	case <-g.stopIntake:
-		return true, nil
-	}
-	g.metrics.inFlight.Inc()
-	g.metrics.receivedByQoS[p.QoS%3].Inc()
-	m := &message{
-		topic:      p.Topic,
-		topicBytes: []byte(p.Topic),
-		payload:    p.Payload,
-		qos:        p.QoS,
-		retain:     p.Retain,
-		arrivedAt:  g.now(),
-		client:     pr.Client,
-		packet:     p,
-	}
-	if p.Properties != nil {
-		m.contentType = p.Properties.ContentType
-		m.userProperties = p.Properties.User
-	}
-	m.delivery.msg = m
-	m.delivery.ack = g.ackFunc
-	// The read lock spans matching and handing over, so a reload's swap (write lock) sees every
-	// message either entirely before it, on the old routes, or after it, on the new ones.
-	g.intakeMu.RLock()
-	if g.stopping.Load() {
-		g.intakeMu.RUnlock()
-		g.release()
-		return true, nil
-	}
-	m.routes = g.table.Load().match(m.topic, m.routeBuf[:0])
-	if len(m.routes) == 0 {
-		g.intakeMu.RUnlock()
-		g.metrics.unroutedCount.Add(1)
-		g.ack(m)
-		return true, nil
-	}
-	m.delivery.add(len(m.routes))
-	for _, r := range m.routes {
-		r.active.Add(1)
-	}
-	g.shards[maphash.String(g.seed, m.topic)%uint64(len(g.shards))] <- m
-	g.intakeMu.RUnlock()
-	return true, nil
-}
-
-// ack acknowledges m to the broker (paho sends PUBACKs in receive order) and frees its slot.
-func (g *Gateway) ack(m *message) {
-	if m.qos > 0 && m.client != nil {
-		if err := m.client.Ack(m.packet); err != nil {
-			// The connection that delivered m is gone; the broker redelivers it.
-			g.log.Debug("mqtt ack not sent", slog.String("mqtt_topic", m.topic), slog.String("error", err.Error()))
-		}
-	}
-	g.metrics.deliveryLatency.Observe(g.now().Sub(m.arrivedAt).Seconds())
-	g.release()
-}
-
-func (g *Gateway) release() {
-	<-g.slots
-	g.metrics.inFlight.Dec()
-}
-
-// runShard processes one shard's messages in arrival order, in batches of what is ready.
-func (g *Gateway) runShard(ch chan *message) {
-	maxBatch := max(g.cfg.Flow.MaxBatch, 1)
-	batch := make([]*message, 0, maxBatch)
-	for m := range ch {
-		batch = append(batch[:0], m)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case m, ok := <-ch:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, m)
-			default:
-				break fill
-			}
-		}
-		g.process(batch)
-		clear(batch)
-	}
 }
 
 // chainBatch gathers one route's messages of a shard batch for one call of its chain.
@@ -344,6 +253,14 @@ func (g *Gateway) process(batch []*message) {
 	for _, m := range batch {
 		for _, r := range m.routes {
 			r.counters.in.Add(1)
+			if r.maxMessageBytes > 0 && len(m.payload) > r.maxMessageBytes {
+				m.delivery.add(1)
+				g.sink.deadLetter(ctx, r, m, &deadReason{kind: KindMessageTooLarge, stage: -1,
+					err: fmt.Sprintf("payload of %d bytes exceeds tenant %s's limits.max_message_bytes %d", len(m.payload), r.tenant, r.maxMessageBytes)})
+				m.delivery.done() // the route's token
+				r.active.Add(-1)
+				continue
+			}
 			if r.chain == nil {
 				g.emit(ctx, r, m, &output{payload: m.payload})
 				m.delivery.done() // the route's token
@@ -376,34 +293,35 @@ func (g *Gateway) emit(ctx context.Context, r *route, m *message, o *output) {
 	g.sink.produce(ctx, r, m, rec)
 }
 
-// closeShards ends intake for good and lets the shards finish their queues.
-func (g *Gateway) closeShards() {
-	if g.stopping.Swap(true) {
-		return
-	}
-	close(g.stopIntake)
-	g.intakeMu.Lock() // waits for callbacks handing a message over
-	for _, ch := range g.shards {
-		close(ch)
-	}
-	g.intakeMu.Unlock()
-}
-
-// drain stops in order: intake, shards, Kafka, acknowledgements, MQTT.
-func (g *Gateway) drain(shards *sync.WaitGroup) error {
+// drain stops in order: intake, shards, Kafka, acknowledgements, MQTT, for every flow at once.
+func (g *Gateway) drain() error {
+	g.reload.mu.Lock() // waits for a reload in progress; none runs after this
+	g.reload.closed = true
+	g.reload.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Flow.DrainTimeout)
 	defer cancel()
 	start := time.Now()
-	g.log.Info("draining", slog.Int("in_flight", len(g.slots)))
-	if g.cfg.MQTT.SharedGroup != "" {
-		// Leave the share group first: the broker keeps dealing new messages to a member's
-		// session even while it is away, so an instance that stops without unsubscribing would
-		// hold its share until it comes back. Messages already sent to it are still processed.
-		g.src.resubscribe(ctx, g.table.Load().subscriptions(), nil)
+	flows := g.flowList()
+	inFlight := 0
+	for _, f := range flows {
+		inFlight += len(f.slots)
 	}
-	g.closeShards()
+	g.log.Info("draining", slog.Int("in_flight", inFlight))
+	var wg sync.WaitGroup
+	for _, f := range flows {
+		wg.Go(func() { f.leaveShares(ctx) })
+	}
+	wg.Wait()
+	for _, f := range flows {
+		f.closeShards()
+	}
 	shardsDone := make(chan struct{})
-	go func() { shards.Wait(); close(shardsDone) }()
+	go func() {
+		for _, f := range flows {
+			f.shardsWG.Wait()
+		}
+		close(shardsDone)
+	}()
 
 	var err error
 	select {
@@ -411,13 +329,20 @@ func (g *Gateway) drain(shards *sync.WaitGroup) error {
 	case <-ctx.Done():
 		err = errors.New("drain timeout: shards still busy")
 	}
+	unacked := func() int {
+		n := 0
+		for _, f := range flows {
+			n += len(f.slots)
+		}
+		return n
+	}
 	// Flush until every delivery is acknowledged: dead letters may be produced after a flush.
-	for err == nil && len(g.slots) > 0 {
+	for err == nil && unacked() > 0 {
 		if ferr := g.sink.client.Flush(ctx); ferr != nil {
 			err = fmt.Errorf("drain timeout: flushing kafka: %w", ferr)
 			break
 		}
-		if len(g.slots) == 0 {
+		if unacked() == 0 {
 			break
 		}
 		select {
@@ -426,16 +351,20 @@ func (g *Gateway) drain(shards *sync.WaitGroup) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	// paho sends pending acknowledgements every mqtt.ack_interval: give it time to.
-	time.Sleep(3 * g.cfg.MQTT.AckInterval)
-	left := len(g.slots)
-	dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
-	if derr := g.src.disconnect(dctx); derr != nil {
-		g.log.Debug("mqtt disconnect", slog.String("error", derr.Error()))
+	g.sleepForAcks()
+	left := unacked()
+	for _, f := range flows {
+		wg.Go(func() {
+			dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer dcancel()
+			if derr := f.src.disconnect(dctx); derr != nil {
+				f.log.Debug("mqtt disconnect", slog.String("error", derr.Error()))
+			}
+		})
 	}
-	dcancel()
+	wg.Wait()
 	g.sink.client.Close()
-	g.closeRoutes(g.table.Load())
+	g.closeRoutes()
 	if err != nil {
 		g.log.Warn("stopped before the drain finished; unacknowledged QoS 1/2 messages will be redelivered by the broker",
 			slog.Int("unacknowledged", left), slog.String("error", err.Error()))
@@ -445,11 +374,23 @@ func (g *Gateway) drain(shards *sync.WaitGroup) error {
 	return nil
 }
 
-// readiness returns nil while MQTT is connected and subscribed and Kafka answers.
+// sleepForAcks gives paho time to send pending acknowledgements, which it does every
+// mqtt.ack_interval.
+func (g *Gateway) sleepForAcks() { time.Sleep(3 * g.cfg.MQTT.AckInterval) }
+
+// readiness returns nil while every MQTT session is connected and subscribed and Kafka
+// answers.
 func (g *Gateway) readiness() error {
 	var errs []error
-	if !g.src.ready() {
-		errs = append(errs, errors.New("mqtt: not connected and subscribed"))
+	for _, f := range g.flowList() {
+		if f.src.ready() {
+			continue
+		}
+		if f.tenant == "" {
+			errs = append(errs, errors.New("mqtt: not connected and subscribed"))
+		} else {
+			errs = append(errs, fmt.Errorf("mqtt (tenant %s): not connected and subscribed", f.tenant))
+		}
 	}
 	if !g.kafkaUp.Load() {
 		errs = append(errs, errors.New("kafka: not answering"))
@@ -478,21 +419,24 @@ func (g *Gateway) pingKafka(ctx context.Context) {
 // Stats returns the gateway's counters. Safe for concurrent use.
 func (g *Gateway) Stats() Stats {
 	s := Stats{
-		MQTTConnected: g.src.connected.Load(),
+		MQTTConnected: true,
 		KafkaUp:       g.kafkaUp.Load(),
-		InFlight:      len(g.slots),
 		Unrouted:      g.metrics.unroutedCount.Load(),
 	}
 	plugins := map[string][]PluginReport{}
-	for _, r := range g.table.Load().routes {
-		plugins[r.name] = r.plugins
+	for _, f := range g.flowList() {
+		s.MQTTConnected = s.MQTTConnected && f.src.connected.Load()
+		s.InFlight += len(f.slots)
+		for _, r := range f.table.Load().routes {
+			plugins[r.tenant+"/"+r.name] = r.plugins
+		}
 	}
 	for _, r := range g.metrics.snapshot() {
-		_, current := plugins[r.name]
+		ps, current := plugins[r.tenant+"/"+r.name]
 		s.Routes = append(s.Routes, RouteStats{
-			Name: r.name, Active: current, In: r.in.Load(), Out: r.out.Load(),
+			Tenant: r.tenant, Name: r.name, Active: current, In: r.in.Load(), Out: r.out.Load(),
 			Filtered: r.filtered.Load(), DeadLettered: r.deadLettered.Load(),
-			Plugins: plugins[r.name],
+			Plugins: ps,
 		})
 	}
 	s.LastReload = g.reload.last.Load()

@@ -12,6 +12,7 @@ import (
 // replaced by a reload keeps counting where its predecessor stopped), are bumped with atomics on
 // the hot path, and are read both by the Prometheus collector and by Stats.
 type routeCounters struct {
+	tenant       string // "" for top-level routes
 	name         string
 	in           atomic.Uint64 // messages that entered the route
 	out          atomic.Uint64 // records acknowledged by Kafka
@@ -37,8 +38,8 @@ type metrics struct {
 	received        *prometheus.CounterVec
 	receivedByQoS   [3]prometheus.Counter // received's children, looked up once
 	unroutedCount   atomic.Uint64
-	inFlight        prometheus.Gauge
-	mqttConnected   prometheus.Gauge
+	inFlight        *prometheus.GaugeVec // by tenant
+	mqttConnected   *prometheus.GaugeVec // by tenant
 	mqttConnects    prometheus.Counter
 	mqttConnErrors  prometheus.Counter
 	kafkaErrors     *prometheus.CounterVec
@@ -54,14 +55,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "tributary_mqtt_messages_received_total",
 			Help: "MQTT PUBLISH packets received, by QoS.",
 		}, []string{"qos"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tributary_messages_in_flight",
-			Help: "Messages received from MQTT and not yet acknowledged.",
-		}),
-		mqttConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Help: "Messages received from MQTT and not yet acknowledged, by tenant (\"\" for top-level routes).",
+		}, []string{"tenant"}),
+		mqttConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tributary_mqtt_connected",
-			Help: "1 while the MQTT connection is up.",
-		}),
+			Help: "1 while the MQTT connection of a tenant (\"\" for top-level routes) is up.",
+		}, []string{"tenant"}),
 		mqttConnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tributary_mqtt_connects_total",
 			Help: "Successful MQTT connections, including reconnections.",
@@ -102,14 +103,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// route returns the counters of the named route, creating them on first use.
-func (m *metrics) route(name string) *routeCounters {
+// route returns the counters of a tenant's named route, creating them on first use.
+func (m *metrics) route(tenant, name string) *routeCounters {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.routes[name]
+	key := tenant + "/" + name
+	c, ok := m.routes[key]
 	if !ok {
-		c = &routeCounters{name: name}
-		m.routes[name] = c
+		c = &routeCounters{tenant: tenant, name: name}
+		m.routes[key] = c
 	}
 	return c
 }
@@ -121,19 +123,24 @@ func (m *metrics) snapshot() []*routeCounters {
 		out = append(out, c)
 	}
 	m.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].tenant != out[j].tenant {
+			return out[i].tenant < out[j].tenant
+		}
+		return out[i].name < out[j].name
+	})
 	return out
 }
 
 var (
 	descRouteIn = prometheus.NewDesc("tributary_route_messages_in_total",
-		"Messages that entered a route.", []string{"route"}, nil)
+		"Messages that entered a route.", []string{"tenant", "route"}, nil)
 	descRouteOut = prometheus.NewDesc("tributary_route_records_out_total",
-		"Records of a route acknowledged by Kafka.", []string{"route"}, nil)
+		"Records of a route acknowledged by Kafka.", []string{"tenant", "route"}, nil)
 	descRouteFiltered = prometheus.NewDesc("tributary_route_messages_filtered_total",
-		"Messages a route's plugin chain filtered out.", []string{"route"}, nil)
+		"Messages a route's plugin chain filtered out.", []string{"tenant", "route"}, nil)
 	descRouteDead = prometheus.NewDesc("tributary_route_dead_letters_total",
-		"Dead-letter records of a route acknowledged by Kafka, by error kind.", []string{"route", "kind"}, nil)
+		"Dead-letter records of a route acknowledged by Kafka, by error kind.", []string{"tenant", "route", "kind"}, nil)
 )
 
 // routeCollector exports routeCounters at scrape time.
@@ -148,12 +155,12 @@ func (c routeCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c routeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range c.m.snapshot() {
-		ch <- prometheus.MustNewConstMetric(descRouteIn, prometheus.CounterValue, float64(r.in.Load()), r.name)
-		ch <- prometheus.MustNewConstMetric(descRouteOut, prometheus.CounterValue, float64(r.out.Load()), r.name)
-		ch <- prometheus.MustNewConstMetric(descRouteFiltered, prometheus.CounterValue, float64(r.filtered.Load()), r.name)
+		ch <- prometheus.MustNewConstMetric(descRouteIn, prometheus.CounterValue, float64(r.in.Load()), r.tenant, r.name)
+		ch <- prometheus.MustNewConstMetric(descRouteOut, prometheus.CounterValue, float64(r.out.Load()), r.tenant, r.name)
+		ch <- prometheus.MustNewConstMetric(descRouteFiltered, prometheus.CounterValue, float64(r.filtered.Load()), r.tenant, r.name)
 		r.byKind.Range(func(k, v any) bool {
 			ch <- prometheus.MustNewConstMetric(descRouteDead, prometheus.CounterValue,
-				float64(v.(*atomic.Uint64).Load()), r.name, k.(string))
+				float64(v.(*atomic.Uint64).Load()), r.tenant, r.name, k.(string))
 			return true
 		})
 	}
@@ -161,7 +168,7 @@ func (c routeCollector) Collect(ch chan<- prometheus.Metric) {
 
 // Stats is a point-in-time view of the gateway's counters, for embedding and the dev view.
 type Stats struct {
-	// MQTTConnected is true while the MQTT session is up.
+	// MQTTConnected is true while every MQTT session (one per tenant) is up.
 	MQTTConnected bool
 	// KafkaUp is true while the last Kafka ping succeeded.
 	KafkaUp bool
@@ -169,7 +176,7 @@ type Stats struct {
 	InFlight int
 	// Unrouted counts messages that matched no route.
 	Unrouted uint64
-	// Routes holds one entry per route ever configured, sorted by name.
+	// Routes holds one entry per route ever configured, sorted by tenant and name.
 	Routes []RouteStats
 	// LastReload is the outcome of the last reload, nil before the first.
 	LastReload *ReloadStatus `json:",omitempty"`
@@ -177,7 +184,9 @@ type Stats struct {
 
 // RouteStats counts one route's messages since the gateway started.
 type RouteStats struct {
-	Name string
+	// Tenant owns the route; "" for top-level routes.
+	Tenant string `json:",omitempty"`
+	Name   string
 	// Active is false for a route a reload removed (its counters remain).
 	Active bool
 	// In counts messages that entered the route.

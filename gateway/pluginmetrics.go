@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ type pluginMetrics struct {
 	messages  *prometheus.CounterVec
 	instances *prometheus.GaugeVec
 	recycles  *prometheus.CounterVec
+	tenants   sync.Map // *wasmhost.Plugin -> tenant name, for the tenant label
 }
 
 var _ wasmhost.Observer = (*pluginMetrics)(nil)
@@ -25,51 +27,66 @@ func newPluginMetrics(reg prometheus.Registerer) *pluginMetrics {
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_plugin_calls_total",
 			Help: "Calls into a plugin (one call carries a batch of messages).",
-		}, []string{"plugin"}),
+		}, []string{"tenant", "plugin"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_plugin_errors_total",
 			Help: "Failed plugin calls by kind: trap, timeout, out_of_memory, bad_result.",
-		}, []string{"plugin", "kind"}),
+		}, []string{"tenant", "plugin", "kind"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tributary_plugin_call_seconds",
 			Help:    "Duration of one plugin call.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 3, 14),
-		}, []string{"plugin"}),
+		}, []string{"tenant", "plugin"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_plugin_messages_total",
 			Help: "Messages handed to a plugin.",
-		}, []string{"plugin"}),
+		}, []string{"tenant", "plugin"}),
 		instances: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tributary_plugin_instances",
 			Help: "Live plugin instances.",
-		}, []string{"plugin"}),
+		}, []string{"tenant", "plugin"}),
 		recycles: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_plugin_recycles_total",
 			Help: "Plugin instances retired, by reason: calls, memory, error, close.",
-		}, []string{"plugin", "reason"}),
+		}, []string{"tenant", "plugin", "reason"}),
 	}
 	reg.MustRegister(m.calls, m.errors, m.duration, m.messages, m.instances, m.recycles)
 	return m
 }
 
+// owns records that plugin p was compiled for tenant ("" for top-level routes).
+func (m *pluginMetrics) owns(p *wasmhost.Plugin, tenant string) {
+	if m != nil {
+		m.tenants.Store(p, tenant)
+	}
+}
+
+// tenant returns the tenant p was compiled for.
+func (m *pluginMetrics) tenant(p *wasmhost.Plugin) string {
+	t, _ := m.tenants.Load(p)
+	s, _ := t.(string)
+	return s
+}
+
 // PluginCall implements wasmhost.Observer.
 func (m *pluginMetrics) PluginCall(p *wasmhost.Plugin, _ int, msgs int, d time.Duration, err error) {
-	name := p.Name()
-	m.calls.WithLabelValues(name).Inc()
-	m.messages.WithLabelValues(name).Add(float64(msgs))
-	m.duration.WithLabelValues(name).Observe(d.Seconds())
+	tenant, name := m.tenant(p), p.Name()
+	m.calls.WithLabelValues(tenant, name).Inc()
+	m.messages.WithLabelValues(tenant, name).Add(float64(msgs))
+	m.duration.WithLabelValues(tenant, name).Observe(d.Seconds())
 	if pe, ok := wasmhost.AsPluginError(err); ok {
-		m.errors.WithLabelValues(name, pe.Kind.String()).Inc()
+		m.errors.WithLabelValues(tenant, name, pe.Kind.String()).Inc()
 	}
 }
 
 // InstanceStarted implements wasmhost.Observer.
 func (m *pluginMetrics) InstanceStarted(p *wasmhost.Plugin, _ wasmhost.RecycleReason) {
-	m.instances.WithLabelValues(p.Name()).Inc()
+	m.instances.WithLabelValues(m.tenant(p), p.Name()).Inc()
 }
 
 // InstanceRecycled implements wasmhost.Observer.
 func (m *pluginMetrics) InstanceRecycled(p *wasmhost.Plugin, reason wasmhost.RecycleReason) {
-	m.instances.WithLabelValues(p.Name()).Dec()
-	m.recycles.WithLabelValues(p.Name(), reason.String()).Inc()
+	tenant := m.tenant(p)
+	m.instances.WithLabelValues(tenant, p.Name()).Dec()
+	m.recycles.WithLabelValues(tenant, p.Name(), reason.String()).Inc()
 }

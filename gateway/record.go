@@ -24,6 +24,7 @@ const (
 	HeaderPluginVersion  = "tributary.plugin.version"
 	HeaderOriginalTopic  = "tributary.kafka.topic"
 	HeaderTruncatedBytes = "tributary.payload.original_bytes"
+	HeaderTenant         = "tributary.tenant"
 )
 
 // Dead-letter error kinds raised by the gateway itself; plugin kinds come from wasmhost.
@@ -31,6 +32,10 @@ const (
 	KindRecordTooLarge = "record_too_large"
 	KindBadTopic       = "bad_topic"
 	KindProduceFailed  = "produce_failed"
+	// KindNamespace: a plugin chose a Kafka topic outside its tenant's kafka_prefixes.
+	KindNamespace = "namespace_violation"
+	// KindMessageTooLarge: the MQTT payload exceeds the tenant's limits.max_message_bytes.
+	KindMessageTooLarge = "message_too_large"
 )
 
 var (
@@ -79,6 +84,10 @@ func (r *route) record(m *message, o *output, maxBytes int) (*kgo.Record, *deadR
 		return nil, &deadReason{kind: KindBadTopic, stage: -1, topic: rec.Topic,
 			err: "kafka topic " + strconv.Quote(rec.Topic) + " is not a legal topic name"}
 	}
+	if r.ns != nil && rec.Topic != r.staticTopic && !r.ns.KafkaAllowed(rec.Topic) {
+		return nil, &deadReason{kind: KindNamespace, stage: -1, topic: rec.Topic,
+			err: "kafka topic " + strconv.Quote(rec.Topic) + " is outside tenant " + r.tenant + "'s kafka_prefixes"}
+	}
 	switch {
 	case o.keySet:
 		rec.Key = o.key
@@ -124,7 +133,10 @@ func (m *message) headers(extra int) []kgo.RecordHeader {
 // headers, and headers naming the route and the error.
 func (r *route) deadLetterRecord(m *message, why *deadReason, maxBytes int) *kgo.Record {
 	rec := &kgo.Record{Topic: r.deadLetter, Key: m.topicBytes, Value: m.payload}
-	h := m.headers(8)
+	h := m.headers(9)
+	if r.tenant != "" {
+		h = append(h, kgo.RecordHeader{Key: HeaderTenant, Value: []byte(r.tenant)})
+	}
 	h = append(h,
 		kgo.RecordHeader{Key: HeaderRoute, Value: []byte(r.name)},
 		kgo.RecordHeader{Key: HeaderErrorKind, Value: []byte(why.kind)},

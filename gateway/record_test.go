@@ -17,7 +17,7 @@ import (
 func testRoute(t *testing.T, to config.Destination, deadLetter string) *route {
 	t.Helper()
 	r, err := buildRoute(config.Route{Name: "r1", From: []string{"building/#"}, QoS: 1, To: to, DeadLetter: deadLetter},
-		newMetrics(prometheus.NewRegistry()))
+		nil, newMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ type reloadState struct {
 	last     atomic.Pointer[ReloadStatus]
 	retiring sync.WaitGroup // routes replaced by a reload, closing once idle
 	trigger  chan struct{}  // TriggerReload's requests, for the watcher
+	closed   bool           // set under mu when the gateway drains: no reload after that
 
 	successes, failures prometheus.Counter
 	lastOK              prometheus.Gauge
@@ -35,54 +36,57 @@ type ReloadStatus struct {
 	At      time.Time `json:"at"`
 	OK      bool      `json:"ok"`
 	Error   string    `json:"error,omitempty"`
-	Changed []string  `json:"changed,omitempty"` // routes built anew
+	Changed []string  `json:"changed,omitempty"` // routes built anew, as "route" or "tenant/route"
 	Removed []string  `json:"removed,omitempty"`
+	// TenantsAdded and TenantsRemoved name the tenants the reload started and stopped.
+	TenantsAdded   []string `json:"tenants_added,omitempty"`
+	TenantsRemoved []string `json:"tenants_removed,omitempty"`
 }
 
-// buildTable builds the routes of cfg. A route whose configuration, plugin limits and plugin
-// files are unchanged from a route of old is reused as it is, so a reload disturbs only what
-// changed. It returns the new table and the routes it built anew (closed again on failure).
-func (g *Gateway) buildTable(ctx context.Context, cfg *config.Config, old *routeTable) (*routeTable, []*route, error) {
+// buildTable builds the routes of one flow. A route whose configuration, namespace, plugin
+// limits and plugin files are unchanged from a route of old is reused as it is, so a reload
+// disturbs only what changed. It returns the new table and the routes it built anew (closed
+// again on failure).
+func (g *Gateway) buildTable(ctx context.Context, spec *flowSpec, old *routeTable) (*routeTable, []*route, error) {
 	reuse := make(map[string]*route, len(old.routes))
 	for _, r := range old.routes {
 		reuse[r.name] = r
 	}
 	var built []*route
 	fail := func(err error) (*routeTable, []*route, error) {
-		for _, r := range built {
-			if r.chain != nil {
-				_ = r.chain.Close(ctx)
-			}
-		}
+		closeChains(ctx, built)
 		return nil, nil, err
 	}
-	if g.host == nil && needsHost(cfg) {
+	if g.host == nil && specHasChains(spec) {
 		host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{
-			CacheDir: cfg.Plugins.CacheDir, Logger: g.log, Observer: g.pluginMetrics})
+			CacheDir: g.cfg.Plugins.CacheDir, Logger: g.log, Observer: g.pluginMetrics})
 		if err != nil {
 			return fail(err)
 		}
 		g.host = host
 	}
-	chains := &chainBuilder{cfg: cfg, host: g.host, compiled: map[string]*wasmhost.Plugin{}, poolSize: cfg.Plugins.Instances}
+	chains := &chainBuilder{host: g.host, metrics: g.pluginMetrics, compiled: map[string]*wasmhost.Plugin{}}
 	next := &routeTable{}
-	for i, rc := range cfg.Routes {
-		if prev := reuse[rc.Name]; prev != nil && g.unchanged(prev, cfg, rc) {
+	for i, rc := range spec.routes {
+		if prev := reuse[rc.Name]; prev != nil && unchanged(prev, spec, rc) {
 			next.routes = append(next.routes, prev)
 			continue
 		}
-		r, err := buildRoute(rc, g.metrics)
+		r, err := buildRoute(rc, spec.tenant, g.metrics)
 		if err == nil {
-			r.limits = cfg.Plugins
-			r.chain, r.plugins, err = chains.build(ctx, i, rc)
+			r.limits = spec.plugins
+			r.chain, r.plugins, err = chains.build(ctx, spec, i, rc)
 		}
 		if err != nil {
+			if spec.name != "" {
+				err = fmt.Errorf("tenant %s: %w", spec.name, err)
+			}
 			return fail(err)
 		}
 		built = append(built, r)
 		next.routes = append(next.routes, r)
 		for _, rep := range r.plugins {
-			g.log.Info("plugin ready", slog.String("route", rep.Route), slog.Int("stage", rep.Stage),
+			g.log.Info("plugin ready", slog.String("tenant", rep.Tenant), slog.String("route", rep.Route), slog.Int("stage", rep.Stage),
 				slog.String("plugin", rep.Plugin), slog.String("version", rep.Version[:12]),
 				slog.Duration("compile", rep.CompileTime.Round(time.Millisecond)))
 		}
@@ -90,18 +94,44 @@ func (g *Gateway) buildTable(ctx context.Context, cfg *config.Config, old *route
 	return next, built, nil
 }
 
-// unchanged reports whether route r can serve rc of cfg as it is.
-func (g *Gateway) unchanged(r *route, cfg *config.Config, rc config.Route) bool {
+// specHasChains reports whether any route of spec has plugins.
+func specHasChains(spec *flowSpec) bool {
+	for _, r := range spec.routes {
+		if len(r.Chain) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// closeChains closes the chains of routes that will not serve.
+func closeChains(ctx context.Context, routes []*route) {
+	for _, r := range routes {
+		if r.chain != nil {
+			_ = r.chain.Close(ctx)
+		}
+	}
+}
+
+// unchanged reports whether route r can serve rc of spec as it is.
+func unchanged(r *route, spec *flowSpec, rc config.Route) bool {
 	if !reflect.DeepEqual(r.conf, rc) {
 		return false
+	}
+	if spec.tenant != nil {
+		ns := *spec.tenant
+		ns.Routes = nil
+		if r.ns == nil || !reflect.DeepEqual(*r.ns, ns) {
+			return false
+		}
 	}
 	if len(rc.Chain) == 0 {
 		return true
 	}
-	if !reflect.DeepEqual(r.limits, cfg.Plugins) {
+	if !reflect.DeepEqual(r.limits, spec.plugins) {
 		return false
 	}
-	versions, err := stageVersions(cfg, rc)
+	versions, err := stageVersions(spec.path, rc)
 	if err != nil {
 		return false // build it, and report the error from there
 	}
@@ -116,10 +146,12 @@ func (g *Gateway) unchanged(r *route, cfg *config.Config, rc config.Route) bool 
 // Reload applies cfg to the running gateway without a restart: build beside, validate, swap,
 // retire (see the package documentation). Routes whose configuration and plugins did not
 // change keep running untouched; changed routes are built anew (plugins compiled and one
-// instance per stage started, so a broken plugin or config fails here) and swapped in at once.
-// Every message received before the swap finishes on the old route, every message after it
-// uses the new one; a replaced route's chain is closed once its last message is done.
-// Subscriptions for new filters are made before those no longer needed are dropped.
+// instance per stage started, so a broken plugin or config fails here) and swapped in at once,
+// per flow (the top-level routes, each tenant). Every message received before the swap
+// finishes on the old route, every message after it uses the new one; a replaced route's
+// chain is closed once its last message is done. Subscriptions for new filters are made
+// before those no longer needed are dropped. A new tenant starts its own MQTT session; a
+// removed tenant unsubscribes, drains and disconnects.
 //
 // # Errors
 //
@@ -141,35 +173,114 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 		st.OK = true
 		g.reload.successes.Inc()
 		g.reload.lastOK.Set(1)
-		g.log.Info("reloaded", slog.Any("changed", st.Changed), slog.Any("removed", st.Removed))
+		g.log.Info("reloaded", slog.Any("changed", st.Changed), slog.Any("removed", st.Removed),
+			slog.Any("tenants_added", st.TenantsAdded), slog.Any("tenants_removed", st.TenantsRemoved))
 	}
 	g.reload.last.Store(st)
 	return err
 }
 
+// qualified names a route in reload reports: "route" or "tenant/route".
+func qualified(tenant, route string) string {
+	if tenant == "" {
+		return route
+	}
+	return tenant + "/" + route
+}
+
 func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *ReloadStatus) error {
+	if g.reload.closed {
+		return errors.New("reload rejected: the gateway is stopping")
+	}
 	if err := reloadable(g.cfg, cfg); err != nil {
 		return err
 	}
-	old := g.table.Load()
-	next, built, err := g.buildTable(ctx, cfg, old)
-	if err != nil {
-		return fmt.Errorf("reload rejected, keeping the running routes: %w", err)
+	type plan struct {
+		spec  flowSpec
+		f     *flow // nil for a new tenant
+		next  *routeTable
+		built []*route
 	}
-	for _, r := range built {
-		st.Changed = append(st.Changed, r.name)
+	var plans []plan
+	existing := map[string]*flow{}
+	for _, f := range g.flowList() {
+		existing[f.tenant] = f
 	}
-	g.intakeMu.Lock() // waits for callbacks between matching and handing over
-	g.table.Store(next)
-	g.intakeMu.Unlock()
-
-	g.src.resubscribe(ctx, old.subscriptions(), next.subscriptions())
-	for _, r := range old.routes {
-		if !slices.Contains(next.routes, r) {
-			if !slices.ContainsFunc(next.routes, func(n *route) bool { return n.name == r.name }) {
-				st.Removed = append(st.Removed, r.name)
+	for _, spec := range flowSpecs(cfg) {
+		f := existing[spec.name]
+		old := &routeTable{}
+		if f != nil {
+			old = f.table.Load()
+		}
+		next, built, err := g.buildTable(ctx, &spec, old)
+		if err != nil {
+			for _, p := range plans {
+				closeChains(ctx, p.built)
 			}
-			g.retire(r)
+			return fmt.Errorf("reload rejected, keeping the running routes: %w", err)
+		}
+		plans = append(plans, plan{spec: spec, f: f, next: next, built: built})
+	}
+
+	// Swap, flow by flow.
+	flows := make(map[string]*flow, len(plans))
+	var started []*flow
+	for _, p := range plans {
+		for _, r := range p.built {
+			st.Changed = append(st.Changed, qualified(r.tenant, r.name))
+		}
+		if p.f == nil {
+			f := g.newFlow(&p.spec, p.next)
+			flows[p.spec.name] = f
+			started = append(started, f)
+			st.TenantsAdded = append(st.TenantsAdded, p.spec.name)
+			continue
+		}
+		f := p.f
+		flows[p.spec.name] = f
+		old := f.table.Load()
+		f.intakeMu.Lock() // waits for callbacks between matching and handing over
+		f.table.Store(p.next)
+		f.intakeMu.Unlock()
+		f.setLimits(p.spec.tenant)
+		f.src.resubscribe(ctx, old.subscriptions(), p.next.subscriptions())
+		for _, r := range old.routes {
+			if !slices.Contains(p.next.routes, r) {
+				if !slices.ContainsFunc(p.next.routes, func(n *route) bool { return n.name == r.name }) {
+					st.Removed = append(st.Removed, qualified(r.tenant, r.name))
+				}
+				g.retire(r)
+			}
+		}
+	}
+	var removed []*flow
+	for name, f := range existing {
+		if flows[name] == nil {
+			removed = append(removed, f)
+			st.TenantsRemoved = append(st.TenantsRemoved, name)
+			for _, r := range f.table.Load().routes {
+				st.Removed = append(st.Removed, qualified(r.tenant, r.name))
+			}
+		}
+	}
+	slices.Sort(st.TenantsRemoved)
+	g.flowsMu.Lock()
+	g.flows = flows
+	runCtx := g.runCtx
+	g.flowsMu.Unlock()
+	g.current.Store(cfg)
+	if runCtx != nil {
+		for _, f := range started {
+			if err := f.start(runCtx); err != nil {
+				f.log.Error("tenant's mqtt session did not start", slog.String("error", err.Error()))
+			}
+		}
+	}
+	for _, f := range removed {
+		if f.started {
+			g.reload.retiring.Go(f.remove)
+		} else {
+			closeChains(ctx, f.table.Load().routes)
 		}
 	}
 	return nil

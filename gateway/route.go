@@ -13,6 +13,7 @@ import (
 // route is one compiled, immutable route. A reload replaces routes whole; nothing edits one
 // in place.
 type route struct {
+	tenant     string // "" for top-level routes
 	name       string
 	filters    []mqtttopic.Filter
 	qos        byte
@@ -25,6 +26,11 @@ type route struct {
 	plugins    []PluginReport  // the chain's stages as built
 	conf       config.Route    // what the route was built from, to spot changes on reload
 	limits     config.Plugins  // the plugin settings its chain was built with
+	// ns is the owning tenant's namespace, checked on topics chosen at run time; nil for
+	// top-level routes, which may produce anywhere.
+	ns *config.Tenant
+	// maxMessageBytes is the tenant's limits.max_message_bytes; 0 means no cap.
+	maxMessageBytes int
 	// active counts messages matched to this route whose chain work is not finished; a route
 	// replaced by a reload closes its chain when it reaches zero.
 	active atomic.Int64
@@ -33,15 +39,26 @@ type route struct {
 	staticTopic string
 }
 
-// buildRoute compiles a validated route configuration.
-func buildRoute(rc config.Route, m *metrics) (*route, error) {
+// buildRoute compiles a validated route configuration of tenant t (nil for a top-level route).
+func buildRoute(rc config.Route, t *config.Tenant, m *metrics) (*route, error) {
+	var tenant string
+	if t != nil {
+		tenant = t.Name
+	}
 	r := &route{
+		tenant:     tenant,
 		name:       rc.Name,
 		qos:        byte(rc.QoS),
 		envelope:   rc.To.Envelope == config.EnvelopeJSON,
 		deadLetter: rc.DeadLetter,
-		counters:   m.route(rc.Name),
+		counters:   m.route(tenant, rc.Name),
 		conf:       rc,
+	}
+	if t != nil {
+		ns := *t
+		ns.Routes = nil
+		r.ns = &ns
+		r.maxMessageBytes = t.Limits.MaxMessageBytes
 	}
 	for i, f := range rc.From {
 		flt, err := mqtttopic.ParseFilter(f)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
@@ -23,8 +24,10 @@ type source struct {
 	cfg     config.MQTT
 	log     *slog.Logger
 	metrics *metrics
-	onMsg   func(paho.PublishReceived) (bool, error)
-	subs    func() []subscription
+	// connGauge is tributary_mqtt_connected for this session's tenant.
+	connGauge prometheus.Gauge
+	onMsg     func(paho.PublishReceived) (bool, error)
+	subs      func() []subscription
 
 	cm         *autopaho.ConnectionManager
 	connected  atomic.Bool
@@ -118,7 +121,7 @@ func (s *source) start(ctx context.Context) error {
 
 func (s *source) onConnectionUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 	s.connected.Store(true)
-	s.metrics.mqttConnected.Set(1)
+	s.connGauge.Set(1)
 	s.metrics.mqttConnects.Inc()
 	s.log.Info("mqtt connected", slog.String("url", s.cfg.URL), slog.String("client_id", s.cfg.ClientID),
 		slog.Bool("session_present", ack.SessionPresent))
@@ -129,7 +132,7 @@ func (s *source) onConnectionUp(cm *autopaho.ConnectionManager, ack *paho.Connac
 func (s *source) onConnectionDown() bool {
 	s.connected.Store(false)
 	s.subscribed.Store(false)
-	s.metrics.mqttConnected.Set(0)
+	s.connGauge.Set(0)
 	s.metrics.mqttConnErrors.Inc()
 	s.log.Warn("mqtt connection lost; reconnecting", slog.String("url", s.cfg.URL))
 	return true

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -35,46 +36,84 @@ func (g *Gateway) TriggerReload() {
 	}
 }
 
-// watch reloads on file changes and triggers until ctx is done.
+// watch reloads on file changes and triggers until ctx is done. It watches the configuration
+// file's folder, plugins.dir, tenants.dir and every tenant's plugin folder; the set is
+// brought up to date after each reload, so a tenant folder dropped in is watched too.
 func (g *Gateway) watch(ctx context.Context) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		g.log.Error("cannot watch files for reload; SIGHUP still reloads", slog.String("error", err.Error()))
 	}
+	cfgFile, _ := filepath.Abs(g.reloadPath)
+	watched := map[string]bool{}
+	var tenantsDir string
+	// sync watches the folders the configuration in force names and reports whether it
+	// added any: a folder that appeared may already hold files the last reload missed.
+	syncWatches := func() bool {
+		if w == nil {
+			return false
+		}
+		cfg := g.current.Load()
+		tenantsDir = ""
+		if cfg.Tenants.Dir != "" {
+			tenantsDir, _ = filepath.Abs(cfg.Tenants.Dir)
+		}
+		want := map[string]bool{filepath.Dir(cfgFile): true}
+		for _, d := range []string{cfg.Plugins.Dir, cfg.Tenants.Dir} {
+			if d != "" {
+				abs, _ := filepath.Abs(d)
+				want[abs] = true
+			}
+		}
+		for _, t := range cfg.AllTenants() {
+			if abs, _ := filepath.Abs(t.Dir); t.Dir != "" && isDir(abs) {
+				want[abs] = true
+			}
+		}
+		added := false
+		for d := range want {
+			if watched[d] {
+				continue
+			}
+			if err := w.Add(d); err != nil {
+				g.log.Warn("cannot watch directory for reload", slog.String("dir", d), slog.String("error", err.Error()))
+				continue
+			}
+			watched[d], added = true, true
+			g.log.Debug("watching for changes", slog.String("dir", d))
+		}
+		for d := range watched {
+			if !want[d] {
+				_ = w.Remove(d)
+				delete(watched, d)
+			}
+		}
+		return added
+	}
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	if w != nil {
 		defer w.Close()
-		cfgFile, _ := filepath.Abs(g.reloadPath)
-		pluginDir, _ := filepath.Abs(g.cfg.Plugins.Dir)
-		for _, dir := range []string{filepath.Dir(cfgFile), pluginDir} {
-			if err := w.Add(dir); err != nil {
-				g.log.Warn("cannot watch directory for reload", slog.String("dir", dir), slog.String("error", err.Error()))
-			}
-		}
+		syncWatches()
 		events, errs = w.Events, w.Errors
-		g.log.Info("watching for changes", slog.String("config", cfgFile), slog.String("plugins", pluginDir))
-		relevant := func(name string) bool {
-			abs, _ := filepath.Abs(name)
-			return abs == cfgFile || (filepath.Dir(abs) == pluginDir && strings.HasSuffix(abs, ".wasm"))
-		}
-		filtered := make(chan fsnotify.Event)
-		go func(raw <-chan fsnotify.Event) {
-			defer close(filtered)
-			for ev := range raw {
-				if relevant(ev.Name) {
-					select {
-					case filtered <- ev:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-		}(events)
-		events = filtered
+		g.log.Info("watching for changes", slog.String("config", cfgFile), slog.Int("folders", len(watched)))
+	}
+	relevant := func(name string) bool {
+		abs, _ := filepath.Abs(name)
+		dir := filepath.Dir(abs)
+		return abs == cfgFile ||
+			(watched[dir] && strings.HasSuffix(abs, ".wasm")) ||
+			filepath.Base(abs) == config.TenantFile ||
+			(tenantsDir != "" && dir == tenantsDir) // a tenant folder added or removed
 	}
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
+	reload := func() {
+		g.reloadFromFile(ctx)
+		if syncWatches() {
+			debounce.Reset(reloadDebounce)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -84,16 +123,25 @@ func (g *Gateway) watch(ctx context.Context) {
 				events = nil
 				continue
 			}
+			if !relevant(ev.Name) {
+				continue
+			}
 			g.log.Debug("file changed", slog.String("file", ev.Name), slog.String("op", ev.Op.String()))
 			debounce.Reset(reloadDebounce)
 		case err := <-errs:
 			g.log.Warn("file watcher error", slog.String("error", err.Error()))
 		case <-g.reload.trigger:
-			g.reloadFromFile(ctx)
+			reload()
 		case <-debounce.C:
-			g.reloadFromFile(ctx)
+			reload()
 		}
 	}
+}
+
+// isDir reports whether path is a directory.
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // reloadFromFile loads the configuration file afresh and applies it.
