@@ -2,28 +2,98 @@ package admin
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Options are what the admin endpoint serves.
+// Default body limits of the admin API.
+const (
+	// DefaultMaxPluginBytes bounds an uploaded or validated module: 32 MiB.
+	DefaultMaxPluginBytes = 32 << 20
+	// DefaultMaxConfigBytes bounds a configuration file sent to /api/v1/validate/config: 1 MiB.
+	DefaultMaxConfigBytes = 1 << 20
+)
+
+// Options are what the admin endpoint serves. The zero value serves /healthz and /readyz.
 type Options struct {
-	// Gatherer is served on /metrics.
+	// Gatherer is served on /metrics. Nil disables the route.
 	Gatherer prometheus.Gatherer
+	// ProtectMetrics requires the operator token on /metrics. Defaults to false: /metrics
+	// is open, like /healthz and /readyz, which are always open. With ProtectMetrics and no
+	// operator token every /metrics request answers 401.
+	ProtectMetrics bool
 	// Ready returns nil when the gateway can move messages, else why not. /readyz answers 200
 	// or 503 with the error text. Nil means always ready.
 	Ready func() error
-	// Status returns a JSON-encodable value served on /api/v1/status. Nil disables the route.
+	// Status returns a JSON-encodable value served on GET /api/v1/status, to the operator
+	// (to anyone while Auth has no operator token). Nil disables the route.
 	Status func() any
+	// Auth holds the bearer tokens of /api/v1. The zero value has none, and every /api/v1
+	// endpoint but /api/v1/status answers 401. Handler does not call Auth.Validate; the
+	// configuration loader should.
+	Auth Auth
+	// Backend serves /api/v1/tenants, /api/v1/reload and /api/v1/validate. Nil disables
+	// those routes (404).
+	Backend Backend
+	// MaxPluginBytes bounds a module's request body; larger ones get 413. Defaults to
+	// DefaultMaxPluginBytes.
+	MaxPluginBytes int64
+	// MaxConfigBytes bounds a configuration's request body; larger ones get 413. Defaults
+	// to DefaultMaxConfigBytes.
+	MaxConfigBytes int64
+	// Log receives an audit line for every change (upload, rollback, delete, reload) naming
+	// who made it, and a warning for every refused request. Tokens are never logged. Nil
+	// discards.
+	Log *slog.Logger
 }
 
-// Handler returns the admin HTTP handler.
+// Handler returns the admin HTTP handler. It is safe for concurrent use; Options must not be
+// changed after the call.
+//
+// Endpoints:
+//
+//	GET    /metrics, /healthz, /readyz                open (ProtectMetrics: /metrics operator)
+//	GET    /api/v1/status                             operator
+//	GET    /api/v1/reload                             operator: the last reload's outcome
+//	POST   /api/v1/reload                             operator: reload now
+//	POST   /api/v1/validate/config                    operator: body is YAML
+//	GET    /api/v1/tenants                            any token (a tenant token sees its own)
+//	GET    /api/v1/tenants/{t}                        operator or t's token
+//	PUT    /api/v1/tenants/{t}/plugins/{name}         operator or t's token; body is .wasm
+//	POST   /api/v1/tenants/{t}/plugins/{name}/rollback
+//	DELETE /api/v1/tenants/{t}/plugins/{name}
+//	POST   /api/v1/tenants/{t}/validate/plugin        operator or t's token; body is .wasm
+//
+// {t} is a tenant's name or TopLevel (operator only). API responses are JSON; errors are
+// {"error": "..."} with 400 (bad input, named), 401 (no or unknown token, with
+// WWW-Authenticate: Bearer), 403 (a token without access), 404, 409, 413 (body too large)
+// or 422 (a plugin or configuration that does not validate).
 func Handler(o Options) http.Handler {
+	if o.MaxPluginBytes <= 0 {
+		o.MaxPluginBytes = DefaultMaxPluginBytes
+	}
+	if o.MaxConfigBytes <= 0 {
+		o.MaxConfigBytes = DefaultMaxConfigBytes
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &api{o: o, auth: newAuthenticator(o.Auth), log: log}
+
 	mux := http.NewServeMux()
 	if o.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+		metrics := promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})
+		if o.ProtectMetrics {
+			mux.Handle("GET /metrics", a.operator(func(w http.ResponseWriter, r *http.Request, _ principal) {
+				metrics.ServeHTTP(w, r)
+			}))
+		} else {
+			mux.Handle("GET /metrics", metrics)
+		}
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -41,12 +111,20 @@ func Handler(o Options) http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	if o.Status != nil {
-		mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
+		status := func(w http.ResponseWriter, _ *http.Request, _ principal) {
 			w.Header().Set("Content-Type", "application/json")
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
 			_ = enc.Encode(o.Status())
-		})
+		}
+		if a.auth.hasOperator {
+			mux.Handle("GET /api/v1/status", a.operator(status))
+		} else {
+			mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) { status(w, r, principal{}) })
+		}
+	}
+	if o.Backend != nil {
+		a.routes(mux)
 	}
 	return mux
 }

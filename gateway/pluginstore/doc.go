@@ -1,0 +1,23 @@
+// Package pluginstore keeps the plugin modules of one directory (plugins.dir, or a tenant's
+// plugin folder) and their previous versions, so that an upload can be rolled back with one
+// call.
+//
+// The directory holds NAME.wasm for each current plugin, which is all the gateway's loader
+// reads. Previous versions live under the hidden folder .versions/NAME/ as <sha256>.wasm,
+// with a history file listing them newest first (at most MaxHistory). Every write is a
+// temporary file in the same directory renamed over NAME.wasm, so a file watcher sees one
+// complete module, never a partial one; temporary files start with a dot and do not end in
+// .wasm.
+//
+// The entry point is Open:
+//
+//	st, err := pluginstore.Open(cfg.Plugins.Dir)
+//	v, err := st.Put("celsius", wasm) // v.Hash is the sha256 hex of wasm
+//	v, err = st.Rollback("celsius")   // the previous version is current again
+//
+// A plugin version is identified by the sha256 hex of its bytes (Hash), the same value the
+// gateway stamps on dead letters.
+//
+// Package pluginstore imports only the standard library and none of the project's packages;
+// it does not compile or validate modules (the caller does that before Put).
+package pluginstore

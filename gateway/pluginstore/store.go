@@ -1,0 +1,572 @@
+package pluginstore
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MaxHistory is how many previous versions of a plugin the store keeps. Older ones are
+// deleted when a newer one is saved.
+const MaxHistory = 5
+
+// MaxNameLen is the longest plugin name the store accepts, in bytes.
+const MaxNameLen = 128
+
+// versionsDir is the hidden folder, inside the store's directory, holding previous versions.
+const versionsDir = ".versions"
+
+// historyFile lists a plugin's previous versions, one sha256 hex per line, newest first.
+const historyFile = "history"
+
+var (
+	// ErrInvalidName is returned (wrapped, with the name) for a plugin name that is not
+	// [a-zA-Z0-9_-]+ of at most MaxNameLen bytes.
+	ErrInvalidName = errors.New("invalid plugin name: use letters, digits, '_' and '-'")
+	// ErrNotFound is returned (wrapped, with the name) when a plugin has no current module
+	// (Delete) or neither a current module nor a previous version (Get).
+	ErrNotFound = errors.New("not found")
+	// ErrNoPrevious is returned (wrapped, with the name) by Rollback and Previous when the
+	// plugin has no previous version.
+	ErrNoPrevious = errors.New("no previous version to roll back to")
+)
+
+// Version is one stored module of a plugin.
+type Version struct {
+	// Name is the plugin's name: the module is the file Name.wasm.
+	Name string
+	// Hash is the lowercase sha256 hex of the module's bytes.
+	Hash string
+	// Size is the module's length in bytes.
+	Size int64
+	// ModTime is when the current file was written (the zero time for a version that is
+	// not current, as returned by Previous).
+	ModTime time.Time
+}
+
+// Plugin describes one plugin of the store as List and Get report it.
+type Plugin struct {
+	// Name is the plugin's name.
+	Name string
+	// Hash is the sha256 hex of the current module; empty when the plugin was deleted and
+	// only previous versions remain (Rollback restores the newest).
+	Hash string
+	// Size and ModTime describe the current file; zero when Hash is empty.
+	Size    int64
+	ModTime time.Time
+	// Previous lists the hashes of the previous versions, newest first; Previous[0] is
+	// what Rollback restores. Never longer than MaxHistory.
+	Previous []string
+}
+
+// Store manages the plugin modules of one directory.
+//
+// A Store is safe for concurrent use within one process: every method holds the store's
+// lock for its whole duration. Two processes (or two Stores) writing the same directory are
+// not coordinated; the last writer wins, but each file is still replaced whole.
+type Store struct {
+	dir string
+
+	mu     sync.Mutex
+	hashes map[string]cachedHash // name -> hash of NAME.wasm as last read, keyed by size+mtime
+}
+
+type cachedHash struct {
+	size    int64
+	modTime time.Time
+	hash    string
+}
+
+// Open returns the store of dir, which must be an existing directory. It does not read or
+// check the modules.
+func Open(dir string) (*Store, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("plugin store %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("plugin store %s: not a directory", dir)
+	}
+	return &Store{dir: dir, hashes: map[string]cachedHash{}}, nil
+}
+
+// Dir returns the directory the store was opened on.
+func (s *Store) Dir() string { return s.dir }
+
+// Hash returns the identity of a module: the lowercase sha256 hex of its bytes.
+func Hash(wasm []byte) string {
+	sum := sha256.Sum256(wasm)
+	return hex.EncodeToString(sum[:])
+}
+
+// ValidName reports whether name can name a plugin: [a-zA-Z0-9_-]+, at most MaxNameLen
+// bytes.
+func ValidName(name string) bool {
+	if name == "" || len(name) > MaxNameLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func checkName(name string) error {
+	if !ValidName(name) {
+		return fmt.Errorf("plugin %q: %w", name, ErrInvalidName)
+	}
+	return nil
+}
+
+// Put makes wasm the current module of plugin name, writing NAME.wasm by renaming a complete
+// temporary file over it. The module it replaces, if any and if different, becomes the newest
+// previous version. Putting the module that is already current changes nothing. Putting a
+// module that is among the previous versions removes it from them (it is current now).
+//
+// Put does not check that wasm is a valid module; callers compile it first. It returns an
+// error wrapping ErrInvalidName for a bad name, or the file system's error naming the file.
+func (s *Store) Put(name string, wasm []byte) (Version, error) {
+	if err := checkName(name); err != nil {
+		return Version{}, err
+	}
+	if len(wasm) == 0 {
+		return Version{}, fmt.Errorf("plugin %q: empty module", name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	hash := Hash(wasm)
+	cur, curData, err := s.current(name)
+	if err != nil {
+		return Version{}, err
+	}
+	if cur == hash {
+		return s.version(name, hash)
+	}
+	hist, err := s.readHistory(name)
+	if err != nil {
+		return Version{}, err
+	}
+	if cur != "" {
+		if err := s.saveVersion(name, cur, curData); err != nil {
+			return Version{}, err
+		}
+		hist = prepend(hist, cur)
+	}
+	hist = slices.DeleteFunc(hist, func(h string) bool { return h == hash })
+	if err := s.writeHistory(name, hist); err != nil {
+		return Version{}, err
+	}
+	if err := writeAtomic(s.dir, name+".wasm", wasm); err != nil {
+		return Version{}, fmt.Errorf("plugin %q: %w", name, err)
+	}
+	return s.version(name, hash)
+}
+
+// Rollback makes the newest previous version of plugin name current again. The module it
+// replaces becomes the newest previous version, so a second Rollback swaps back. A deleted
+// plugin (no NAME.wasm) is restored.
+//
+// It returns the version now current, or an error wrapping ErrNoPrevious when there is none
+// to go back to, ErrInvalidName for a bad name, or a file system error. A stored version whose
+// bytes no longer match its hash is refused with an error saying so, and nothing changes.
+func (s *Store) Rollback(name string) (Version, error) {
+	if err := checkName(name); err != nil {
+		return Version{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	cur, curData, err := s.current(name)
+	if err != nil {
+		return Version{}, err
+	}
+	hist, err := s.readHistory(name)
+	if err != nil {
+		return Version{}, err
+	}
+	// An interrupted write can leave the current hash at the head of the history: skip it.
+	hist = slices.DeleteFunc(hist, func(h string) bool { return h == cur })
+	if len(hist) == 0 {
+		return Version{}, fmt.Errorf("plugin %q: %w", name, ErrNoPrevious)
+	}
+	prev := hist[0]
+	data, err := s.readVersion(name, prev)
+	if err != nil {
+		return Version{}, err
+	}
+	rest := hist[1:]
+	if cur != "" {
+		if err := s.saveVersion(name, cur, curData); err != nil {
+			return Version{}, err
+		}
+		rest = prepend(rest, cur)
+	}
+	if err := s.writeHistory(name, rest); err != nil {
+		return Version{}, err
+	}
+	if err := writeAtomic(s.dir, name+".wasm", data); err != nil {
+		return Version{}, fmt.Errorf("plugin %q: %w", name, err)
+	}
+	return s.version(name, prev)
+}
+
+// Previous returns the version Rollback would restore and its bytes, without changing
+// anything, so a caller can compile it first. The error wraps ErrNoPrevious when there is
+// none.
+func (s *Store) Previous(name string) (Version, []byte, error) {
+	if err := checkName(name); err != nil {
+		return Version{}, nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	cur, _, err := s.current(name)
+	if err != nil {
+		return Version{}, nil, err
+	}
+	hist, err := s.readHistory(name)
+	if err != nil {
+		return Version{}, nil, err
+	}
+	hist = slices.DeleteFunc(hist, func(h string) bool { return h == cur })
+	if len(hist) == 0 {
+		return Version{}, nil, fmt.Errorf("plugin %q: %w", name, ErrNoPrevious)
+	}
+	data, err := s.readVersion(name, hist[0])
+	if err != nil {
+		return Version{}, nil, err
+	}
+	return Version{Name: name, Hash: hist[0], Size: int64(len(data))}, data, nil
+}
+
+// Delete removes NAME.wasm. The removed module becomes the newest previous version, so
+// Rollback restores it. The error wraps ErrNotFound when the plugin has no current module.
+func (s *Store) Delete(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	cur, curData, err := s.current(name)
+	if err != nil {
+		return err
+	}
+	if cur == "" {
+		return fmt.Errorf("plugin %q: %w", name, ErrNotFound)
+	}
+	hist, err := s.readHistory(name)
+	if err != nil {
+		return err
+	}
+	if err := s.saveVersion(name, cur, curData); err != nil {
+		return err
+	}
+	if err := s.writeHistory(name, prepend(hist, cur)); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(s.dir, name+".wasm")); err != nil {
+		return fmt.Errorf("plugin %q: %w", name, err)
+	}
+	delete(s.hashes, name)
+	syncDir(s.dir)
+	return nil
+}
+
+// Get returns one plugin as List would. The error wraps ErrNotFound when the plugin has
+// neither a current module nor a previous version.
+func (s *Store) Get(name string) (Plugin, error) {
+	if err := checkName(name); err != nil {
+		return Plugin{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.describe(name)
+	if err != nil {
+		return Plugin{}, err
+	}
+	if p.Hash == "" && len(p.Previous) == 0 {
+		return Plugin{}, fmt.Errorf("plugin %q: %w", name, ErrNotFound)
+	}
+	return p, nil
+}
+
+// List returns every plugin of the store sorted by name: each NAME.wasm with a valid name at
+// the top level, and each deleted plugin that still has previous versions (with an empty
+// Hash). Other files are ignored.
+func (s *Store) List() ([]Plugin, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	names := map[string]bool{}
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("plugin store %s: %w", s.dir, err)
+	}
+	for _, e := range entries {
+		n, ok := strings.CutSuffix(e.Name(), ".wasm")
+		if ok && ValidName(n) && e.Type().IsRegular() {
+			names[n] = true
+		}
+	}
+	vers, err := os.ReadDir(filepath.Join(s.dir, versionsDir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("plugin store %s: %w", s.dir, err)
+	}
+	for _, e := range vers {
+		if e.IsDir() && ValidName(e.Name()) {
+			names[e.Name()] = true
+		}
+	}
+	out := make([]Plugin, 0, len(names))
+	for _, n := range slices.Sorted(maps.Keys(names)) {
+		p, err := s.describe(n)
+		if err != nil {
+			return nil, err
+		}
+		if p.Hash != "" || len(p.Previous) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// describe builds a Plugin for name. s.mu must be held.
+func (s *Store) describe(name string) (Plugin, error) {
+	p := Plugin{Name: name}
+	fi, err := os.Stat(filepath.Join(s.dir, name+".wasm"))
+	switch {
+	case err == nil:
+		h, err := s.cachedHashOf(name, fi)
+		if err != nil {
+			return Plugin{}, err
+		}
+		p.Hash, p.Size, p.ModTime = h, fi.Size(), fi.ModTime()
+	case !errors.Is(err, fs.ErrNotExist):
+		return Plugin{}, fmt.Errorf("plugin %q: %w", name, err)
+	}
+	hist, err := s.readHistory(name)
+	if err != nil {
+		return Plugin{}, err
+	}
+	p.Previous = slices.DeleteFunc(hist, func(h string) bool { return h == p.Hash })
+	return p, nil
+}
+
+// cachedHashOf returns the hash of NAME.wasm, reading the file only when its size or
+// modification time changed since the last read. s.mu must be held.
+func (s *Store) cachedHashOf(name string, fi fs.FileInfo) (string, error) {
+	if c, ok := s.hashes[name]; ok && c.size == fi.Size() && c.modTime.Equal(fi.ModTime()) {
+		return c.hash, nil
+	}
+	data, err := os.ReadFile(filepath.Join(s.dir, name+".wasm"))
+	if err != nil {
+		return "", fmt.Errorf("plugin %q: %w", name, err)
+	}
+	h := Hash(data)
+	s.hashes[name] = cachedHash{size: fi.Size(), modTime: fi.ModTime(), hash: h}
+	return h, nil
+}
+
+// current reads NAME.wasm: its hash and bytes, or "" and nil when it does not exist.
+func (s *Store) current(name string) (string, []byte, error) {
+	data, err := os.ReadFile(filepath.Join(s.dir, name+".wasm"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("plugin %q: %w", name, err)
+	}
+	return Hash(data), data, nil
+}
+
+// version describes NAME.wasm after a write; hash is what was written.
+func (s *Store) version(name, hash string) (Version, error) {
+	fi, err := os.Stat(filepath.Join(s.dir, name+".wasm"))
+	if err != nil {
+		return Version{}, fmt.Errorf("plugin %q: %w", name, err)
+	}
+	s.hashes[name] = cachedHash{size: fi.Size(), modTime: fi.ModTime(), hash: hash}
+	return Version{Name: name, Hash: hash, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+func (s *Store) historyDir(name string) string {
+	return filepath.Join(s.dir, versionsDir, name)
+}
+
+// readHistory returns the previous versions of name, newest first, leaving out lines that
+// are not hashes and hashes whose file is missing.
+func (s *Store) readHistory(name string) ([]string, error) {
+	dir := s.historyDir(name)
+	data, err := os.ReadFile(filepath.Join(dir, historyFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: history: %w", name, err)
+	}
+	var hist []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		h := strings.TrimSpace(sc.Text())
+		if !validHash(h) || slices.Contains(hist, h) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, h+".wasm")); err != nil {
+			continue
+		}
+		hist = append(hist, h)
+	}
+	return hist, nil
+}
+
+// writeHistory stores hist (trimmed to MaxHistory) and deletes version files no longer in
+// it; an empty history removes the plugin's folder under .versions.
+func (s *Store) writeHistory(name string, hist []string) error {
+	if len(hist) > MaxHistory {
+		hist = hist[:MaxHistory]
+	}
+	dir := s.historyDir(name)
+	if len(hist) == 0 {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("plugin %q: history: %w", name, err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("plugin %q: history: %w", name, err)
+	}
+	var b strings.Builder
+	for _, h := range hist {
+		b.WriteString(h)
+		b.WriteByte('\n')
+	}
+	if err := writeAtomic(dir, historyFile, []byte(b.String())); err != nil {
+		return fmt.Errorf("plugin %q: history: %w", name, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("plugin %q: history: %w", name, err)
+	}
+	for _, e := range entries {
+		h, ok := strings.CutSuffix(e.Name(), ".wasm")
+		if ok && !slices.Contains(hist, h) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("plugin %q: history: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// saveVersion keeps data as a previous version of name (a no-op when already kept).
+func (s *Store) saveVersion(name, hash string, data []byte) error {
+	dir := s.historyDir(name)
+	if _, err := os.Stat(filepath.Join(dir, hash+".wasm")); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("plugin %q: history: %w", name, err)
+	}
+	if err := writeAtomic(dir, hash+".wasm", data); err != nil {
+		return fmt.Errorf("plugin %q: history: %w", name, err)
+	}
+	return nil
+}
+
+// readVersion reads a previous version and checks its bytes still match its hash.
+func (s *Store) readVersion(name, hash string) ([]byte, error) {
+	data, err := os.ReadFile(filepath.Join(s.historyDir(name), hash+".wasm"))
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: version %s: %w", name, hash, err)
+	}
+	if got := Hash(data); got != hash {
+		return nil, fmt.Errorf("plugin %q: version %s: stored file is corrupt (its sha256 is %s)", name, hash, got)
+	}
+	return data, nil
+}
+
+func validHash(h string) bool {
+	if len(h) != sha256.Size*2 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func prepend(hist []string, h string) []string {
+	out := make([]string, 0, len(hist)+1)
+	out = append(out, h)
+	for _, x := range hist {
+		if x != h {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// writeAtomic writes data to dir/name through a temporary file in dir (a dot file not ending
+// in .wasm, so a watcher of *.wasm ignores it), synced, then renamed over the target.
+func writeAtomic(dir, name string, data []byte) (err error) {
+	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err = f.Chmod(0o644); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if err = f.Sync(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a rename or removal in dir durable where the platform can sync a directory;
+// it is best effort, the rename itself already happened.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	_ = d.Close()
+}
