@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tributary-gw/tributary/gateway/admin"
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/wasmhost"
 )
@@ -40,6 +39,7 @@ type Gateway struct {
 
 	kafkaUp   atomic.Bool
 	adminAddr atomic.Pointer[string]
+	adminH    *adminHandler // nil without admin.listen
 	host      *wasmhost.Host                // nil until a route has plugins
 	current   atomic.Pointer[config.Config] // the configuration in force, as the last reload left it
 
@@ -92,6 +92,13 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	newReloadMetrics(g.registry, &g.reload)
 	g.reload.trigger = make(chan struct{}, 1)
 	g.current.Store(cfg)
+	if err := adminAuth(cfg).Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Admin.Listen != "" {
+		g.adminH = &adminHandler{g: g}
+		g.adminH.rebuild(cfg)
+	}
 	ctx := context.Background()
 	for _, spec := range flowSpecs(cfg) {
 		table, _, err := g.buildTable(ctx, &spec, &routeTable{})
@@ -149,11 +156,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 		addr := ln.Addr().String()
 		g.adminAddr.Store(&addr)
-		adminSrv = &http.Server{Handler: admin.Handler(admin.Options{
-			Gatherer: g.registry,
-			Ready:    g.readiness,
-			Status:   func() any { return g.Stats() },
-		}), ReadHeaderTimeout: 10 * time.Second}
+		adminSrv = &http.Server{Handler: g.adminH, ReadHeaderTimeout: 10 * time.Second}
 		bgWG.Go(func() {
 			if err := adminSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				g.log.Error("admin server stopped", slog.String("error", err.Error()))

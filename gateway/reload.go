@@ -195,6 +195,9 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *Relo
 	if err := reloadable(g.cfg, cfg); err != nil {
 		return err
 	}
+	if err := adminAuth(cfg).Validate(); err != nil {
+		return fmt.Errorf("reload rejected: %w", err)
+	}
 	type plan struct {
 		spec  flowSpec
 		f     *flow // nil for a new tenant
@@ -269,6 +272,9 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *Relo
 	runCtx := g.runCtx
 	g.flowsMu.Unlock()
 	g.current.Store(cfg)
+	if g.adminH != nil {
+		g.adminH.rebuild(cfg)
+	}
 	if runCtx != nil {
 		for _, f := range started {
 			if err := f.start(runCtx); err != nil {

@@ -148,14 +148,19 @@ func isDir(path string) bool {
 func (g *Gateway) reloadFromFile(ctx context.Context) {
 	cfg, err := config.Load(g.reloadPath, g.reloadEnv)
 	if err != nil {
-		g.reload.mu.Lock()
-		g.reload.failures.Inc()
-		g.reload.lastOK.Set(0)
-		g.reload.last.Store(&ReloadStatus{At: g.now(), Error: err.Error()})
-		g.reload.mu.Unlock()
-		g.log.Error("reload rejected: invalid configuration; the running routes keep serving",
-			slog.String("config", g.reloadPath), slog.String("error", err.Error()))
+		g.recordReloadFailure(err)
 		return
 	}
 	_ = g.Reload(ctx, cfg) // logs and records its outcome
+}
+
+// recordReloadFailure counts and logs a configuration file that did not load.
+func (g *Gateway) recordReloadFailure(err error) {
+	g.reload.mu.Lock()
+	g.reload.failures.Inc()
+	g.reload.lastOK.Set(0)
+	g.reload.last.Store(&ReloadStatus{At: g.now(), Error: err.Error()})
+	g.reload.mu.Unlock()
+	g.log.Error("reload rejected: invalid configuration; the running routes keep serving",
+		slog.String("config", g.reloadPath), slog.String("error", err.Error()))
 }

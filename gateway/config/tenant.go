@@ -251,7 +251,10 @@ func (c *Config) checkTenants(p *problems) {
 			p.add(at("name"), "required")
 		case !validName(t.Name, false):
 			p.add(at("name"), "invalid tenant name %q: use letters, digits, '_' and '-'", t.Name)
+		case t.Name == "_":
+			p.add(at("name"), `"_" is reserved: the admin API names the top-level routes so`)
 		}
+		checkToken(p, at("admin_token"), t.AdminToken)
 		if where, dup := seen[t.Name]; dup && t.Name != "" {
 			p.add(at("name"), "duplicate tenant %q, also %s", t.Name, where)
 		} else {

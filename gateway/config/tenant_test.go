@@ -26,7 +26,7 @@ func writeTenant(t *testing.T, dir, name, doc string) string {
 func TestLoadTenants(t *testing.T) {
 	dir := t.TempDir()
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("acme-token-77\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte("acme-token-77-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	writeTenant(t, dir, "acme", `
@@ -69,7 +69,7 @@ tenants:
 	if acme.Dir != filepath.Join(dir, "acme") || acme.File == "" {
 		t.Errorf("acme dir/file = %q/%q", acme.Dir, acme.File)
 	}
-	if acme.AdminToken.Value() != "acme-token-77" {
+	if acme.AdminToken.Value() != "acme-token-77-0123456789" {
 		t.Errorf("acme token not read from admin_token_file")
 	}
 	if acme.Limits.CallTimeout != 200*time.Millisecond || acme.Limits.MessagesPerSecond != 500 {
@@ -143,6 +143,11 @@ func TestTenantErrors(t *testing.T) {
 			name:    "too few instances",
 			inline:  "- {name: acme, mqtt_prefixes: [a/], kafka_prefixes: [a.], limits: {max_instances: 1}, routes: [{name: r, from: [a/#], to: {topic: a.t}, chain: [{plugin: celsius}, {plugin: celsius}]}]}",
 			wantErr: []string{"limits.max_instances: 1 is fewer than the 2 chain stages"},
+		},
+		{
+			name:    "short token and reserved name",
+			inline:  "- {name: _, admin_token: short, mqtt_prefixes: [a/], kafka_prefixes: [a.], routes: [{name: r, from: [a/#], to: {topic: a.t}}]}",
+			wantErr: []string{`tenants.inline[0] (_).name: "_" is reserved`, "tenants.inline[0] (_).admin_token: an admin token must be at least 16 bytes"},
 		},
 		{
 			name:    "bad limits",

@@ -59,8 +59,24 @@ func (c *Config) problems() []error {
 			p.add("admin.listen", "%s %q", reason, c.Admin.Listen)
 		}
 	}
+	checkToken(&p, "admin.token", c.Admin.Token)
 	c.checkRoutes(&p)
 	return p
+}
+
+// minTokenBytes is the shortest admin bearer token accepted.
+const minTokenBytes = 16
+
+// checkToken reports an admin token that is too short or holds whitespace, never its value.
+func checkToken(p *problems, key string, tok Secret) {
+	v := tok.Value()
+	switch {
+	case v == "":
+	case len(v) < minTokenBytes:
+		p.add(key, "an admin token must be at least %d bytes (try: openssl rand -hex 32)", minTokenBytes)
+	case strings.IndexFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		p.add(key, "an admin token must not contain whitespace or control characters")
+	}
 }
 
 func (m *MQTT) check(p *problems) {

@@ -56,6 +56,8 @@ var importRules = []importRule{
 	{pkgs: "gateway/admin/...", ours: []string{"gateway/admin/...", "gateway/config/...", "gateway/mqtttopic/..."},
 		forbidDeps: []string{"gateway"},
 		why:        "admin declares the interfaces it needs; importing gateway would be a cycle"},
+	{pkgs: "gateway/pluginstore/...", ours: []string{"gateway/pluginstore/..."}, thirdParty: stdlibOnly,
+		why: "pluginstore keeps plugin files and their versions with the standard library alone"},
 	{pkgs: "gateway/gatewaytest/...", ours: []string{"gateway/gatewaytest/...", "gateway/config/...", "gateway/mqtttopic/..."},
 		forbidDeps: []string{"gateway"},
 		why:        "in-package gateway tests import gatewaytest; the reverse edge is a cycle"},
