@@ -39,7 +39,7 @@ type Gateway struct {
 
 	kafkaUp   atomic.Bool
 	adminAddr atomic.Pointer[string]
-	adminH    *adminHandler // nil without admin.listen
+	adminH    *adminHandler                 // nil without admin.listen
 	host      *wasmhost.Host                // nil until a route has plugins
 	current   atomic.Pointer[config.Config] // the configuration in force, as the last reload left it
 
