@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tributary-gw/tributary/gateway"
@@ -15,8 +16,8 @@ const validateUsage = `Usage: tributary validate --config FILE
 
 Loads the configuration (file, then TRIBUTARY_* environment overrides), checks every key and
 value, compiles every plugin the routes use and starts one instance of each stage with its
-config, then prints the effective configuration with secrets redacted and each stage's plugin
-with its version (sha256 of the .wasm, as stamped on dead letters) and compile time. Every problem in the file
+config, then prints the effective configuration with secrets redacted, every tenant (inline
+and from tenants.dir) with its namespace and limits, and each stage's plugin with its version (sha256 of the .wasm, as stamped on dead letters) and compile time. Every problem in the file
 is reported, each naming its key. Exits 1 when the configuration is invalid.
 
 Flags:
@@ -45,15 +46,53 @@ func validateCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	fmt.Fprintf(stdout, "# %s is valid; effective configuration (secrets redacted):\n%s", *path, out)
-	for _, r := range cfg.Routes {
-		fmt.Fprintf(stdout, "# route %s: %v -> %s (key %s, envelope %s, dead letters -> %s)\n",
-			r.Name, r.From, r.To.Topic, r.To.Key, r.To.Envelope, r.DeadLetter)
+	printRoutes(stdout, "", cfg.Routes, reports)
+	for _, t := range cfg.AllTenants() {
+		where := "inline"
+		if t.File != "" {
+			where = t.File
+		}
+		fmt.Fprintf(stdout, "# tenant %s (%s): mqtt %v, kafka %v, limits: %s; plugins from %s then %s\n",
+			t.Name, where, t.MQTTPrefixes, t.KafkaPrefixes, tenantLimits(t.Limits), t.Dir, cfg.Plugins.Dir)
+		printRoutes(stdout, t.Name, t.Routes, reports)
+	}
+	return nil
+}
+
+// tenantLimits lists the limits a tenant sets, as key=value.
+func tenantLimits(l config.TenantLimits) string {
+	var parts []string
+	add := func(key string, set bool, v any) {
+		if set {
+			parts = append(parts, fmt.Sprintf("%s=%v", key, v))
+		}
+	}
+	add("memory_mb", l.MemoryMB > 0, l.MemoryMB)
+	add("call_timeout", l.CallTimeout > 0, l.CallTimeout)
+	add("messages_per_second", l.MessagesPerSecond > 0, l.MessagesPerSecond)
+	add("max_message_bytes", l.MaxMessageBytes > 0, l.MaxMessageBytes)
+	add("max_instances", l.MaxInstances > 0, l.MaxInstances)
+	if len(parts) == 0 {
+		return "gateway defaults"
+	}
+	return strings.Join(parts, " ")
+}
+
+// printRoutes prints a summary line per route of tenant ("" for top-level routes) and one
+// per chain stage as built.
+func printRoutes(w io.Writer, tenant string, routes []config.Route, reports []gateway.PluginReport) {
+	indent := ""
+	if tenant != "" {
+		indent = "  "
+	}
+	for _, r := range routes {
+		fmt.Fprintf(w, "# %sroute %s: %v -> %s (key %s, envelope %s, dead letters -> %s)\n",
+			indent, r.Name, r.From, r.To.Topic, r.To.Key, r.To.Envelope, r.DeadLetter)
 		for _, p := range reports {
-			if p.Route == r.Name {
-				fmt.Fprintf(stdout, "#   stage %d: plugin %s sha256:%s (%d bytes, compiled in %s)\n",
-					p.Stage, p.Plugin, p.Version, p.Size, p.CompileTime.Round(time.Millisecond))
+			if p.Tenant == tenant && p.Route == r.Name {
+				fmt.Fprintf(w, "# %s  stage %d: plugin %s sha256:%s (%d bytes, compiled in %s)\n",
+					indent, p.Stage, p.Plugin, p.Version, p.Size, p.CompileTime.Round(time.Millisecond))
 			}
 		}
 	}
-	return nil
 }
