@@ -15,9 +15,11 @@ import (
 const runUsage = `Usage: tributary run --config FILE
 
 Runs the gateway: subscribes to every route's MQTT topic filters and writes the messages to
-Kafka through the routes' plugin chains. Logs go to stderr.
+Kafka through the routes' plugin chains. Each tenant (tenants.inline, tenants.dir/NAME/) gets
+its own MQTT session, in-flight budget and plugin instances. Logs go to stderr.
 
-Reload without restart: when the config file or a .wasm in plugins.dir changes, or on SIGHUP,
+Reload without restart: when the config file, a .wasm in plugins.dir or a tenant's folder, a
+tenant.yaml or the set of tenant folders changes, on SIGHUP, or on POST /api/v1/reload,
 the configuration is loaded, validated and its changed routes built beside the running ones,
 then swapped in; if anything fails the running routes keep serving and the error is logged,
 counted (tributary_reloads_total{result="failure"}) and shown on /api/v1/status. The mqtt,
