@@ -40,6 +40,7 @@ type flow struct {
 	intakeCtx  context.Context // done when intake stops; ends a rate-limit wait
 	endIntake  context.CancelFunc
 	limiter    atomic.Pointer[rate.Limiter] // nil: no messages_per_second cap
+	holding    atomic.Bool                  // onPublish waits for a slot or the rate cap
 	ackFunc    func(*message)
 	shardsWG   sync.WaitGroup
 	started    bool
@@ -73,6 +74,7 @@ func (g *Gateway) newFlow(spec *flowSpec, table *routeTable) *flow {
 		metrics:   g.metrics,
 		connGauge: g.metrics.mqttConnected.WithLabelValues(spec.name),
 		onMsg:     f.onPublish,
+		holding:   f.holding.Load,
 		subs:      func() []subscription { return f.table.Load().subscriptions() },
 	}
 	f.shards = make([]chan *message, g.cfg.Flow.Shards)
@@ -118,15 +120,25 @@ func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 	if f.stopping.Load() {
 		return true, nil // not acknowledged: the broker redelivers it to the next session
 	}
-	if l := f.limiter.Load(); l != nil {
-		if err := l.Wait(f.intakeCtx); err != nil {
+	if l := f.limiter.Load(); l != nil && !l.Allow() {
+		f.holding.Store(true)
+		err := l.Wait(f.intakeCtx)
+		f.holding.Store(false)
+		if err != nil {
 			return true, nil
 		}
 	}
 	select {
 	case f.slots <- struct{}{}:
-	case <-f.stopIntake:
-		return true, nil
+	default:
+		f.holding.Store(true)
+		select {
+		case f.slots <- struct{}{}:
+			f.holding.Store(false)
+		case <-f.stopIntake:
+			f.holding.Store(false)
+			return true, nil
+		}
 	}
 	g := f.g
 	f.inFlight.Inc()

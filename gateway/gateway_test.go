@@ -362,3 +362,24 @@ func TestMosquittoRestartWithPersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOverlappingFiltersDeliverOnce subscribes two routes whose filters overlap. Mosquitto
+// sends one copy of a message per matching filter; each route must still produce it once.
+func TestOverlappingFiltersDeliverOnce(t *testing.T) {
+	mq := gatewaytest.Mosquitto(t)
+	kf := gatewaytest.Kafka(t)
+	gw := startGateway(t, testConfig(t, mq.URL(), kf, route("all", "ov/#", 1, "ov_all"), route("temps", "ov/+/temp", 1, "ov_temps")))
+	msgs := gatewaytest.Messages(gatewaytest.Topics("ov/%d/temp", 20), 1000)
+	// A real repeat of the same payload on a topic both filters match is two messages.
+	msgs = append(msgs, msgs[len(msgs)-1])
+	gatewaytest.Publish(t, mq.URL(), 1, msgs)
+	for _, topic := range []string{"ov_all", "ov_temps"} {
+		rep := kf.WaitDelivered(t, topic, msgs[:len(msgs)-1], 30*time.Second)
+		if rep.Missing != 0 || rep.Duplicates != 1 || rep.Unexpected != 0 {
+			t.Errorf("%s: %v (want each message once, and the repeated one twice)", topic, rep)
+		}
+	}
+	if m := httpGet(t, "http://"+gw.AdminAddr()+"/metrics"); !containsLine(m, "tributary_mqtt_duplicate_copies_total", 1000) {
+		t.Errorf("the broker's extra copies were not counted:\n%s", m)
+	}
+}

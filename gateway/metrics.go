@@ -42,6 +42,7 @@ type metrics struct {
 	mqttConnected   *prometheus.GaugeVec // by tenant
 	mqttConnects    prometheus.Counter
 	mqttConnErrors  prometheus.Counter
+	copiesDropped   prometheus.Counter
 	kafkaErrors     *prometheus.CounterVec
 	produceLatency  prometheus.Histogram
 	deliveryLatency prometheus.Histogram
@@ -71,6 +72,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "tributary_mqtt_connection_errors_total",
 			Help: "Failed MQTT connection attempts and dropped connections.",
 		}),
+		copiesDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_mqtt_duplicate_copies_total",
+			Help: "Extra copies of one MQTT message the broker sent because several subscribed filters matched it; acknowledged and not processed again.",
+		}),
 		kafkaErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_kafka_errors_total",
 			Help: "Kafka produce failures by kind: record (the record was dead-lettered), dead_letter (a dead-letter record failed and is retried).",
@@ -98,7 +103,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.receivedByQoS[q] = m.received.WithLabelValues(string(rune('0' + q)))
 	}
 	reg.MustRegister(m.received, unrouted, m.inFlight, m.mqttConnected, m.mqttConnects,
-		m.mqttConnErrors, m.kafkaErrors, m.produceLatency, m.deliveryLatency, m.kafkaUp,
+		m.mqttConnErrors, m.copiesDropped, m.kafkaErrors, m.produceLatency, m.deliveryLatency, m.kafkaUp,
 		routeCollector{m})
 	return m
 }

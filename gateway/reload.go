@@ -371,6 +371,11 @@ func (s *source) resubscribe(ctx context.Context, old, next []subscription) {
 	if len(add) > 0 {
 		s.subscribeSet(s.cm, add)
 	}
+	if len(add) > 0 && len(drop) > 0 {
+		// Between a message routed only to an old filter and one routed only to a new one,
+		// put a fence: the two can then never look like copies of one message.
+		s.fence(ctx)
+	}
 	if len(drop) > 0 {
 		var filters []string
 		for _, d := range drop {

@@ -113,6 +113,7 @@ func (t *routeTable) match(topic string, dst []*route) []*route {
 type subscription struct {
 	filter string
 	qos    byte
+	own    bool // the source's fence topic: never shared, never a route's
 }
 
 // subscriptions returns the union of the routes' filters, sorted for stable SUBSCRIBE packets.
