@@ -1,0 +1,48 @@
+package gateway_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-gw/tributary/gateway/gatewaytest"
+)
+
+// TestKeepAliveSurvivesBackpressure holds the gateway's in-flight budget full for several
+// keep-alive periods (Kafka paused behind a proxy) while more QoS 0 messages arrive than paho
+// buffers (QoS 0 is not bounded by Receive Maximum): the broker's PINGRESP then waits unread
+// behind them, and the connection must stay up anyway. A reconnect would lose the QoS 0
+// messages paho had buffered and redeliver QoS 1 ones. Once Kafka answers again everything
+// arrives exactly once.
+func TestKeepAliveSurvivesBackpressure(t *testing.T) {
+	mq := gatewaytest.Mosquitto(t)
+	kf, kafkaLink := gatewaytest.KafkaBehindProxy(t)
+	cfg := testConfig(t, mq.URL(), kf, route("r", "ka/#", 0, "kept_alive"))
+	cfg.MQTT.KeepAlive = time.Second
+	cfg.MQTT.ReceiveMaximum = 100 // also the size of paho's buffer of received messages
+	cfg.Flow.MaxInFlight = 50
+	cfg.Kafka.RequestTimeout = 30 * time.Second
+	gw := startGateway(t, cfg)
+
+	kafkaLink.Pause()
+	msgs := gatewaytest.Messages(gatewaytest.Topics("ka/%d", 10), 2000)
+	gatewaytest.Publish(t, mq.URL(), 0, msgs)
+	gatewaytest.WaitFor(t, 20*time.Second, func() error {
+		if n := gw.Stats().InFlight; n < cfg.Flow.MaxInFlight-1 {
+			return fmt.Errorf("%d in flight, waiting for the budget to fill", n)
+		}
+		return nil
+	})
+	time.Sleep(4 * time.Second) // four keep-alive periods of held-back reading
+	kafkaLink.Resume()
+	if err := kf.WaitDelivered(t, "kept_alive", msgs, 60*time.Second).ExactlyOnce(); err != nil {
+		t.Fatal(err)
+	}
+	m := httpGet(t, "http://"+gw.AdminAddr()+"/metrics")
+	for _, line := range strings.Split(m, "\n") {
+		if strings.HasPrefix(line, "tributary_mqtt_connects_total ") && line != "tributary_mqtt_connects_total 1" {
+			t.Errorf("the MQTT connection dropped while reading was held back: %s", line)
+		}
+	}
+}
