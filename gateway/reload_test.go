@@ -30,6 +30,30 @@ func stampPlugins(t *testing.T) string {
 	return dir
 }
 
+// reloadUnderLoad publishes 8000 QoS 1 messages over 50 topics load/N, reloads gw (running
+// cfg) to next once 1500 records are out, and returns the messages once all are published.
+func reloadUnderLoad(t *testing.T, mqURL string, gw *running, cfg, next *config.Config) []gatewaytest.PublishMsg {
+	t.Helper()
+	msgs := gatewaytest.Messages(gatewaytest.Topics("load/%d", 50), 8000)
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		gatewaytest.Publish(t, mqURL, 1, msgs, gatewaytest.WithWorkers(8))
+	}()
+	gatewaytest.WaitFor(t, 60*time.Second, func() error {
+		if out := gw.Stats().Routes[0].Out; out < 1500 {
+			return fmt.Errorf("%d records out", out)
+		}
+		return nil
+	})
+	next.MQTT.ClientID, next.Admin = cfg.MQTT.ClientID, cfg.Admin
+	if err := gw.Reload(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	<-published
+	return msgs
+}
+
 func stampRoute(stamp string) config.Route {
 	r := route("r", "load/#", 1, "stamped")
 	r.Chain = []config.Stage{{Plugin: "stamp", Config: map[string]any{"stamp": stamp}}}
@@ -47,26 +71,9 @@ func TestReload_SwapUnderLoad(t *testing.T) {
 	cfg.Plugins.Dir = plugins
 	gw := startGateway(t, cfg)
 
-	msgs := gatewaytest.Messages(gatewaytest.Topics("load/%d", 50), 8000)
-	published := make(chan struct{})
-	go func() {
-		defer close(published)
-		gatewaytest.Publish(t, mq.URL(), 1, msgs, gatewaytest.WithWorkers(8))
-	}()
-	gatewaytest.WaitFor(t, 60*time.Second, func() error {
-		if out := gw.Stats().Routes[0].Out; out < 1500 {
-			return fmt.Errorf("%d records out", out)
-		}
-		return nil
-	})
 	next := testConfig(t, mq.URL(), kf, stampRoute("v2"))
 	next.Plugins.Dir = plugins
-	next.MQTT.ClientID = cfg.MQTT.ClientID
-	next.Admin = cfg.Admin
-	if err := gw.Reload(context.Background(), next); err != nil {
-		t.Fatal(err)
-	}
-	<-published
+	msgs := reloadUnderLoad(t, mq.URL(), gw, cfg, next)
 	rep := kf.WaitDelivered(t, "stamped", msgs, 120*time.Second)
 	if err := rep.ExactlyOnce(); err != nil {
 		t.Fatal(err)
@@ -222,24 +229,7 @@ func TestReload_FilterChangeUnderLoad(t *testing.T) {
 	cfg := testConfig(t, mq.URL(), kf, route("r", "load/#", 1, "filtered"))
 	gw := startGateway(t, cfg)
 
-	msgs := gatewaytest.Messages(gatewaytest.Topics("load/%d", 50), 8000)
-	published := make(chan struct{})
-	go func() {
-		defer close(published)
-		gatewaytest.Publish(t, mq.URL(), 1, msgs, gatewaytest.WithWorkers(8))
-	}()
-	gatewaytest.WaitFor(t, 60*time.Second, func() error {
-		if out := gw.Stats().Routes[0].Out; out < 1500 {
-			return fmt.Errorf("%d records out", out)
-		}
-		return nil
-	})
-	next := testConfig(t, mq.URL(), kf, route("r", "load/+", 1, "filtered"))
-	next.MQTT.ClientID, next.Admin = cfg.MQTT.ClientID, cfg.Admin
-	if err := gw.Reload(context.Background(), next); err != nil {
-		t.Fatal(err)
-	}
-	<-published
+	msgs := reloadUnderLoad(t, mq.URL(), gw, cfg, testConfig(t, mq.URL(), kf, route("r", "load/+", 1, "filtered")))
 	if err := kf.WaitDelivered(t, "filtered", msgs, 120*time.Second).ExactlyOnce(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/tributary-gw/tributary/plugins/internal/plugintest"
-	"github.com/tributary-gw/tributary/sdk"
 	"github.com/tributary-gw/tributary/sdk/abi"
 )
 
@@ -18,31 +16,8 @@ var fuzzConfigs = []string{
 	`{"keep":{"field":"a\\.b.c","op":"<=","value":"m"}}`,
 }
 
-// fuzzCfg is the configuration the SDK was last initialised with.
-var fuzzCfg = -1
-
-// fuzzRun runs one message through the plugin natively under configuration
-// cfg and fails on a recovered panic or a malformed result.
-func fuzzRun(t *testing.T, cfg int, topic string, payload []byte) abi.Result {
-	t.Helper()
-	if cfg != fuzzCfg {
-		if err := sdk.Init([]byte(fuzzConfigs[cfg])); err != nil {
-			t.Fatalf("init %s: %v", fuzzConfigs[cfg], err)
-		}
-		fuzzCfg = cfg
-	}
-	rs, err := sdk.Process(plugintest.Msg(topic, string(payload)))
-	if err != nil {
-		t.Fatalf("process %q: %v", payload, err)
-	}
-	if len(rs) != 1 {
-		t.Fatalf("%d results for one message", len(rs))
-	}
-	if rs[0].Failed && strings.HasPrefix(rs[0].Err, "panic:") {
-		t.Fatalf("config %s, payload %q: handler panicked: %s", fuzzConfigs[cfg], payload, rs[0].Err)
-	}
-	return rs[0]
-}
+// fuzzer runs inputs under one of fuzzConfigs.
+var fuzzer = plugintest.NewFuzzer(fuzzConfigs...)
 
 // FuzzFilter runs arbitrary payloads through the filter: it never panics, a
 // kept message is passed on unchanged, and only JSON objects are kept.
@@ -59,7 +34,7 @@ func FuzzFilter(f *testing.F) {
 		f.Add(uint8(i), plugintest.SensorTopic, []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, cfg uint8, topic string, payload []byte) {
-		r := fuzzRun(t, int(cfg)%len(fuzzConfigs), topic, payload)
+		r := fuzzer.Run(t, int(cfg), topic, payload)
 		switch {
 		case r.Failed:
 		case len(r.Outputs) > 1:
