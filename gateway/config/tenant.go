@@ -225,6 +225,15 @@ func (c *Config) collectTenants(raw map[string]any) []error {
 	return append(dirErrs, errs...)
 }
 
+// tenantAt names key sub of tenant t, the i-th, in errors: "tenants.inline[0] (acme).sub" or
+// "tenants/acme/tenant.yaml: sub".
+func tenantAt(t *Tenant, i int, sub string) string {
+	if t.File != "" {
+		return tenantKey(t, i) + " " + sub
+	}
+	return tenantKey(t, i) + "." + sub
+}
+
 // tenantKey names tenant t, the i-th, in errors: "tenants.inline[0] (acme)" or its file.
 func tenantKey(t *Tenant, i int) string {
 	if t.File != "" {
@@ -240,12 +249,7 @@ func (c *Config) checkTenants(p *problems) {
 	tenants := c.AllTenants()
 	for i := range tenants {
 		t := &tenants[i]
-		key := tenantKey(t, i)
-		sep := "."
-		if t.File != "" {
-			sep = " "
-		}
-		at := func(sub string) string { return key + sep + sub }
+		at := func(sub string) string { return tenantAt(t, i, sub) }
 		switch {
 		case t.Name == "":
 			p.add(at("name"), "required")
@@ -258,7 +262,7 @@ func (c *Config) checkTenants(p *problems) {
 		if where, dup := seen[t.Name]; dup && t.Name != "" {
 			p.add(at("name"), "duplicate tenant %q, also %s", t.Name, where)
 		} else {
-			seen[t.Name] = key
+			seen[t.Name] = tenantKey(t, i)
 		}
 		if len(t.MQTTPrefixes) == 0 {
 			p.add(at("mqtt_prefixes"), "at least one MQTT topic prefix is required: a tenant's namespace is enforced")
@@ -296,6 +300,29 @@ func (c *Config) checkTenants(p *problems) {
 			p.add(at("routes"), "at least one route is required")
 		}
 		c.checkRouteList(p, at("routes"), t.Routes, t)
+	}
+	checkDisjoint(p, tenants)
+}
+
+// checkDisjoint reports tenants whose namespaces overlap: one prefix starting with another
+// would let one tenant read or write what the other owns.
+func checkDisjoint(p *problems, tenants []Tenant) {
+	for i := range tenants {
+		for j := i + 1; j < len(tenants); j++ {
+			a, b := &tenants[i], &tenants[j]
+			for _, ns := range []struct {
+				key  string
+				a, b []string
+			}{{"mqtt_prefixes", a.MQTTPrefixes, b.MQTTPrefixes}, {"kafka_prefixes", a.KafkaPrefixes, b.KafkaPrefixes}} {
+				for _, x := range ns.a {
+					for _, y := range ns.b {
+						if x != "" && y != "" && (strings.HasPrefix(x, y) || strings.HasPrefix(y, x)) {
+							p.add(tenantAt(b, j, ns.key), "%q overlaps tenant %s's %q: tenants' namespaces must not overlap", y, a.Name, x)
+						}
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -150,6 +150,12 @@ func TestTenantErrors(t *testing.T) {
 			wantErr: []string{`tenants.inline[0] (_).name: "_" is reserved`, "tenants.inline[0] (_).admin_token: an admin token must be at least 16 bytes"},
 		},
 		{
+			name: "overlapping namespaces",
+			inline: "- {name: acme, mqtt_prefixes: [a/], kafka_prefixes: [a.], routes: [{name: r, from: [a/#], to: {topic: a.t}}]}\n" +
+				"    - {name: acme2, mqtt_prefixes: [a/x/], kafka_prefixes: [a], routes: [{name: r, from: [a/x/#], to: {topic: a.u}}]}",
+			wantErr: []string{`tenants.inline[1] (acme2).mqtt_prefixes: "a/x/" overlaps tenant acme's "a/"`, `tenants.inline[1] (acme2).kafka_prefixes: "a" overlaps tenant acme's "a."`},
+		},
+		{
 			name:    "bad limits",
 			inline:  "- {name: acme, mqtt_prefixes: [a/], kafka_prefixes: [a.], limits: {messages_per_second: -1, call_timeout: -1s}, routes: [{name: r, from: [a/#], to: {topic: a.t}}]}",
 			wantErr: []string{"limits.messages_per_second: -1 must not be negative", "limits.call_timeout: -1s must not be negative"},
