@@ -78,7 +78,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		kafkaErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_kafka_errors_total",
-			Help: "Kafka produce failures by kind: record (the record was dead-lettered), dead_letter (a dead-letter record failed and is retried).",
+			Help: "Kafka produce failures by kind: record (Kafka refused the record; it was dead-lettered), retried (a connection-level failure; the record is produced again), dead_letter (a dead-letter record failed and is retried).",
 		}, []string{"kind"}),
 		produceLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tributary_kafka_produce_latency_seconds",

@@ -96,8 +96,20 @@ func (s *sink) produce(ctx context.Context, r *route, m *message, rec *kgo.Recor
 			m.delivery.done()
 			return
 		}
-		// Retriable errors are retried inside franz-go without limit; what reaches here is
-		// final for this record (too large, unknown topic, not authorised, client closing).
+		if errors.Is(err, kgo.ErrClientClosed) {
+			return // stopping: the message stays unacknowledged and the broker redelivers it
+		}
+		if !refusesRecord(err) {
+			// A connection-level failure franz-go gave up on (a broker that closes connections
+			// as they open, say) says nothing about the record: produce it again, keeping the
+			// message unacknowledged, rather than dead-letter a good message.
+			s.metrics.kafkaErrors.WithLabelValues("retried").Inc()
+			s.log.LogAttrs(context.Background(), slog.LevelWarn, "kafka produce failed; retrying the record",
+				slog.String("route", r.name), slog.String("topic", rec.Topic), slog.String("error", err.Error()))
+			again := &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Timestamp: rec.Timestamp}
+			s.retry.enqueueRecord(r, m, again, time.Second)
+			return
+		}
 		s.metrics.kafkaErrors.WithLabelValues("record").Inc()
 		why := &deadReason{kind: KindProduceFailed, stage: -1, topic: rec.Topic, err: err.Error()}
 		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
@@ -106,6 +118,24 @@ func (s *sink) produce(ctx context.Context, r *route, m *message, rec *kgo.Recor
 		// The promise must not produce inline: hand the dead letter to the retrier.
 		s.retry.enqueue(r, m, why)
 	})
+}
+
+// recordRefusals are the Kafka errors that refuse a record for good, for what it is or where
+// it goes: its message is dead-lettered. Every other error is retried.
+var recordRefusals = []error{
+	kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidTopicException,
+	kerr.UnknownTopicOrPartition, kerr.TopicAuthorizationFailed, kerr.CorruptMessage,
+	kerr.InvalidRecord, kerr.PolicyViolation, kerr.InvalidTimestamp,
+}
+
+// refusesRecord reports whether err refuses the record itself (see recordRefusals).
+func refusesRecord(err error) bool {
+	for _, e := range recordRefusals {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // deadLetter produces the dead-letter record of m. The caller has already counted it.
@@ -152,7 +182,8 @@ type deadLetterRetrier struct {
 type deadJob struct {
 	r   *route
 	m   *message
-	why *deadReason
+	why *deadReason // the dead letter to produce, or nil with rec
+	rec *kgo.Record // a record to produce again
 	at  time.Time
 }
 
@@ -165,8 +196,17 @@ func (q *deadLetterRetrier) enqueue(r *route, m *message, why *deadReason) {
 }
 
 func (q *deadLetterRetrier) enqueueAfter(r *route, m *message, why *deadReason, d time.Duration) {
+	q.add(deadJob{r: r, m: m, why: why, at: time.Now().Add(d)})
+}
+
+// enqueueRecord produces rec of m on r again after d.
+func (q *deadLetterRetrier) enqueueRecord(r *route, m *message, rec *kgo.Record, d time.Duration) {
+	q.add(deadJob{r: r, m: m, rec: rec, at: time.Now().Add(d)})
+}
+
+func (q *deadLetterRetrier) add(j deadJob) {
 	q.mu.Lock()
-	q.queue = append(q.queue, deadJob{r: r, m: m, why: why, at: time.Now().Add(d)})
+	q.queue = append(q.queue, j)
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -197,6 +237,10 @@ func (q *deadLetterRetrier) run(ctx context.Context, s *sink, stop <-chan struct
 		q.queue = rest
 		q.mu.Unlock()
 		for _, j := range due {
+			if j.rec != nil {
+				s.produce(ctx, j.r, j.m, j.rec)
+				continue
+			}
 			s.deadLetter(ctx, j.r, j.m, j.why)
 		}
 		if next < 0 {

@@ -10,7 +10,8 @@ import (
 
 // FaultProxy is a TCP proxy on 127.0.0.1 that forwards to one target and can
 // break the connection on demand: [FaultProxy.Cut] and [FaultProxy.Restore],
-// [FaultProxy.Pause] and [FaultProxy.Resume], [FaultProxy.Delay]. Point the
+// [FaultProxy.Reject] and [FaultProxy.Accept], [FaultProxy.Pause] and
+// [FaultProxy.Resume], [FaultProxy.Delay]. Point the
 // client under test at [FaultProxy.Addr] instead of the target.
 //
 // Its methods are safe for concurrent use. Restore fails the test with
@@ -20,6 +21,7 @@ type FaultProxy struct {
 	target string
 	addr   string
 	delay  atomic.Int64 // nanoseconds added to every chunk
+	reject atomic.Bool  // close new connections as soon as they are accepted
 
 	mu       sync.Mutex
 	ln       net.Listener // nil while cut
@@ -150,6 +152,25 @@ func (p *FaultProxy) Resume() {
 // directions, without limiting throughput. 0 removes it.
 func (p *FaultProxy) Delay(d time.Duration) { p.delay.Store(int64(d)) }
 
+// Reject closes every connection through the proxy and, until Accept, closes each new one
+// as soon as it is accepted: a listener whose backend is gone, as a load balancer with no
+// healthy target behaves. Unlike Cut, connecting succeeds.
+func (p *FaultProxy) Reject() {
+	p.reject.Store(true)
+	p.mu.Lock()
+	links := make([]*link, 0, len(p.links))
+	for l := range p.links {
+		links = append(links, l)
+	}
+	p.mu.Unlock()
+	for _, l := range links {
+		l.close()
+	}
+}
+
+// Accept forwards new connections again after Reject.
+func (p *FaultProxy) Accept() { p.reject.Store(false) }
+
 // serve records ln as the listener and accepts on it until it is closed.
 func (p *FaultProxy) serve(ln net.Listener) {
 	p.mu.Lock()
@@ -176,6 +197,10 @@ func (p *FaultProxy) serve(ln net.Listener) {
 
 func (p *FaultProxy) handle(c net.Conn) {
 	defer p.wg.Done()
+	if p.reject.Load() {
+		c.Close()
+		return
+	}
 	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		c.Close() // the client sees the target's refusal as a closed connection

@@ -1,11 +1,13 @@
 package gateway_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tributary-gw/tributary/gateway"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 )
 
@@ -44,5 +46,36 @@ func TestKeepAliveSurvivesBackpressure(t *testing.T) {
 		if strings.HasPrefix(line, "tributary_mqtt_connects_total ") && line != "tributary_mqtt_connects_total 1" {
 			t.Errorf("the MQTT connection dropped while reading was held back: %s", line)
 		}
+	}
+}
+
+// TestKafkaRejectingConnectionsIsRetried puts Kafka behind a proxy that accepts connections
+// and closes them at once (a load balancer whose backend is gone). franz-go gives up on such
+// records; they must be produced again once Kafka is back, not dead-lettered.
+func TestKafkaRejectingConnectionsIsRetried(t *testing.T) {
+	mq := gatewaytest.Mosquitto(t)
+	kf, kafkaLink := gatewaytest.KafkaBehindProxy(t)
+	gw := startGateway(t, testConfig(t, mq.URL(), kf, route("r", "rej/#", 1, "rejected_then_ok")))
+
+	warm := gatewaytest.Messages([]string{"rej/warm"}, 10) // topic metadata and producer id loaded
+	gatewaytest.Publish(t, mq.URL(), 1, warm)
+	kf.WaitRecords(t, "rejected_then_ok", len(warm), 30*time.Second)
+
+	kafkaLink.Reject()
+	msgs := gatewaytest.Messages(gatewaytest.Topics("rej/%d", 10), 300)
+	gatewaytest.Publish(t, mq.URL(), 1, msgs)
+	gatewaytest.WaitFor(t, 30*time.Second, func() error {
+		m := httpGet(t, "http://"+gw.AdminAddr()+"/metrics")
+		if !containsLine(m, `tributary_kafka_errors_total{kind="retried"}`, 1) && !containsLine(m, `tributary_kafka_errors_total{kind="record"}`, 1) {
+			return fmt.Errorf("no produce failure yet")
+		}
+		return nil
+	})
+	kafkaLink.Accept()
+	if err := kf.WaitDelivered(t, "rejected_then_ok", append(warm, msgs...), 60*time.Second).AtLeastOnce(); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := kf.FetchRecords(context.Background(), "rejected_then_ok_dlq"); err == nil && len(recs) > 0 {
+		t.Fatalf("%d good messages dead-lettered while Kafka rejected connections: %s", len(recs), header(recs[0], gateway.HeaderError))
 	}
 }
