@@ -19,8 +19,10 @@
 //
 // # Imports
 //
-// wasmhost imports sdk/abi (the wire format shared with guests) and wazero,
-// nothing else outside the standard library. It must never import gateway or
+// wasmhost imports sdk/abi (the wire format shared with guests), sdk/jsonfield
+// (the JSON code behind the optional tributary.json_* host imports, so guests
+// and host edit JSON identically) and wazero, nothing else outside the
+// standard library. It must never import gateway or
 // a metrics library: it reports through the [Observer] interface instead.
 //
 // # Rationale

@@ -127,13 +127,7 @@ func (h *Host) runtime(ctx context.Context, c class) (wazero.Runtime, error) {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("wasmhost: runtime for %d pages: wasi: %w", pages, err)
 	}
-	i32 := api.ValueTypeI32
-	_, err := rt.NewHostModuleBuilder(abi.ImportModule).
-		NewFunctionBuilder().
-		WithGoModuleFunction(api.GoModuleFunc(h.hostLog), []api.ValueType{i32, i32, i32}, nil).
-		WithParameterNames("level", "ptr", "len").
-		Export(abi.ImportLog).
-		Instantiate(ctx)
+	err := h.instantiateTributary(ctx, rt, abi.ImportModule)
 	if err != nil {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("wasmhost: runtime for %d pages: host module %s: %w", pages, abi.ImportModule, err)
@@ -149,8 +143,8 @@ func (h *Host) runtime(ctx context.Context, c class) (wazero.Runtime, error) {
 // # Errors
 //
 // Errors name the plugin: invalid wasm, a missing ABI marker, a missing or
-// mistyped export (each one is listed), an import other than tributary.log
-// or a WASI preview 1 function, an imported memory, or ErrHostClosed.
+// mistyped export (each one is listed), an import other than a function of module
+// tributary (sdk/ABI.md §2) or WASI preview 1, an imported memory, or ErrHostClosed.
 func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, error) {
 	sum := sha256.Sum256(wasm)
 	hash := hex.EncodeToString(sum[:])
@@ -242,13 +236,14 @@ func (h *Host) checkModule(cm wazero.CompiledModule) error {
 		var want api.FunctionDefinition
 		switch mod {
 		case abi.ImportModule:
-			if name != abi.ImportLog {
+			im, ok := findImport(name)
+			if !ok {
 				errs = append(errs, fmt.Errorf("unknown import %s.%s", mod, name))
 				continue
 			}
-			if !sameTypes(fn.ParamTypes(), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}) || len(fn.ResultTypes()) != 0 {
-				errs = append(errs, fmt.Errorf("import %s.%s has signature %s, want (i32, i32, i32) -> ()",
-					mod, name, signature(fn.ParamTypes(), fn.ResultTypes())))
+			if !sameTypes(fn.ParamTypes(), im.params) || !sameTypes(fn.ResultTypes(), im.result) {
+				errs = append(errs, fmt.Errorf("import %s.%s has signature %s, want %s",
+					mod, name, signature(fn.ParamTypes(), fn.ResultTypes()), signature(im.params, im.result)))
 			}
 			continue
 		case wasi_snapshot_preview1.ModuleName:

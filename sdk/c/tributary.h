@@ -40,6 +40,22 @@ typedef __SIZE_TYPE__ size_t;
 TRIB_IMPORT("tributary", "log") void trib_log_raw(i32 level, const void *p, i32 n);
 TRIB_IMPORT("wasi_snapshot_preview1", "proc_exit") _Noreturn void trib_proc_exit(i32 code);
 
+/* Optional native JSON field access (ABI.md §2.1). Spans are off<<32 | len
+ * inside the document; sizes are >= 0; TRIB_JSON_NOT_FOUND (-1) and
+ * TRIB_JSON_MALFORMED (-2) are failures. json_set, json_set_float and
+ * json_delete write the new document at out only when its size (the result)
+ * is <= out_cap; call again with a larger buffer otherwise. */
+enum { TRIB_JSON_NOT_FOUND = -1, TRIB_JSON_MALFORMED = -2 };
+TRIB_IMPORT("tributary", "json_parse") i64 trib_json_parse(const void *doc, u32 doc_len);
+TRIB_IMPORT("tributary", "json_get") i64 trib_json_get(const void *doc, u32 doc_len, const char *path, u32 path_len);
+TRIB_IMPORT("tributary", "json_float") double trib_json_float(const void *val, u32 val_len);
+TRIB_IMPORT("tributary", "json_set") i64 trib_json_set(const void *doc, u32 doc_len, const char *path, u32 path_len,
+                                                       const void *val, u32 val_len, void *out, u32 out_cap);
+TRIB_IMPORT("tributary", "json_set_float") i64 trib_json_set_float(const void *doc, u32 doc_len, const char *path,
+                                                                   u32 path_len, double f, void *out, u32 out_cap);
+TRIB_IMPORT("tributary", "json_delete") i64 trib_json_delete(const void *doc, u32 doc_len, const char *path, u32 path_len,
+                                                             void *out, u32 out_cap);
+
 enum { TRIB_DEBUG = 0, TRIB_INFO = 1, TRIB_WARN = 2, TRIB_ERROR = 3 };
 
 /* ---- libc pieces the compiler may call (lowered to bulk-memory ops) ---- */

@@ -19,5 +19,19 @@
 // validate what they scan, which is the document up to and including the
 // value found; edits validate the whole document.
 //
+// # In a wasm guest
+//
+// Built with GOOS=wasip1, [Parse], [Lookup], [Get], [Value.Get],
+// [Value.Float], [Set] and its typed variants, and [Delete] call the
+// optional host imports tributary.json_parse, json_get, json_float,
+// json_set, json_set_float and json_delete (sdk/ABI.md §2.1), which run
+// this package natively on the guest's memory: several times faster than
+// the same code compiled to wasm. The results are the same values and the
+// same errors (on a failure the Go code runs again to produce the error).
+// The module then imports those functions, so it needs a host that has
+// them (every Tributary host does). On other targets, and for the other
+// functions, the Go code runs; it is what the tests and fuzzers cover, and
+// wasmhost's tests compare the two paths.
+//
 // This package imports only the standard library.
 package jsonfield

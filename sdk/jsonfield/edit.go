@@ -20,11 +20,14 @@ import (
 // path through a scalar, or an array index past the end (other than
 // appending) or not a number, is an error naming the path.
 func Set(doc []byte, path string, raw []byte) ([]byte, error) {
-	v, err := Parse(raw)
+	if out, r := hostSet(doc, path, raw); r == hostOK {
+		return out, nil
+	}
+	v, err := parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("value for %q: %w", path, err)
 	}
-	return set(doc, path, v.raw)
+	return setGo(doc, path, v.raw)
 }
 
 // SetString sets the value at path to the JSON string s; see [Set].
@@ -43,7 +46,10 @@ func SetFloat(doc []byte, path string, f float64) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return nil, fmt.Errorf("value for %q: %v is not a JSON number", path, f)
 	}
-	return set(doc, path, appendFloat(nil, f))
+	if out, r := hostSetFloat(doc, path, f); r == hostOK {
+		return out, nil
+	}
+	return setGo(doc, path, appendFloat(nil, f)) // also explains a failure
 }
 
 // SetBool sets the value at path to true or false; see [Set].
@@ -60,7 +66,18 @@ func SetBool(doc []byte, path string, b bool) ([]byte, error) {
 // doc is validated in full; malformed JSON wraps [ErrSyntax]. Deleting the
 // empty path (the whole document) is an error.
 func Delete(doc []byte, path string) ([]byte, error) {
-	if _, err := Parse(doc); err != nil {
+	switch out, r := hostDelete(doc, path); r {
+	case hostOK:
+		return out, nil
+	case hostNotFound:
+		return doc, nil
+	}
+	return deleteGo(doc, path) // also explains a failure
+}
+
+// deleteGo is [Delete] in Go, on every target.
+func deleteGo(doc []byte, path string) ([]byte, error) {
+	if _, err := parse(doc); err != nil {
 		return nil, err
 	}
 	if path == "" {
@@ -100,7 +117,15 @@ func Delete(doc []byte, path string) ([]byte, error) {
 
 // set is Set once raw is known to be one valid, trimmed JSON value.
 func set(doc []byte, path string, raw []byte) ([]byte, error) {
-	if _, err := Parse(doc); err != nil {
+	if out, r := hostSet(doc, path, raw); r == hostOK {
+		return out, nil
+	}
+	return setGo(doc, path, raw) // also explains a failure
+}
+
+// setGo is set in Go, on every target.
+func setGo(doc []byte, path string, raw []byte) ([]byte, error) {
+	if _, err := parse(doc); err != nil {
 		return nil, err
 	}
 	if path == "" {

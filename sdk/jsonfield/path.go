@@ -111,6 +111,14 @@ func child(doc []byte, i, depth int, seg string) (w walker, found bool, err erro
 // A path that does not exist wraps [ErrNotFound]; malformed JSON met on the
 // way wraps [ErrSyntax].
 func Lookup(doc []byte, path string) (Value, error) {
+	if v, r := hostGet(doc, path); r == hostOK {
+		return v, nil
+	}
+	return lookup(doc, path) // also explains a failure
+}
+
+// lookup is [Lookup] in Go, on every target.
+func lookup(doc []byte, path string) (Value, error) {
 	i := skipSpace(doc, 0)
 	segs := newSegments(path)
 	depth := 0
@@ -148,6 +156,12 @@ func Lookup(doc []byte, path string) (Value, error) {
 // not exist or the JSON scanned on the way is malformed. See [Lookup] for
 // the distinction.
 func Get(doc []byte, path string) (Value, bool) {
-	v, err := Lookup(doc, path)
+	switch v, r := hostGet(doc, path); r {
+	case hostOK:
+		return v, true
+	case hostNotFound, hostMalformed:
+		return Value{}, false
+	}
+	v, err := lookup(doc, path)
 	return v, err == nil
 }

@@ -43,6 +43,14 @@ type Value struct {
 // Parse validates doc as exactly one JSON value (with optional surrounding
 // whitespace) and returns it. Errors wrap [ErrSyntax].
 func Parse(doc []byte) (Value, error) {
+	if v, r := hostParse(doc); r == hostOK {
+		return v, nil
+	}
+	return parse(doc) // also explains a failure
+}
+
+// parse is [Parse] in Go, on every target.
+func parse(doc []byte) (Value, error) {
 	i := skipSpace(doc, 0)
 	end, err := skipValue(doc, i, 0)
 	if err != nil {
@@ -83,6 +91,12 @@ func (v Value) Raw() []byte { return v.raw }
 // number is out of float64's range.
 func (v Value) Float() (float64, bool) {
 	if v.Kind() != Number {
+		return 0, false
+	}
+	switch f, r := hostFloat(v.raw); r {
+	case hostOK:
+		return f, true
+	case hostMalformed:
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(string(v.raw), 64)

@@ -1,0 +1,232 @@
+package wasmhost
+
+import (
+	"context"
+	"errors"
+	"math"
+	"unsafe"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/tributary-gw/tributary/sdk/abi"
+	"github.com/tributary-gw/tributary/sdk/jsonfield"
+)
+
+// The optional JSON imports of module tributary (sdk/ABI.md §2.1). They run
+// sdk/jsonfield natively on guest memory, so a guest's JSON field access
+// costs what it costs natively instead of what Go compiled to wasm costs.
+const (
+	importJSONParse    = "json_parse"
+	importJSONGet      = "json_get"
+	importJSONSet      = "json_set"
+	importJSONDelete   = "json_delete"
+	importJSONFloat    = "json_float"
+	importJSONSetFloat = "json_set_float"
+)
+
+// Result codes of the JSON imports (sdk/ABI.md §2.1). Spans and sizes are
+// non-negative; failures are negative.
+const (
+	jsonNotFound  int64 = -1 // json_get: no such path; json_delete: nothing deleted
+	jsonMalformed int64 = -2 // malformed JSON, or a path that cannot be set
+)
+
+// hostImport is one function of module tributary: its wasm signature and
+// its implementation.
+type hostImport struct {
+	name           string
+	params, result []api.ValueType
+	paramNames     []string
+	fn             func(h *Host) api.GoModuleFunc
+}
+
+// tributaryImports lists every function of module tributary. A guest may
+// import any subset; checkModule rejects other names and other signatures.
+var tributaryImports = func() []hostImport {
+	i32, i64, f64 := api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeF64
+	return []hostImport{
+		{name: abi.ImportLog, params: []api.ValueType{i32, i32, i32}, paramNames: []string{"level", "ptr", "len"},
+			fn: func(h *Host) api.GoModuleFunc { return h.hostLog }},
+		{name: importJSONParse, params: []api.ValueType{i32, i32}, result: []api.ValueType{i64},
+			paramNames: []string{"doc_ptr", "doc_len"},
+			fn:         func(*Host) api.GoModuleFunc { return jsonParse }},
+		{name: importJSONGet, params: []api.ValueType{i32, i32, i32, i32}, result: []api.ValueType{i64},
+			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len"},
+			fn:         func(*Host) api.GoModuleFunc { return jsonGet }},
+		{name: importJSONSet, params: []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32}, result: []api.ValueType{i64},
+			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "val_ptr", "val_len", "out_ptr", "out_cap"},
+			fn:         func(*Host) api.GoModuleFunc { return jsonSet }},
+		{name: importJSONDelete, params: []api.ValueType{i32, i32, i32, i32, i32, i32}, result: []api.ValueType{i64},
+			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "out_ptr", "out_cap"},
+			fn:         func(*Host) api.GoModuleFunc { return jsonDelete }},
+		{name: importJSONFloat, params: []api.ValueType{i32, i32}, result: []api.ValueType{f64},
+			paramNames: []string{"val_ptr", "val_len"},
+			fn:         func(*Host) api.GoModuleFunc { return jsonFloat }},
+		{name: importJSONSetFloat, params: []api.ValueType{i32, i32, i32, i32, f64, i32, i32}, result: []api.ValueType{i64},
+			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "f", "out_ptr", "out_cap"},
+			fn:         func(*Host) api.GoModuleFunc { return jsonSetFloat }},
+	}
+}()
+
+// findImport returns the tributary import called name.
+func findImport(name string) (hostImport, bool) {
+	for _, im := range tributaryImports {
+		if im.name == name {
+			return im, true
+		}
+	}
+	return hostImport{}, false
+}
+
+// instantiateTributary adds module tributary, with every import of
+// tributaryImports, to rt.
+func (h *Host) instantiateTributary(ctx context.Context, rt wazero.Runtime, module string) error {
+	b := rt.NewHostModuleBuilder(module)
+	for _, im := range tributaryImports {
+		b = b.NewFunctionBuilder().
+			WithGoModuleFunction(im.fn(h), im.params, im.result).
+			WithParameterNames(im.paramNames...).
+			Export(im.name)
+	}
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+// guestBytes returns the view [ptr, ptr+n) of the guest's memory. A range
+// outside memory panics with errGuestPointer, which fails the guest's call
+// with Kind BadResult: a guest pointer is never trusted.
+func guestBytes(mem api.Memory, ptr, n uint64) []byte {
+	b, ok := mem.Read(uint32(ptr), uint32(n))
+	if !ok {
+		panic(errGuestPointer)
+	}
+	return b
+}
+
+// guestString returns b, a view of guest memory, as a string without
+// copying it. Only for the duration of a host function: jsonfield keeps no
+// reference to a path after it returns (errors copy it), and the guest's
+// memory cannot change or move until the host function returns.
+func guestString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// span packs the position of v inside doc as off<<32 | len, or returns
+// jsonMalformed when v does not lie inside doc (jsonfield's values always
+// alias the document they were found in).
+func span(doc []byte, v jsonfield.Value) int64 {
+	raw := v.Raw()
+	if len(raw) == 0 || len(doc) == 0 {
+		return jsonMalformed
+	}
+	off := uintptr(unsafe.Pointer(&raw[0])) - uintptr(unsafe.Pointer(&doc[0]))
+	if off > uintptr(len(doc)) || uint64(off)+uint64(len(raw)) > uint64(len(doc)) {
+		return jsonMalformed
+	}
+	return int64(off)<<32 | int64(len(raw))
+}
+
+// jsonParse implements tributary.json_parse(doc_ptr, doc_len) -> i64: the
+// span of the trimmed document when it is one valid JSON value, else
+// jsonMalformed.
+func jsonParse(_ context.Context, mod api.Module, stack []uint64) {
+	doc := guestBytes(mod.Memory(), stack[0], stack[1])
+	v, err := jsonfield.Parse(doc)
+	if err != nil {
+		stack[0] = api.EncodeI64(jsonMalformed)
+		return
+	}
+	stack[0] = api.EncodeI64(span(doc, v))
+}
+
+// jsonGet implements tributary.json_get(doc_ptr, doc_len, path_ptr,
+// path_len) -> i64: the span of the value at path, jsonNotFound or
+// jsonMalformed, as jsonfield.Lookup decides.
+func jsonGet(_ context.Context, mod api.Module, stack []uint64) {
+	mem := mod.Memory()
+	doc := guestBytes(mem, stack[0], stack[1])
+	path := guestBytes(mem, stack[2], stack[3])
+	v, err := jsonfield.Lookup(doc, guestString(path))
+	switch {
+	case errors.Is(err, jsonfield.ErrNotFound):
+		stack[0] = api.EncodeI64(jsonNotFound)
+	case err != nil:
+		stack[0] = api.EncodeI64(jsonMalformed)
+	default:
+		stack[0] = api.EncodeI64(span(doc, v))
+	}
+}
+
+// jsonSet implements tributary.json_set(doc_ptr, doc_len, path_ptr,
+// path_len, val_ptr, val_len, out_ptr, out_cap) -> i64: jsonfield.Set's
+// result is written at out_ptr when it fits in out_cap bytes; the return
+// value is its size either way, or jsonMalformed when Set fails.
+func jsonSet(_ context.Context, mod api.Module, stack []uint64) {
+	mem := mod.Memory()
+	doc := guestBytes(mem, stack[0], stack[1])
+	path := guestBytes(mem, stack[2], stack[3])
+	val := guestBytes(mem, stack[4], stack[5])
+	out, err := jsonfield.Set(doc, guestString(path), val)
+	if err != nil {
+		stack[0] = api.EncodeI64(jsonMalformed)
+		return
+	}
+	stack[0] = api.EncodeI64(writeOut(mem, stack[6], stack[7], out))
+}
+
+// jsonDelete implements tributary.json_delete(doc_ptr, doc_len, path_ptr,
+// path_len, out_ptr, out_cap) -> i64: like json_set with jsonfield.Delete,
+// and jsonNotFound (nothing written) when the path does not exist.
+func jsonDelete(_ context.Context, mod api.Module, stack []uint64) {
+	mem := mod.Memory()
+	doc := guestBytes(mem, stack[0], stack[1])
+	path := guestBytes(mem, stack[2], stack[3])
+	out, err := jsonfield.Delete(doc, guestString(path))
+	switch {
+	case err != nil:
+		stack[0] = api.EncodeI64(jsonMalformed)
+	case len(out) == len(doc): // a deletion always removes bytes
+		stack[0] = api.EncodeI64(jsonNotFound)
+	default:
+		stack[0] = api.EncodeI64(writeOut(mem, stack[4], stack[5], out))
+	}
+}
+
+// jsonFloat implements tributary.json_float(val_ptr, val_len) -> f64: the
+// JSON number at [val_ptr, val_ptr+val_len) (one value, no surrounding
+// space) as jsonfield.Value.Float reads it, or NaN when it is not a number
+// or out of float64's range (JSON has no NaN, so NaN is never a value).
+func jsonFloat(_ context.Context, mod api.Module, stack []uint64) {
+	raw := guestBytes(mod.Memory(), stack[0], stack[1])
+	v, err := jsonfield.Parse(raw)
+	f, ok := v.Float()
+	if err != nil || !ok || len(v.Raw()) != len(raw) {
+		f = math.NaN()
+	}
+	stack[0] = api.EncodeF64(f)
+}
+
+// jsonSetFloat implements tributary.json_set_float(doc_ptr, doc_len,
+// path_ptr, path_len, f, out_ptr, out_cap) -> i64: json_set with the number
+// f formatted as jsonfield.SetFloat (and encoding/json) formats it.
+func jsonSetFloat(_ context.Context, mod api.Module, stack []uint64) {
+	mem := mod.Memory()
+	doc := guestBytes(mem, stack[0], stack[1])
+	path := guestBytes(mem, stack[2], stack[3])
+	out, err := jsonfield.SetFloat(doc, guestString(path), api.DecodeF64(stack[4]))
+	if err != nil {
+		stack[0] = api.EncodeI64(jsonMalformed)
+		return
+	}
+	stack[0] = api.EncodeI64(writeOut(mem, stack[5], stack[6], out))
+}
+
+// writeOut writes out at [ptr, ptr+len(out)) when it fits in capacity and
+// returns len(out). The output buffer is checked against memory whether or
+// not out fits, so a bad out_ptr fails every call, not only large ones.
+func writeOut(mem api.Memory, ptr, capacity uint64, out []byte) int64 {
+	buf := guestBytes(mem, ptr, capacity)
+	if len(out) <= len(buf) {
+		copy(buf, out)
+	}
+	return int64(len(out))
+}

@@ -1,0 +1,416 @@
+package wasmhost
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/tributary-gw/tributary/sdk/abi"
+	"github.com/tributary-gw/tributary/sdk/jsonfield"
+)
+
+// jsonOutcome is the jsonfastdiff guest's outcome function, run natively
+// (where sdk/jsonfield never calls the host). Keep the two identical.
+func jsonOutcome(op string, doc []byte, path, value string) string {
+	show := func(b []byte, err error) string {
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		return "ok: " + string(b)
+	}
+	switch op {
+	case "parse":
+		v, err := jsonfield.Parse(doc)
+		return show(v.Raw(), err)
+	case "lookup":
+		v, err := jsonfield.Lookup(doc, path)
+		return show(v.Raw(), err)
+	case "get":
+		v, ok := jsonfield.Get(doc, path)
+		return fmt.Sprintf("%v %s", ok, v.Raw())
+	case "value.get":
+		v, ok := jsonfield.Value{}.Get(path)
+		if p, err := jsonfield.Parse(doc); err == nil {
+			v, ok = p.Get(path)
+		}
+		return fmt.Sprintf("%v %s", ok, v.Raw())
+	case "float":
+		v, _ := jsonfield.Get(doc, path)
+		f, ok := v.Float()
+		return fmt.Sprintf("%v %v", ok, f)
+	case "set":
+		return show(jsonfield.Set(doc, path, []byte(value)))
+	case "setstring":
+		return show(jsonfield.SetString(doc, path, value))
+	case "setfloat":
+		f, _ := strconv.ParseFloat(value, 64)
+		return show(jsonfield.SetFloat(doc, path, f))
+	case "delete":
+		return show(jsonfield.Delete(doc, path))
+	}
+	return "unknown op " + op
+}
+
+var jsonOps = []string{"parse", "lookup", "get", "value.get", "float", "set", "setstring", "setfloat", "delete"}
+
+// jsonDiffCases are documents and paths every op runs on; value is used by
+// the setters.
+var jsonDiffCases = []struct{ doc, path, value string }{
+	{sensorPayload, "value", "70.25"},
+	{sensorPayload, "value_f", "70.25"},
+	{sensorPayload, "device_id", `"x"`},
+	{` {"a":{"b":[1,2,{"c":"d"}]}} `, "a.b.2.c", `[true,null]`},
+	{`{"a":{"b":[1,2,{"c":"d"}]}}`, "a.b.3", `{}`},
+	{`{"a":{"b":[1,2,{"c":"d"}]}}`, "a.b.9", `1`},
+	{`{"a":{"b":[1,2,{"c":"d"}]}}`, "a.b.x", `1`},
+	{`{"a":1}`, "a.b.c", `1`},
+	{`{"a":1}`, "x.y.z", ` "v" `},
+	{`{"a":1}`, "", `2`},
+	{`{"a.b":1,"a":{"b":2}}`, `a\.b`, `3`},
+	{`{"k\"ey":"v\u00e9"}`, `k"ey`, "ctl\x01\"\\é\xff"},
+	{`{"a":1,}`, "a", `1`},
+	{`{"a":[1,2,3]}`, "a.1", `bad json`},
+	{`[1,2,3]`, "0", `-1.5e300`},
+	{`[]`, "0", `NaN`},
+	{`{"n":1e400,"m":-0,"k":12345678901234567890,"e":1E-7}`, "n", `1e-7`},
+	{`{"n":1e400,"m":-0,"k":12345678901234567890,"e":1E-7}`, "m", `1e21`},
+	{`{"n":1e400,"m":-0,"k":12345678901234567890,"e":1E-7}`, "k", `-0.000001`},
+	{`{"n":1e400,"m":-0,"k":12345678901234567890,"e":1E-7}`, "e", `123456789012345678901234567890`},
+	{`"just a string"`, "a", `1`},
+	{``, "a", `1`},
+	{`{"a":"\ud800"}`, "a", `"\ud83d\ude00"`},
+	{`{"a":1} {"b":2}`, "b", `1`},
+	{strings.Repeat(`[`, 600) + strings.Repeat(`]`, 600), "0.0", `1`},
+}
+
+// jsonDiffMessages turns cases into one message per (case, op).
+func jsonDiffMessages(cases []struct{ doc, path, value string }) (msgs []abi.Message, want []string) {
+	for _, c := range cases {
+		for _, op := range jsonOps {
+			m := abi.Message{Topic: op, Payload: []byte(c.doc), Properties: []abi.Property{
+				{Name: "path", Value: c.path}, {Name: "value", Value: c.value}}}
+			msgs = append(msgs, m)
+			want = append(want, jsonOutcome(op, []byte(c.doc), c.path, c.value))
+		}
+	}
+	return msgs, want
+}
+
+func jsonDiffPlugin(tb testing.TB) *Plugin {
+	tb.Helper()
+	p, err := testHostV.Compile(context.Background(), "jsonfastdiff", guestWasm(tb, "jsonfastdiff"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// runDiff runs msgs through in and compares each output with want.
+func runDiff(tb testing.TB, in *Instance, msgs []abi.Message, want []string) {
+	tb.Helper()
+	res, err := in.Handle(context.Background(), msgs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Failed || len(r.Outputs) != 1 {
+			tb.Fatalf("%s %q: failed=%v %q outputs=%d", msgs[i].Topic, msgs[i].Payload, r.Failed, r.Err, len(r.Outputs))
+		}
+		if got := string(r.Outputs[0].Payload); got != want[i] {
+			tb.Errorf("%s on %q path %q value %q:\n wasm:   %s\n native: %s",
+				msgs[i].Topic, msgs[i].Payload, msgs[i].Properties[0].Value, msgs[i].Properties[1].Value, got, want[i])
+		}
+	}
+}
+
+// TestJSONImports_sameAsNative runs sdk/jsonfield in a wasm guest, where
+// it calls the host's JSON imports, and natively, and expects the same
+// values and the same error texts, with and without termination checks.
+func TestJSONImports_sameAsNative(t *testing.T) {
+	ctx := context.Background()
+	p := jsonDiffPlugin(t)
+	msgs, want := jsonDiffMessages(jsonDiffCases)
+	for _, trusted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("trusted=%v", trusted), func(t *testing.T) {
+			lim := noRecycle
+			lim.Trusted = trusted
+			in, err := NewInstance(ctx, testHostV, p, nil, lim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close(ctx)
+			runDiff(t, in, msgs, want)
+		})
+	}
+}
+
+// TestJSONImports_guestsUseThem checks that a Go guest using sdk/jsonfield
+// really imports the host functions (else the benchmarks measure nothing).
+func TestJSONImports_guestsUseThem(t *testing.T) {
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	cm, err := rt.CompileModule(ctx, guestWasm(t, "jsonfast"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, fn := range cm.ImportedFunctions() {
+		if mod, name, _ := fn.Import(); mod == abi.ImportModule {
+			got[name] = true
+		}
+	}
+	for _, name := range []string{importJSONGet, importJSONFloat, importJSONSetFloat} {
+		if !got[name] {
+			t.Errorf("jsonfast guest does not import %s.%s; imports: %v", abi.ImportModule, name, got)
+		}
+	}
+}
+
+// FuzzJSONImports compares jsonfield in a wasm guest with jsonfield run
+// natively on arbitrary documents, paths and values.
+func FuzzJSONImports(f *testing.F) {
+	for _, c := range jsonDiffCases {
+		f.Add(c.doc, c.path, c.value)
+	}
+	p := jsonDiffPlugin(f)
+	ctx := context.Background()
+	in, err := NewInstance(ctx, testHostV, p, nil, noRecycle)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer in.Close(ctx)
+	f.Fuzz(func(t *testing.T, doc, path, value string) {
+		msgs, want := jsonDiffMessages([]struct{ doc, path, value string }{{doc, path, value}})
+		runDiff(t, in, msgs, want)
+	})
+}
+
+// jsonCallerModule is a guest whose tributary_handle calls the tributary
+// import name (of the given wasm signature) with args as i32 constants and
+// returns an empty result. Memory (2 pages) holds `{"a":1}` at 64, "a" at
+// 96 and "2" at 100.
+func jsonCallerModule(name string, args ...int32) []byte {
+	m := passthroughModule()
+	params := make([]byte, len(args))
+	var body []byte
+	for i, a := range args {
+		params[i] = i32
+		body = sleb(append(body, 0x41), int64(a)) // i32.const a
+	}
+	body = append(body, 0x10, 0x00, 0x1a) // call 0; drop
+	body = append(body, 0x42, 0x00)       // i64.const 0
+	m.imports = []wasmImport{{module: abi.ImportModule, name: name, params: params, results: []byte{i64}}}
+	m.funcs[3].body = body
+	m.data = append(m.data, wasmData{offset: 64, bytes: []byte(`{"a":1}`)}, wasmData{offset: 96, bytes: []byte("a")},
+		wasmData{offset: 100, bytes: []byte("2")})
+	return m.bytes()
+}
+
+// TestJSONImports_badPointers checks that a guest pointer outside memory
+// fails the call with Kind BadResult and closes the instance, and never
+// panics the host; in-range calls succeed.
+func TestJSONImports_badPointers(t *testing.T) {
+	const out, past = 4096, 2 * 65536 // an output buffer; the end of memory
+	tests := []struct {
+		name    string
+		wasm    []byte
+		wantErr bool
+	}{
+		{"get ok", jsonCallerModule(importJSONGet, 64, 7, 96, 1), false},
+		{"get doc past memory", jsonCallerModule(importJSONGet, past-3, 7, 96, 1), true},
+		{"get path past memory", jsonCallerModule(importJSONGet, 64, 7, -1, 2), true},
+		{"parse doc past memory", jsonCallerModule(importJSONParse, 64, past), true},
+		{"set ok", jsonCallerModule(importJSONSet, 64, 7, 96, 1, 100, 1, out, 64), false},
+		{"set value past memory", jsonCallerModule(importJSONSet, 64, 7, 96, 1, past, 1, out, 64), true},
+		{"set out past memory", jsonCallerModule(importJSONSet, 64, 7, 96, 1, 100, 1, past-8, 64), true},
+		{"set out too small is fine", jsonCallerModule(importJSONSet, 64, 7, 96, 1, 100, 1, out, 2), false},
+		{"delete ok", jsonCallerModule(importJSONDelete, 64, 7, 96, 1, out, 64), false},
+		{"delete out past memory", jsonCallerModule(importJSONDelete, 64, 7, 96, 1, -64, 64), true},
+	}
+	ctx := context.Background()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := testHostV.Compile(ctx, "jsoncaller", tc.wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := NewInstance(ctx, testHostV, p, nil, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close(ctx)
+			_, err = in.Handle(ctx, []abi.Message{msg("x")})
+			if !tc.wantErr {
+				// The result frame is empty, so the call itself fails
+				// decoding (BadResult) but not in the import.
+				if err != nil && strings.Contains(err.Error(), errGuestPointer.Error()) {
+					t.Fatalf("in-range call failed in the import: %v", err)
+				}
+				return
+			}
+			pe, ok := AsPluginError(err)
+			if !ok || pe.Kind != BadResult || !strings.Contains(err.Error(), errGuestPointer.Error()) {
+				t.Fatalf("err = %v, want a bad_result PluginError about the pointer", err)
+			}
+			if _, err := in.Handle(ctx, []abi.Message{msg("x")}); err != ErrInstanceClosed {
+				t.Fatalf("after a bad pointer: %v, want ErrInstanceClosed", err)
+			}
+		})
+	}
+}
+
+// TestCompile_jsonImportSignatures checks that the JSON imports are
+// optional (the passthrough guest imports none) and that a mistyped one is
+// a load error naming it.
+func TestCompile_jsonImportSignatures(t *testing.T) {
+	ctx := context.Background()
+	m := passthroughModule()
+	m.imports = []wasmImport{{module: abi.ImportModule, name: importJSONGet, params: []byte{i32, i32}, results: []byte{i32}}}
+	_, err := testHostV.Compile(ctx, "badsig", m.bytes())
+	want := "import tributary.json_get has signature (i32, i32) -> (i32), want (i32, i32, i32, i32) -> (i64)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want it to contain %q", err, want)
+	}
+	m.imports[0].name = "json_frobnicate"
+	if _, err := testHostV.Compile(ctx, "unknown", m.bytes()); err == nil || !strings.Contains(err.Error(), "unknown import tributary.json_frobnicate") {
+		t.Fatalf("err = %v, want unknown import tributary.json_frobnicate", err)
+	}
+}
+
+// TestJSONImports_cGuest builds testdata/guests/jsonfastc with clang
+// (skipped without it) on sdk/c/tributary.h alone and checks it computes
+// what the Go jsonfast guest computes, growing its output buffer once.
+func TestJSONImports_cGuest(t *testing.T) {
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		t.Skip("clang not found: apt-get install clang lld to run the C guest")
+	}
+	out := filepath.Join(t.TempDir(), "jsonfastc.wasm")
+	cmd := exec.Command(clang, "--target=wasm32", "-O2", "-nostdlib", "-ffreestanding", "-mbulk-memory", "-msign-ext",
+		"-Wl,--no-entry", "-Wl,--strip-all", "-I", "../sdk/c", "-o", out, "testdata/guests/jsonfastc/jsonfast.c")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("clang: %v\n%s", err, msg)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p, err := testHostV.Compile(ctx, "jsonfastc", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewInstance(ctx, testHostV, p, nil, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close(ctx)
+	goIn, err := NewInstance(ctx, testHostV, jsonGuest(t, "jsonfast"), nil, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer goIn.Close(ctx)
+	batch := msgs(sensorPayload, `{"value":"warm"}`, `{"a":1}`, `{"value":-40}`, `{"value":1e400}`, `[1,`)
+	want, err := goIn.Handle(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantText := make([]string, len(want))
+	for i, r := range want {
+		wantText[i] = fmt.Sprintf("failed=%v", r.Failed)
+		if !r.Failed {
+			wantText[i] += " " + string(r.Outputs[0].Payload)
+		}
+	}
+	got, err := in.Handle(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range got {
+		g := fmt.Sprintf("failed=%v", r.Failed)
+		if !r.Failed {
+			g += " " + string(r.Outputs[0].Payload)
+		}
+		if g != wantText[i] {
+			t.Errorf("message %d %q: C guest %s, Go guest %s", i, batch[i].Payload, g, wantText[i])
+		}
+	}
+	if got[0].Failed || !strings.Contains(string(got[0].Outputs[0].Payload), `"value_f":70.25`) {
+		t.Fatalf("C guest on the sensor payload: %+v", got[0])
+	}
+}
+
+// TestJSONImports_jsonfieldSuiteInWasm runs sdk/jsonfield's own tests,
+// examples and fuzz seeds compiled to wasm, where the package calls the
+// host's JSON imports, against this package's implementation of them. With
+// the native run of the same suite it covers both paths with one set of
+// expectations. Skipped with -short (it compiles a 7 MB test binary).
+func TestJSONImports_jsonfieldSuiteInWasm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the wasm build of sdk/jsonfield's tests")
+	}
+	dir, err := filepath.Abs("../sdk/jsonfield")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "jsonfield.test.wasm")
+	cmd := exec.Command("go", "test", "-c", "-o", bin, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building sdk/jsonfield's tests for wasm: %v\n%s", err, msg)
+	}
+	wasm, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	if err := testHostV.instantiateTributary(ctx, rt, abi.ImportModule); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported := 0
+	for _, fn := range cm.ImportedFunctions() {
+		if mod, _, _ := fn.Import(); mod == abi.ImportModule {
+			imported++
+		}
+	}
+	if imported < 6 {
+		t.Fatalf("the wasm test binary imports %d functions of module %s, want the 6 JSON imports", imported, abi.ImportModule)
+	}
+	var out bytes.Buffer
+	cfg := wazero.NewModuleConfig().
+		WithArgs("jsonfield.test", "-test.v", "-test.count=1").
+		WithEnv("PWD", "/").
+		WithEnv("TMPDIR", "/tmp"). // examples capture their output in a temp file
+		WithFSConfig(wazero.NewFSConfig().WithReadOnlyDirMount(dir, "/").WithDirMount(t.TempDir(), "/tmp")).
+		WithStdout(&out).WithStderr(&out).
+		WithSysWalltime().WithSysNanotime()
+	_, err = rt.InstantiateModule(ctx, cm, cfg)
+	var exit *sys.ExitError
+	if err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 0) {
+		t.Fatalf("sdk/jsonfield tests in wasm: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "--- PASS: FuzzGetSetDelete") || strings.Contains(out.String(), "--- FAIL") {
+		t.Fatalf("sdk/jsonfield tests in wasm did not pass everything:\n%s", out.String())
+	}
+	t.Logf("%d tests, examples and fuzz seeds passed in wasm", strings.Count(out.String(), "--- PASS"))
+}
