@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/tributary-gw/tributary/cmd/tributary/internal/loadbench"
 )
@@ -36,12 +37,24 @@ Modes:
   --mode rate      publish --rate messages/s in total for --duration
   --mode backlog   queue --count messages for the gateway's offline session, then start the
                    gateway and time the drain until all of them are in Kafka
+  --mode soak      publish --rate messages/s for --duration while faults are injected, one
+                   at a time every --fault-every, then wait for the backlog to drain; exits 1
+                   if any message was lost (see Soak below)
 
 Flags:
-  --mode MODE          flat, rate or backlog (default flat)
+  --mode MODE          flat, rate, backlog or soak (default flat)
   --count N            messages for flat and backlog (default 100000)
-  --rate R             messages per second over all publishers, rate mode (default 2000)
-  --duration D         how long rate mode publishes, e.g. 30s (default 10s)
+  --rate R             messages per second over all publishers, rate and soak modes
+                       (default 2000; 500 in soak mode)
+  --duration D         how long rate and soak modes publish, e.g. 30s or 5m (default 10s)
+  --seed N             soak: seeds the fault scheduler; the same seed gives the same sequence
+                       of faults, how many of them fit in --duration varies (default: from
+                       the clock, printed in the result)
+  --faults LIST        soak: fault kinds to inject, comma list (default all): gateway-kill,
+                       broker-restart, kafka-down, kafka-slow, mqtt-cut, kafka-cut, plugin,
+                       poison
+  --fault-every D      soak: time between the starts of two faults; each is held for 40-80%
+                       of it (default 5s)
   --mqtt URL           use this broker (tcp://host:port) instead of starting one
   --mosquitto          start /usr/sbin/mosquitto on a free port with unlimited queues
                        instead of the embedded broker (see --mosquitto-path)
@@ -69,13 +82,36 @@ Flags:
                        (default none)
   --plugin-dir DIR     where --chain plugins NAME.wasm live (default ./plugins)
   --settle D           after publishing, how long to wait with no new record before counting
-                       missing ones as lost (default 5s)
+                       missing ones as lost (default 5s; 1m in soak mode)
   --timeout D          bound on the whole run (default 10m)
   --json               print the result as JSON instead of a table
   --quiet              no progress display
   --log                pass the gateway's warnings and errors on to stderr
   --cpuprofile FILE    write a CPU profile of this process for the whole run; with
                        --gateway inprocess it covers the gateway (go tool pprof FILE)
+
+Soak: it always runs Mosquitto (--mosquitto-path) with persistence, an embedded Kafka
+(kfake) and this binary as a gateway subprocess, with two routes: PREFIX/# without plugins,
+and PREFIX-p/# through a plugin built from source at the start (needs the go command) that
+traps, loops or returns garbage on marked messages and rejects bad payloads. The gateway
+reaches the broker and Kafka through TCP proxies the benchmark controls. Every fifth topic
+is published at QoS 2, the rest at QoS 1; the plugin route gets a twentieth of the rate. The
+first faults are each kind once, in a seeded random order, then kinds drawn at random:
+  gateway-kill     SIGKILL the gateway, restart it after the pause
+  broker-restart   stop Mosquitto (SIGINT, so it saves its persistence file), restart it
+  kafka-down       Kafka refuses every produce (retriable NOT_ENOUGH_REPLICAS)
+  kafka-slow       100-500ms added between the gateway and Kafka
+  mqtt-cut         the network between the gateway and the broker is cut
+  kafka-cut        the network between the gateway and Kafka is cut
+  plugin           the next plugin-route messages trap, loop and return garbage (one in 25
+                   always does)
+  poison           one empty, 1 MB, invalid UTF-8, invalid JSON, deeply nested and binary
+                   message each to the plugin route
+Each fault is logged with its time on stderr. The result counts messages published,
+delivered to their route's topic or to the dead-letter topic (poison and plugin-fault
+messages are expected there), duplicated and lost, dead-letter records by
+tributary.error.kind, per-topic order violations, peak gateway RSS over all its restarts and
+the faults injected by kind. --settle bounds the wait for the backlog to drain.
 
 Environment: TRIBUTARY_* variables are not passed to a subprocess gateway; its config is
 generated. TRIBUTARY_BENCH_GATEWAY_ENV (comma list of K=V) is added to its environment.
@@ -92,6 +128,8 @@ type benchFlags struct {
 	qos                 uint
 	asJSON, quiet, logs bool
 	cpuProfile          string
+	faults              string
+	seed                int64
 }
 
 // newBenchFlagSet defines bench's flags; benchUsage documents every one of them.
@@ -103,6 +141,9 @@ func newBenchFlagSet(stdout io.Writer) (*flag.FlagSet, *benchFlags) {
 	fs.Int64Var(&o.Count, "count", o.Count, "")
 	fs.Float64Var(&o.Rate, "rate", o.Rate, "")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "")
+	fs.Int64Var(&f.seed, "seed", 0, "")
+	fs.StringVar(&f.faults, "faults", "", "")
+	fs.DurationVar(&o.FaultEvery, "fault-every", o.FaultEvery, "")
 	fs.StringVar(&o.MQTT, "mqtt", "", "")
 	fs.BoolVar(&o.Mosquitto, "mosquitto", false, "")
 	fs.StringVar(&o.MosquittoPath, "mosquitto-path", loadbench.DefaultMosquitto, "")
@@ -145,8 +186,24 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usageError{fmt.Errorf("--qos %d: want 0, 1 or 2", *qos)}
 	}
 	o.QoS = byte(*qos)
+	if o.Mode == loadbench.ModeSoak {
+		o.Gateway = loadbench.GatewaySubprocess
+		o.Seed = f.seed
+		if !flagSet(fs, "seed") {
+			o.Seed = time.Now().UnixNano() % 1_000_000
+		}
+		if f.faults != "" {
+			o.Faults = splitList(f.faults)
+		}
+		if !flagSet(fs, "settle") {
+			o.Settle = time.Minute
+		}
+		if !flagSet(fs, "rate") {
+			o.Rate = 500
+		}
+	}
 	if o.Gateway == loadbench.GatewaySubprocess {
-		exe, err := os.Executable()
+		exe, err := benchExecutable()
 		if err != nil {
 			return fmt.Errorf("finding this binary for --gateway subprocess: %w", err)
 		}
@@ -181,10 +238,26 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		err = enc.Encode(res)
+	} else {
+		err = res.WriteTable(stdout)
 	}
-	return res.WriteTable(stdout)
+	if err == nil && o.Mode == loadbench.ModeSoak && res.Lost > 0 {
+		return fmt.Errorf("soak lost %d of %d messages", res.Lost, res.Published)
+	}
+	return err
 }
+
+// flagSet reports whether name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// benchExecutable returns the binary a subprocess gateway runs; tests replace it with a
+// built tributary, since a test binary cannot run `run`.
+var benchExecutable = os.Executable
 
 // splitList splits a comma list, dropping empty items.
 func splitList(s string) []string {

@@ -125,6 +125,9 @@ func TestBenchCommand_Flags(t *testing.T) {
 		{"bad qos", []string{"--qos", "3"}, 2, "--qos 3"},
 		{"external needs a topic", []string{"--gateway", "external"}, 2, "kafka topic"},
 		{"stray argument", []string{"now"}, 2, `unexpected argument "now"`},
+		{"soak unknown fault", []string{"--mode", "soak", "--faults", "gateway-kill,meteor"}, 2, `unknown kind "meteor"`},
+		{"soak no fault spacing", []string{"--mode", "soak", "--fault-every", "0s"}, 2, "fault every 0s"},
+		{"soak own broker", []string{"--mode", "soak", "--mqtt", "tcp://127.0.0.1:1"}, 2, "no mqtt url"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

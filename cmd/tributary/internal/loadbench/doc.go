@@ -7,8 +7,16 @@
 // The main entry point is [Run] with an [Options] value; [Result] holds what it measured and
 // prints itself as a table ([Result.WriteTable]) or JSON (encoding/json).
 //
+// [ModeSoak] runs for minutes while a seeded scheduler injects faults ([FaultKinds]): it
+// kills and restarts the gateway subprocess and Mosquitto (with persistence), makes Kafka
+// refuse produces, slows or cuts the network through TCP proxies it controls, and sends
+// plugin-fault and poison messages through a misbehaving plugin built at run time from an
+// embedded source (soakplugin/main.go.txt) with wasmbuild. Its [SoakResult] counts messages
+// published, delivered, dead-lettered, duplicated and lost.
+//
 // It owns the benchmark's own publisher (paho), consumer (franz-go), payload format and
-// accounting. It reuses cmd/tributary/internal/devstack for the embedded broker and Kafka and
-// imports gateway and gateway/config to run a gateway in-process. It must not import
+// accounting. It reuses cmd/tributary/internal/devstack for the embedded broker and Kafka,
+// kfake directly for the soak's Kafka and cmd/tributary/internal/wasmbuild for the soak
+// plugin, and imports gateway and gateway/config to run a gateway in-process. It must not import
 // gateway/gatewaytest, which is test-only.
 package loadbench

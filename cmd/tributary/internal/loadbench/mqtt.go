@@ -83,20 +83,22 @@ func (m *mqttClient) close() {
 
 // primeSession creates the gateway's persistent session before the gateway runs: it connects
 // with the gateway's client id (clean start, so a previous run's backlog is dropped, and a
-// session expiry of 1h), subscribes to filter and disconnects. From then on the broker queues
+// session expiry of 1h), subscribes to filters and disconnects. From then on the broker queues
 // matching QoS 1/2 messages for the gateway.
-func primeSession(ctx context.Context, brokerURL, clientID, filter string, qos byte) error {
+func primeSession(ctx context.Context, brokerURL, clientID string, filters []string, qos byte) error {
 	m, err := dial(ctx, brokerURL, clientID, true, 3600)
 	if err != nil {
 		return fmt.Errorf("priming the gateway session: %w", err)
 	}
 	defer m.close()
-	sa, err := m.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}})
-	if err != nil {
-		return fmt.Errorf("priming the gateway session: subscribe %s: %w", filter, err)
-	}
-	if len(sa.Reasons) > 0 && sa.Reasons[0] >= 0x80 {
-		return fmt.Errorf("priming the gateway session: broker refused %s: reason code %d", filter, sa.Reasons[0])
+	for _, filter := range filters {
+		sa, err := m.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}})
+		if err != nil {
+			return fmt.Errorf("priming the gateway session: subscribe %s: %w", filter, err)
+		}
+		if len(sa.Reasons) > 0 && sa.Reasons[0] >= 0x80 {
+			return fmt.Errorf("priming the gateway session: broker refused %s: reason code %d", filter, sa.Reasons[0])
+		}
 	}
 	return nil
 }

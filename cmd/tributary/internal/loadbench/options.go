@@ -18,6 +18,9 @@ const (
 	ModeBacklog = "backlog"
 )
 
+// ModeSoak (declared in soak.go) publishes Rate messages per second for Duration while
+// faults of the kinds in Faults are injected one at a time, every FaultEvery.
+
 // Options configures one benchmark run. The zero value is not usable; start from Defaults.
 type Options struct {
 	// Mode is ModeRate, ModeFlat or ModeBacklog.
@@ -28,6 +31,15 @@ type Options struct {
 	Duration time.Duration
 	// Count is how many messages ModeFlat and ModeBacklog publish.
 	Count int64
+
+	// Seed seeds ModeSoak's fault scheduler: the same seed picks the same faults in the
+	// same order with the same durations.
+	Seed int64
+	// Faults lists the fault kinds ModeSoak injects (see FaultKinds). Defaults to all.
+	Faults []string
+	// FaultEvery is the time between the starts of two faults in ModeSoak; each is held
+	// for 40-80% of it. Defaults to 5s.
+	FaultEvery time.Duration
 
 	// MQTT is the broker URL (tcp://host:port). Empty starts a broker: Mosquitto when
 	// Mosquitto is set, else an embedded mochi broker.
@@ -106,6 +118,8 @@ func Defaults() Options {
 		Settle:        5 * time.Second,
 		Timeout:       10 * time.Minute,
 		ProgressEvery: 5 * time.Second,
+		Faults:        FaultKinds(),
+		FaultEvery:    5 * time.Second,
 	}
 }
 
@@ -125,8 +139,10 @@ func (o *Options) Check() error {
 		if o.Count < 1 {
 			bad("count %d: want at least 1", o.Count)
 		}
+	case ModeSoak:
+		o.checkSoak(bad)
 	default:
-		bad("mode %q: want %s, %s or %s", o.Mode, ModeRate, ModeFlat, ModeBacklog)
+		bad("mode %q: want %s, %s, %s or %s", o.Mode, ModeRate, ModeFlat, ModeBacklog, ModeSoak)
 	}
 	switch o.Gateway {
 	case GatewayInProcess, GatewaySubprocess:

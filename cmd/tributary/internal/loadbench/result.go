@@ -50,6 +50,9 @@ type Result struct {
 	CPUScope     string `json:"cpu_scope"`
 
 	Notes []string `json:"notes,omitempty"`
+
+	// Soak holds what ModeSoak measured; nil in the other modes.
+	Soak *SoakResult `json:"soak,omitempty"`
 }
 
 // Latency holds percentiles in milliseconds.
@@ -67,7 +70,11 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func (r *Result) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
-	setup := fmt.Sprintf("%s, QoS %d, %d topics, %d publishers, %d-byte payloads", r.Mode, r.QoS, r.Topics, r.Publishers, r.PayloadBytes)
+	qos := fmt.Sprintf("QoS %d", r.QoS)
+	if r.Soak != nil {
+		qos = "QoS 1 (every fifth topic QoS 2)"
+	}
+	setup := fmt.Sprintf("%s, %s, %d topics, %d publishers, %d-byte payloads", r.Mode, qos, r.Topics, r.Publishers, r.PayloadBytes)
 	if r.TargetRate > 0 {
 		setup += fmt.Sprintf(", target %.0f msg/s", r.TargetRate)
 	}
@@ -75,6 +82,16 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("gateway", "%s", r.Gateway)
 	row("broker", "%s", r.Broker)
 	row("kafka", "%s (topic %s)", r.Kafka, r.KafkaTopic)
+	if r.Soak != nil {
+		r.Soak.writeTable(row)
+		for _, n := range r.Notes {
+			row("note", "%s", n)
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("writing the result table: %w", err)
+		}
+		return nil
+	}
 	row("published", "%d", r.Published)
 	row("received", "%d", r.Received)
 	row("lost", "%d", r.Lost)

@@ -13,6 +13,8 @@ import (
 // Run runs one benchmark as o says and returns what it measured. It starts what o asks for
 // (broker, Kafka, gateway), stops all of it before returning, and removes its temp files.
 //
+// ModeSoak runs its own stack whatever o says about brokers (see ModeSoak and FaultKinds).
+//
 // Lost messages, duplicates and a gateway that fails to drain are results, not errors: they
 // are counted or noted in the Result.
 //
@@ -33,6 +35,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("temp dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	if o.Mode == ModeSoak {
+		return runSoak(ctx, o, run, dir)
+	}
 	st := &stack{}
 	defer st.close()
 
@@ -65,7 +70,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if adminAddr, err = reserveAdmin(); err != nil {
 			return nil, err
 		}
-		if err := primeSession(ctx, mqttURL, o.ClientID, o.TopicPrefix+"/#", o.QoS); err != nil {
+		if err := primeSession(ctx, mqttURL, o.ClientID, []string{o.TopicPrefix + "/#"}, o.QoS); err != nil {
 			return nil, err
 		}
 	}

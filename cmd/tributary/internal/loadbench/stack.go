@@ -29,9 +29,18 @@ type mosquitto struct {
 // startMosquitto starts bin with a generated config in dir and waits until it accepts
 // connections.
 func startMosquitto(ctx context.Context, bin, dir string) (*mosquitto, error) {
-	addr, _, err := devstack.ReserveAddr(0, false)
-	if err != nil {
-		return nil, fmt.Errorf("mosquitto: %w", err)
+	return startMosquittoAt(ctx, bin, dir, "", false)
+}
+
+// startMosquittoAt is startMosquitto on addr ("" picks a free port), with persistence in dir
+// when persist is set: the broker then saves its sessions and queues on a clean stop and
+// loads them when started again on the same dir, as the soak's broker restarts need.
+func startMosquittoAt(ctx context.Context, bin, dir, addr string, persist bool) (*mosquitto, error) {
+	if addr == "" {
+		var err error
+		if addr, _, err = devstack.ReserveAddr(0, false); err != nil {
+			return nil, fmt.Errorf("mosquitto: %w", err)
+		}
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	var c strings.Builder
@@ -43,7 +52,12 @@ func startMosquitto(ctx context.Context, bin, dir string) (*mosquitto, error) {
 		fmt.Fprintf(&c, "user %s\n", name)
 	}
 	fmt.Fprintf(&c, "listener %s 127.0.0.1\n", port)
-	c.WriteString("allow_anonymous true\npersistence false\nset_tcp_nodelay true\n" +
+	if persist {
+		fmt.Fprintf(&c, "persistence true\npersistence_location %s/\npersistence_file mosquitto.db\nautosave_interval 30\n", dir)
+	} else {
+		c.WriteString("persistence false\n")
+	}
+	c.WriteString("allow_anonymous true\nset_tcp_nodelay true\n" +
 		"max_queued_messages 0\nmax_queued_bytes 0\nmax_inflight_messages 0\nmax_inflight_bytes 0\n" +
 		"max_keepalive 65535\nlog_dest stderr\nlog_type error\nlog_type warning\n")
 	conf := filepath.Join(dir, "mosquitto.conf")
@@ -51,7 +65,7 @@ func startMosquitto(ctx context.Context, bin, dir string) (*mosquitto, error) {
 		return nil, fmt.Errorf("mosquitto config %s: %w", conf, err)
 	}
 	logPath := filepath.Join(dir, "mosquitto.log")
-	logf, err := os.Create(logPath)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("mosquitto log %s: %w", logPath, err)
 	}
