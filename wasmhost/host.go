@@ -46,8 +46,11 @@ type Host struct {
 	cache  wazero.CompilationCache
 
 	// validator compiles and checks plugins without a memory limit of its
-	// own; instances run in the per-class runtimes.
-	validator wazero.Runtime
+	// own; instances run in the per-class runtimes. validatorFast does the
+	// same without termination checks, for plugins rewritten by
+	// instrumentLoops, so its machine code is the interrupt classes' (one
+	// compilation through the shared cache).
+	validator, validatorFast wazero.Runtime
 	// wasi holds the signatures of every WASI preview 1 function.
 	wasi map[string]api.FunctionDefinition
 
@@ -87,6 +90,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		h.cache = wazero.NewCompilationCache()
 	}
 	h.validator = wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig(false))
+	h.validatorFast = wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig(true))
 	wasi, err := wasi_snapshot_preview1.NewBuilder(h.validator).Compile(ctx)
 	if err != nil {
 		_ = h.Close(ctx)
@@ -122,7 +126,7 @@ func (h *Host) runtime(ctx context.Context, c class) (wazero.Runtime, error) {
 	if rt, ok := h.runtimes[c]; ok {
 		return rt, nil
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig(c.trusted).WithMemoryLimitPages(pages))
+	rt := wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig(c.trusted || c.interrupt).WithMemoryLimitPages(pages))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("wasmhost: runtime for %d pages: wasi: %w", pages, err)
@@ -169,7 +173,19 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, 
 		}
 	} else {
 		start := time.Now()
-		e.validated, e.err = h.compileAndCheck(ctx, e.wasm)
+		// Untrusted plugins run rewritten by instrumentLoops when it can;
+		// an error from the rewritten module is reported for the original.
+		inst, err := instrumentLoops(e.wasm)
+		if err == nil {
+			if cm, cerr := h.compileAndCheck(ctx, h.validatorFast, inst); cerr == nil {
+				e.validated, e.interruptible = cm, inst
+			}
+		} else {
+			h.logger.Debug("plugin runs under wazero's termination checks", "plugin", name, "reason", err)
+		}
+		if e.validated == nil {
+			e.validated, e.err = h.compileAndCheck(ctx, h.validator, e.wasm)
+		}
 		e.compileTime = time.Since(start)
 		close(e.done)
 		if e.err != nil {
@@ -184,10 +200,10 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	return &Plugin{name: name, entry: e, logger: h.logger}, nil
 }
 
-// compileAndCheck compiles wasm in the validation runtime and checks its
+// compileAndCheck compiles wasm in the validation runtime rt and checks its
 // exports and imports against the ABI.
-func (h *Host) compileAndCheck(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
-	cm, err := h.validator.CompileModule(ctx, wasm)
+func (h *Host) compileAndCheck(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
+	cm, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
@@ -303,8 +319,11 @@ func (h *Host) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("wasmhost: close runtime for %d pages: %w", c.pages, err))
 		}
 	}
-	if h.validator != nil {
-		if err := h.validator.Close(ctx); err != nil {
+	for _, rt := range []wazero.Runtime{h.validator, h.validatorFast} {
+		if rt == nil {
+			continue
+		}
+		if err := rt.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("wasmhost: close validation runtime: %w", err))
 		}
 	}

@@ -73,7 +73,13 @@ func NewInstance(ctx context.Context, h *Host, p *Plugin, config []byte, limits 
 	if err := lim.validate(); err != nil {
 		return nil, fmt.Errorf("plugin %q: %w", p.name, err)
 	}
-	rt, cm, err := h.compiledFor(ctx, p.entry, lim.class())
+	c := lim.class()
+	if p.entry.interruptible != nil {
+		// The rewritten module has safe points, which every plugin needs (see
+		// instrumentLoops); a trusted one just never has its stop global set.
+		c.interrupt, c.trusted = true, false
+	}
+	rt, cm, err := h.compiledFor(ctx, p.entry, c)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: compile for %d memory pages: %w", p.name, lim.MemoryPages, err)
 	}
@@ -102,6 +108,19 @@ func NewInstance(ctx context.Context, h *Host, p *Plugin, config []byte, limits 
 	}
 	in.mod = mod
 	in.watch = newCallWatch()
+	if c.interrupt && !lim.Trusted {
+		stop, ok1 := mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+		budget, ok2 := mod.ExportedGlobal(budgetExport).(api.MutableGlobal)
+		if !ok1 || !ok2 {
+			_ = mod.Close(ctx)
+			h.instances.Delete(in.name)
+			return nil, fmt.Errorf("plugin %q: instantiate: no globals %s, %s", p.name, interruptExport, budgetExport) // added at Compile
+		}
+		in.watch.interrupt = func() {
+			stop.Set(1)
+			budget.Set(1) // the safe point, and so the stop check, at the next loop header
+		}
+	}
 	h.watchdog.add(in.watch)
 	in.mem = mod.ExportedMemory("memory")
 	in.alloc = mod.ExportedFunction(abi.ExportAlloc)

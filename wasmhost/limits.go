@@ -38,19 +38,28 @@ type Limits struct {
 	// RecycleAboveBytes replaces an instance whose linear memory has grown
 	// beyond this many bytes. Defaults to 64 MiB.
 	RecycleAboveBytes uint64
-	// Trusted runs the plugin without wazero's termination checks. wazero
-	// (v1.12) implements them as a call out of the guest on every loop
-	// iteration, which makes Go guests, whose functions are loops, several
-	// times slower. Without them CallTimeout is NOT enforced: a plugin that
-	// loops blocks its caller for ever. Only for plugins you wrote and tested.
-	// Trusted and untrusted instances run in different runtimes (limit classes).
+	// Trusted runs the plugin without any way to stop it: CallTimeout is
+	// NOT enforced, and a plugin that loops blocks its caller for ever. Only
+	// for plugins you wrote and tested. It rarely pays: every plugin is
+	// rewritten so that a timeout traps it at its next loop header
+	// (instrumentLoops), which costs about as little, and a trusted one runs
+	// the same rewritten code, with its safe points, only never stopped.
+	// Modules the rewriter cannot parse (SIMD, exception handling) run under
+	// wazero's termination checks, a call out of the guest on every loop
+	// iteration that makes Go guests several times slower; trusted, they run
+	// with no checks and no safe points, so a long loop in one also holds up
+	// the garbage collector, and with it the whole process.
 	Trusted bool
 }
 
 // class is the runtime a Limits value needs: runtime-wide wazero settings.
+// interrupt marks plugins rewritten by instrumentLoops (trusted or not):
+// they run without wazero's termination checks, in a runtime of their own
+// (their machine code differs); trusted is then false.
 type class struct {
-	pages   uint32
-	trusted bool
+	pages     uint32
+	trusted   bool
+	interrupt bool
 }
 
 func (l Limits) class() class { return class{pages: l.MemoryPages, trusted: l.Trusted} }

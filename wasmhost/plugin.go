@@ -51,6 +51,9 @@ type compileEntry struct {
 	wasm        []byte
 	compileTime time.Duration
 	validated   wazero.CompiledModule // in the host's validation runtime
+	// interruptible is wasm rewritten by instrumentLoops, or nil when the
+	// rewriter refused it (the plugin then runs under wazero's checks).
+	interruptible []byte
 
 	mu       sync.Mutex
 	perClass map[class]wazero.CompiledModule // by limit class
@@ -69,7 +72,11 @@ func (h *Host) compiledFor(ctx context.Context, e *compileEntry, c class) (wazer
 	if cm, ok := e.perClass[c]; ok {
 		return rt, cm, nil
 	}
-	cm, err := rt.CompileModule(ctx, e.wasm)
+	wasm := e.wasm
+	if c.interrupt {
+		wasm = e.interruptible
+	}
+	cm, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, nil, err
 	}

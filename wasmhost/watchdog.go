@@ -29,7 +29,9 @@ func monoNow() int64 { return int64(time.Since(epoch)) }
 // the watchdog stops the calls past their deadline, or whose caller's
 // context is done, by closing the callWatch's Done channel; wazero (with
 // WithCloseOnContextDone) then closes the module and the guest's next loop
-// iteration or function entry exits.
+// iteration or function entry exits. A plugin rewritten by instrumentLoops
+// runs without wazero's checks: the watchdog sets its interrupt global
+// instead, and the guest traps at its next loop header.
 type watchdog struct {
 	mu      sync.Mutex
 	watches map[*callWatch]struct{}
@@ -114,6 +116,11 @@ type callWatch struct {
 
 	done  chan struct{}
 	cause error // written before deadline becomes killed and done is closed
+
+	// interrupt, when set, stops a guest that runs without wazero's
+	// termination checks (instrumentLoops) at its next loop header. Set
+	// before the watch is added to the watchdog; called by the watchdog only.
+	interrupt func()
 }
 
 func newCallWatch() *callWatch {
@@ -157,6 +164,9 @@ func (w *callWatch) check(now int64) {
 	w.cause = cause
 	if w.deadline.CompareAndSwap(d, killed) { // else the call ended meanwhile
 		close(w.done)
+		if w.interrupt != nil {
+			w.interrupt()
+		}
 	}
 }
 

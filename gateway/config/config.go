@@ -152,9 +152,11 @@ type PluginLimits struct {
 	// RecycleAboveMB replaces an instance whose memory has grown beyond this. Defaults to 64,
 	// or MemoryMB when that is smaller.
 	RecycleAboveMB int `koanf:"recycle_above_mb"`
-	// Trusted runs plugins without termination checks: Go plugins run several times faster,
-	// but CallTimeout is no longer enforced, so a looping plugin stalls its shard for good.
-	// Defaults to false. Only for plugins you wrote and tested.
+	// Trusted runs plugins with no way to stop them: CallTimeout is no longer enforced, so a
+	// looping plugin stalls its shard for good. Defaults to false. It rarely pays: untrusted
+	// plugins are rewritten so that a timeout traps them at their next loop header, which
+	// costs about as little; only modules the rewriter cannot parse (SIMD, exception
+	// handling) run under wazero's much slower termination checks.
 	Trusted bool `koanf:"trusted"`
 }
 
