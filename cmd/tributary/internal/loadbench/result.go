@@ -36,6 +36,10 @@ type Result struct {
 	WindowSeconds float64 `json:"window_seconds"`
 	// Throughput is Received / Window, in messages per second.
 	Throughput float64 `json:"throughput_msg_s"`
+	// DrainRate, in backlog mode, is Received over the time from the first record read back to
+	// the last: the drain itself, without the gateway's start (process, connections, plugin
+	// compilation).
+	DrainRate float64 `json:"drain_rate_msg_s,omitempty"`
 	// PublishRate is the rate the publishers achieved (not meaningful in backlog mode).
 	PublishRate float64 `json:"publish_rate_msg_s"`
 
@@ -103,6 +107,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("throughput", "%.0f msg/s", r.Throughput)
 	if r.Mode != ModeBacklog {
 		row("publish rate", "%.0f msg/s", r.PublishRate)
+	}
+	if r.DrainRate > 0 {
+		row("drain rate", "%.0f msg/s (first record to last: without the gateway's start)", r.DrainRate)
 	}
 	l := r.Latency
 	row("latency ms", "p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f", l.P50, l.P90, l.P99, l.P999, l.Max)

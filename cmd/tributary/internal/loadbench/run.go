@@ -175,6 +175,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if window > 0 {
 		res.Throughput = float64(t.unique) / window.Seconds()
 	}
+	if d := t.last.Sub(t.first); o.Mode == ModeBacklog && d > 0 {
+		res.DrainRate = float64(t.unique) / d.Seconds()
+	}
 	if d := pubEnd.Sub(windowStart); o.Mode != ModeBacklog && d > 0 {
 		res.PublishRate = float64(expected) / d.Seconds()
 	}
