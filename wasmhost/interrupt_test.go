@@ -39,6 +39,25 @@ func interruptGlobal(tb testing.TB, in *Instance) api.MutableGlobal {
 	return g
 }
 
+// spin starts the test guest's endless loop on in and returns once the guest
+// is in it; the channel receives Handle's error when the loop is stopped.
+func spin(t *testing.T, ctx context.Context, in *Instance) <-chan error {
+	t.Helper()
+	marker := fmt.Sprintf("spinning-%d", time.Now().UnixNano())
+	done := make(chan error, 1)
+	go func() {
+		_, err := in.Handle(ctx, msgs("log:"+marker, "loop"))
+		done <- err
+	}()
+	waitFor(t, 30*time.Second, func() error {
+		if !testLogs.contains(marker) {
+			return errors.New("guest has not logged its marker yet")
+		}
+		return nil
+	})
+	return done
+}
+
 // TestInstrumentLoops_stopsALoopingGuest runs the test guest, rewritten by
 // instrumentLoops, without wazero's checks: it behaves as before, and a
 // guest spinning in a loop stops with a trap when another goroutine sets
@@ -58,18 +77,7 @@ func TestInstrumentLoops_stopsALoopingGuest(t *testing.T) {
 	}
 
 	stop := interruptGlobal(t, in) // before Handle may close the instance
-	marker := fmt.Sprintf("spinning-%d", time.Now().UnixNano())
-	done := make(chan error, 1)
-	go func() {
-		_, err := in.Handle(ctx, msgs("log:"+marker, "loop"))
-		done <- err
-	}()
-	waitFor(t, 30*time.Second, func() error {
-		if !testLogs.contains(marker) {
-			return errors.New("guest has not logged its marker yet")
-		}
-		return nil
-	})
+	done := spin(t, ctx, in)
 	stop.Set(1)
 	select {
 	case err = <-done:
@@ -182,18 +190,7 @@ func TestInstrumentLoops_garbageCollectionWhileSpinning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close(context.Background())
-	marker := fmt.Sprintf("spinning-%d", time.Now().UnixNano())
-	done := make(chan error, 1)
-	go func() {
-		_, err := in.Handle(ctx, msgs("log:"+marker, "loop"))
-		done <- err
-	}()
-	waitFor(t, 30*time.Second, func() error {
-		if !testLogs.contains(marker) {
-			return errors.New("guest has not logged its marker yet")
-		}
-		return nil
-	})
+	done := spin(t, ctx, in)
 	gcDone := make(chan struct{})
 	go func() {
 		for range 3 {

@@ -207,7 +207,7 @@ func jsonCallerModule(name string, args ...int32) []byte {
 	var body []byte
 	for i, a := range args {
 		params[i] = i32
-		body = sleb(append(body, 0x41), int64(a)) // i32.const a
+		body = appendSLEB(append(body, 0x41), int64(a)) // i32.const a
 	}
 	body = append(body, 0x10, 0x00, 0x1a) // call 0; drop
 	body = append(body, 0x42, 0x00)       // i64.const 0

@@ -33,49 +33,18 @@ type wasmModule struct {
 	data     []wasmData
 }
 
-func uleb(dst []byte, v uint64) []byte {
-	for {
-		b := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			dst = append(dst, b|0x80)
-			continue
-		}
-		return append(dst, b)
-	}
-}
-
-func sleb(dst []byte, v int64) []byte {
-	for {
-		b := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && b&0x40 == 0) || (v == -1 && b&0x40 != 0) {
-			return append(dst, b)
-		}
-		dst = append(dst, b|0x80)
-	}
-}
-
-func wasmName(dst []byte, s string) []byte { return append(uleb(dst, uint64(len(s))), s...) }
-
 func wasmVec(dst []byte, items [][]byte) []byte {
-	dst = uleb(dst, uint64(len(items)))
+	dst = appendULEB(dst, uint64(len(items)))
 	for _, it := range items {
 		dst = append(dst, it...)
 	}
 	return dst
 }
 
-func wasmSection(dst []byte, id byte, content []byte) []byte {
-	dst = append(dst, id)
-	dst = uleb(dst, uint64(len(content)))
-	return append(dst, content...)
-}
-
 func funcType(params, results []byte) []byte {
 	b := []byte{0x60}
-	b = append(uleb(b, uint64(len(params))), params...)
-	return append(uleb(b, uint64(len(results))), results...)
+	b = append(appendULEB(b, uint64(len(params))), params...)
+	return append(appendULEB(b, uint64(len(results))), results...)
 }
 
 // bytes encodes the module. Function i of imports and funcs uses type i.
@@ -85,41 +54,41 @@ func (m wasmModule) bytes() []byte {
 	for _, im := range m.imports {
 		t := uint64(len(types))
 		types = append(types, funcType(im.params, im.results))
-		b := wasmName(wasmName(nil, im.module), im.name)
-		imports = append(imports, uleb(append(b, 0x00), t))
+		b := appendName(appendName(nil, im.module), im.name)
+		imports = append(imports, appendULEB(append(b, 0x00), t))
 	}
 	for i, f := range m.funcs {
 		t := uint64(len(types))
 		types = append(types, funcType(f.params, f.results))
-		funcs = append(funcs, uleb(nil, t))
+		funcs = append(funcs, appendULEB(nil, t))
 		if f.export != "" {
-			exports = append(exports, uleb(append(wasmName(nil, f.export), 0x00), uint64(len(m.imports)+i)))
+			exports = append(exports, appendULEB(append(appendName(nil, f.export), 0x00), uint64(len(m.imports)+i)))
 		}
 		body := append([]byte{0x00}, f.body...) // no locals
 		body = append(body, 0x0b)
-		code = append(code, append(uleb(nil, uint64(len(body))), body...))
+		code = append(code, append(appendULEB(nil, uint64(len(body))), body...))
 	}
 	if m.memPages > 0 && !m.noExport {
 		exports = append(exports, []byte{6, 'm', 'e', 'm', 'o', 'r', 'y', 0x02, 0x00})
 	}
 	for _, d := range m.data {
-		b := sleb([]byte{0x00, 0x41}, int64(d.offset))
+		b := appendSLEB([]byte{0x00, 0x41}, int64(d.offset))
 		b = append(b, 0x0b)
-		b = append(uleb(b, uint64(len(d.bytes))), d.bytes...)
+		b = append(appendULEB(b, uint64(len(d.bytes))), d.bytes...)
 		data = append(data, b)
 	}
-	out = wasmSection(out, 1, wasmVec(nil, types))
+	out = appendSection(out, 1, wasmVec(nil, types))
 	if len(imports) > 0 {
-		out = wasmSection(out, 2, wasmVec(nil, imports))
+		out = appendSection(out, 2, wasmVec(nil, imports))
 	}
-	out = wasmSection(out, 3, wasmVec(nil, funcs))
+	out = appendSection(out, 3, wasmVec(nil, funcs))
 	if m.memPages > 0 {
-		out = wasmSection(out, 5, uleb([]byte{1, 0x00}, uint64(m.memPages)))
+		out = appendSection(out, 5, appendULEB([]byte{1, 0x00}, uint64(m.memPages)))
 	}
-	out = wasmSection(out, 7, wasmVec(nil, exports))
-	out = wasmSection(out, 10, wasmVec(nil, code))
+	out = appendSection(out, 7, wasmVec(nil, exports))
+	out = appendSection(out, 10, wasmVec(nil, code))
 	if len(data) > 0 {
-		out = wasmSection(out, 11, wasmVec(nil, data))
+		out = appendSection(out, 11, wasmVec(nil, data))
 	}
 	return out
 }
@@ -144,16 +113,16 @@ func passthroughModuleN(max int) wasmModule {
 	}
 	var alloc []byte
 	alloc = append(alloc, 0x20, 0x00) // local.get 0
-	alloc = sleb(append(alloc, 0x41), 2*65536-ptIn)
+	alloc = appendSLEB(append(alloc, 0x41), 2*65536-ptIn)
 	alloc = append(alloc, 0x4b, 0x04, i32, 0x41, 0x00, 0x05, 0x41) // i32.gt_u; if (result i32) 0 else
-	alloc = sleb(alloc, ptIn)
+	alloc = appendSLEB(alloc, ptIn)
 	alloc = append(alloc, 0x0b) // end
 
 	var handle []byte
-	handle = sleb(append(handle, 0x41), ptOut+4)          // i32.const out+4
+	handle = appendSLEB(append(handle, 0x41), ptOut+4)    // i32.const out+4
 	handle = append(handle, 0x20, 0x00, 0x28, 0x02, 0x04) // local.get 0; i32.load offset=4
 	handle = append(handle, 0x36, 0x02, 0x00)             // i32.store
-	handle = sleb(append(handle, 0x42), ptOut<<32)        // i64.const out<<32
+	handle = appendSLEB(append(handle, 0x42), ptOut<<32)  // i64.const out<<32
 	handle = append(handle, 0x20, 0x00, 0x28, 0x02, 0x04) // count
 	handle = append(handle, 0x41, 6, 0x6c, 0x41, 8, 0x6a) // *6 + 8
 	handle = append(handle, 0xad, 0x84)                   // i64.extend_i32_u; i64.or
