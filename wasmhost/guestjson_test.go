@@ -115,38 +115,46 @@ func TestInstance_memoryStaysFlat(t *testing.T) {
 func BenchmarkGuestJSON(b *testing.B) {
 	for _, g := range jsonGuests {
 		p := jsonGuest(b, g.dir)
-		for _, run := range []struct {
-			n       int
-			trusted bool
-		}{{1, false}, {64, false}, {1, true}, {64, true}} {
-			n := run.n
-			name := fmt.Sprintf("%s/batch=%d", g.name, n)
-			lim := noRecycle
-			if run.trusted {
-				name += "/trusted"
-				lim.Trusted = true
-			}
-			b.Run(name, func(b *testing.B) {
-				ctx := context.Background()
-				in, err := NewInstance(ctx, testHostV, p, nil, lim)
-				if err != nil {
+		benchSensorBatches(b, g.name+"/", p, func(b *testing.B, in *Instance, batch []abi.Message) {
+			handleSensor(b, in, batch) // the guest does the work, not just a call
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := in.Handle(context.Background(), batch); err != nil {
 					b.Fatal(err)
 				}
-				defer in.Close(ctx)
-				batch := make([]abi.Message, n)
-				for i := range batch {
-					batch[i] = msg(sensorPayload)
-				}
-				handleSensor(b, in, batch) // the guest does the work, not just a call
-				b.ReportAllocs()
-				for b.Loop() {
-					if _, err := in.Handle(ctx, batch); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/msg")
-			})
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/msg")
+		})
+	}
+}
+
+// benchSensorBatches runs body as the sub-benchmarks prefix+"batch=N" and
+// prefix+"batch=N/trusted" for N 1 and 64, each on a fresh instance of p
+// and a batch of N copies of the seed's sensor message.
+func benchSensorBatches(b *testing.B, prefix string, p *Plugin, body func(b *testing.B, in *Instance, batch []abi.Message)) {
+	for _, run := range []struct {
+		n       int
+		trusted bool
+	}{{1, false}, {64, false}, {1, true}, {64, true}} {
+		name := fmt.Sprintf("%sbatch=%d", prefix, run.n)
+		lim := noRecycle
+		if run.trusted {
+			name += "/trusted"
+			lim.Trusted = true
 		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			in, err := NewInstance(ctx, testHostV, p, nil, lim)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer in.Close(ctx)
+			batch := make([]abi.Message, run.n)
+			for i := range batch {
+				batch[i] = msg(sensorPayload)
+			}
+			body(b, in, batch)
+		})
 	}
 }
 

@@ -2,7 +2,6 @@ package wasmhost
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/tributary-gw/tributary/sdk/abi"
@@ -16,34 +15,13 @@ func BenchmarkGuestNop(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, run := range []struct {
-		n       int
-		trusted bool
-	}{{1, false}, {64, false}, {1, true}, {64, true}} {
-		name := fmt.Sprintf("batch=%d", run.n)
-		lim := noRecycle
-		if run.trusted {
-			name += "/trusted"
-			lim.Trusted = true
-		}
-		b.Run(name, func(b *testing.B) {
-			ctx := context.Background()
-			in, err := NewInstance(ctx, testHostV, p, nil, lim)
-			if err != nil {
+	benchSensorBatches(b, "", p, func(b *testing.B, in *Instance, batch []abi.Message) {
+		loopPerMsg(b, len(batch), func() {
+			if _, err := in.Handle(context.Background(), batch); err != nil {
 				b.Fatal(err)
 			}
-			defer in.Close(ctx)
-			batch := make([]abi.Message, run.n)
-			for i := range batch {
-				batch[i] = msg(sensorPayload)
-			}
-			loopPerMsg(b, run.n, func() {
-				if _, err := in.Handle(ctx, batch); err != nil {
-					b.Fatal(err)
-				}
-			})
 		})
-	}
+	})
 }
 
 // BenchmarkJSONImports_call measures one call of a JSON import from a guest
