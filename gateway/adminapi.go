@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -133,19 +132,6 @@ func (b adminBackend) compile(ctx context.Context, name string, wasm []byte) (*w
 	return p, nil
 }
 
-// storeErr gives pluginstore errors their HTTP status.
-func storeErr(err error) error {
-	switch {
-	case errors.Is(err, pluginstore.ErrNotFound):
-		return admin.NotFound(err)
-	case errors.Is(err, pluginstore.ErrNoPrevious):
-		return admin.Conflict(err)
-	case errors.Is(err, pluginstore.ErrInvalidName):
-		return admin.BadRequest(err)
-	}
-	return err
-}
-
 // PutPlugin implements admin.Backend: compile and check, store (the replaced file becomes the
 // previous version), then reload. When the reload is rejected (the plugin's init refuses a
 // route's config, say) the previous file is put back and the error says why.
@@ -161,7 +147,7 @@ func (b adminBackend) PutPlugin(ctx context.Context, tenant, name string, wasm [
 	existed := gerr == nil && cur.Hash != ""
 	v, err := st.Put(name, wasm)
 	if err != nil {
-		return admin.PluginVersion{}, storeErr(err)
+		return admin.PluginVersion{}, admin.StoreError(err)
 	}
 	status, rerr := b.Reload(ctx)
 	if rerr != nil {
@@ -193,7 +179,7 @@ func (b adminBackend) RollbackPlugin(ctx context.Context, tenant, name string) (
 	}
 	v, err := st.Rollback(name)
 	if err != nil {
-		return admin.PluginVersion{}, storeErr(err)
+		return admin.PluginVersion{}, admin.StoreError(err)
 	}
 	status, rerr := b.Reload(ctx)
 	if rerr != nil {
@@ -221,7 +207,7 @@ func (b adminBackend) DeletePlugin(_ context.Context, tenant, name string) error
 			}
 		}
 	}
-	return storeErr(st.Delete(name))
+	return admin.StoreError(st.Delete(name))
 }
 
 // Reload implements admin.Backend: from the configuration file when the gateway has one (see

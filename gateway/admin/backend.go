@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/tributary-gw/tributary/gateway/pluginstore"
 )
 
 // TopLevel is the tenant segment of the API's paths (/api/v1/tenants/_/...) and the tenant
@@ -154,6 +156,21 @@ func Conflict(err error) error { return &statusError{http.StatusConflict, err} }
 
 // BadRequest marks err (which names the bad input) as 400 Bad Request.
 func BadRequest(err error) error { return &statusError{http.StatusBadRequest, err} }
+
+// StoreError gives the errors of a gateway/pluginstore Store their status: an unknown
+// plugin is NotFound, a rollback without a previous version a Conflict, a bad name a
+// BadRequest. Other errors are returned unchanged.
+func StoreError(err error) error {
+	switch {
+	case errors.Is(err, pluginstore.ErrNotFound):
+		return NotFound(err)
+	case errors.Is(err, pluginstore.ErrNoPrevious):
+		return Conflict(err)
+	case errors.Is(err, pluginstore.ErrInvalidName):
+		return BadRequest(err)
+	}
+	return err
+}
 
 // statusOf returns err's HTTP status: the first HTTPStatus() in its chain, else def.
 func statusOf(err error, def int) int {

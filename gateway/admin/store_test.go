@@ -53,18 +53,6 @@ func (b *storeBackend) compile(ctx context.Context, name string, wasm []byte) (*
 	return p, nil
 }
 
-func storeErr(err error) error {
-	switch {
-	case errors.Is(err, pluginstore.ErrNotFound):
-		return admin.NotFound(err)
-	case errors.Is(err, pluginstore.ErrNoPrevious):
-		return admin.Conflict(err)
-	case errors.Is(err, pluginstore.ErrInvalidName):
-		return admin.BadRequest(err)
-	}
-	return err
-}
-
 func (b *storeBackend) version(st *pluginstore.Store, v pluginstore.Version) admin.PluginVersion {
 	pv := admin.PluginVersion{Version: v.Hash, Size: v.Size}
 	if p, err := st.Get(v.Name); err == nil && len(p.Previous) > 0 {
@@ -80,7 +68,7 @@ func (b *storeBackend) PutPlugin(ctx context.Context, tenant, name string, wasm 
 	st := b.stores[tenant]
 	v, err := st.Put(name, wasm)
 	if err != nil {
-		return admin.PluginVersion{}, storeErr(err)
+		return admin.PluginVersion{}, admin.StoreError(err)
 	}
 	return b.version(st, v), nil
 }
@@ -89,20 +77,20 @@ func (b *storeBackend) RollbackPlugin(ctx context.Context, tenant, name string) 
 	st := b.stores[tenant]
 	prev, wasm, err := st.Previous(name)
 	if err != nil {
-		return admin.PluginVersion{}, storeErr(err)
+		return admin.PluginVersion{}, admin.StoreError(err)
 	}
 	if _, err := b.compile(ctx, name, wasm); err != nil {
 		return admin.PluginVersion{}, fmt.Errorf("previous version %s: %w", prev.Hash, err)
 	}
 	v, err := st.Rollback(name)
 	if err != nil {
-		return admin.PluginVersion{}, storeErr(err)
+		return admin.PluginVersion{}, admin.StoreError(err)
 	}
 	return b.version(st, v), nil
 }
 
 func (b *storeBackend) DeletePlugin(_ context.Context, tenant, name string) error {
-	return storeErr(b.stores[tenant].Delete(name))
+	return admin.StoreError(b.stores[tenant].Delete(name))
 }
 
 func (b *storeBackend) Reload(context.Context) (any, error) { return nil, nil }
