@@ -152,3 +152,8 @@ func hostDelete(doc []byte, path string) ([]byte, int) {
 	}
 	return nil, hostNone
 }
+
+// hostApply and hostFind take the Go path until the json_edit and
+// json_find imports exist.
+func hostApply([]byte, []byte) ([]byte, int)        { return nil, hostNone }
+func hostFind([]byte, []byte, []Value) (Value, int) { return Value{}, hostNone }
