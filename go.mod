@@ -2,6 +2,8 @@ module github.com/tributary-gw/tributary
 
 go 1.26.8
 
+toolchain go1.27.3
+
 require (
 	github.com/eclipse/paho.golang v0.23.0
 	github.com/fsnotify/fsnotify v1.9.0
