@@ -33,10 +33,55 @@ type nestConfig struct {
 	Fields []string `json:"fields"`
 }
 
-// step is one compiled operation over a JSON object.
-type step func(doc []byte, topic string) ([]byte, error)
+// opKind is the kind of one compiled operation.
+type opKind uint8
 
-var steps []step
+const (
+	opDrop   opKind = iota // Delete path
+	opMove                 // Move path to to (rename, move, nest)
+	opAdd                  // Set path to raw
+	opTopic                // SetString path to topic level index
+	opSelect               // Select paths
+)
+
+// op is one compiled operation, one jsonfield.Edit operation: a
+// configuration entry compiles to one op per path or member, in order,
+// except select, which is one op.
+type op struct {
+	kind  opKind
+	path  string   // drop, move (from), add, add_topic
+	to    string   // move: the target path
+	raw   []byte   // add: the constant, one valid JSON value
+	index int      // add_topic: the topic level (negative counts from the end)
+	paths []string // select
+}
+
+// label names o in an error, as "reshape: LABEL: cause".
+func (o *op) label() string {
+	switch o.kind {
+	case opDrop:
+		return "drop " + o.path
+	case opMove:
+		return "move " + o.path + " to " + o.to
+	case opAdd:
+		return "add " + o.path
+	case opTopic:
+		return "add_topic " + o.path
+	}
+	return "select"
+}
+
+// The compiled configuration and the per-message edit. A wasm instance is
+// single-threaded, and the SDK runs one handler call at a time.
+var (
+	ops []op
+	// static reports that no op depends on the message (no add_topic), so
+	// edit holds all of ops, built once by configure.
+	static bool
+	// edit is ops as one jsonfield.Edit: built once when static, else
+	// rebuilt for each message's topic.
+	edit jsonfield.Edit
+)
 
 // configure decodes and compiles the configuration.
 func configure([]byte) error {
@@ -47,21 +92,30 @@ func configure([]byte) error {
 	if len(c.Ops) == 0 {
 		return errors.New("config: ops: at least one operation is required")
 	}
-	var ss []step
+	var compiled []op
 	for i, o := range c.Ops {
 		at := fmt.Sprintf("config: ops[%d]", i)
-		s, err := compileOp(o, at)
+		more, err := compileOp(o, at)
 		if err != nil {
 			return err
 		}
-		ss = append(ss, s)
+		compiled = append(compiled, more...)
 	}
-	steps = ss
+	ops, static = compiled, true
+	for _, o := range ops {
+		if o.kind == opTopic {
+			static = false
+		}
+	}
+	edit.Reset()
+	if static {
+		_ = addOps(&edit, ops, "") // no add_topic op: cannot fail
+	}
 	return nil
 }
 
-// compileOp checks one operation and returns its step.
-func compileOp(o opConfig, at string) (step, error) {
+// compileOp checks one operation and returns its ops, in order.
+func compileOp(o opConfig, at string) ([]op, error) {
 	n := 0
 	for _, set := range []bool{o.Select != nil, o.Drop != nil, o.Rename != nil, o.Move != nil, o.Add != nil, o.AddTopic != nil, o.Nest != nil} {
 		if set {
@@ -71,37 +125,37 @@ func compileOp(o opConfig, at string) (step, error) {
 	if n != 1 {
 		return nil, fmt.Errorf("%s: want exactly one of select, drop, rename, move, add, add_topic or nest", at)
 	}
+	var out []op
 	switch {
 	case o.Select != nil:
 		if err := nonEmpty(o.Select, at+".select"); err != nil {
 			return nil, err
 		}
-		return selectStep(o.Select), nil
+		out = append(out, op{kind: opSelect, paths: o.Select})
 	case o.Drop != nil:
 		if err := nonEmpty(o.Drop, at+".drop"); err != nil {
 			return nil, err
 		}
-		return dropStep(o.Drop), nil
+		for _, p := range o.Drop {
+			out = append(out, op{kind: opDrop, path: p})
+		}
 	case o.Rename != nil:
 		pairs, err := members(o.Rename, at+".rename")
 		if err != nil {
 			return nil, err
 		}
-		var moves [][2]string
 		for _, p := range pairs {
 			name, ok := p.v.Text()
 			if !ok || name == "" {
 				return nil, fmt.Errorf("%s.rename.%s: want the new key name as a string", at, p.k)
 			}
-			moves = append(moves, [2]string{p.k, parent(p.k) + escapeKey(name)})
+			out = append(out, op{kind: opMove, path: p.k, to: parent(p.k) + escapeKey(name)})
 		}
-		return moveStep(moves), nil
 	case o.Move != nil:
 		pairs, err := members(o.Move, at+".move")
 		if err != nil {
 			return nil, err
 		}
-		var moves [][2]string
 		for _, p := range pairs {
 			to, ok := p.v.Text()
 			if !ok || to == "" {
@@ -110,29 +164,28 @@ func compileOp(o opConfig, at string) (step, error) {
 			if strings.HasPrefix(to, p.k+".") {
 				return nil, fmt.Errorf("%s.move.%s: cannot move a field into itself (%q)", at, p.k, to)
 			}
-			moves = append(moves, [2]string{p.k, to})
+			out = append(out, op{kind: opMove, path: p.k, to: to})
 		}
-		return moveStep(moves), nil
 	case o.Add != nil:
 		pairs, err := members(o.Add, at+".add")
 		if err != nil {
 			return nil, err
 		}
-		return addStep(pairs), nil
+		for _, p := range pairs {
+			out = append(out, op{kind: opAdd, path: p.k, raw: p.v.Raw()})
+		}
 	case o.AddTopic != nil:
 		pairs, err := members(o.AddTopic, at+".add_topic")
 		if err != nil {
 			return nil, err
 		}
-		var levels []topicLevel
 		for _, p := range pairs {
 			n, ok := p.v.Int()
 			if !ok {
 				return nil, fmt.Errorf("%s.add_topic.%s: want a topic level index (0 is the first, -1 the last)", at, p.k)
 			}
-			levels = append(levels, topicLevel{path: p.k, index: int(n)})
+			out = append(out, op{kind: opTopic, path: p.k, index: int(n)})
 		}
-		return addTopicStep(levels), nil
 	default:
 		if o.Nest.Into == "" {
 			return nil, fmt.Errorf("%s.nest.into: required", at)
@@ -140,132 +193,131 @@ func compileOp(o opConfig, at string) (step, error) {
 		if err := nonEmpty(o.Nest.Fields, at+".nest.fields"); err != nil {
 			return nil, err
 		}
-		var moves [][2]string
 		for _, f := range o.Nest.Fields {
 			if f == o.Nest.Into {
 				return nil, fmt.Errorf("%s.nest.fields: %q is the target object itself", at, f)
 			}
-			moves = append(moves, [2]string{f, o.Nest.Into + "." + lastKey(f)})
+			out = append(out, op{kind: opMove, path: f, to: o.Nest.Into + "." + lastKey(f)})
 		}
-		return moveStep(moves), nil
 	}
+	return out, nil
 }
 
-// reshape is the handler.
-func reshape(m *sdk.Message) error {
-	doc := m.Payload()
-	v, err := jsonfield.Parse(doc)
-	if err != nil {
-		return fmt.Errorf("reshape: payload is not JSON: %w", err)
-	}
-	if v.Kind() != jsonfield.Object {
-		return fmt.Errorf("reshape: payload is a JSON %s, want an object", v.Kind())
-	}
-	for _, s := range steps {
-		if doc, err = s(doc, m.Topic()); err != nil {
-			return fmt.Errorf("reshape: %w", err)
+// addOps adds ops to e as Edit operations, in order, the add_topic ones
+// with the levels of topic. At the first add_topic op whose level topic
+// lacks it stops and returns that op's error, having added the ops before
+// it.
+func addOps(e *jsonfield.Edit, ops []op, topic string) error {
+	for i := range ops {
+		o := &ops[i]
+		switch o.kind {
+		case opDrop:
+			e.Delete(o.path)
+		case opMove:
+			e.Move(o.path, o.to)
+		case opAdd:
+			e.Set(o.path, o.raw)
+		case opTopic:
+			s, ok := topicLevelAt(topic, o.index)
+			if !ok {
+				return fmt.Errorf("reshape: add_topic %s: topic %q has no level %d", o.path, topic, o.index)
+			}
+			e.SetString(o.path, s)
+		case opSelect:
+			e.Select(o.paths...)
 		}
 	}
-	m.SetPayload(doc)
 	return nil
 }
 
-// selectStep keeps only paths (those present), in the order listed.
-func selectStep(paths []string) step {
-	return func(doc []byte, _ string) ([]byte, error) {
-		out := []byte("{}")
-		for _, p := range paths {
-			v, ok := jsonfield.Get(doc, p)
-			if !ok {
-				continue
-			}
-			var err error
-			if out, err = jsonfield.Set(out, p, v.Raw()); err != nil {
-				return nil, fmt.Errorf("select %s: %w", p, err)
-			}
+// reshape is the handler: ops applied to the payload with one Edit.
+func reshape(m *sdk.Message) error {
+	doc := m.Payload()
+	if !startsObject(doc) {
+		// Not an object, or not JSON: Parse says which.
+		v, err := jsonfield.Parse(doc)
+		if err != nil {
+			return fmt.Errorf("reshape: payload is not JSON: %w", err)
 		}
-		return out, nil
+		return fmt.Errorf("reshape: payload is a JSON %s, want an object", v.Kind())
 	}
+	var stop error // a missing topic level, reported if the ops before it succeed
+	if !static {
+		edit.Reset()
+		stop = addOps(&edit, ops, m.Topic())
+	}
+	out, err := edit.Apply(doc)
+	if err != nil {
+		return explain(err, doc, m.Topic())
+	}
+	if stop != nil {
+		return stop
+	}
+	m.SetPayload(out)
+	return nil
 }
 
-// dropStep deletes paths; absent ones are ignored.
-func dropStep(paths []string) step {
-	return func(doc []byte, _ string) ([]byte, error) {
-		var err error
-		for _, p := range paths {
-			if doc, err = jsonfield.Delete(doc, p); err != nil {
-				return nil, fmt.Errorf("drop %s: %w", p, err)
-			}
+// startsObject reports whether doc's first non-space byte opens an object.
+func startsObject(doc []byte) bool {
+	for _, c := range doc {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
 		}
-		return doc, nil
+		return c == '{'
 	}
+	return false
 }
 
-// moveStep moves each from path to its to path, replacing what is there;
-// absent sources are ignored.
-func moveStep(moves [][2]string) step {
-	return func(doc []byte, _ string) ([]byte, error) {
-		for _, mv := range moves {
-			v, ok := jsonfield.Get(doc, mv[0])
-			if !ok {
-				continue
-			}
-			raw := append([]byte(nil), v.Raw()...) // Delete copies doc, but keep v independent of it
-			next, err := jsonfield.Delete(doc, mv[0])
-			if err == nil {
-				next, err = jsonfield.Set(next, mv[1], raw)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("move %s to %s: %w", mv[0], mv[1], err)
-			}
-			doc = next
-		}
-		return doc, nil
+// explain turns an error of edit.Apply(doc) into the handler's error,
+// naming the failing op as the one-by-one steps did.
+func explain(err error, doc []byte, topic string) error {
+	var ee *jsonfield.EditError
+	if !errors.As(err, &ee) {
+		return fmt.Errorf("reshape: payload is not JSON: %w", err)
 	}
+	if ee.Index < 0 || ee.Index >= len(ops) {
+		return fmt.Errorf("reshape: %w", err) // not an op of ours; never happens
+	}
+	o := &ops[ee.Index]
+	if o.kind == opSelect {
+		if p, perr := explainSelect(o, ee.Index, doc, topic); perr != nil {
+			return fmt.Errorf("reshape: select %s: %w", p, perr)
+		}
+	}
+	return fmt.Errorf("reshape: %s: %w", o.label(), ee.Err)
+}
+
+// explainSelect finds which path of select op o, at index i of ops, fails
+// on doc: it applies the ops before o, then o's paths one by one, as the
+// select step did before Edit. Only errors take this path; it returns ""
+// and nil if it cannot reproduce the failure.
+func explainSelect(o *op, i int, doc []byte, topic string) (string, error) {
+	var e jsonfield.Edit
+	if err := addOps(&e, ops[:i], topic); err != nil {
+		return "", nil
+	}
+	in, err := e.Apply(doc)
+	if err != nil {
+		return "", nil
+	}
+	out := []byte("{}")
+	for _, p := range o.paths {
+		v, ok := jsonfield.Get(in, p)
+		if !ok {
+			continue
+		}
+		if out, err = jsonfield.Set(out, p, v.Raw()); err != nil {
+			return p, err
+		}
+	}
+	return "", nil
 }
 
 // member is one key and value of a configuration object.
 type member struct {
 	k string
 	v jsonfield.Value
-}
-
-// addStep sets each path to its constant.
-func addStep(consts []member) step {
-	return func(doc []byte, _ string) ([]byte, error) {
-		var err error
-		for _, c := range consts {
-			if doc, err = jsonfield.Set(doc, c.k, c.v.Raw()); err != nil {
-				return nil, fmt.Errorf("add %s: %w", c.k, err)
-			}
-		}
-		return doc, nil
-	}
-}
-
-// topicLevel is a path set to the MQTT topic level at index (negative
-// counts from the end).
-type topicLevel struct {
-	path  string
-	index int
-}
-
-// addTopicStep sets paths to MQTT topic levels, as strings. A topic with
-// too few levels is an error.
-func addTopicStep(levels []topicLevel) step {
-	return func(doc []byte, topic string) ([]byte, error) {
-		var err error
-		for _, l := range levels {
-			s, ok := topicLevelAt(topic, l.index)
-			if !ok {
-				return nil, fmt.Errorf("add_topic %s: topic %q has no level %d", l.path, topic, l.index)
-			}
-			if doc, err = jsonfield.SetString(doc, l.path, s); err != nil {
-				return nil, fmt.Errorf("add_topic %s: %w", l.path, err)
-			}
-		}
-		return doc, nil
-	}
 }
 
 // topicLevelAt returns level i of topic (negative i counts from the end).

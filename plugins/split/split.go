@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tributary-gw/tributary/sdk"
 	"github.com/tributary-gw/tributary/sdk/jsonfield"
@@ -26,7 +28,27 @@ type config struct {
 	Empty string `json:"empty"`
 }
 
-var cfg config
+// The compiled configuration and reused buffers. A wasm instance is
+// single-threaded, and the SDK runs one handler call at a time.
+var (
+	cfg config
+	// find holds field (when set) then the copy paths: one Find per
+	// message looks them all up.
+	find *jsonfield.Fields
+	vals []jsonfield.Value // find's results
+	// own holds the copy paths, looked up in each element when exact.
+	own     *jsonfield.Fields
+	ownVals []jsonfield.Value
+	// exact reports that a copy path is an ancestor of an earlier one (or
+	// might be), so a copy the element lacks can exist by the time its
+	// turn comes: then whether to copy is decided on the element as it
+	// arrived (own), not with SetDefault.
+	exact bool
+
+	edit     jsonfield.Edit
+	editCopy []int    // per operation of edit: the copy index, or -1 for index_field
+	payloads [][]byte // the outputs' payloads
+)
 
 // configure decodes and checks the configuration.
 func configure([]byte) error {
@@ -60,22 +82,51 @@ func configure([]byte) error {
 		return fmt.Errorf("config: copy: needs field (a payload that is the array has no parent fields)")
 	}
 	cfg = c
+	var paths []string
+	if c.Field != "" {
+		paths = append(paths, c.Field)
+	}
+	find = jsonfield.NewFields(append(paths, c.Copy...)...)
+	vals = make([]jsonfield.Value, find.Len())
+	own = jsonfield.NewFields(c.Copy...)
+	ownVals = make([]jsonfield.Value, own.Len())
+	exact = overlaps(c.Copy)
 	return nil
 }
 
-// split is the handler.
+// overlaps reports whether a copy path is, or may be, an ancestor of an
+// earlier one ("a" after "a.b"). Copying a.b into an element without a
+// creates a, so a SetDefault of a would then keep the partial a where the
+// element as it arrived lacked a and gets the parent's whole a. Paths with
+// escapes or invalid UTF-8 count as overlapping: comparing them needs
+// jsonfield's segment rules, and the exact path is only slower.
+func overlaps(paths []string) bool {
+	for j, p := range paths {
+		if strings.ContainsRune(p, '\\') || !utf8.ValidString(p) {
+			return true
+		}
+		for _, earlier := range paths[:j] {
+			if strings.HasPrefix(earlier, p+".") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// split is the handler: one Find for the array and the parent fields, and
+// per element one Edit when there is something to add.
 func split(m *sdk.Message) ([]*sdk.Message, error) {
-	doc, err := jsonfield.Parse(m.Payload())
+	doc, err := find.Find(m.Payload(), vals)
 	if err != nil {
 		return nil, fmt.Errorf("split: payload is not JSON: %w", err)
 	}
-	arr := doc
+	arr, copies := doc, vals
 	if cfg.Field != "" {
 		if doc.Kind() != jsonfield.Object {
 			return nil, fmt.Errorf("split: payload is a JSON %s, want an object with %q", doc.Kind(), cfg.Field)
 		}
-		var found bool
-		if arr, found = doc.Get(cfg.Field); !found {
+		if arr, copies = vals[0], vals[1:]; arr.Kind() == jsonfield.Invalid {
 			switch cfg.Missing {
 			case "pass":
 				return []*sdk.Message{m}, nil
@@ -92,43 +143,85 @@ func split(m *sdk.Message) ([]*sdk.Message, error) {
 		}
 		return nil, fmt.Errorf("split: %s is a JSON %s, want an array", where, arr.Kind())
 	}
-	// Parent fields to copy, looked up once.
-	var copies []jsonfield.Value
-	for _, p := range cfg.Copy {
-		v, _ := doc.Get(p) // a missing field is not copied
-		copies = append(copies, v)
-	}
-	var outs []*sdk.Message
+	defer func() { clear(payloads) }() // keep no payload alive past the call
+	payloads = payloads[:0]
+	edits := len(cfg.Copy) > 0 || cfg.IndexField != ""
+	built := false // edit holds the copies of this message (when reusable)
 	for i, el := range arr.Elements() {
 		payload := el.Raw()
-		if len(copies) > 0 || cfg.IndexField != "" {
+		if edits {
 			if el.Kind() != jsonfield.Object {
 				return nil, fmt.Errorf("split: element %d is a JSON %s; copy and index_field need objects", i, el.Kind())
 			}
-			var err error
-			for j, v := range copies {
-				if v.Kind() == jsonfield.Invalid {
-					continue
+			// Without index_field or exact, every element gets the same edit.
+			if !built || cfg.IndexField != "" || exact {
+				if err := buildEdit(el, copies, i); err != nil {
+					return nil, err
 				}
-				if _, has := el.Get(cfg.Copy[j]); has {
-					continue // the element's own value wins
-				}
-				if payload, err = jsonfield.Set(payload, cfg.Copy[j], v.Raw()); err != nil {
-					return nil, fmt.Errorf("split: element %d: copy %s: %w", i, cfg.Copy[j], err)
-				}
+				built = true
 			}
-			if cfg.IndexField != "" {
-				if payload, err = jsonfield.SetInt(payload, cfg.IndexField, int64(i)); err != nil {
-					return nil, fmt.Errorf("split: element %d: %s: %w", i, cfg.IndexField, err)
-				}
+			if payload, err = edit.Apply(payload); err != nil {
+				return nil, elementError(i, err)
 			}
 		}
-		c := m.Clone()
-		c.SetPayload(payload)
-		outs = append(outs, c)
+		payloads = append(payloads, payload)
 	}
-	if len(outs) == 0 && cfg.Empty == "dead_letter" {
-		return nil, fmt.Errorf("split: empty array")
+	if len(payloads) == 0 {
+		if cfg.Empty == "dead_letter" {
+			return nil, fmt.Errorf("split: empty array")
+		}
+		return nil, nil
+	}
+	// One allocation for all the outputs rather than one per Clone.
+	msgs := make([]sdk.Message, len(payloads))
+	outs := make([]*sdk.Message, len(payloads))
+	for i, p := range payloads {
+		msgs[i] = *m.Clone()
+		msgs[i].SetPayload(p)
+		outs[i] = &msgs[i]
 	}
 	return outs, nil
+}
+
+// buildEdit sets edit to what element i (el, an object) gets: each found
+// parent field the element lacks (the element's own value wins), then its
+// index.
+func buildEdit(el jsonfield.Value, copies []jsonfield.Value, i int) error {
+	edit.Reset()
+	editCopy = editCopy[:0]
+	if exact {
+		if _, err := own.Find(el.Raw(), ownVals); err != nil {
+			return fmt.Errorf("split: element %d: %w", i, err) // el is valid: never happens
+		}
+	}
+	for j, v := range copies {
+		switch {
+		case v.Kind() == jsonfield.Invalid: // not in the parent: not copied
+			continue
+		case !exact:
+			edit.SetDefault(cfg.Copy[j], v.Raw())
+		case ownVals[j].Kind() == jsonfield.Invalid:
+			edit.Set(cfg.Copy[j], v.Raw())
+		default:
+			continue
+		}
+		editCopy = append(editCopy, j)
+	}
+	if cfg.IndexField != "" {
+		edit.SetInt(cfg.IndexField, int64(i))
+		editCopy = append(editCopy, -1)
+	}
+	return nil
+}
+
+// elementError names the operation of edit that failed on element i.
+func elementError(i int, err error) error {
+	var ee *jsonfield.EditError
+	if !errors.As(err, &ee) || ee.Index < 0 || ee.Index >= len(editCopy) {
+		return fmt.Errorf("split: element %d: %w", i, err) // the element is valid: never happens
+	}
+	if j := editCopy[ee.Index]; j >= 0 {
+		return fmt.Errorf("split: element %d: copy %s: %w", i, cfg.Copy[j], ee.Err)
+	}
+	return fmt.Errorf("split: element %d: %s: %w", i, cfg.IndexField, ee.Err)
 }
