@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tributary-gw/tributary/sdk"
 	"github.com/tributary-gw/tributary/sdk/jsonfield"
@@ -46,6 +47,9 @@ type entry struct {
 	fields []field
 	// names are the member names set at the top level (when into is "").
 	names []string
+	// present are the indexes in plugin.fields of names, when the plugin
+	// finds them (plugin.findNames).
+	present []int
 	// members is `,"a":1,"b":2` for one splice before an object's closing
 	// brace, used when into is "" and none of names exists yet.
 	members []byte
@@ -59,7 +63,22 @@ type plugin struct {
 	topLevel bool
 	table    map[string]*entry
 	onMiss   string
+
+	// fields is found in a payload with one Fields.Find: key_field first
+	// (unless the key comes from the topic), then, when findNames is set,
+	// every top-level name of the table, so that one host call validates
+	// the payload, reads the key and tells which of an entry's names are
+	// present. With a topic key it is found only for a hit whose fields
+	// go to the top level, and is nil when into is set.
+	fields    *jsonfield.Fields
+	findNames bool
+	vals      []jsonfield.Value // reused by each message
+	edit      jsonfield.Edit    // reused by each message
 }
+
+// maxFoundNames bounds the table's distinct top-level names looked up with
+// the key; past it the payload's members are scanned instead.
+const maxFoundNames = 8
 
 var cur plugin
 
@@ -118,7 +137,49 @@ func compile(c config) (plugin, error) {
 		}
 		p.table[key] = e
 	}
+	p.planFind()
 	return p, errors.Join(errs...)
+}
+
+// planFind sets p.fields: the key field, and the table's top-level names
+// when there are few and each is found by its path exactly when the
+// payload has a member of that name (a non-empty, valid UTF-8 name
+// without U+FFFD, which escaped keys in a payload may decode to).
+func (p *plugin) planFind() {
+	var paths []string
+	if !p.useTopic {
+		paths = append(paths, p.keyField)
+	}
+	if p.topLevel {
+		index := map[string]int{}
+		usable := true
+		for _, e := range p.table {
+			for _, n := range e.names {
+				if n == "" || !utf8.ValidString(n) || strings.ContainsRune(n, utf8.RuneError) {
+					usable = false
+				}
+				if _, ok := index[n]; !ok {
+					index[n] = len(paths)
+					paths = append(paths, escapePath(n))
+				}
+			}
+		}
+		if usable && len(index) <= maxFoundNames {
+			p.findNames = true
+			for _, e := range p.table {
+				e.present = e.present[:0]
+				for _, n := range e.names {
+					e.present = append(e.present, index[n])
+				}
+			}
+		} else {
+			paths = paths[:len(paths)-len(index)]
+		}
+	}
+	if !p.useTopic || p.topLevel {
+		p.fields = jsonfield.NewFields(paths...)
+		p.vals = make([]jsonfield.Value, len(paths))
+	}
 }
 
 // escapePath escapes the dots and backslashes of a member name for jsonfield.
@@ -131,7 +192,26 @@ func escapePath(name string) string {
 
 // handle looks the message's key up and adds the entry's fields.
 func handle(m *sdk.Message) ([]*sdk.Message, error) {
-	key, found, err := cur.key(m)
+	var (
+		doc    jsonfield.Value
+		docErr error
+		key    string
+		found  bool
+		err    error
+	)
+	if !cur.useTopic {
+		doc, docErr = cur.fields.Find(m.Payload(), cur.vals)
+	}
+	switch {
+	case cur.useTopic:
+		key, found = topicSegment(m.Topic(), cur.segment)
+	case docErr == nil:
+		key, found, err = cur.keyOf(cur.vals[0])
+	default:
+		// Malformed: Lookup tells, as before, whether the key is still
+		// found (malformed JSON only after it) or the payload is an error.
+		key, found, err = cur.key(m)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -148,27 +228,30 @@ func handle(m *sdk.Message) ([]*sdk.Message, error) {
 		}
 		return []*sdk.Message{m}, nil
 	}
-	doc, err := cur.apply(e, m.Payload())
+	if cur.useTopic && cur.topLevel && len(e.names) > 0 {
+		doc, docErr = cur.fields.Find(m.Payload(), cur.vals) // validate, find the names
+	}
+	out, err := cur.apply(e, m.Payload(), doc, docErr)
 	if err != nil {
 		return nil, err
 	}
-	m.SetPayload(doc)
+	m.SetPayload(out)
 	return []*sdk.Message{m}, nil
 }
 
-// apply returns doc with e's fields set. The common case (top level, none
-// of the fields present yet) validates doc once and splices all members in
-// with one copy; otherwise each field is set with jsonfield.Set.
-func (p *plugin) apply(e *entry, doc []byte) ([]byte, error) {
+// apply returns doc with e's fields set; v and verr are p.fields.Find's
+// result for doc (validating it, as Parse does). The common case (top
+// level, none of the fields present yet) splices all members in with one
+// copy; otherwise the fields are set with one jsonfield.Edit.
+func (p *plugin) apply(e *entry, doc []byte, v jsonfield.Value, verr error) ([]byte, error) {
 	if p.topLevel && len(e.names) > 0 {
-		v, err := jsonfield.Parse(doc)
-		if err != nil {
-			return nil, fmt.Errorf("enrich: payload is not JSON: %w", err)
+		if verr != nil {
+			return nil, fmt.Errorf("enrich: payload is not JSON: %w", verr)
 		}
 		if v.Kind() != jsonfield.Object {
 			return nil, fmt.Errorf("enrich: payload is a JSON %v, want an object", v.Kind())
 		}
-		if !hasAny(v, e.names) {
+		if !p.hasAny(v, e) {
 			raw := v.Raw()
 			end := len(raw) - 1 // the closing brace
 			members := e.members
@@ -180,19 +263,39 @@ func (p *plugin) apply(e *entry, doc []byte) ([]byte, error) {
 			return out, nil
 		}
 	}
-	var err error
-	for _, f := range e.fields {
-		if doc, err = jsonfield.Set(doc, f.path, f.raw); err != nil {
-			return nil, fmt.Errorf("enrich: set %q: %w", f.path, err)
-		}
+	if len(e.fields) == 0 {
+		return doc, nil
 	}
-	return doc, nil
+	p.edit.Reset()
+	for _, f := range e.fields {
+		p.edit.Set(f.path, f.raw)
+	}
+	out, err := p.edit.Apply(doc)
+	if err != nil {
+		// Set one by one, the first field fails on a malformed doc.
+		path := e.fields[0].path
+		var ee *jsonfield.EditError
+		if errors.As(err, &ee) {
+			path, err = e.fields[ee.Index].path, ee.Err
+		}
+		return nil, fmt.Errorf("enrich: set %q: %w", path, err)
+	}
+	return out, nil
 }
 
-// hasAny reports whether object v has a member named in names.
-func hasAny(v jsonfield.Value, names []string) bool {
+// hasAny reports whether object v has a member named in e.names: from
+// p.vals when p.findNames, else by scanning v's members.
+func (p *plugin) hasAny(v jsonfield.Value, e *entry) bool {
+	if p.findNames {
+		for _, i := range e.present {
+			if p.vals[i].Kind() != jsonfield.Invalid {
+				return true
+			}
+		}
+		return false
+	}
 	for k := range v.Members() {
-		for _, n := range names {
+		for _, n := range e.names {
 			if k == n {
 				return true
 			}
@@ -201,12 +304,10 @@ func hasAny(v jsonfield.Value, names []string) bool {
 	return false
 }
 
-// key returns the lookup key of m and whether it has one. Malformed JSON is
-// an error; a missing key field or topic segment is a miss.
+// key returns the lookup key of m from key_field and whether it has one,
+// with jsonfield.Lookup, which validates the payload only up to the key.
+// Malformed JSON on the way is an error; a missing key field is a miss.
 func (p *plugin) key(m *sdk.Message) (string, bool, error) {
-	if p.useTopic {
-		return topicSegment(m.Topic(), p.segment)
-	}
 	v, err := jsonfield.Lookup(m.Payload(), p.keyField)
 	if errors.Is(err, jsonfield.ErrNotFound) {
 		return "", false, nil
@@ -214,7 +315,16 @@ func (p *plugin) key(m *sdk.Message) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("enrich: payload is not JSON: %w", err)
 	}
+	return p.keyOf(v)
+}
+
+// keyOf returns the lookup key held by v, the value at key_field (kind
+// Invalid when absent), and whether there is one: absent and null are
+// misses, objects and arrays errors.
+func (p *plugin) keyOf(v jsonfield.Value) (string, bool, error) {
 	switch v.Kind() {
+	case jsonfield.Invalid:
+		return "", false, nil
 	case jsonfield.String:
 		s, _ := v.Text()
 		return s, true, nil
@@ -228,17 +338,17 @@ func (p *plugin) key(m *sdk.Message) (string, bool, error) {
 
 // topicSegment returns segment i of topic (negative from the end) and
 // whether it exists.
-func topicSegment(topic string, i int) (string, bool, error) {
+func topicSegment(topic string, i int) (string, bool) {
 	n := strings.Count(topic, "/") + 1
 	if i < 0 {
 		i += n
 	}
 	if i < 0 || i >= n {
-		return "", false, nil
+		return "", false
 	}
 	for range i {
 		_, topic, _ = strings.Cut(topic, "/")
 	}
 	seg, _, _ := strings.Cut(topic, "/")
-	return seg, true, nil
+	return seg, true
 }

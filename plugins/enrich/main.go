@@ -1,5 +1,3 @@
-// Command enrich is the Tributary plugin that adds fields to JSON payloads
-// from a lookup table held in its configuration; see README.md.
 package main
 
 import "github.com/tributary-gw/tributary/sdk"
@@ -9,4 +7,5 @@ func init() {
 	sdk.Handle(handle)
 }
 
+// main is never run: c-shared wasm modules are driven through their exports.
 func main() {}

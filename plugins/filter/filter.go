@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/tributary-gw/tributary/sdk"
@@ -33,15 +32,55 @@ type condConfig struct {
 }
 
 // cond is a compiled condition. eval reports whether it holds for the
-// object doc.
+// message whose fields m holds.
 type cond interface {
-	eval(doc jsonfield.Value) bool
+	eval(m *msg) bool
 }
 
 var (
 	root     cond
 	keepWhen bool // the result of root that keeps a message
+	// fields holds every path the conditions read, each once: a message's
+	// fields are found with one Fields.Find (one host call in a guest).
+	fields *jsonfield.Fields
+	cur    msg // the message being evaluated; reused
 )
+
+// msg is the message being evaluated: the value of every path of fields
+// (kind Invalid when absent) and each number's float64, read at most once.
+type msg struct {
+	vals []jsonfield.Value
+	nums []number
+}
+
+// number caches the float64 of one field: Value.Float is a host call in a
+// guest, and a condition tree may read the same number several times.
+type number struct {
+	state uint8 // 0: not read yet, 1: read, 2: not a float64
+	f     float64
+}
+
+// reset prepares m for a message under a Fields of n paths.
+func (m *msg) reset(n int) {
+	if cap(m.vals) < n {
+		m.vals, m.nums = make([]jsonfield.Value, n), make([]number, n)
+	}
+	m.vals, m.nums = m.vals[:n], m.nums[:n]
+	clear(m.nums)
+}
+
+// float returns field i as a float64, as Value.Float does, calling it at
+// most once per message.
+func (m *msg) float(i int) (float64, bool) {
+	n := &m.nums[i]
+	if n.state == 0 {
+		n.state = 2
+		if f, ok := m.vals[i].Float(); ok {
+			n.state, n.f = 1, f
+		}
+	}
+	return n.f, n.state == 1
+}
 
 // configure decodes and compiles the configuration.
 func configure([]byte) error {
@@ -49,42 +88,68 @@ func configure([]byte) error {
 	if err := sdk.Config(&c); err != nil {
 		return err
 	}
+	var (
+		cp   compiler
+		r    cond
+		keep bool
+		err  error
+	)
 	switch {
 	case c.Keep != nil && c.Drop != nil:
 		return errors.New("config: keep and drop are exclusive; set one")
 	case c.Keep != nil:
-		r, err := compile(*c.Keep, "keep")
-		if err != nil {
-			return err
-		}
-		root, keepWhen = r, true
+		r, err = cp.compile(*c.Keep, "keep")
+		keep = true
 	case c.Drop != nil:
-		r, err := compile(*c.Drop, "drop")
-		if err != nil {
-			return err
-		}
-		root, keepWhen = r, false
+		r, err = cp.compile(*c.Drop, "drop")
 	default:
 		return errors.New("config: one of keep or drop is required")
 	}
+	if err != nil {
+		return err
+	}
+	root, keepWhen, fields = r, keep, jsonfield.NewFields(cp.paths...)
+	cur.reset(fields.Len())
 	return nil
 }
 
+// compiler gathers the paths the conditions read, each once, in the order
+// first met; a test refers to its path by index.
+type compiler struct {
+	paths []string
+	index map[string]int
+}
+
+// field returns the index of path, adding it when new.
+func (cp *compiler) field(path string) int {
+	if i, ok := cp.index[path]; ok {
+		return i
+	}
+	if cp.index == nil {
+		cp.index = map[string]int{}
+	}
+	cp.index[path] = len(cp.paths)
+	cp.paths = append(cp.paths, path)
+	return len(cp.paths) - 1
+}
+
 // keep is the handler: it dead-letters payloads that are not JSON objects.
+// It reads every field the conditions name with one Fields.Find.
 func keep(m *sdk.Message) (bool, error) {
-	doc, err := jsonfield.Parse(m.Payload())
+	cur.reset(fields.Len())
+	doc, err := fields.Find(m.Payload(), cur.vals)
 	if err != nil {
 		return false, fmt.Errorf("filter: payload is not JSON: %w", err)
 	}
 	if k := doc.Kind(); k != jsonfield.Object {
 		return false, fmt.Errorf("filter: payload is a JSON %s, want an object", k)
 	}
-	return root.eval(doc) == keepWhen, nil
+	return root.eval(&cur) == keepWhen, nil
 }
 
 // compile checks c and turns it into a cond; at names c in errors, such as
 // "keep.all[1]".
-func compile(c condConfig, at string) (cond, error) {
+func (cp *compiler) compile(c condConfig, at string) (cond, error) {
 	n := 0
 	for _, set := range []bool{c.Field != "" || c.Op != "", c.All != nil, c.Any != nil, c.Not != nil} {
 		if set {
@@ -105,7 +170,7 @@ func compile(c condConfig, at string) (cond, error) {
 		}
 		g := group{any: name == "any"}
 		for i, s := range subs {
-			cc, err := compile(s, fmt.Sprintf("%s.%s[%d]", at, name, i))
+			cc, err := cp.compile(s, fmt.Sprintf("%s.%s[%d]", at, name, i))
 			if err != nil {
 				return nil, err
 			}
@@ -113,21 +178,21 @@ func compile(c condConfig, at string) (cond, error) {
 		}
 		return g, nil
 	case c.Not != nil:
-		inner, err := compile(*c.Not, at+".not")
+		inner, err := cp.compile(*c.Not, at+".not")
 		if err != nil {
 			return nil, err
 		}
 		return not{inner}, nil
 	}
-	return compileTest(c, at)
+	return cp.compileTest(c, at)
 }
 
 // compileTest compiles a field test.
-func compileTest(c condConfig, at string) (cond, error) {
+func (cp *compiler) compileTest(c condConfig, at string) (cond, error) {
 	if c.Field == "" {
 		return nil, fmt.Errorf("config: %s.field: required", at)
 	}
-	t := test{field: c.Field, op: c.Op}
+	t := test{field: cp.field(c.Field), op: c.Op}
 	hasValue, hasValues := c.Value != nil, c.Values != nil
 	switch c.Op {
 	case "exists", "missing":
@@ -165,7 +230,7 @@ func compileTest(c condConfig, at string) (cond, error) {
 		if lit.kind != jsonfield.String {
 			return nil, fmt.Errorf("config: %s.value: op regex needs a string", at)
 		}
-		re, err := regexp.Compile(lit.s)
+		re, err := newMatcher(lit.s)
 		if err != nil {
 			return nil, fmt.Errorf("config: %s.value: %w", at, err)
 		}
@@ -218,9 +283,9 @@ type group struct {
 	conds []cond
 }
 
-func (g group) eval(doc jsonfield.Value) bool {
+func (g group) eval(m *msg) bool {
 	for _, c := range g.conds {
-		if c.eval(doc) == g.any {
+		if c.eval(m) == g.any {
 			return g.any
 		}
 	}
@@ -230,42 +295,42 @@ func (g group) eval(doc jsonfield.Value) bool {
 // not negates a condition.
 type not struct{ c cond }
 
-func (n not) eval(doc jsonfield.Value) bool { return !n.c.eval(doc) }
+func (n not) eval(m *msg) bool { return !n.c.eval(m) }
 
 // test is one comparison of a field with constants.
 type test struct {
-	field string
+	field int // index in fields
 	op    string
 	lit   lit
 	set   []lit
-	re    *regexp.Regexp
+	re    *matcher
 }
 
-func (t test) eval(doc jsonfield.Value) bool {
-	v, found := doc.Get(t.field)
+func (t test) eval(m *msg) bool {
+	v := m.vals[t.field]
+	found := v.Kind() != jsonfield.Invalid
 	switch t.op {
 	case "exists":
 		return found
 	case "missing":
 		return !found
 	case "!=":
-		return !found || !equal(v, t.lit)
+		return !found || !equal(m, t.field, t.lit)
 	case "not_in":
-		return !found || !in(v, t.set)
+		return !found || !in(m, t.field, t.set)
 	}
 	if !found {
 		return false
 	}
 	switch t.op {
 	case "==":
-		return equal(v, t.lit)
+		return equal(m, t.field, t.lit)
 	case "in":
-		return in(v, t.set)
+		return in(m, t.field, t.set)
 	case "regex":
-		s, ok := v.Text()
-		return ok && t.re.MatchString(s)
+		return t.re.matchValue(v)
 	}
-	c, ok := compare(v, t.lit)
+	c, ok := compare(m, t.field, t.lit)
 	if !ok {
 		return false
 	}
@@ -281,27 +346,29 @@ func (t test) eval(doc jsonfield.Value) bool {
 	}
 }
 
-func in(v jsonfield.Value, set []lit) bool {
+// in reports whether field i of m equals one of set.
+func in(m *msg, i int, set []lit) bool {
 	for _, l := range set {
-		if equal(v, l) {
+		if equal(m, i, l) {
 			return true
 		}
 	}
 	return false
 }
 
-// equal reports whether v is the constant l: same kind and same value
-// (numbers compared as float64, strings after unescaping).
-func equal(v jsonfield.Value, l lit) bool {
+// equal reports whether field i of m is the constant l: same kind and same
+// value (numbers compared as float64, strings after unescaping).
+func equal(m *msg, i int, l lit) bool {
+	v := m.vals[i]
 	if v.Kind() != l.kind {
 		return false
 	}
 	switch l.kind {
 	case jsonfield.Number:
-		f, ok := v.Float()
+		f, ok := m.float(i)
 		return ok && f == l.f
 	case jsonfield.String:
-		return textEqual(v.Raw(), l.s)
+		return textEqual(v, l.s)
 	case jsonfield.Bool:
 		return string(v.Raw()) == l.s
 	default: // Null
@@ -309,32 +376,25 @@ func equal(v jsonfield.Value, l lit) bool {
 	}
 }
 
-// textEqual compares the raw JSON string raw with s without allocating
-// when raw has no escapes.
-func textEqual(raw []byte, s string) bool {
+// textEqual compares the JSON string v with s, without allocating when v
+// has no escapes.
+func textEqual(v jsonfield.Value, s string) bool {
+	raw := v.Raw()
 	body := raw[1 : len(raw)-1]
 	if strings.IndexByte(string(body), '\\') < 0 {
 		return string(body) == s
 	}
-	u, _ := unescaped(raw)
+	u, _ := v.Text()
 	return u == s
 }
 
-// unescaped returns the text of the raw JSON string raw.
-func unescaped(raw []byte) (string, bool) {
-	v, err := jsonfield.Parse(raw)
-	if err != nil {
-		return "", false
-	}
-	return v.Text()
-}
-
-// compare orders v against l: numbers with numbers, strings with strings
-// (byte-wise). Other pairs are not ordered and report false.
-func compare(v jsonfield.Value, l lit) (int, bool) {
+// compare orders field i of m against l: numbers with numbers, strings
+// with strings (byte-wise). Other pairs are not ordered and report false.
+func compare(m *msg, i int, l lit) (int, bool) {
+	v := m.vals[i]
 	switch {
 	case l.kind == jsonfield.Number && v.Kind() == jsonfield.Number:
-		f, ok := v.Float()
+		f, ok := m.float(i)
 		if !ok {
 			return 0, false
 		}

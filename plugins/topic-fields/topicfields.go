@@ -51,7 +51,9 @@ var (
 	deadLetter   bool
 	keyTmpl      *template
 	topicTmpl    *template
-	values       []string // reused: captured values by capture index
+	values       []string       // reused: captured values by capture index
+	captures     []*segment     // the capture segments in order: edit's operation i writes captures[i]
+	edit         jsonfield.Edit // reused: the fields written to a payload
 )
 
 // configure decodes and checks the configuration.
@@ -107,6 +109,12 @@ func configure([]byte) error {
 	}
 	pattern, captureNames, writeFields, deadLetter, keyTmpl, topicTmpl = segs, names, fields, dl, kt, tt
 	values = make([]string, len(names))
+	captures = captures[:0]
+	for i := range segs {
+		if segs[i].kind == 'c' {
+			captures = append(captures, &segs[i])
+		}
+	}
 	return nil
 }
 
@@ -180,9 +188,14 @@ func parseTemplate(s string, names []string) (*template, error) {
 	}
 }
 
-// expand renders t with the captured values.
+// expand renders t with the captured values. A template that is one
+// capture ("{sensor}") is that value itself, without allocating.
 func (t *template) expand(vals []string) string {
+	if len(t.parts) == 2 && t.parts[0] == "" && t.parts[1] == "" && t.refs[0] >= 0 {
+		return vals[t.refs[0]]
+	}
 	var b strings.Builder
+	b.Grow(t.size(vals))
 	for i, p := range t.parts {
 		b.WriteString(p)
 		if r := t.refs[i]; r >= 0 {
@@ -190,6 +203,29 @@ func (t *template) expand(vals []string) string {
 		}
 	}
 	return b.String()
+}
+
+// size returns the length of t rendered with vals.
+func (t *template) size(vals []string) int {
+	n := 0
+	for i, p := range t.parts {
+		n += len(p)
+		if r := t.refs[i]; r >= 0 {
+			n += len(vals[r])
+		}
+	}
+	return n
+}
+
+// appendTo appends t rendered with vals to dst.
+func (t *template) appendTo(dst []byte, vals []string) []byte {
+	for i, p := range t.parts {
+		dst = append(dst, p...)
+		if r := t.refs[i]; r >= 0 {
+			dst = append(dst, vals[r]...)
+		}
+	}
+	return dst
 }
 
 // match captures topic's values into vals; false when the topic does not
@@ -232,36 +268,14 @@ func handle(m *sdk.Message) ([]*sdk.Message, error) {
 		return []*sdk.Message{m}, nil
 	}
 	if writeFields {
-		doc := m.Payload()
-		if v, err := jsonfield.Parse(doc); err != nil {
-			return nil, fmt.Errorf("topic-fields: payload is not JSON: %w", err)
-		} else if v.Kind() != jsonfield.Object {
-			return nil, fmt.Errorf("topic-fields: payload is a JSON %s, want an object", v.Kind())
-		}
-		c := 0
-		for _, s := range pattern {
-			if s.kind != 'c' {
-				continue
-			}
-			var err error
-			if s.number {
-				raw := values[c]
-				if !validNumber(raw) {
-					return nil, fmt.Errorf("topic-fields: %s: topic level %q is not a number", s.name, raw)
-				}
-				doc, err = jsonfield.Set(doc, s.field, []byte(raw))
-			} else {
-				doc, err = jsonfield.SetString(doc, s.field, values[c])
-			}
-			if err != nil {
-				return nil, fmt.Errorf("topic-fields: set %s: %w", s.name, err)
-			}
-			c++
+		doc, err := setFields(m.Payload())
+		if err != nil {
+			return nil, err
 		}
 		m.SetPayload(doc)
 	}
 	if keyTmpl != nil {
-		m.SetKey([]byte(keyTmpl.expand(values)))
+		m.SetKey(keyTmpl.appendTo(make([]byte, 0, keyTmpl.size(values)), values)) // kept by m: a new slice
 	}
 	if topicTmpl != nil {
 		m.SetKafkaTopic(topicTmpl.expand(values))
@@ -269,10 +283,114 @@ func handle(m *sdk.Message) ([]*sdk.Message, error) {
 	return []*sdk.Message{m}, nil
 }
 
-// validNumber reports whether s is a JSON number.
+// setFields returns doc with every capture written to its field, with one
+// jsonfield.Edit. Its errors, and their order, are those of validating doc
+// (not JSON, then not an object) and then writing the captures one by one
+// (a number capture that is not a number, or a field that cannot be set).
+func setFields(doc []byte) ([]byte, error) {
+	edit.Reset()
+	bad := -1 // the first number capture that is not a number
+	for c, s := range captures {
+		if s.number {
+			raw := values[c]
+			if !validNumber(raw) {
+				bad = c
+				break
+			}
+			edit.Set(s.field, []byte(raw))
+		} else {
+			edit.SetString(s.field, values[c])
+		}
+	}
+	out, err := edit.Apply(doc)
+	var setErr error // the failing capture's error
+	failed := 0      // its index
+	if err != nil {
+		var ee *jsonfield.EditError
+		if !errors.As(err, &ee) {
+			return nil, fmt.Errorf("topic-fields: payload is not JSON: %w", err)
+		}
+		failed, setErr = ee.Index, ee.Err
+	}
+	if k := kindOf(doc); k != jsonfield.Object { // doc is valid
+		return nil, fmt.Errorf("topic-fields: payload is a JSON %s, want an object", k)
+	}
+	if setErr != nil {
+		return nil, fmt.Errorf("topic-fields: set %s: %w", captures[failed].name, setErr)
+	}
+	if bad >= 0 {
+		return nil, fmt.Errorf("topic-fields: %s: topic level %q is not a number", captures[bad].name, values[bad])
+	}
+	return out, nil
+}
+
+// kindOf returns the kind of the valid JSON document doc from its first
+// byte, as jsonfield.Value.Kind does.
+func kindOf(doc []byte) jsonfield.Kind {
+	for _, c := range doc {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case 'n':
+			return jsonfield.Null
+		case 't', 'f':
+			return jsonfield.Bool
+		case '"':
+			return jsonfield.String
+		case '{':
+			return jsonfield.Object
+		case '[':
+			return jsonfield.Array
+		}
+		return jsonfield.Number
+	}
+	return jsonfield.Invalid
+}
+
+// validNumber reports whether s is one JSON number, with optional JSON
+// whitespace around it, as jsonfield.Parse would find it: checked in Go,
+// since Parse is a host call in a guest.
 func validNumber(s string) bool {
-	v, err := jsonfield.Parse([]byte(s))
-	return err == nil && v.Kind() == jsonfield.Number
+	s = strings.Trim(s, " \t\n\r")
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		i = digits(s, i)
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		j := digits(s, i+1)
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		j := digits(s, i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	return i == len(s)
+}
+
+// digits returns the offset past the decimal digits of s from i.
+func digits(s string, i int) int {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // escapeKey escapes dots and backslashes so name is one path segment.

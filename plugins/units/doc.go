@@ -2,7 +2,9 @@
 // JSON fields between units (temperature, pressure, length, speed, mass,
 // energy, power, volume, ratio) and optionally rewrites a unit field. See
 // README.md for the configuration; the logic lives in units.go and the unit
-// table in table.go.
+// table in table.go. When no rule reads what an earlier one writes, a
+// message costs one jsonfield Fields.Find and one Edit; otherwise the rules
+// run one after the other.
 //
 // Build it with GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared. It
 // imports only the standard library and the Tributary SDK (sdk, sdk/jsonfield),

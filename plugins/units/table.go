@@ -1,6 +1,10 @@
 package main
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/tributary-gw/tributary/sdk/jsonfield"
+)
 
 // unit is one unit of a dimension: a value v in this unit is
 // v*scale+offset in the dimension's base unit.
@@ -76,6 +80,32 @@ func init() {
 func lookupUnit(name string) (unit, bool) {
 	u, ok := units[strings.ToLower(strings.TrimSpace(name))]
 	return u, ok
+}
+
+// lookupUnitValue is lookupUnit of the text of v, a JSON string. A name
+// already in the table's spelling (lower-case ASCII, no escapes, no space)
+// is looked up without allocating.
+func lookupUnitValue(v jsonfield.Value) (unit, bool) {
+	raw := v.Raw()
+	body := raw[1 : len(raw)-1]
+	if isKeySpelling(body) {
+		u, ok := units[string(body)]
+		return u, ok
+	}
+	name, _ := v.Text()
+	return lookupUnit(name)
+}
+
+// isKeySpelling reports whether b is printable ASCII without upper-case
+// letters, spaces or backslashes: a string whose text is itself and that
+// lookupUnit would not change.
+func isKeySpelling(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || c == '\\' || (c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // convertValue converts v from one unit to another of the same dimension.
