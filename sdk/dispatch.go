@@ -8,10 +8,10 @@ import (
 
 // Reused between calls: a wasm instance is single-threaded (ABI.md §7).
 var (
-	inMsgs  []abi.Message
-	msgs    []Message
-	results []abi.Result
-	outBuf  []byte
+	inMsgs []abi.Message
+	msgs   []Message
+	result abi.Result
+	outBuf []byte
 )
 
 // HandleFrame runs one input frame (ABI.md §3) through the registered
@@ -36,15 +36,11 @@ func HandleFrame(frame []byte) []byte {
 		msgs = make([]Message, len(inMsgs))
 	}
 	msgs = msgs[:len(inMsgs)]
-	if cap(results) < len(inMsgs) {
-		results = append(results[:cap(results)], make([]abi.Result, len(inMsgs)-cap(results))...)
-	}
-	results = results[:len(inMsgs)]
+	outBuf = abi.AppendResultsHeader(outBuf[:0], len(inMsgs))
 	for i := range inMsgs {
 		m := &msgs[i]
 		m.reset(&inMsgs[i])
-		r := &results[i]
-		r.Outputs = r.Outputs[:0]
+		result.Outputs = result.Outputs[:0]
 		outs, err := call(m)
 		if err == nil {
 			for j, o := range outs {
@@ -52,16 +48,18 @@ func HandleFrame(frame []byte) []byte {
 					err = fmt.Errorf("handler returned a nil message at index %d", j)
 					break
 				}
-				r.Outputs = append(r.Outputs, o.output())
+				result.Outputs = append(result.Outputs, o.output())
 			}
 		}
-		r.Failed, r.Err = err != nil, ""
+		result.Failed, result.Err = err != nil, ""
 		if err != nil {
-			r.Err = err.Error()
-			r.Outputs = r.Outputs[:0]
+			result.Err = err.Error()
+			result.Outputs = result.Outputs[:0]
 		}
+		// Copied into the frame now: the handler may reuse its buffers
+		// for the next message (see Message.SetPayload).
+		outBuf = abi.AppendResult(outBuf, &result)
 	}
-	outBuf = abi.AppendResults(outBuf[:0], results)
 	return outBuf
 }
 

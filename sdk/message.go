@@ -73,7 +73,12 @@ func (m *Message) Properties() []Property { return m.in.Properties }
 func (m *Message) Payload() []byte { return m.payload }
 
 // SetPayload replaces the payload. The message keeps p (it is not copied)
-// until the handler returns; p must not be changed after the call.
+// until the handler returns, when the SDK copies it into the result frame:
+// p must not change before then, and may be reused afterwards. So a
+// handler can build every message's payload in one buffer it keeps
+// between calls (only the outputs of one call need separate buffers),
+// which avoids an allocation per message: allocating in a Go wasm guest
+// costs several hundred nanoseconds.
 func (m *Message) SetPayload(p []byte) {
 	m.payload = p
 	m.payloadSet = true
@@ -94,7 +99,8 @@ func (m *Message) SetKafkaTopic(t string) {
 // was, the route's key mapping applies (by default the MQTT topic).
 func (m *Message) Key() ([]byte, bool) { return m.key, m.keySet || m.in.KeySet }
 
-// SetKey sets the Kafka key, possibly to an empty one. k is kept, not copied.
+// SetKey sets the Kafka key, possibly to an empty one. k is kept, not
+// copied, until the handler returns, as in [Message.SetPayload].
 func (m *Message) SetKey(k []byte) {
 	m.key = k
 	m.keySet = true

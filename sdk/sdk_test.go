@@ -238,3 +238,26 @@ func BenchmarkHandleFrame(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(msgs)), "ns/msg")
 }
+
+// A handler may build every message's payload and key in one buffer it
+// reuses: each result is copied into the frame when its handler returns.
+func TestHandleFrame_reusedBuffers(t *testing.T) {
+	var buf []byte
+	Handle(func(m *Message) ([]*Message, error) {
+		buf = append(append(buf[:0], "out:"...), m.Payload()...)
+		m.SetPayload(buf)
+		m.SetKey(buf[4:])
+		return []*Message{m}, nil
+	})
+	in := []abi.Message{{Topic: "a", Payload: []byte("first")}, {Topic: "b", Payload: []byte("second")}, {Topic: "c", Payload: []byte("3")}}
+	rs, err := Process(in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		want := "out:" + string(in[i].Payload)
+		if len(r.Outputs) != 1 || string(r.Outputs[0].Payload) != want || string(r.Outputs[0].Key) != want[4:] {
+			t.Errorf("message %d: outputs %+v, want payload %q and key %q", i, r.Outputs, want, want[4:])
+		}
+	}
+}

@@ -50,40 +50,54 @@ func AppendBatch(dst []byte, msgs []Message) []byte {
 
 // AppendResults appends the result frame for rs (ABI.md §4) to dst and
 // returns the extended slice. It does not allocate when dst has enough
-// capacity.
+// capacity. It is [AppendResultsHeader] followed by [AppendResult] for each
+// result.
+func AppendResults(dst []byte, rs []Result) []byte {
+	dst = AppendResultsHeader(dst, len(rs))
+	for i := range rs {
+		dst = AppendResult(dst, &rs[i])
+	}
+	return dst
+}
+
+// AppendResultsHeader appends the start of a result frame for n results
+// (ABI.md §4); n calls of [AppendResult] complete it. Encoding result by
+// result lets a guest copy each message's outputs into the frame as soon
+// as its handler returns, so the handler's buffers can be reused for the
+// next message.
+func AppendResultsHeader(dst []byte, n int) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, Version)
+	return binary.LittleEndian.AppendUint32(dst, uint32(n))
+}
+
+// AppendResult appends one result of a result frame (ABI.md §4) to dst.
 //
 // A Result with Failed set is written as an error with Err as its text, and
 // its Outputs are ignored. For each Output only the fields its Flags select
 // are written (Payload is skipped under PayloadUnchanged); flag bits outside
 // the four defined ones are dropped, so the frame is always well formed.
-func AppendResults(dst []byte, rs []Result) []byte {
-	dst = binary.LittleEndian.AppendUint32(dst, Version)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(rs)))
-	for i := range rs {
-		r := &rs[i]
-		if r.Failed {
-			dst = append(dst, statusError)
-			dst = appendString(dst, r.Err)
-			continue
+func AppendResult(dst []byte, r *Result) []byte {
+	if r.Failed {
+		dst = append(dst, statusError)
+		return appendString(dst, r.Err)
+	}
+	dst = append(dst, statusOK)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(r.Outputs)))
+	for j := range r.Outputs {
+		o := &r.Outputs[j]
+		f := o.Flags & knownFlags
+		dst = append(dst, byte(f))
+		if f&PayloadUnchanged == 0 {
+			dst = appendBytes(dst, o.Payload)
 		}
-		dst = append(dst, statusOK)
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(r.Outputs)))
-		for j := range r.Outputs {
-			o := &r.Outputs[j]
-			f := o.Flags & knownFlags
-			dst = append(dst, byte(f))
-			if f&PayloadUnchanged == 0 {
-				dst = appendBytes(dst, o.Payload)
-			}
-			if f&SetKafkaTopic != 0 {
-				dst = appendString(dst, o.KafkaTopic)
-			}
-			if f&SetKey != 0 {
-				dst = appendBytes(dst, o.Key)
-			}
-			if f&SetHeaders != 0 {
-				dst = appendPairs(dst, o.Headers)
-			}
+		if f&SetKafkaTopic != 0 {
+			dst = appendString(dst, o.KafkaTopic)
+		}
+		if f&SetKey != 0 {
+			dst = appendBytes(dst, o.Key)
+		}
+		if f&SetHeaders != 0 {
+			dst = appendPairs(dst, o.Headers)
 		}
 	}
 	return dst
