@@ -126,6 +126,69 @@ func BenchmarkGuestJSON(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/msg")
 		})
 	}
+	ops := jsonGuest(b, "jsonops")
+	for _, op := range jsonOpsCases {
+		benchSensorBatches(b, "jsonfield-"+op.topic+"/", ops, func(b *testing.B, in *Instance, batch []abi.Message) {
+			for i := range batch {
+				batch[i].Topic = op.topic
+			}
+			handleOps(b, in, batch, op.want) // the guest does the work, not just a call
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := in.Handle(context.Background(), batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/msg")
+		})
+	}
+}
+
+// jsonOpsCases are the jsonops guest's operations (the message topic) and
+// what the output payload must contain after each on the sensor payload.
+var jsonOpsCases = []struct{ topic, want string }{
+	{"nop", ""}, // the payload unchanged
+	{"edit", `"value":21.25,"unit":"fahrenheit","battery":76.07,"seq":12,"value_f":70.25}`},
+	{"edit-append", `"value":21.25,"unit":"fahrenheit","battery":76.07,"seq":12,"value_f":70.25}`},
+	{"find", ""},
+	{"units", `"value":21.25,"unit":"fahrenheit","battery":76.07,"seq":12,"value_f":70.25}`},
+}
+
+// handleOps runs batch on in and checks every output contains want, or
+// is the input payload unchanged when want is "".
+func handleOps(tb testing.TB, in *Instance, batch []abi.Message, want string) {
+	tb.Helper()
+	rs, err := in.Handle(context.Background(), batch)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i, r := range rs {
+		if r.Failed || len(r.Outputs) != 1 || (want == "") != (r.Outputs[0].Flags&abi.PayloadUnchanged != 0) ||
+			!bytes.Contains(r.Outputs[0].Payload, []byte(want)) {
+			tb.Fatalf("result %d: failed=%v err=%q outputs=%+v, want one output containing %s", i, r.Failed, r.Err, r.Outputs, want)
+		}
+	}
+}
+
+// TestGuestJSONOps checks the jsonops guest's outputs (the benchmark's
+// operations) under both termination modes.
+func TestGuestJSONOps(t *testing.T) {
+	ctx := context.Background()
+	p := jsonGuest(t, "jsonops")
+	for _, trusted := range []bool{false, true} {
+		lim := noRecycle
+		lim.Trusted = trusted
+		in, err := NewInstance(ctx, testHostV, p, nil, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range jsonOpsCases {
+			m := msg(sensorPayload)
+			m.Topic = op.topic
+			handleOps(t, in, []abi.Message{m, m}, op.want)
+		}
+		in.Close(ctx)
+	}
 }
 
 // benchSensorBatches runs body as the sub-benchmarks prefix+"batch=N" and

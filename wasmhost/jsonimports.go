@@ -2,8 +2,10 @@ package wasmhost
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"math"
+	"sync"
 	"unsafe"
 
 	"github.com/tetratelabs/wazero"
@@ -23,6 +25,9 @@ const (
 	importJSONDelete   = "json_delete"
 	importJSONFloat    = "json_float"
 	importJSONSetFloat = "json_set_float"
+	importJSONEdit     = "json_edit"
+	importJSONFind     = "json_find"
+	importJSONChildren = "json_children"
 )
 
 // Result codes of the JSON imports (sdk/ABI.md §2.1). Spans and sizes are
@@ -66,6 +71,15 @@ var tributaryImports = func() []hostImport {
 		{name: importJSONSetFloat, params: []api.ValueType{i32, i32, i32, i32, f64, i32, i32}, result: []api.ValueType{i64},
 			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "f", "out_ptr", "out_cap"},
 			fn:         func(*Host) api.GoModuleFunc { return jsonSetFloat }},
+		{name: importJSONEdit, params: []api.ValueType{i32, i32, i32, i32, i32, i32}, result: []api.ValueType{i64},
+			paramNames: []string{"doc_ptr", "doc_len", "prog_ptr", "prog_len", "out_ptr", "out_cap"},
+			fn:         func(*Host) api.GoModuleFunc { return jsonEdit }},
+		{name: importJSONFind, params: []api.ValueType{i32, i32, i32, i32, i32, i32}, result: []api.ValueType{i64},
+			paramNames: []string{"doc_ptr", "doc_len", "paths_ptr", "paths_len", "out_ptr", "n"},
+			fn:         func(*Host) api.GoModuleFunc { return jsonFind }},
+		{name: importJSONChildren, params: []api.ValueType{i32, i32, i32, i32}, result: []api.ValueType{i64},
+			paramNames: []string{"val_ptr", "val_len", "out_ptr", "out_cap"},
+			fn:         func(*Host) api.GoModuleFunc { return jsonChildren }},
 	}
 }()
 
@@ -102,6 +116,16 @@ func guestBytes(mem api.Memory, ptr, n uint64) []byte {
 		panic(errGuestPointer)
 	}
 	return b
+}
+
+// guestI64s returns the view of n i64 (8n bytes) at ptr in the guest's
+// memory, panicking with errGuestPointer as guestBytes does when it does
+// not fit in memory.
+func guestI64s(mem api.Memory, ptr, n uint64) []byte {
+	if n > math.MaxUint32/8 {
+		panic(errGuestPointer)
+	}
+	return guestBytes(mem, ptr, 8*n)
 }
 
 // guestString returns b, a view of guest memory, as a string without
@@ -229,4 +253,116 @@ func writeOut(mem api.Memory, ptr, capacity uint64, out []byte) int64 {
 		copy(buf, out)
 	}
 	return int64(len(out))
+}
+
+// scratch is the host's reusable memory for json_edit's result and for the
+// spans of json_find and json_children, so a call allocates nothing once
+// warm. Pooled: host functions of different instances run concurrently.
+type scratch struct {
+	out   []byte
+	vals  []jsonfield.Value
+	spans []int64
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxKeptScratch bounds what a pooled scratch keeps: one huge document
+// does not pin its buffers.
+const maxKeptScratch = 1 << 20
+
+func putScratch(s *scratch) {
+	if cap(s.out) > maxKeptScratch || cap(s.vals) > maxKeptScratch/24 || cap(s.spans) > maxKeptScratch/8 {
+		return
+	}
+	clear(s.vals) // no references into guest memory survive the call
+	scratchPool.Put(s)
+}
+
+// jsonEdit implements tributary.json_edit(doc_ptr, doc_len, prog_ptr,
+// prog_len, out_ptr, out_cap) -> i64: jsonfield.Edit.Apply of the program
+// at prog (jsonfield.AppendEdit), written and sized as json_set's result,
+// or jsonMalformed when Apply fails (or the program does not decode).
+func jsonEdit(_ context.Context, mod api.Module, stack []uint64) {
+	mem := mod.Memory()
+	doc := guestBytes(mem, stack[0], stack[1])
+	prog := guestBytes(mem, stack[2], stack[3])
+	s := scratchPool.Get().(*scratch)
+	defer putScratch(s)
+	out, err := jsonfield.AppendEdit(s.out[:0], doc, prog)
+	s.out = out
+	if err != nil {
+		guestBytes(mem, stack[4], stack[5]) // a bad out_ptr fails every call
+		stack[0] = api.EncodeI64(jsonMalformed)
+		return
+	}
+	stack[0] = api.EncodeI64(writeOut(mem, stack[4], stack[5], out))
+}
+
+// maxFindPaths bounds json_find's n, so the host's memory for the values
+// stays small; a guest with more paths uses the Go code.
+const maxFindPaths = 1 << 16
+
+// jsonFind implements tributary.json_find(doc_ptr, doc_len, paths_ptr,
+// paths_len, out_ptr, n) -> i64: the n paths encoded at paths (each a
+// uvarint length then its bytes, jsonfield.Fields' encoding) are looked up
+// in the document, validated in full, and the span of each value (or -1)
+// is written as n little-endian i64 at out_ptr; the result is the
+// document's span, or jsonMalformed (nothing written) when the document is
+// malformed or paths does not hold exactly n paths.
+func jsonFind(_ context.Context, mod api.Module, stack []uint64) {
+	mem := mod.Memory()
+	doc := guestBytes(mem, stack[0], stack[1])
+	paths := guestBytes(mem, stack[2], stack[3])
+	n := uint64(uint32(stack[5]))
+	out := guestI64s(mem, stack[4], n)
+	if n > maxFindPaths || n > uint64(len(paths)) { // every path takes a length byte
+		stack[0] = api.EncodeI64(jsonMalformed)
+		return
+	}
+	s := scratchPool.Get().(*scratch)
+	defer putScratch(s)
+	if uint64(cap(s.vals)) < n {
+		s.vals = make([]jsonfield.Value, n)
+	}
+	vals := s.vals[:n]
+	v, err := jsonfield.FindPaths(doc, paths, vals)
+	if err != nil {
+		stack[0] = api.EncodeI64(jsonMalformed)
+		return
+	}
+	for i, x := range vals {
+		sp := jsonNotFound
+		if x.Kind() != jsonfield.Invalid {
+			sp = span(doc, x)
+		}
+		binary.LittleEndian.PutUint64(out[8*i:], uint64(sp))
+	}
+	stack[0] = api.EncodeI64(span(doc, v))
+}
+
+// jsonChildren implements tributary.json_children(val_ptr, val_len,
+// out_ptr, out_cap) -> i64: val must be exactly one JSON object or array;
+// the spans inside it of its children (jsonfield.AppendChildSpans: each
+// element, or each member's key then value) are written as little-endian
+// i64 at out_ptr when they fit in out_cap of them, and their number is
+// returned either way; jsonMalformed for anything but a valid object or
+// array.
+func jsonChildren(_ context.Context, mod api.Module, stack []uint64) {
+	mem := mod.Memory()
+	val := guestBytes(mem, stack[0], stack[1])
+	out := guestI64s(mem, stack[2], uint64(uint32(stack[3])))
+	s := scratchPool.Get().(*scratch)
+	defer putScratch(s)
+	spans, err := jsonfield.AppendChildSpans(s.spans[:0], val)
+	s.spans = spans
+	if err != nil {
+		stack[0] = api.EncodeI64(jsonMalformed)
+		return
+	}
+	if len(spans) <= len(out)/8 {
+		for i, sp := range spans {
+			binary.LittleEndian.PutUint64(out[8*i:], uint64(sp))
+		}
+	}
+	stack[0] = api.EncodeI64(int64(len(spans)))
 }

@@ -58,11 +58,61 @@ func jsonOutcome(op string, doc []byte, path, value string) string {
 		return show(jsonfield.SetFloat(doc, path, f))
 	case "delete":
 		return show(jsonfield.Delete(doc, path))
+	case "edit", "edit.move", "edit.select":
+		var e jsonfield.Edit
+		switch op {
+		case "edit":
+			e.Set(path, []byte(value))
+			e.SetDefault("site", []byte(value))
+			e.SetFloat(path+"_f", 1.5)
+			e.Delete("rssi")
+			e.SetString("unit", value)
+		case "edit.move":
+			e.Move(path, "moved.to")
+			e.SetInt("n", 7)
+			e.Move("moved", path+".x")
+		case "edit.select":
+			e.Select(path, "value", "a.b", path+".x")
+			e.Set("b", []byte(value))
+		}
+		return show(e.Apply(doc))
+	case "find":
+		f := jsonfield.NewFields(path, "value", "a.b.2.c", "absent", value)
+		vals := make([]jsonfield.Value, f.Len())
+		v, err := f.Find(doc, vals)
+		s := show(v.Raw(), err)
+		for _, x := range vals {
+			s += fmt.Sprintf(" [%s %s]", x.Kind(), x.Raw())
+		}
+		return s
+	case "children":
+		v, err := jsonfield.Parse(doc)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		if path != "" {
+			v, _ = v.Get(path)
+		}
+		s := v.Kind().String() + ":"
+		for k, x := range v.Members() {
+			s += fmt.Sprintf(" %q=%s", k, x.Raw())
+			if k == value {
+				break
+			}
+		}
+		for i, x := range v.Elements() {
+			s += fmt.Sprintf(" %d=%s", i, x.Raw())
+			if x.Kind() == jsonfield.String && string(x.Raw()) == `"`+value+`"` {
+				break
+			}
+		}
+		return s
 	}
 	return "unknown op " + op
 }
 
-var jsonOps = []string{"parse", "lookup", "get", "value.get", "float", "set", "setstring", "setfloat", "delete"}
+var jsonOps = []string{"parse", "lookup", "get", "value.get", "float", "set", "setstring", "setfloat", "delete",
+	"edit", "edit.move", "edit.select", "find", "children"}
 
 // jsonDiffCases are documents and paths every op runs on; value is used by
 // the setters.
@@ -92,6 +142,16 @@ var jsonDiffCases = []struct{ doc, path, value string }{
 	{`{"a":"\ud800"}`, "a", `"\ud83d\ude00"`},
 	{`{"a":1} {"b":2}`, "b", `1`},
 	{strings.Repeat(`[`, 600) + strings.Repeat(`]`, 600), "0.0", `1`},
+	{`{"a":{"b":[1,2,{"c":"d"}]},"value":1,"rssi":2}`, "a", `{"z":1}`},
+	{`{"a":{"b":[1,2,{"c":"d"}]},"value":1,"rssi":2}`, "a.b", `"a"`},
+	{`{"a":{"b":1},"a":{"b":2},"k\u0065y":{"x":"y"}}`, "a", `"x"`},
+	{`{"a": {"b" : 1} , "value" :[ 1 , 2 ] }`, "value", `2`},
+	{`{"a":[],"o":{},"s":"x\"y"}`, "o", `absent`},
+	{`[{"a":1},"x",[2],"stop","after"]`, "", `stop`},
+	{`{"m":{"q":1,"r":2,"s":3}}`, "m", `r`},
+	{`{"long":[` + strings.Repeat(`"e",`, 40) + `"stop"],"o":{` + strings.Repeat(`"k":1,`, 20) + `"z\n":2}}`, "long", `stop`}, // json_children's retry
+	{`{"o":{` + strings.Repeat(`"k":1,`, 20) + `"z\n":2}}`, "o", `z`},
+	{`{}`, strings.Repeat("", 40), `1`}, // json_edit's retry: keys escape to 6 times their size
 }
 
 // jsonDiffMessages turns cases into one message per (case, op).
@@ -176,6 +236,21 @@ func TestJSONImports_guestsUseThem(t *testing.T) {
 			t.Errorf("jsonfast guest does not import %s.%s; imports: %v", abi.ImportModule, name, got)
 		}
 	}
+	cm, err = rt.CompileModule(ctx, guestWasm(t, "jsonfastdiff"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = map[string]bool{}
+	for _, fn := range cm.ImportedFunctions() {
+		if mod, name, _ := fn.Import(); mod == abi.ImportModule {
+			got[name] = true
+		}
+	}
+	for _, name := range []string{importJSONEdit, importJSONFind, importJSONChildren} {
+		if !got[name] {
+			t.Errorf("jsonfastdiff guest does not import %s.%s; imports: %v", abi.ImportModule, name, got)
+		}
+	}
 }
 
 // FuzzJSONImports compares jsonfield in a wasm guest with jsonfield run
@@ -238,6 +313,15 @@ func TestJSONImports_badPointers(t *testing.T) {
 		{"set out too small is fine", jsonCallerModule(importJSONSet, 64, 7, 96, 1, 100, 1, out, 2), false},
 		{"delete ok", jsonCallerModule(importJSONDelete, 64, 7, 96, 1, out, 64), false},
 		{"delete out past memory", jsonCallerModule(importJSONDelete, 64, 7, 96, 1, -64, 64), true},
+		{"edit ok", jsonCallerModule(importJSONEdit, 64, 7, 96, 1, out, 64), false},
+		{"edit program past memory", jsonCallerModule(importJSONEdit, 64, 7, past-1, 2, out, 64), true},
+		{"edit out past memory", jsonCallerModule(importJSONEdit, 64, 7, 96, 1, past-8, 64), true},
+		{"find ok", jsonCallerModule(importJSONFind, 64, 7, 96, 1, out, 1), false},
+		{"find out past memory", jsonCallerModule(importJSONFind, 64, 7, 96, 1, past-4, 1), true},
+		{"find n beyond any memory", jsonCallerModule(importJSONFind, 64, 7, 96, 1, out, -1), true},
+		{"children ok", jsonCallerModule(importJSONChildren, 64, 7, out, 4), false},
+		{"children out too small is fine", jsonCallerModule(importJSONChildren, 64, 7, out, 0), false},
+		{"children out past memory", jsonCallerModule(importJSONChildren, 64, 7, past-8, 2), true},
 	}
 	ctx := context.Background()
 	for _, tc := range tests {
@@ -393,8 +477,8 @@ func TestJSONImports_jsonfieldSuiteInWasm(t *testing.T) {
 			imported++
 		}
 	}
-	if imported < 6 {
-		t.Fatalf("the wasm test binary imports %d functions of module %s, want the 6 JSON imports", imported, abi.ImportModule)
+	if imported < len(tributaryImports)-1 { // every JSON import; log is not used
+		t.Fatalf("the wasm test binary imports %d functions of module %s, want the %d JSON imports", imported, abi.ImportModule, len(tributaryImports)-1)
 	}
 	var out bytes.Buffer
 	cfg := wazero.NewModuleConfig().
@@ -413,4 +497,79 @@ func TestJSONImports_jsonfieldSuiteInWasm(t *testing.T) {
 		t.Fatalf("sdk/jsonfield tests in wasm did not pass everything:\n%s", out.String())
 	}
 	t.Logf("%d tests, examples and fuzz seeds passed in wasm", strings.Count(out.String(), "--- PASS"))
+}
+
+// TestJSONImports_cGuestBatch builds testdata/guests/jsonbatchc with clang
+// (skipped without it) on sdk/c/tributary.h alone, so json_find,
+// json_children and json_edit are declared as the host defines them, and
+// checks its outputs against sdk/jsonfield run natively.
+func TestJSONImports_cGuestBatch(t *testing.T) {
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		t.Skip("clang not found: apt-get install clang lld to run the C guest")
+	}
+	out := filepath.Join(t.TempDir(), "jsonbatchc.wasm")
+	cmd := exec.Command(clang, "--target=wasm32", "-O2", "-nostdlib", "-ffreestanding", "-mbulk-memory", "-msign-ext",
+		"-Wl,--no-entry", "-Wl,--strip-all", "-I", "../sdk/c", "-o", out, "testdata/guests/jsonbatchc/jsonbatch.c")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("clang: %v\n%s", err, msg)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p, err := testHostV.Compile(ctx, "jsonbatchc", wasm) // checks the imports' signatures
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewInstance(ctx, testHostV, p, nil, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close(ctx)
+	payloads := []string{
+		`{"value":21.5,"rssi":-48,"tags":["a","b","c"]}`,
+		` {"tags" : [ ], "value":{"x":1}} `,
+		`{"value":1}`,
+		`{"value":1,"tags":{"a":1,"b":2}}`, // an object: two spans per member
+		`{"value":1,"tags":[1,}`,
+	}
+	want := []string{
+		`{"tags":["a","b","c"],"n_tags":3,"reading":21.5}`,
+		` {"tags" : [ ], "n_tags":0,"reading":{"x":1}} `,
+		"rejected: no value or tags",
+		`{"tags":{"a":1,"b":2},"n_tags":4,"reading":1}`,
+		"rejected: malformed JSON",
+	}
+	for i, w := range want { // the same steps with sdk/jsonfield natively
+		if strings.HasPrefix(w, "rejected") {
+			continue
+		}
+		tags, _ := jsonfield.Get([]byte(payloads[i]), "tags")
+		spans, err := jsonfield.AppendChildSpans(nil, tags.Raw())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e jsonfield.Edit
+		e.SetInt("n_tags", int64(len(spans)))
+		e.Move("value", "reading")
+		e.Delete("rssi")
+		if native, err := e.Apply([]byte(payloads[i])); err != nil || string(native) != w {
+			t.Fatalf("payload %q natively: %s, %v; the test expects %s", payloads[i], native, err, w)
+		}
+	}
+	res, err := in.Handle(ctx, msgs(payloads...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		got := "rejected: " + r.Err
+		if !r.Failed {
+			got = string(r.Outputs[0].Payload)
+		}
+		if got != want[i] {
+			t.Errorf("payload %q: C guest %s, want %s", payloads[i], got, want[i])
+		}
+	}
 }

@@ -55,6 +55,26 @@ TRIB_IMPORT("tributary", "json_set_float") i64 trib_json_set_float(const void *d
                                                                    u32 path_len, double f, void *out, u32 out_cap);
 TRIB_IMPORT("tributary", "json_delete") i64 trib_json_delete(const void *doc, u32 doc_len, const char *path, u32 path_len,
                                                              void *out, u32 out_cap);
+/* Batched calls (ABI.md §2.1). json_edit applies an edit program (opcode
+ * bytes below, each followed by ULEB128-length-prefixed paths and values)
+ * and sizes its result as json_set. json_find writes n little-endian i64
+ * spans (-1 when absent) for n ULEB128-length-prefixed paths and returns
+ * the document's span. json_children writes the spans of an array's
+ * elements, or of each member's key then value, relative to val, when
+ * their count (the result) is <= out_cap. */
+enum {
+	TRIB_EDIT_SET = 1,         /* path, value */
+	TRIB_EDIT_SET_FLOAT = 2,   /* path, 8 bytes little-endian float64 */
+	TRIB_EDIT_SET_DEFAULT = 3, /* path, value */
+	TRIB_EDIT_DELETE = 4,      /* path */
+	TRIB_EDIT_MOVE = 5,        /* path, to-path */
+	TRIB_EDIT_SELECT = 6       /* count, count paths */
+};
+TRIB_IMPORT("tributary", "json_edit") i64 trib_json_edit(const void *doc, u32 doc_len, const void *prog, u32 prog_len,
+                                                         void *out, u32 out_cap);
+TRIB_IMPORT("tributary", "json_find") i64 trib_json_find(const void *doc, u32 doc_len, const void *paths, u32 paths_len,
+                                                         i64 *out, u32 n);
+TRIB_IMPORT("tributary", "json_children") i64 trib_json_children(const void *val, u32 val_len, i64 *out, u32 out_cap);
 
 enum { TRIB_DEBUG = 0, TRIB_INFO = 1, TRIB_WARN = 2, TRIB_ERROR = 3 };
 

@@ -191,6 +191,9 @@ const hexDigits = "0123456789abcdef"
 // backslashes are escaped; invalid UTF-8 becomes U+FFFD so the result reads
 // back as written by encoding/json.
 func appendQuoted(dst []byte, s string) []byte {
+	if plainASCII(s) {
+		return append(append(append(dst, '"'), s...), '"')
+	}
 	dst = append(dst, '"')
 	for i := 0; i < len(s); {
 		c := s[i]

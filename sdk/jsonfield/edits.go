@@ -41,14 +41,37 @@ func (e *Edit) Reset() { e.prog, e.n = e.prog[:0], 0 }
 // Len returns the number of operations in e.
 func (e *Edit) Len() int { return e.n }
 
+// The builders run in the plugin, compiled to wasm where every loop and
+// call is several times dearer than natively: they take the short path
+// (one length byte, strings that need no escaping) when they can.
+
 func (e *Edit) appendString(s string) {
+	if len(s) < 0x80 {
+		e.prog = append(append(e.prog, byte(len(s))), s...)
+		return
+	}
 	e.prog = binary.AppendUvarint(e.prog, uint64(len(s)))
 	e.prog = append(e.prog, s...)
 }
 
 func (e *Edit) appendBytes(b []byte) {
+	if len(b) < 0x80 {
+		e.prog = append(append(e.prog, byte(len(b))), b...)
+		return
+	}
 	e.prog = binary.AppendUvarint(e.prog, uint64(len(b)))
 	e.prog = append(e.prog, b...)
+}
+
+// plainASCII reports whether s is printable ASCII without quotes or
+// backslashes: its JSON string is s between quotes.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *Edit) op(code byte, path string) {
@@ -67,6 +90,11 @@ func (e *Edit) Set(path string, raw []byte) {
 // SetString adds "set the value at path to the JSON string s".
 func (e *Edit) SetString(path, s string) {
 	e.op(opSet, path)
+	if len(s) < 0x80-2 && plainASCII(s) {
+		e.prog = append(append(e.prog, byte(len(s)+2), '"'), s...)
+		e.prog = append(e.prog, '"')
+		return
+	}
 	e.scratch = appendQuoted(e.scratch[:0], s)
 	e.appendBytes(e.scratch)
 }
@@ -144,10 +172,34 @@ func (e *EditError) Unwrap() error { return e.Err }
 // fails ends Apply with an *[EditError] naming it. An empty Edit returns a
 // copy of the valid doc.
 func (e *Edit) Apply(doc []byte) ([]byte, error) {
-	if out, r := hostApply(doc, e.prog); r == hostOK {
-		return out, nil
+	out, err := e.AppendApply(make([]byte, 0, len(doc)+2*len(e.prog)+16), doc)
+	if err != nil {
+		return nil, err
 	}
-	return applyEdit(doc, e.prog) // also explains a failure
+	return out[:len(out):len(out)], nil
+}
+
+// AppendApply is [Edit.Apply] appending the new document to dst: it
+// returns the extended slice, or dst and the error. A plugin that keeps
+// one buffer and passes buf[:0] for each message allocates nothing once
+// the buffer is large enough (the SDK keeps a payload only until the
+// handler returns: see sdk.Message.SetPayload). dst's spare capacity must
+// not overlap doc.
+func (e *Edit) AppendApply(dst, doc []byte) ([]byte, error) {
+	out, r := hostApply(dst, doc, e.prog)
+	switch r {
+	case hostOK:
+		return out, nil
+	case hostNone: // natively, or too large for the host
+		if out, ok := applyFast(dst, doc, e.prog); ok {
+			return out, nil
+		}
+	}
+	out, err := applyEdit(doc, e.prog) // also explains a failure
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, out...), nil
 }
 
 // errProgram reports a program that does not decode; Edit never builds
@@ -171,6 +223,11 @@ func (r *progReader) byte() byte {
 }
 
 func (r *progReader) uvarint() uint64 {
+	if len(r.b) > 0 && r.b[0] < 0x80 { // the common one-byte form
+		n := uint64(r.b[0])
+		r.b = r.b[1:]
+		return n
+	}
 	n, k := binary.Uvarint(r.b)
 	if k <= 0 {
 		r.err = true

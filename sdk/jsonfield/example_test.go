@@ -44,3 +44,27 @@ func ExampleValue_Members() {
 	// v number 3.71
 	// ok bool true
 }
+
+func ExampleEdit() {
+	var e jsonfield.Edit // built once, Reset and refilled per message
+	e.SetFloat("value", 70.25)
+	e.SetString("unit", "fahrenheit")
+	e.Delete("rssi")
+	e.Move("ts", "meta.ts")
+	out, err := e.Apply([]byte(`{"value":21.25,"unit":"celsius","rssi":-48,"ts":17}`))
+	fmt.Println(string(out), err)
+	// Output: {"value":70.25,"unit":"fahrenheit","meta":{"ts":17}} <nil>
+}
+
+func ExampleFields() {
+	f := jsonfield.NewFields("value", "meta.fw", "absent") // once, at configuration time
+	vals := make([]jsonfield.Value, f.Len())
+	if _, err := f.Find([]byte(`{"value":21.25,"meta":{"fw":"2.4"}}`), vals); err != nil {
+		fmt.Println(err)
+		return
+	}
+	c, _ := vals[0].Float()
+	fw, _ := vals[1].Text()
+	fmt.Println(c, fw, vals[2].Kind())
+	// Output: 21.25 2.4 invalid
+}

@@ -263,9 +263,22 @@ func (w *walker) next() bool {
 
 // keyIs reports whether the current member's key equals key.
 func (w *walker) keyIs(key string) bool {
-	raw := w.doc[w.keyStart+1 : w.keyEnd-1]
-	if !w.keyEscaped && (isASCII(raw) || utf8.Valid(raw)) {
-		return string(raw) == key
+	return keyIs(w.doc[w.keyStart+1:w.keyEnd-1], w.keyEscaped, key)
+}
+
+// keyIs reports whether the inside of a valid key string, raw (escaped:
+// it has backslash escapes), equals key.
+func keyIs(raw []byte, escaped bool, key string) bool {
+	if !escaped {
+		// key (a path segment) is valid UTF-8: equal bytes are a match,
+		// and different ones are not unless raw's invalid UTF-8 decodes
+		// to key's U+FFFD.
+		if string(raw) == key {
+			return true
+		}
+		if isASCII(raw) || utf8.Valid(raw) {
+			return false
+		}
 	}
 	return unescape(raw) == key
 }

@@ -93,6 +93,9 @@ func (v Value) Float() (float64, bool) {
 	if v.Kind() != Number {
 		return 0, false
 	}
+	if f, ok := shortFloat(v.raw); ok { // cheaper than a host call in wasm
+		return f, true
+	}
 	switch f, r := hostFloat(v.raw); r {
 	case hostOK:
 		return f, true
@@ -102,6 +105,45 @@ func (v Value) Float() (float64, bool) {
 	f, err := strconv.ParseFloat(string(v.raw), 64)
 	if err != nil {
 		return 0, false
+	}
+	return f, true
+}
+
+// pow10 are the powers of ten that float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// shortFloat parses raw, a valid JSON number, when it is a plain decimal
+// (no exponent) of at most 15 digits, and returns what strconv.ParseFloat
+// returns: the digits as an integer and the power of ten are both exact
+// in a float64, so their quotient is the correctly rounded value. false
+// for other numbers.
+func shortFloat(raw []byte) (float64, bool) {
+	i, neg := 0, false
+	if len(raw) > 0 && raw[0] == '-' {
+		i, neg = 1, true
+	}
+	var m uint64
+	digits, frac, dot := 0, 0, false
+	for ; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	f := float64(m) / pow10[frac]
+	if neg {
+		f = -f
 	}
 	return f, true
 }
@@ -155,6 +197,20 @@ func (v Value) Members() iter.Seq2[string, Value] {
 		if v.Kind() != Object {
 			return
 		}
+		if spans, ok := hostChildren(v.raw, true); ok {
+			for i := 0; i < len(spans); i += 2 {
+				key := spanOf(v.raw, spans[i])
+				key = key[1 : len(key)-1]
+				k := string(key)
+				if hasBackslash(key) {
+					k = unescape(key)
+				}
+				if !yield(k, Value{raw: spanOf(v.raw, spans[i+1])}) {
+					return
+				}
+			}
+			return
+		}
 		w := newWalker(v.raw, 0, 0)
 		for w.next() && w.finish() {
 			key := w.doc[w.keyStart+1 : w.keyEnd-1]
@@ -174,6 +230,14 @@ func (v Value) Members() iter.Seq2[string, Value] {
 func (v Value) Elements() iter.Seq2[int, Value] {
 	return func(yield func(int, Value) bool) {
 		if v.Kind() != Array {
+			return
+		}
+		if spans, ok := hostChildren(v.raw, false); ok {
+			for i, s := range spans {
+				if !yield(i, Value{raw: spanOf(v.raw, s)}) {
+					return
+				}
+			}
 			return
 		}
 		w := newWalker(v.raw, 0, 0)
@@ -283,6 +347,13 @@ func hex4(b []byte) rune {
 		}
 	}
 	return r
+}
+
+// spanOf returns the part off<<32 | len of raw, capped (json_children's
+// spans, checked by the caller).
+func spanOf(raw []byte, span int64) []byte {
+	off, n := int(uint64(span)>>32), int(uint64(span)&0xffffffff)
+	return raw[off : off+n : off+n]
 }
 
 // errNotContainer is returned internally when a path goes through a scalar.

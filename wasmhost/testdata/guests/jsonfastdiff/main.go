@@ -63,6 +63,55 @@ func outcome(op string, doc []byte, path, value string) string {
 		return show(jsonfield.SetFloat(doc, path, f))
 	case "delete":
 		return show(jsonfield.Delete(doc, path))
+	case "edit", "edit.move", "edit.select":
+		var e jsonfield.Edit
+		switch op {
+		case "edit":
+			e.Set(path, []byte(value))
+			e.SetDefault("site", []byte(value))
+			e.SetFloat(path+"_f", 1.5)
+			e.Delete("rssi")
+			e.SetString("unit", value)
+		case "edit.move":
+			e.Move(path, "moved.to")
+			e.SetInt("n", 7)
+			e.Move("moved", path+".x")
+		case "edit.select":
+			e.Select(path, "value", "a.b", path+".x")
+			e.Set("b", []byte(value))
+		}
+		return show(e.Apply(doc))
+	case "find":
+		f := jsonfield.NewFields(path, "value", "a.b.2.c", "absent", value)
+		vals := make([]jsonfield.Value, f.Len())
+		v, err := f.Find(doc, vals)
+		s := show(v.Raw(), err)
+		for _, x := range vals {
+			s += fmt.Sprintf(" [%s %s]", x.Kind(), x.Raw())
+		}
+		return s
+	case "children":
+		v, err := jsonfield.Parse(doc)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		if path != "" {
+			v, _ = v.Get(path)
+		}
+		s := v.Kind().String() + ":"
+		for k, x := range v.Members() {
+			s += fmt.Sprintf(" %q=%s", k, x.Raw())
+			if k == value {
+				break
+			}
+		}
+		for i, x := range v.Elements() {
+			s += fmt.Sprintf(" %d=%s", i, x.Raw())
+			if x.Kind() == jsonfield.String && string(x.Raw()) == `"`+value+`"` {
+				break
+			}
+		}
+		return s
 	}
 	return "unknown op " + op
 }
