@@ -18,23 +18,29 @@ import (
 )
 
 //go:wasmimport tributary json_parse
+//go:noescape
 func jsonParse(doc unsafe.Pointer, docLen uint32) int64
 
 //go:wasmimport tributary json_get
+//go:noescape
 func jsonGet(doc unsafe.Pointer, docLen uint32, path unsafe.Pointer, pathLen uint32) int64
 
 //go:wasmimport tributary json_set
+//go:noescape
 func jsonSet(doc unsafe.Pointer, docLen uint32, path unsafe.Pointer, pathLen uint32,
 	val unsafe.Pointer, valLen uint32, out unsafe.Pointer, outCap uint32) int64
 
 //go:wasmimport tributary json_delete
+//go:noescape
 func jsonDelete(doc unsafe.Pointer, docLen uint32, path unsafe.Pointer, pathLen uint32,
 	out unsafe.Pointer, outCap uint32) int64
 
 //go:wasmimport tributary json_float
+//go:noescape
 func jsonFloat(val unsafe.Pointer, valLen uint32) float64
 
 //go:wasmimport tributary json_set_float
+//go:noescape
 func jsonSetFloat(doc unsafe.Pointer, docLen uint32, path unsafe.Pointer, pathLen uint32,
 	f float64, out unsafe.Pointer, outCap uint32) int64
 
