@@ -74,6 +74,7 @@ type plugin struct {
 	findNames bool
 	vals      []jsonfield.Value // reused by each message
 	edit      jsonfield.Edit    // reused by each message
+	out       []byte            // the new payload, reused by each message (see sdk.Message.SetPayload)
 }
 
 // maxFoundNames bounds the table's distinct top-level names looked up with
@@ -206,6 +207,15 @@ func handle(m *sdk.Message) ([]*sdk.Message, error) {
 	case cur.useTopic:
 		key, found = topicSegment(m.Topic(), cur.segment)
 	case docErr == nil:
+		if raw, plain := plainText(cur.vals[0]); plain {
+			// The common case, without converting the key to a string.
+			e, hit := cur.table[string(raw)]
+			if hit {
+				return cur.handleHit(m, e, doc, docErr)
+			}
+			key, found = string(raw), true
+			break
+		}
 		key, found, err = cur.keyOf(cur.vals[0])
 	default:
 		// Malformed: Lookup tells, as before, whether the key is still
@@ -226,17 +236,33 @@ func handle(m *sdk.Message) ([]*sdk.Message, error) {
 			}
 			return nil, fmt.Errorf("enrich: key %q not in table", key)
 		}
-		return []*sdk.Message{m}, nil
+		return sdk.One(m), nil
 	}
 	if cur.useTopic && cur.topLevel && len(e.names) > 0 {
 		doc, docErr = cur.fields.Find(m.Payload(), cur.vals) // validate, find the names
 	}
-	out, err := cur.apply(e, m.Payload(), doc, docErr)
+	return cur.handleHit(m, e, doc, docErr)
+}
+
+// handleHit adds entry e's fields to m; doc and docErr are p.fields.Find's
+// result for the payload.
+func (p *plugin) handleHit(m *sdk.Message, e *entry, doc jsonfield.Value, docErr error) ([]*sdk.Message, error) {
+	out, err := p.apply(e, m.Payload(), doc, docErr)
 	if err != nil {
 		return nil, err
 	}
 	m.SetPayload(out)
-	return []*sdk.Message{m}, nil
+	return sdk.One(m), nil
+}
+
+// plainText returns the text of v when it is a JSON string without
+// escapes: its raw bytes between the quotes.
+func plainText(v jsonfield.Value) ([]byte, bool) {
+	raw := v.Raw()
+	if v.Kind() != jsonfield.String || bytes.IndexByte(raw, '\\') >= 0 {
+		return nil, false
+	}
+	return raw[1 : len(raw)-1], true
 }
 
 // apply returns doc with e's fields set; v and verr are p.fields.Find's
@@ -258,8 +284,8 @@ func (p *plugin) apply(e *entry, doc []byte, v jsonfield.Value, verr error) ([]b
 			if len(bytes.TrimSpace(raw[1:end])) == 0 {
 				members = members[1:] // no leading comma in an empty object
 			}
-			out := make([]byte, 0, len(raw)+len(members))
-			out = append(append(append(out, raw[:end]...), members...), '}')
+			out := append(append(append(p.out[:0], raw[:end]...), members...), '}')
+			p.out = out // the SDK copies it when the handler returns
 			return out, nil
 		}
 	}
@@ -270,7 +296,7 @@ func (p *plugin) apply(e *entry, doc []byte, v jsonfield.Value, verr error) ([]b
 	for _, f := range e.fields {
 		p.edit.Set(f.path, f.raw)
 	}
-	out, err := p.edit.Apply(doc)
+	out, err := p.edit.AppendApply(p.out[:0], doc)
 	if err != nil {
 		// Set one by one, the first field fails on a malformed doc.
 		path := e.fields[0].path
@@ -280,6 +306,7 @@ func (p *plugin) apply(e *entry, doc []byte, v jsonfield.Value, verr error) ([]b
 		}
 		return nil, fmt.Errorf("enrich: set %q: %w", path, err)
 	}
+	p.out = out
 	return out, nil
 }
 

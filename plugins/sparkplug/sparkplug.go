@@ -219,7 +219,7 @@ func handle(m *sdk.Message) ([]*sdk.Message, error) {
 			return nil, err
 		}
 		m.SetPayload(out)
-		return []*sdk.Message{m}, nil
+		return sdk.One(m), nil
 	}
 	if err := decodePayload(m.Payload(), &scratch); err != nil {
 		return nil, fmt.Errorf("sparkplug: %s payload: %w", t.msgType, err)
@@ -230,7 +230,7 @@ func handle(m *sdk.Message) ([]*sdk.Message, error) {
 			return nil, fmt.Errorf("sparkplug: %s: %w", t.msgType, err)
 		}
 		m.SetPayload(out)
-		return []*sdk.Message{m}, nil
+		return sdk.One(m), nil
 	}
 	outs := make([]*sdk.Message, 0, len(scratch.metrics))
 	buf := make([]byte, 0, 256*len(scratch.metrics)+4*len(m.Payload()))

@@ -129,7 +129,7 @@ func split(m *sdk.Message) ([]*sdk.Message, error) {
 		if arr, copies = vals[0], vals[1:]; arr.Kind() == jsonfield.Invalid {
 			switch cfg.Missing {
 			case "pass":
-				return []*sdk.Message{m}, nil
+				return sdk.One(m), nil
 			case "drop":
 				return nil, nil
 			}

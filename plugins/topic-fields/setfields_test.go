@@ -168,8 +168,10 @@ func TestTemplateExpand(t *testing.T) {
 		if got := string(tm.appendTo([]byte("pre:"), vals)); got != "pre:"+tc.want {
 			t.Errorf("appendTo(%q) = %q, want %q", tc.tmpl, got, "pre:"+tc.want)
 		}
-		if got := tm.size(vals); got != len(tc.want) {
-			t.Errorf("size(%q) = %d, want %d", tc.tmpl, got, len(tc.want))
+		// A second rendering, after another, comes from the remembered ones.
+		tm.expand([]string{"other", "values"})
+		if got := tm.expand(vals); got != tc.want {
+			t.Errorf("expand(%q) again = %q, want %q", tc.tmpl, got, tc.want)
 		}
 	}
 }

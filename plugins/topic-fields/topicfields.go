@@ -42,7 +42,13 @@ type segment struct {
 type template struct {
 	parts []string
 	refs  []int
+	buf   []byte            // rendering space, reused by each message
+	seen  map[string]string // rendered strings, so that a repeated one is not allocated again
 }
+
+// maxSeen bounds a template's remembered renderings; past it they are
+// forgotten and remembered afresh.
+const maxSeen = 4096
 
 var (
 	pattern      []segment
@@ -54,6 +60,8 @@ var (
 	values       []string       // reused: captured values by capture index
 	captures     []*segment     // the capture segments in order: edit's operation i writes captures[i]
 	edit         jsonfield.Edit // reused: the fields written to a payload
+	payloadBuf   []byte         // reused: the new payload
+	keyBuf       []byte         // reused: the new key
 )
 
 // configure decodes and checks the configuration.
@@ -189,32 +197,23 @@ func parseTemplate(s string, names []string) (*template, error) {
 }
 
 // expand renders t with the captured values. A template that is one
-// capture ("{sensor}") is that value itself, without allocating.
+// capture ("{sensor}") is that value itself; other renderings are
+// allocated the first time they are seen only: a Go wasm guest pays
+// several hundred nanoseconds per allocation.
 func (t *template) expand(vals []string) string {
 	if len(t.parts) == 2 && t.parts[0] == "" && t.parts[1] == "" && t.refs[0] >= 0 {
 		return vals[t.refs[0]]
 	}
-	var b strings.Builder
-	b.Grow(t.size(vals))
-	for i, p := range t.parts {
-		b.WriteString(p)
-		if r := t.refs[i]; r >= 0 {
-			b.WriteString(vals[r])
-		}
+	t.buf = t.appendTo(t.buf[:0], vals)
+	if s, ok := t.seen[string(t.buf)]; ok {
+		return s
 	}
-	return b.String()
-}
-
-// size returns the length of t rendered with vals.
-func (t *template) size(vals []string) int {
-	n := 0
-	for i, p := range t.parts {
-		n += len(p)
-		if r := t.refs[i]; r >= 0 {
-			n += len(vals[r])
-		}
+	if t.seen == nil || len(t.seen) >= maxSeen {
+		t.seen = make(map[string]string)
 	}
-	return n
+	s := string(t.buf)
+	t.seen[s] = s
+	return s
 }
 
 // appendTo appends t rendered with vals to dst.
@@ -265,7 +264,7 @@ func handle(m *sdk.Message) ([]*sdk.Message, error) {
 		if deadLetter {
 			return nil, fmt.Errorf("topic-fields: topic %q does not match pattern", m.Topic())
 		}
-		return []*sdk.Message{m}, nil
+		return sdk.One(m), nil
 	}
 	if writeFields {
 		doc, err := setFields(m.Payload())
@@ -275,12 +274,13 @@ func handle(m *sdk.Message) ([]*sdk.Message, error) {
 		m.SetPayload(doc)
 	}
 	if keyTmpl != nil {
-		m.SetKey(keyTmpl.appendTo(make([]byte, 0, keyTmpl.size(values)), values)) // kept by m: a new slice
+		keyBuf = keyTmpl.appendTo(keyBuf[:0], values) // the SDK copies it when handle returns
+		m.SetKey(keyBuf)
 	}
 	if topicTmpl != nil {
 		m.SetKafkaTopic(topicTmpl.expand(values))
 	}
-	return []*sdk.Message{m}, nil
+	return sdk.One(m), nil
 }
 
 // setFields returns doc with every capture written to its field, with one
@@ -302,7 +302,10 @@ func setFields(doc []byte) ([]byte, error) {
 			edit.SetString(s.field, values[c])
 		}
 	}
-	out, err := edit.Apply(doc)
+	out, err := edit.AppendApply(payloadBuf[:0], doc)
+	if err == nil {
+		payloadBuf = out // the SDK copies it when handle returns
+	}
 	var setErr error // the failing capture's error
 	failed := 0      // its index
 	if err != nil {

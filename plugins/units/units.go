@@ -64,6 +64,7 @@ type batchPlan struct {
 	vals        []jsonfield.Value // reused by each message
 	edit        jsonfield.Edit    // reused by each message
 	opPath      []string          // the path of each operation of edit, for errors
+	out         []byte            // the new payload, reused by each message (see sdk.Message.SetPayload)
 }
 
 // configure decodes and checks the configuration.
@@ -257,7 +258,7 @@ func (b *batchPlan) apply(doc []byte) ([]byte, error) {
 	if b.edit.Len() == 0 {
 		return doc, nil
 	}
-	out, err := b.edit.Apply(doc)
+	out, err := b.edit.AppendApply(b.out[:0], doc)
 	if err != nil {
 		var ee *jsonfield.EditError
 		if errors.As(err, &ee) && ee.Index < len(b.opPath) {
@@ -265,6 +266,7 @@ func (b *batchPlan) apply(doc []byte) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("units: payload is not JSON: %w", err) // never: doc was found valid
 	}
+	b.out = out
 	return out, nil
 }
 
@@ -337,7 +339,8 @@ func (r *rule) result(val, unit jsonfield.Value) (float64, bool, error) {
 // significant rounds f to 12 significant digits, dropping the noise of
 // floating-point arithmetic (100 °C is 212 °F, not 211.99999999999991).
 func significant(f float64) float64 {
-	g, err := strconv.ParseFloat(strconv.FormatFloat(f, 'g', 12, 64), 64)
+	var buf [32]byte
+	g, err := strconv.ParseFloat(string(strconv.AppendFloat(buf[:0], f, 'g', 12, 64)), 64)
 	if err != nil {
 		return f
 	}
