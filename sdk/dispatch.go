@@ -8,10 +8,11 @@ import (
 
 // Reused between calls: a wasm instance is single-threaded (ABI.md §7).
 var (
-	inMsgs []abi.Message
-	msgs   []Message
-	result abi.Result
-	outBuf []byte
+	inMsgs    []abi.Message
+	inStrings abi.Strings // topics and other strings seen in earlier frames
+	msgs      []Message
+	result    abi.Result
+	outBuf    []byte
 )
 
 // HandleFrame runs one input frame (ABI.md §3) through the registered
@@ -23,7 +24,7 @@ var (
 // which the host treats as a bad result; the reason is logged at error level.
 func HandleFrame(frame []byte) []byte {
 	var err error
-	inMsgs, err = abi.DecodeBatch(frame, inMsgs)
+	inMsgs, err = inStrings.DecodeBatch(frame, inMsgs)
 	if err != nil {
 		Log(LevelError, "sdk: input frame: "+err.Error())
 		return nil

@@ -17,9 +17,10 @@ const (
 // reader walks a frame. The first failure sticks in err; later reads return
 // zero values, so callers check err once per record.
 type reader struct {
-	b   []byte
-	off int
-	err error
+	b    []byte
+	off  int
+	err  error
+	seen *Strings // nil: strings are compared with the previous value only
 }
 
 func (r *reader) fail(field, format string, args ...any) {
@@ -89,11 +90,58 @@ func (r *reader) bytes(field string) []byte {
 // returned so that repeated values (same topic, route, header names) do not
 // allocate.
 func (r *reader) str(field string, prev string) string {
-	b := r.bytes(field)
+	return r.strOf(r.bytes(field), prev)
+}
+
+// strOf returns b as a string: prev when equal, else one remembered in
+// r.seen, else a new one.
+func (r *reader) strOf(b []byte, prev string) string {
 	if string(b) == prev {
 		return prev
 	}
+	if r.seen != nil {
+		return r.seen.intern(b)
+	}
 	return string(b)
+}
+
+// Strings remembers the strings [Strings.DecodeBatch] decodes, so that a
+// value seen in an earlier batch (a topic of a device that publishes
+// again, a route, a header name) is not allocated again: allocating is
+// what costs most in a Go wasm guest. It remembers at most
+// maxRemembered strings of up to maxRememberedLen bytes, forgetting all of
+// them when full. The zero Strings is ready to use; it is not safe for
+// concurrent use.
+type Strings struct {
+	m map[string]string
+}
+
+const (
+	maxRemembered    = 4096
+	maxRememberedLen = 256
+)
+
+func (s *Strings) intern(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > maxRememberedLen {
+		return string(b)
+	}
+	if v, ok := s.m[string(b)]; ok {
+		return v
+	}
+	if s.m == nil || len(s.m) >= maxRemembered {
+		s.m = make(map[string]string)
+	}
+	v := string(b)
+	s.m[v] = v
+	return v
+}
+
+// DecodeBatch is [DecodeBatch] taking strings seen before from s.
+func (s *Strings) DecodeBatch(frame []byte, into []Message) ([]Message, error) {
+	return decodeBatch(reader{b: frame, seen: s}, into)
 }
 
 // count reads a u32 count and checks that count records of at least min
@@ -169,7 +217,10 @@ func (r *reader) end(field string) {
 // [ErrMalformed] that names the field and its offset. DecodeBatch never
 // panics and never reads outside frame.
 func DecodeBatch(frame []byte, into []Message) ([]Message, error) {
-	r := reader{b: frame}
+	return decodeBatch(reader{b: frame}, into)
+}
+
+func decodeBatch(r reader, into []Message) ([]Message, error) {
 	r.header("batch version")
 	n := r.count("batch count", minMessage)
 	if r.err == nil && n == 0 {

@@ -74,5 +74,16 @@ func FuzzDecodeBatch(f *testing.F) {
 		if again := abi.AppendBatch(nil, msgs); !bytes.Equal(again, frame) {
 			t.Fatalf("re-encoding differs:\n got  %x\n want %x", again, frame)
 		}
+		// With remembered strings, twice (the second time from memory).
+		var seen abi.Strings
+		for range 2 {
+			remembered, err := seen.DecodeBatch(frame, nil)
+			if err != nil {
+				t.Fatalf("Strings.DecodeBatch fails where DecodeBatch does not: %v", err)
+			}
+			if again := abi.AppendBatch(nil, remembered); !bytes.Equal(again, frame) {
+				t.Fatalf("re-encoding with Strings differs:\n got  %x\n want %x", again, frame)
+			}
+		}
 	})
 }

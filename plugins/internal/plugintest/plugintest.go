@@ -8,6 +8,7 @@ package plugintest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -125,23 +126,29 @@ func RunWasm(t *testing.T, inst *wasmhost.Instance, msgs ...abi.Message) [][]str
 	return out
 }
 
-// BatchOf returns n copies of m, the benchmarks' batch.
-func BatchOf(m abi.Message, n int) []abi.Message {
+// Fleet returns n copies of m as if from n sensors, the benchmarks' batch:
+// the level "s000" of m's topic becomes s000, s001, ... in turn, so that
+// work per distinct topic (such as allocating it as a string in a wasm
+// guest) costs in a benchmark what it costs with a real fleet. Topics
+// without that level are copied unchanged.
+func Fleet(m abi.Message, n int) []abi.Message {
 	batch := make([]abi.Message, n)
 	for i := range batch {
 		batch[i] = m
+		batch[i].Topic = strings.Replace(m.Topic, "/s000", fmt.Sprintf("/s%03d", i), 1)
 	}
 	return batch
 }
 
 // BenchNative measures the plugin natively on batches of 64 copies of m
+// from a fleet (see [Fleet])
 // through the SDK's frame path and reports ns/Msg.
 func BenchNative(b *testing.B, cfg string, m abi.Message) {
 	if err := sdk.Init([]byte(cfg)); err != nil {
 		b.Fatal(err)
 	}
 	const n = 64
-	frame := abi.AppendBatch(nil, BatchOf(m, n))
+	frame := abi.AppendBatch(nil, Fleet(m, n))
 	checkBenchResult(b, sdk.HandleFrame(frame), n)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -151,14 +158,14 @@ func BenchNative(b *testing.B, cfg string, m abi.Message) {
 }
 
 // BenchWasm measures the plugin as wasm through wasmhost on batches of 64
-// copies of m and reports ns/Msg.
+// copies of m from a fleet (see [Fleet]) and reports ns/Msg.
 func BenchWasm(b *testing.B, cfg string, m abi.Message) {
 	inst, err := NewWasm(b, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	const n = 64
-	batch := BatchOf(m, n)
+	batch := Fleet(m, n)
 	ctx := context.Background()
 	rs, err := inst.Handle(ctx, batch)
 	if err != nil {
