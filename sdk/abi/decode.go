@@ -238,6 +238,9 @@ func decodeBatch(r reader, into []Message) ([]Message, error) {
 	into = into[:n]
 	for i := range n {
 		m := &into[i]
+		if r.fastMessage(m) {
+			continue
+		}
 		m.Topic = r.str("topic", m.Topic)
 		m.Payload = r.bytes("payload")
 		m.ContentType = r.str("content_type", m.ContentType)
@@ -380,4 +383,66 @@ func (r *reader) outputs(maxFanOut int, outs []Output) []Output {
 		}
 	}
 	return outs
+}
+
+// span returns the bounds of the length-prefixed field at off in b; false
+// when it does not fit. It makes no call, so it inlines.
+func span(b []byte, off int) (start, end int, ok bool) {
+	if len(b)-off < 4 {
+		return 0, 0, false
+	}
+	n := binary.LittleEndian.Uint32(b[off:])
+	start = off + 4
+	if uint64(n) > uint64(len(b)-start) {
+		return 0, 0, false
+	}
+	return start, start + int(n), true
+}
+
+// fastMessage decodes the message record at r.off into m, as the reader's
+// field-by-field path does, with inlined bounds checks: in a wasm guest,
+// where calls are dear, that path cost several hundred nanoseconds per
+// message. It handles records without properties and headers and
+// reports false, having changed neither r nor any field m had, for
+// anything else (including every malformed record), which the
+// field-by-field path then decodes or explains.
+func (r *reader) fastMessage(m *Message) bool {
+	b, off := r.b, r.off
+	var strs [5][2]int // topic, payload, content type, route, tenant
+	for i := range strs {
+		s, e, ok := span(b, off)
+		if !ok {
+			return false
+		}
+		strs[i], off = [2]int{s, e}, e
+	}
+	if len(b)-off < 10 {
+		return false
+	}
+	qos, flags := b[off], b[off+1]
+	if qos > 2 || flags&^(msgRetain|msgKeySet) != 0 {
+		return false
+	}
+	arrived := int64(binary.LittleEndian.Uint64(b[off+2:]))
+	off += 10
+	ts, te, ok := span(b, off)
+	if !ok {
+		return false
+	}
+	ks, ke, ok := span(b, te)
+	if !ok || len(b)-ke < 8 || binary.LittleEndian.Uint64(b[ke:]) != 0 {
+		return false // too short, or properties or headers: field by field
+	}
+	m.Topic = r.strOf(b[strs[0][0]:strs[0][1]], m.Topic)
+	m.Payload = b[strs[1][0]:strs[1][1]:strs[1][1]]
+	m.ContentType = r.strOf(b[strs[2][0]:strs[2][1]], m.ContentType)
+	m.Route = r.strOf(b[strs[3][0]:strs[3][1]], m.Route)
+	m.Tenant = r.strOf(b[strs[4][0]:strs[4][1]], m.Tenant)
+	m.QoS, m.Retain, m.KeySet = qos, flags&msgRetain != 0, flags&msgKeySet != 0
+	m.ArrivedAtMs = arrived
+	m.KafkaTopic = r.strOf(b[ts:te], m.KafkaTopic)
+	m.Key = b[ks:ke:ke]
+	m.Properties, m.Headers = m.Properties[:0], m.Headers[:0]
+	r.off = ke + 8
+	return true
 }
