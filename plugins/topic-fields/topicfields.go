@@ -44,6 +44,7 @@ type template struct {
 	refs  []int
 	buf   []byte            // rendering space, reused by each message
 	seen  map[string]string // rendered strings, so that a repeated one is not allocated again
+	last  string            // the last rendering
 }
 
 // maxSeen bounds a template's remembered renderings; past it they are
@@ -205,7 +206,11 @@ func (t *template) expand(vals []string) string {
 		return vals[t.refs[0]]
 	}
 	t.buf = t.appendTo(t.buf[:0], vals)
+	if string(t.buf) == t.last { // a run of one sensor's metric, without hashing
+		return t.last
+	}
 	if s, ok := t.seen[string(t.buf)]; ok {
+		t.last = s
 		return s
 	}
 	if t.seen == nil || len(t.seen) >= maxSeen {
@@ -213,6 +218,7 @@ func (t *template) expand(vals []string) string {
 	}
 	s := string(t.buf)
 	t.seen[s] = s
+	t.last = s
 	return s
 }
 
@@ -232,30 +238,35 @@ func (t *template) appendTo(dst []byte, vals []string) []byte {
 // included, as in MQTT.
 func match(topic string, vals []string) bool {
 	c := 0
-	rest, done := topic, false
-	for _, s := range pattern {
+	i, n := 0, len(topic) // the current level starts at i; i > n once the last level is read
+	for k := range pattern {
+		s := &pattern[k] // not copied: every copy and call counts in a wasm guest
 		if s.kind == '#' {
 			return true
 		}
-		if done {
+		if i > n {
 			return false
 		}
-		level, r, more := strings.Cut(rest, "/")
-		rest, done = r, !more
+		j := i
+		for j < n && topic[j] != '/' {
+			j++
+		}
+		level := topic[i:j]
+		i = j + 1
 		switch s.kind {
 		case 'l':
 			if level != s.lit {
 				return false
 			}
 		case 'c':
-			if len(level) < len(s.lit)+len(s.suffix)+1 || !strings.HasPrefix(level, s.lit) || !strings.HasSuffix(level, s.suffix) {
+			if len(level) < len(s.lit)+len(s.suffix)+1 || level[:len(s.lit)] != s.lit || level[len(level)-len(s.suffix):] != s.suffix {
 				return false
 			}
 			vals[c] = level[len(s.lit) : len(level)-len(s.suffix)]
 			c++
 		}
 	}
-	return done
+	return i > n
 }
 
 // handle is the handler.

@@ -112,6 +112,9 @@ func FuzzBatch(f *testing.F) {
 
 func TestLookupUnitValue(t *testing.T) {
 	names := []string{"celsius", "Celsius", "C", "c", " c ", "°C", "°c", "km/h", "m3", "%", "pct", "furlong", "", "k\tg", "kg\u00a0", "\u212a", "ﬀ"}
+	// Twice over, and with more spellings than recentUnits holds, so that
+	// answers from memory and from the table are both checked.
+	names = append(names, names...)
 	for _, n := range names {
 		raw, err := json.Marshal(n)
 		if err != nil {

@@ -89,12 +89,34 @@ func lookupUnitValue(v jsonfield.Value) (unit, bool) {
 	raw := v.Raw()
 	body := raw[1 : len(raw)-1]
 	if isKeySpelling(body) {
+		for i := range recentUnits {
+			if r := &recentUnits[i]; r.name == string(body) && r.set {
+				return r.u, r.ok
+			}
+		}
 		u, ok := units[string(body)]
+		recentUnits[nextRecent] = recentUnit{name: string(body), u: u, ok: ok, set: true}
+		nextRecent = (nextRecent + 1) % len(recentUnits)
 		return u, ok
 	}
 	name, _ := v.Text()
 	return lookupUnit(name)
 }
+
+// recentUnit is a spelling looked up in units and the result.
+type recentUnit struct {
+	name    string
+	u       unit
+	ok, set bool
+}
+
+// recentUnits remembers the last spellings looked up, so that messages in
+// the units seen lately cost neither hashing nor allocating (both dear in a
+// wasm guest); nextRecent is the entry to replace next.
+var (
+	recentUnits [8]recentUnit
+	nextRecent  int
+)
 
 // isKeySpelling reports whether b is printable ASCII without upper-case
 // letters, spaces or backslashes: a string whose text is itself and that
