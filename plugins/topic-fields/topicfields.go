@@ -225,7 +225,9 @@ func (t *template) expand(vals []string) string {
 // appendTo appends t rendered with vals to dst.
 func (t *template) appendTo(dst []byte, vals []string) []byte {
 	for i, p := range t.parts {
-		dst = append(dst, p...)
+		if p != "" {
+			dst = append(dst, p...)
+		}
 		if r := t.refs[i]; r >= 0 {
 			dst = append(dst, vals[r]...)
 		}
@@ -247,6 +249,14 @@ func match(topic string, vals []string) bool {
 		if i > n {
 			return false
 		}
+		if s.kind == 'l' { // the level is the literal, and then ends
+			end := i + len(s.lit)
+			if end > n || topic[i:end] != s.lit || (end < n && topic[end] != '/') {
+				return false
+			}
+			i = end + 1
+			continue
+		}
 		j := i
 		for j < n && topic[j] != '/' {
 			j++
@@ -254,10 +264,6 @@ func match(topic string, vals []string) bool {
 		level := topic[i:j]
 		i = j + 1
 		switch s.kind {
-		case 'l':
-			if level != s.lit {
-				return false
-			}
 		case 'c':
 			if len(level) < len(s.lit)+len(s.suffix)+1 || level[:len(s.lit)] != s.lit || level[len(level)-len(s.suffix):] != s.suffix {
 				return false
