@@ -343,6 +343,9 @@ func applyFast(dst, doc, prog []byte) ([]byte, bool) {
 		bytes.Count(doc, []byte{'{'})+bytes.Count(doc, []byte{'['}) > budget {
 		return dst, false
 	}
+	if out, ok := appendNew(dst, doc, prog); ok {
+		return out, true
+	}
 	bufs := treePool.Get().(*treeBufs)
 	t := tree{nodes: bufs.nodes[:0], members: bufs.members[:0]}
 	t.srcs[srcArena] = bufs.arena[:0]
