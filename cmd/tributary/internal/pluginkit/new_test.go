@@ -1,6 +1,8 @@
 package pluginkit
 
 import (
+	"bytes"
+	"go/format"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,6 +82,11 @@ func TestNew(t *testing.T) {
 				}
 				if strings.Contains(string(b), "{{") || len(b) == 0 {
 					t.Errorf("%s: empty or unrendered template", f)
+				}
+				if strings.HasSuffix(f, ".go") {
+					if formatted, err := format.Source(b); err != nil || !bytes.Equal(formatted, b) {
+						t.Errorf("%s is not gofmt-formatted (%v)", f, err)
+					}
 				}
 			}
 			if tc.wantGoMod != "" {
