@@ -81,6 +81,9 @@ var (
 	// edit is ops as one jsonfield.Edit: built once when static, else
 	// rebuilt for each message's topic.
 	edit jsonfield.Edit
+	// out is the new payload, reused by each message: the SDK copies it
+	// when the handler returns.
+	out []byte
 )
 
 // configure decodes and compiles the configuration.
@@ -246,14 +249,15 @@ func reshape(m *sdk.Message) error {
 		edit.Reset()
 		stop = addOps(&edit, ops, m.Topic())
 	}
-	out, err := edit.Apply(doc)
+	next, err := edit.AppendApply(out[:0], doc)
 	if err != nil {
 		return explain(err, doc, m.Topic())
 	}
 	if stop != nil {
 		return stop
 	}
-	m.SetPayload(out)
+	out = next
+	m.SetPayload(next)
 	return nil
 }
 

@@ -48,6 +48,11 @@ var (
 	edit     jsonfield.Edit
 	editCopy []int    // per operation of edit: the copy index, or -1 for index_field
 	payloads [][]byte // the outputs' payloads
+	// Reused by each message (the SDK copies the outputs when the handler
+	// returns): the edited elements, one after the other, and the outputs.
+	arena   []byte
+	outMsgs []sdk.Message
+	outPtrs []*sdk.Message
 )
 
 // configure decodes and checks the configuration.
@@ -144,7 +149,7 @@ func split(m *sdk.Message) ([]*sdk.Message, error) {
 		return nil, fmt.Errorf("split: %s is a JSON %s, want an array", where, arr.Kind())
 	}
 	defer func() { clear(payloads) }() // keep no payload alive past the call
-	payloads = payloads[:0]
+	payloads, arena = payloads[:0], arena[:0]
 	edits := len(cfg.Copy) > 0 || cfg.IndexField != ""
 	built := false // edit holds the copies of this message (when reusable)
 	for i, el := range arr.Elements() {
@@ -160,9 +165,13 @@ func split(m *sdk.Message) ([]*sdk.Message, error) {
 				}
 				built = true
 			}
-			if payload, err = edit.Apply(payload); err != nil {
+			// Appended to the arena: a payload stays valid when the arena
+			// grows, as it keeps the memory it was written in.
+			start := len(arena)
+			if arena, err = edit.AppendApply(arena, payload); err != nil {
 				return nil, elementError(i, err)
 			}
+			payload = arena[start:len(arena):len(arena)]
 		}
 		payloads = append(payloads, payload)
 	}
@@ -172,14 +181,19 @@ func split(m *sdk.Message) ([]*sdk.Message, error) {
 		}
 		return nil, nil
 	}
-	// One allocation for all the outputs rather than one per Clone.
-	msgs := make([]sdk.Message, len(payloads))
-	outs := make([]*sdk.Message, len(payloads))
+	// The outputs in memory reused from call to call, rather than one
+	// allocation per Clone.
+	if cap(outMsgs) < len(payloads) {
+		outMsgs = make([]sdk.Message, len(payloads))
+	}
+	msgs := outMsgs[:len(payloads)]
+	outs := outPtrs[:0]
 	for i, p := range payloads {
 		msgs[i] = *m.Clone()
 		msgs[i].SetPayload(p)
-		outs[i] = &msgs[i]
+		outs = append(outs, &msgs[i])
 	}
+	outPtrs = outs
 	return outs, nil
 }
 
