@@ -67,6 +67,12 @@ func skipString(doc []byte, i int) (int, bool, error) {
 	i++
 	escaped := false
 	for i < len(doc) {
+		for i < len(doc) && plainByte[doc[i]] {
+			i++
+		}
+		if i >= len(doc) {
+			break
+		}
 		switch c := doc[i]; {
 		case c == '"':
 			return i + 1, escaped, nil
@@ -94,6 +100,15 @@ func skipString(doc []byte, i int) (int, bool, error) {
 	}
 	return start, false, syntaxErr(start, "unterminated string")
 }
+
+// plainByte tells the bytes a string holds as they are: not a quote, a
+// backslash or a control character.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex4(b []byte) bool {
 	for _, c := range b[:4] {
