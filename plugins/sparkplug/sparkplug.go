@@ -53,25 +53,46 @@ type topic struct {
 	legacyState                        bool // STATE/<host> (Sparkplug 2.x)
 }
 
-// nodeTypes and deviceTypes are the message types of the spBv1.0 namespace
-// with a payload; the first need 4 topic levels, the second 5.
-var (
-	nodeTypes   = map[string]bool{"NBIRTH": true, "NDEATH": true, "NDATA": true, "NCMD": true}
-	deviceTypes = map[string]bool{"DBIRTH": true, "DDEATH": true, "DDATA": true, "DCMD": true}
-)
+// nodeType and deviceType report the message types of the spBv1.0
+// namespace with a payload; the first need 4 topic levels, the second 5.
+func nodeType(s string) bool {
+	switch s {
+	case "NBIRTH", "NDEATH", "NDATA", "NCMD":
+		return true
+	}
+	return false
+}
+
+func deviceType(s string) bool {
+	switch s {
+	case "DBIRTH", "DDEATH", "DDATA", "DCMD":
+		return true
+	}
+	return false
+}
 
 // parseTopic splits a Sparkplug B topic:
 // spBv1.0/GROUP/TYPE/NODE[/DEVICE], spBv1.0/STATE/HOST or STATE/HOST.
+// It splits into an array rather than with strings.Split, which allocates.
 func parseTopic(s string) (topic, error) {
-	parts := strings.Split(s, "/")
+	var parts [5]string
+	n := strings.Count(s, "/") + 1
+	if n <= len(parts) {
+		rest := s
+		for i := range n - 1 {
+			j := strings.IndexByte(rest, '/')
+			parts[i], rest = rest[:j], rest[j+1:]
+		}
+		parts[n-1] = rest
+	}
 	switch {
-	case len(parts) == 2 && parts[0] == "STATE":
+	case n == 2 && parts[0] == "STATE":
 		return topic{msgType: "STATE", host: parts[1], legacyState: true}, nil
-	case len(parts) == 3 && parts[0] == namespace && parts[1] == "STATE":
+	case n == 3 && parts[0] == namespace && parts[1] == "STATE":
 		return topic{msgType: "STATE", host: parts[2]}, nil
-	case len(parts) == 4 && parts[0] == namespace && nodeTypes[parts[2]]:
+	case n == 4 && parts[0] == namespace && nodeType(parts[2]):
 		return topic{group: parts[1], msgType: parts[2], node: parts[3]}, nil
-	case len(parts) == 5 && parts[0] == namespace && deviceTypes[parts[2]]:
+	case n == 5 && parts[0] == namespace && deviceType(parts[2]):
 		return topic{group: parts[1], msgType: parts[2], node: parts[3], device: parts[4]}, nil
 	}
 	return topic{}, fmt.Errorf("sparkplug: topic %q is not spBv1.0/GROUP/TYPE/NODE[/DEVICE] with a known TYPE, spBv1.0/STATE/HOST or STATE/HOST", s)
@@ -107,9 +128,12 @@ func decodePayload(b []byte, p *payload) error {
 	*p = payload{metrics: p.metrics[:0]}
 	r := pbReader{b}
 	for !r.done() {
-		num, wt, err := r.next()
-		if err != nil {
-			return err
+		var err error
+		num, wt, ok := r.tag1()
+		if !ok {
+			if num, wt, err = r.next(); err != nil {
+				return err
+			}
 		}
 		switch num {
 		case 1:
@@ -120,7 +144,9 @@ func decodePayload(b []byte, p *payload) error {
 		case 2:
 			var raw []byte
 			if err = want(num, wt, wireBytes); err == nil {
-				raw, err = r.bytes()
+				if raw, ok = r.bytes1(); !ok {
+					raw, err = r.bytes()
+				}
 			}
 			if err == nil {
 				p.metrics = append(p.metrics, metric{})
@@ -156,20 +182,27 @@ func decodePayload(b []byte, p *payload) error {
 func decodeMetric(b []byte, m *metric) error {
 	r := pbReader{b}
 	for !r.done() {
-		num, wt, err := r.next()
-		if err != nil {
-			return err
+		var err error
+		num, wt, ok := r.tag1()
+		if !ok {
+			if num, wt, err = r.next(); err != nil {
+				return err
+			}
 		}
 		var v uint64
 		switch {
 		case num == 1:
 			if err = want(num, wt, wireBytes); err == nil {
-				m.name, err = r.bytes()
+				if m.name, ok = r.bytes1(); !ok {
+					m.name, err = r.bytes()
+				}
 				m.hasName = true
 			}
 		case num >= 2 && num <= 7:
 			if err = want(num, wt, wireVarint); err == nil {
-				v, err = r.varint()
+				if v, ok = r.varint1(); !ok {
+					v, err = r.varint()
+				}
 			}
 			switch num {
 			case 2:
@@ -195,6 +228,13 @@ func decodeMetric(b []byte, m *metric) error {
 			} else {
 				m.properties, m.hasProps = raw, true
 			}
+		case num == 13 && wt == wire64 && len(r.b) >= 8:
+			// The usual values, inline (readScalar's fast paths).
+			m.value = scalar{kind: kDouble, f: math.Float64frombits(binary.LittleEndian.Uint64(r.b))}
+			r.b = r.b[8:]
+		case num == 12 && wt == wire32 && len(r.b) >= 4:
+			m.value = scalar{kind: kFloat, f: float64(math.Float32frombits(binary.LittleEndian.Uint32(r.b)))}
+			r.b = r.b[4:]
 		case num >= 10 && num <= 19:
 			m.value, err = r.readScalar(num, wt, metricValueKinds[num])
 		default:
@@ -207,63 +247,116 @@ func decodeMetric(b []byte, m *metric) error {
 	return nil
 }
 
+// Reused between calls, so that a message allocates nothing: a wasm
+// instance is single-threaded, and the SDK copies every output payload
+// into its result frame when the handler returns (see
+// sdk.Message.SetPayload).
+var (
+	// scratch holds the decoded payload.
+	scratch payload
+	// prefix holds the start of every per-metric record of a message,
+	// tsDigits the payload's timestamp.
+	prefix   []byte
+	tsDigits [20]byte
+	// out holds every output payload of one call.
+	out []byte
+	// clones and outs hold the per-metric outputs of one call.
+	clones []sdk.Message
+	outs   []*sdk.Message
+	// last caches the last Sparkplug topic seen (not STATE) and its
+	// rendered record header: consecutive messages share topics.
+	last struct {
+		topic  string
+		t      topic
+		header []byte
+	}
+)
+
+// parsed returns the parsed topic of s and, for a topic with a payload,
+// its record header (see appendHeader); the header is valid until the next
+// call.
+func parsed(s string) (topic, []byte, error) {
+	if s == last.topic && last.header != nil {
+		return last.t, last.header, nil
+	}
+	t, err := parseTopic(s)
+	if err != nil || t.msgType == "STATE" {
+		return t, nil, err
+	}
+	last.topic, last.t = s, t
+	last.header = appendHeader(last.header[:0], t)
+	return t, last.header, nil
+}
+
 // handle decodes one Sparkplug message into one or more JSON records.
 func handle(m *sdk.Message) ([]*sdk.Message, error) {
-	t, err := parseTopic(m.Topic())
+	t, header, err := parsed(m.Topic())
 	if err != nil {
 		return nil, err
 	}
 	if t.msgType == "STATE" {
-		out, err := appendState(make([]byte, 0, 128+len(m.Payload())), t, m.Payload())
+		b, err := appendState(out[:0], t, m.Payload())
 		if err != nil {
 			return nil, err
 		}
-		m.SetPayload(out)
+		out = b
+		m.SetPayload(b)
 		return sdk.One(m), nil
 	}
 	if err := decodePayload(m.Payload(), &scratch); err != nil {
 		return nil, fmt.Errorf("sparkplug: %s payload: %w", t.msgType, err)
 	}
 	if !perMetric {
-		out, err := appendPayload(make([]byte, 0, 256+4*len(m.Payload())), t, &scratch)
+		b, err := appendPayload(append(out[:0], header...), &scratch)
 		if err != nil {
 			return nil, fmt.Errorf("sparkplug: %s: %w", t.msgType, err)
 		}
-		m.SetPayload(out)
+		out = b
+		m.SetPayload(b)
 		return sdk.One(m), nil
 	}
-	outs := make([]*sdk.Message, 0, len(scratch.metrics))
-	buf := make([]byte, 0, 256*len(scratch.metrics)+4*len(m.Payload()))
+	n := len(scratch.metrics)
+	if cap(clones) < n {
+		clones = make([]sdk.Message, n)
+		outs = make([]*sdk.Message, n)
+	}
+	clones, outs = clones[:n], outs[:n]
+	// Every record starts with the same members: render them once.
+	prefix = appendRecordPrefix(append(prefix[:0], header...), &scratch)
+	var ts []byte // the payload's timestamp, inherited by metrics without one
+	if scratch.hasTS {
+		ts = strconv.AppendUint(tsDigits[:0], scratch.ts, 10)
+	}
+	buf := out[:0]
 	for i := range scratch.metrics {
 		start := len(buf)
-		buf = appendHeader(buf, t)
-		if buf, err = appendMetricRecord(buf, &scratch, &scratch.metrics[i]); err != nil {
+		buf = append(buf, prefix...)
+		if buf, err = appendMetric(buf, &scratch.metrics[i], i, ts); err != nil {
 			return nil, fmt.Errorf("sparkplug: %s: %w", t.msgType, err)
 		}
-		c := m.Clone()
-		c.SetPayload(buf[start:len(buf):len(buf)])
-		outs = append(outs, c)
+		buf = append(buf, '}')
+		clones[i] = *m.Clone()
+		clones[i].SetPayload(buf[start:len(buf):len(buf)])
+		outs[i] = &clones[i]
+	}
+	if buf != nil {
+		out = buf
 	}
 	return outs, nil
 }
-
-// scratch is reused between messages: an instance is single-threaded.
-var scratch payload
 
 // appendState renders a STATE message: Sparkplug 3.0 sends a JSON object,
 // 2.x the text ONLINE or OFFLINE.
 func appendState(dst []byte, t topic, body []byte) ([]byte, error) {
 	if !t.legacyState {
-		dst = appendMember(dst, '{', "namespace")
-		dst = appendString(dst, namespace)
+		dst = append(dst, `{"namespace":"`+namespace+`","message_type":"STATE","host_id":`...)
+	} else {
+		dst = append(dst, `{"message_type":"STATE","host_id":`...)
 	}
-	dst = appendMember(dst, sep(t.legacyState), "message_type")
-	dst = appendString(dst, "STATE")
-	dst = appendMember(dst, ',', "host_id")
 	dst = appendString(dst, t.host)
-	dst = appendMember(dst, ',', "state")
+	dst = append(dst, `,"state":`...)
 	if t.legacyState {
-		dst = appendString(dst, string(body))
+		dst = appendString(dst, body)
 		return append(dst, '}'), nil
 	}
 	v, err := jsonfield.Parse(body)
@@ -283,43 +376,41 @@ func sep(first bool) byte {
 
 // appendHeader opens a record with the topic's fields.
 func appendHeader(dst []byte, t topic) []byte {
-	dst = appendMember(dst, '{', "namespace")
-	dst = appendString(dst, namespace)
-	dst = appendMember(dst, ',', "group_id")
+	dst = append(dst, `{"namespace":"`+namespace+`","group_id":`...)
 	dst = appendString(dst, t.group)
-	dst = appendMember(dst, ',', "message_type")
+	dst = append(dst, `,"message_type":`...)
 	dst = appendString(dst, t.msgType)
-	dst = appendMember(dst, ',', "edge_node_id")
+	dst = append(dst, `,"edge_node_id":`...)
 	dst = appendString(dst, t.node)
 	if t.device != "" {
-		dst = appendMember(dst, ',', "device_id")
+		dst = append(dst, `,"device_id":`...)
 		dst = appendString(dst, t.device)
 	}
 	return dst
 }
 
-func appendPayload(dst []byte, t topic, p *payload) ([]byte, error) {
-	dst = appendHeader(dst, t)
+// appendPayload completes a payload record opened by appendHeader.
+func appendPayload(dst []byte, p *payload) ([]byte, error) {
 	if p.hasTS {
-		dst = strconv.AppendUint(appendMember(dst, ',', "timestamp"), p.ts, 10)
+		dst = strconv.AppendUint(append(dst, `,"timestamp":`...), p.ts, 10)
 	}
 	if p.hasSeq {
-		dst = strconv.AppendUint(appendMember(dst, ',', "seq"), p.seq, 10)
+		dst = strconv.AppendUint(append(dst, `,"seq":`...), p.seq, 10)
 	}
 	if p.hasUUID {
-		dst = appendString(appendMember(dst, ',', "uuid"), string(p.uuid))
+		dst = appendString(append(dst, `,"uuid":`...), p.uuid)
 	}
 	if p.hasBody {
-		dst = appendBase64(appendMember(dst, ',', "body"), p.body)
+		dst = appendBase64(append(dst, `,"body":`...), p.body)
 	}
-	dst = append(appendMember(dst, ',', "metrics"), '[')
+	dst = append(dst, `,"metrics":[`...)
 	var err error
 	for i := range p.metrics {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, '{')
-		if dst, err = appendMetric(dst, &p.metrics[i], 0, false); err != nil {
+		if dst, err = appendMetric(dst, &p.metrics[i], i, nil); err != nil {
 			return nil, err
 		}
 		dst = append(dst, '}')
@@ -327,65 +418,65 @@ func appendPayload(dst []byte, t topic, p *payload) ([]byte, error) {
 	return append(dst, ']', '}'), nil
 }
 
-// appendMetricRecord completes a per-metric record opened by appendHeader.
-func appendMetricRecord(dst []byte, p *payload, m *metric) ([]byte, error) {
+// appendRecordPrefix appends the payload's members that open every
+// per-metric record, after appendHeader's.
+func appendRecordPrefix(dst []byte, p *payload) []byte {
 	if p.hasSeq {
-		dst = strconv.AppendUint(appendMember(dst, ',', "seq"), p.seq, 10)
+		dst = strconv.AppendUint(append(dst, `,"seq":`...), p.seq, 10)
 	}
 	if p.hasTS {
-		dst = strconv.AppendUint(appendMember(dst, ',', "payload_timestamp"), p.ts, 10)
+		dst = strconv.AppendUint(append(dst, `,"payload_timestamp":`...), p.ts, 10)
 	}
-	dst, err := appendMetric(dst, m, p.ts, p.hasTS)
-	if err != nil {
-		return nil, err
+	return dst
+}
+
+// appendKey appends key, a member name rendered as `,"name":`, without its
+// leading comma when *first is set, and clears *first.
+func appendKey(dst []byte, key string, first *bool) []byte {
+	if *first {
+		*first = false
+		return append(dst, key[1:]...)
 	}
-	return append(dst, '}'), nil
+	return append(dst, key...)
 }
 
 // appendMetric appends a metric's members (no braces), each preceded by a
-// comma unless dst ends with '{'. A metric without a timestamp gets ts
-// when hasTS is set (per-metric records inherit the payload's).
-func appendMetric(dst []byte, m *metric, ts uint64, hasTS bool) ([]byte, error) {
+// comma unless dst ends with '{'; the metric is the i-th of its payload. A
+// metric without a timestamp gets ts, rendered, when it is not nil
+// (per-metric records inherit the payload's).
+func appendMetric(dst []byte, m *metric, i int, ts []byte) ([]byte, error) {
 	first := len(dst) > 0 && dst[len(dst)-1] == '{'
-	member := func(name string) {
+	if m.hasName || m.hasAlias {
+		ids := renderedIDs(m, i)
 		if first {
-			dst = appendMember(dst, 0, name)
+			ids = ids[1:]
 			first = false
-			return
 		}
-		dst = appendMember(dst, ',', name)
-	}
-	if m.hasName {
-		member("name")
-		dst = appendString(dst, string(m.name))
-	}
-	if m.hasAlias {
-		member("alias")
-		dst = strconv.AppendUint(dst, m.alias, 10)
+		dst = append(dst, ids...)
 	}
 	switch {
 	case m.hasTS:
-		member("timestamp")
-		dst = strconv.AppendUint(dst, m.ts, 10)
-	case hasTS:
-		member("timestamp")
-		dst = strconv.AppendUint(dst, ts, 10)
+		dst = strconv.AppendUint(appendKey(dst, `,"timestamp":`, &first), m.ts, 10)
+	case ts != nil:
+		dst = append(appendKey(dst, `,"timestamp":`, &first), ts...)
 	}
-	member("datatype")
-	dst = appendString(dst, datatypeName(m.datatype))
-	if m.historical {
-		member("is_historical")
-		dst = append(dst, "true"...)
+	// datatype is always present: no member after it can be the first.
+	if !m.historical && !m.transient && !m.isNull && int(m.datatype) < len(datatypeValueKeys) {
+		// The usual case, in one append.
+		dst = appendKey(dst, datatypeValueKeys[m.datatype], &first)
+	} else {
+		dst = appendDatatype(appendKey(dst, `,"datatype":`, &first), m.datatype)
+		if m.historical {
+			dst = append(dst, `,"is_historical":true`...)
+		}
+		if m.transient {
+			dst = append(dst, `,"is_transient":true`...)
+		}
+		if m.isNull {
+			dst = append(dst, `,"is_null":true`...)
+		}
+		dst = append(dst, `,"value":`...)
 	}
-	if m.transient {
-		member("is_transient")
-		dst = append(dst, "true"...)
-	}
-	if m.isNull {
-		member("is_null")
-		dst = append(dst, "true"...)
-	}
-	member("value")
 	var err error
 	if m.isNull {
 		dst = append(dst, "null"...)
@@ -393,18 +484,48 @@ func appendMetric(dst []byte, m *metric, ts uint64, hasTS bool) ([]byte, error) 
 		return nil, fmt.Errorf("metric %s: %w", metricID(m), err)
 	}
 	if m.hasProps {
-		member("properties")
+		dst = append(dst, `,"properties":`...)
 		if dst, err = appendPropertySet(dst, m.properties, 0); err != nil {
 			return nil, fmt.Errorf("metric %s: properties: %w", metricID(m), err)
 		}
 	}
 	if m.hasMetadata {
-		member("metadata")
+		dst = append(dst, `,"metadata":`...)
 		if dst, err = appendMetadata(dst, m.metadata); err != nil {
 			return nil, fmt.Errorf("metric %s: metadata: %w", metricID(m), err)
 		}
 	}
 	return dst, nil
+}
+
+// idCache holds the rendered name and alias members of the metrics of
+// the last payloads, by position: a device reports the same metrics in
+// the same order, so they are rendered once.
+var idCache [32]struct {
+	name              []byte // a copy of the metric's
+	alias             uint64
+	hasName, hasAlias bool
+	rendered          []byte // `,"name":"…","alias":N`; nil before the first use
+}
+
+// renderedIDs returns the name and alias members of m, the i-th metric of
+// its payload, as `,"name":"…","alias":N` (each when present), valid until
+// the next call.
+func renderedIDs(m *metric, i int) []byte {
+	c := &idCache[i%len(idCache)]
+	if c.rendered != nil && c.hasName == m.hasName && c.hasAlias == m.hasAlias && c.alias == m.alias &&
+		string(c.name) == string(m.name) {
+		return c.rendered
+	}
+	c.name, c.alias, c.hasName, c.hasAlias = append(c.name[:0], m.name...), m.alias, m.hasName, m.hasAlias
+	c.rendered = c.rendered[:0]
+	if m.hasName {
+		c.rendered = appendString(append(c.rendered, `,"name":`...), m.name)
+	}
+	if m.hasAlias {
+		c.rendered = strconv.AppendUint(append(c.rendered, `,"alias":`...), m.alias, 10)
+	}
+	return c.rendered
 }
 
 func metricID(m *metric) string {
@@ -429,6 +550,31 @@ const (
 	dtInt8Arr = 22
 	dtDTArr   = 34
 )
+
+// quotedDatatypes holds datatypeNames rendered as JSON strings.
+var quotedDatatypes = func() (q [len(datatypeNames)]string) {
+	for i, n := range datatypeNames {
+		q[i] = `"` + n + `"`
+	}
+	return q
+}()
+
+// datatypeValueKeys holds, by datatype, the members datatype and the key
+// of value: `,"datatype":"Int8","value":`.
+var datatypeValueKeys = func() (q [len(datatypeNames)]string) {
+	for i, n := range datatypeNames {
+		q[i] = `,"datatype":"` + n + `","value":`
+	}
+	return q
+}()
+
+// appendDatatype appends datatypeName(dt) as a JSON string.
+func appendDatatype(dst []byte, dt uint32) []byte {
+	if int(dt) < len(quotedDatatypes) {
+		return append(dst, quotedDatatypes[dt]...)
+	}
+	return appendString(dst, datatypeName(dt))
+}
 
 func datatypeName(dt uint32) string {
 	if int(dt) < len(datatypeNames) {
@@ -464,7 +610,7 @@ func appendValue(dst []byte, dt uint32, s scalar) ([]byte, error) {
 	case kBool:
 		return strconv.AppendBool(dst, s.u != 0), nil
 	case kString:
-		return appendString(dst, string(s.b)), nil
+		return appendString(dst, s.b), nil
 	case kBytes:
 		if dt >= dtInt8Arr && dt <= dtDTArr {
 			return appendArray(dst, dt, s.b)
@@ -488,12 +634,18 @@ func appendFloat(dst []byte, f float64, bits int) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return appendString(dst, strconv.FormatFloat(f, 'g', -1, 64))
 	}
+	if out, ok := appendShortDecimal(dst, f, bits); ok {
+		return out
+	}
 	return strconv.AppendFloat(dst, f, 'g', -1, bits)
 }
 
+// arrayElemSizes holds the element size of the fixed-size array datatypes.
+var arrayElemSizes = [...]int{22: 1, 23: 2, 24: 4, 25: 8, 26: 1, 27: 2, 28: 4, 29: 8, 30: 4, 31: 8, 34: 8}
+
 // appendArray unpacks a Sparkplug array value (datatypes 22..34).
 func appendArray(dst []byte, dt uint32, b []byte) ([]byte, error) {
-	size := map[uint32]int{22: 1, 23: 2, 24: 4, 25: 8, 26: 1, 27: 2, 28: 4, 29: 8, 30: 4, 31: 8, 34: 8}[dt]
+	size := arrayElemSizes[dt]
 	dst = append(dst, '[')
 	switch {
 	case dt == 32: // BooleanArray: u32 count, then bits, most significant first
@@ -522,7 +674,7 @@ func appendArray(dst []byte, dt uint32, b []byte) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, string(b[:end]))
+			dst = appendString(dst, b[:end])
 			b = b[end+1:]
 		}
 	default:
@@ -570,27 +722,29 @@ var propertyValueKinds = [...]scalarKind{3: kInt, 4: kLong, 5: kFloat, 6: kDoubl
 	9: kPropertySet, 10: kPropertySetList, 11: kExtension}
 
 // appendPropertySet renders a PropertySet as {"key":{"type":T,"value":V},…}.
+// It reads b twice, first to check it and count keys and values, then to
+// render the pairs, so that it needs no slices (it is reentrant: property
+// values nest).
 func appendPropertySet(dst []byte, b []byte, depth int) ([]byte, error) {
 	if depth > maxNesting {
 		return nil, errors.New("property sets nested too deeply")
 	}
-	var keys, values [][]byte
+	var nKeys, nValues int
 	r := pbReader{b}
 	for !r.done() {
 		num, wt, err := r.next()
 		if err != nil {
 			return nil, err
 		}
-		var v []byte
 		switch num {
 		case 1, 2:
 			if err = want(num, wt, wireBytes); err == nil {
-				v, err = r.bytes()
+				_, err = r.bytes()
 			}
 			if num == 1 {
-				keys = append(keys, v)
+				nKeys++
 			} else {
-				values = append(values, v)
+				nValues++
 			}
 		default:
 			err = r.skip(wt)
@@ -599,18 +753,22 @@ func appendPropertySet(dst []byte, b []byte, depth int) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if len(keys) != len(values) {
-		return nil, fmt.Errorf("%d keys for %d values", len(keys), len(values))
+	if nKeys != nValues {
+		return nil, fmt.Errorf("%d keys for %d values", nKeys, nValues)
 	}
-	for i, k := range keys {
-		dst = appendString(append(dst, sep(i == 0)), string(k))
+	keys, values := pbReader{b}, pbReader{b}
+	for i := range nKeys {
+		// b was checked above: nextBytes cannot fail here.
+		k, _ := keys.nextBytes(1)
+		v, _ := values.nextBytes(2)
+		dst = appendString(append(dst, sep(i == 0)), k)
 		dst = append(dst, ':')
 		var err error
-		if dst, err = appendPropertyValue(dst, values[i], depth); err != nil {
+		if dst, err = appendPropertyValue(dst, v, depth); err != nil {
 			return nil, fmt.Errorf("property %q: %w", k, err)
 		}
 	}
-	if len(keys) == 0 {
+	if nKeys == 0 {
 		dst = append(dst, '{')
 	}
 	return append(dst, '}'), nil
@@ -648,8 +806,8 @@ func appendPropertyValue(dst []byte, b []byte, depth int) ([]byte, error) {
 			return nil, err
 		}
 	}
-	dst = appendString(appendMember(dst, '{', "type"), datatypeName(dt))
-	dst = appendMember(dst, ',', "value")
+	dst = appendDatatype(append(dst, `{"type":`...), dt)
+	dst = append(dst, `,"value":`...)
 	if isNull {
 		return append(dst, "null}"...), nil
 	}
@@ -700,10 +858,13 @@ func appendPropertySetList(dst []byte, b []byte, depth int) ([]byte, error) {
 	return append(dst, ']'), nil
 }
 
+// metadataKeys holds the MetaData fields' member names by field number,
+// rendered for appendKey.
+var metadataKeys = [...]string{1: `,"is_multi_part":`, 2: `,"content_type":`, 3: `,"size":`, 4: `,"seq":`,
+	5: `,"file_name":`, 6: `,"file_type":`, 7: `,"md5":`, 8: `,"description":`}
+
 // appendMetadata renders a MetaData message's present fields.
 func appendMetadata(dst []byte, b []byte) ([]byte, error) {
-	names := [...]string{1: "is_multi_part", 2: "content_type", 3: "size", 4: "seq", 5: "file_name",
-		6: "file_type", 7: "md5", 8: "description"}
 	first := true
 	r := pbReader{b}
 	for !r.done() {
@@ -711,14 +872,16 @@ func appendMetadata(dst []byte, b []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if num == 0 || num >= uint64(len(names)) {
+		if num == 0 || num >= uint64(len(metadataKeys)) {
 			if err = r.skip(wt); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		dst = appendMember(dst, sep(first), names[num])
-		first = false
+		if first {
+			dst = append(dst, '{')
+		}
+		dst = appendKey(dst, metadataKeys[num], &first)
 		switch num {
 		case 1, 3, 4:
 			var v uint64
@@ -735,14 +898,14 @@ func appendMetadata(dst []byte, b []byte) ([]byte, error) {
 			if err = want(num, wt, wireBytes); err == nil {
 				s, err = r.bytes()
 			}
-			dst = appendString(dst, string(s))
+			dst = appendString(dst, s)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	if first {
-		dst = append(dst, '{')
+		return append(dst, '{', '}'), nil
 	}
 	return append(dst, '}'), nil
 }
@@ -750,14 +913,23 @@ func appendMetadata(dst []byte, b []byte) ([]byte, error) {
 // dataSetValueKinds maps DataSetValue's fields (1..7) to kinds.
 var dataSetValueKinds = [...]scalarKind{1: kInt, 2: kLong, 3: kFloat, 4: kDouble, 5: kBool, 6: kString, 7: kExtension}
 
+// dataSet is appendDataSet's scratch, reused between calls: appendDataSet
+// is not reentrant (a DataSet's cells cannot hold a DataSet).
+var dataSet struct {
+	columns, rows [][]byte
+	types         []uint32
+}
+
 // appendDataSet renders a DataSet as {"columns":[…],"types":[…],"rows":[[…],…]};
 // each cell is typed by its column's datatype.
 func appendDataSet(dst []byte, b []byte) ([]byte, error) {
-	var (
-		columns [][]byte
-		types   []uint32
-		rows    [][]byte
-	)
+	columns, types, rows := dataSet.columns[:0], dataSet.types[:0], dataSet.rows[:0]
+	defer func() {
+		// Keep the grown slices, without the references into b.
+		clear(columns)
+		clear(rows)
+		dataSet.columns, dataSet.types, dataSet.rows = columns[:0], types[:0], rows[:0]
+	}()
 	r := pbReader{b}
 	for !r.done() {
 		num, wt, err := r.next()
@@ -798,12 +970,12 @@ func appendDataSet(dst []byte, b []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	dst = append(appendMember(dst, '{', "columns"), '[')
+	dst = append(dst, `{"columns":[`...)
 	for i, c := range columns {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, string(c))
+		dst = appendString(dst, c)
 	}
 	dst = append(append(dst, ']'), `,"types":[`...)
 	for i, t := range types {
@@ -874,14 +1046,6 @@ func appendCell(dst []byte, dt uint32, b []byte) ([]byte, error) {
 	return appendValue(dst, dt, val)
 }
 
-// appendMember appends the separator c (none when 0) and "name":.
-func appendMember(dst []byte, c byte, name string) []byte {
-	if c != 0 {
-		dst = append(dst, c)
-	}
-	return append(appendString(dst, name), ':')
-}
-
 func appendBase64(dst []byte, b []byte) []byte {
 	dst = append(dst, '"')
 	dst = base64.StdEncoding.AppendEncode(dst, b)
@@ -890,30 +1054,46 @@ func appendBase64(dst []byte, b []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plain marks the bytes appendString copies as they are.
+var plain = func() (p [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		p[c] = c != '"' && c != '\\'
+	}
+	return p
+}()
+
 // appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(dst []byte, s string) []byte {
+// Runs of bytes that need no escaping are copied at once.
+func appendString[S ~string | ~[]byte](dst []byte, s S) []byte {
 	dst = append(dst, '"')
+	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-			default:
-				dst = append(dst, c)
-			}
+		if plain[c] {
 			i++
 			continue
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
+		if c < utf8.RuneSelf {
+			dst = append(dst, s[start:i]...)
+			if c < 0x20 {
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+			} else {
+				dst = append(dst, '\\', c)
+			}
+			i++
+			start = i
+			continue
+		}
+		// A rune is at most utf8.UTFMax bytes; converting that much of a
+		// []byte to a string does not allocate.
+		r, n := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && n == 1 {
+			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+n]...)
+			start = i + 1
 		}
 		i += n
 	}
+	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
