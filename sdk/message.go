@@ -31,10 +31,19 @@ type Message struct {
 	headers    []Property
 
 	payloadSet, topicSet, keySet, headersSet bool
+
+	// headerBuf is memory for the headers once changed, kept by the SDK's
+	// message slot from batch to batch (the headers are copied into the
+	// result when the handler returns); nil in a clone.
+	headerBuf []Property
 }
 
 func (m *Message) reset(in *abi.Message) {
-	*m = Message{in: in, payload: in.Payload, kafkaTopic: in.KafkaTopic, headers: in.Headers}
+	buf := m.headerBuf
+	if m.headersSet && cap(m.headers) > cap(buf) {
+		buf = m.headers // the last message's own headers: this slot's memory from now on
+	}
+	*m = Message{in: in, payload: in.Payload, kafkaTopic: in.KafkaTopic, headers: in.Headers, headerBuf: buf[:0]}
 	if in.KeySet {
 		m.key = in.Key
 	}
@@ -143,10 +152,16 @@ func (m *Message) DeleteHeader(name string) {
 // ownHeaders gives m its own copy of the headers before the first change,
 // so the input and clones are never written through.
 func (m *Message) ownHeaders() {
-	if !m.headersSet {
-		m.headers = append(make([]Property, 0, len(m.headers)+1), m.headers...)
-		m.headersSet = true
+	if m.headersSet {
+		return
 	}
+	m.headersSet = true
+	if m.headerBuf != nil {
+		clear(m.headerBuf[:cap(m.headerBuf)]) // drop the last message's strings
+		m.headers = append(m.headerBuf[:0], m.headers...)
+		return
+	}
+	m.headers = append(make([]Property, 0, len(m.headers)+1), m.headers...)
 }
 
 // Clone returns a copy of m that can be changed independently, for
@@ -154,6 +169,7 @@ func (m *Message) ownHeaders() {
 // (they are never modified in place); headers are copied on change.
 func (m *Message) Clone() *Message {
 	c := *m
+	c.headerBuf = nil // the slot's memory stays m's
 	if c.headersSet {
 		c.headers = append([]Property(nil), m.headers...)
 	}

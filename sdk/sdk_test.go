@@ -261,3 +261,35 @@ func TestHandleFrame_reusedBuffers(t *testing.T) {
 		}
 	}
 }
+
+// Changed headers live in memory each message slot keeps from batch to
+// batch: a later batch, and clones, never see another message's headers.
+func TestHandleFrame_headerMemoryReused(t *testing.T) {
+	Handle(func(m *Message) ([]*Message, error) {
+		m.AddHeader("n", string(m.Payload()))
+		c := m.Clone()
+		c.SetHeader("n", "clone")
+		c.AddHeader("extra", "1")
+		return []*Message{m, c}, nil
+	})
+	in := abi.Message{Topic: "a", Headers: []abi.Property{{Name: "stage", Value: "1"}}}
+	for round, payloads := range [][]string{{"x", "yy"}, {"z"}, {"w", "v", "u"}} {
+		batch := make([]abi.Message, len(payloads))
+		for i, p := range payloads {
+			batch[i] = in
+			batch[i].Payload = []byte(p)
+		}
+		rs, err := Process(batch...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rs {
+			orig, clone := r.Outputs[0].Apply(batch[i]), r.Outputs[1].Apply(batch[i])
+			want := []abi.Property{{Name: "stage", Value: "1"}, {Name: "n", Value: payloads[i]}}
+			wantClone := []abi.Property{{Name: "stage", Value: "1"}, {Name: "n", Value: "clone"}, {Name: "extra", Value: "1"}}
+			if !slices.Equal(orig.Headers, want) || !slices.Equal(clone.Headers, wantClone) {
+				t.Errorf("round %d message %d: headers %v and %v, want %v and %v", round, i, orig.Headers, clone.Headers, want, wantClone)
+			}
+		}
+	}
+}

@@ -402,10 +402,10 @@ func span(b []byte, off int) (start, end int, ok bool) {
 // fastMessage decodes the message record at r.off into m, as the reader's
 // field-by-field path does, with inlined bounds checks: in a wasm guest,
 // where calls are dear, that path cost several hundred nanoseconds per
-// message. It handles records without properties and headers and
-// reports false, having changed neither r nor any field m had, for
-// anything else (including every malformed record), which the
-// field-by-field path then decodes or explains.
+// message. It reports false for a record it cannot decode (every
+// malformed one), having changed neither r nor m's fields (the memory of
+// m's properties and headers perhaps), which the field-by-field path then
+// decodes or explains.
 func (r *reader) fastMessage(m *Message) bool {
 	b, off := r.b, r.off
 	var strs [5][2]int // topic, payload, content type, route, tenant
@@ -430,8 +430,21 @@ func (r *reader) fastMessage(m *Message) bool {
 		return false
 	}
 	ks, ke, ok := span(b, te)
-	if !ok || len(b)-ke < 8 || binary.LittleEndian.Uint64(b[ke:]) != 0 {
-		return false // too short, or properties or headers: field by field
+	if !ok {
+		return false
+	}
+	props, headers := m.Properties[:0], m.Headers[:0]
+	end := ke + 8
+	if len(b)-ke < 8 {
+		return false
+	}
+	if binary.LittleEndian.Uint64(b[ke:]) != 0 { // properties or headers
+		if props, end, ok = r.fastPairs(b, ke, m.Properties); !ok {
+			return false
+		}
+		if headers, end, ok = r.fastPairs(b, end, m.Headers); !ok {
+			return false
+		}
 	}
 	m.Topic = r.strOf(b[strs[0][0]:strs[0][1]], m.Topic)
 	m.Payload = b[strs[1][0]:strs[1][1]:strs[1][1]]
@@ -442,7 +455,47 @@ func (r *reader) fastMessage(m *Message) bool {
 	m.ArrivedAtMs = arrived
 	m.KafkaTopic = r.strOf(b[ts:te], m.KafkaTopic)
 	m.Key = b[ks:ke:ke]
-	m.Properties, m.Headers = m.Properties[:0], m.Headers[:0]
-	r.off = ke + 8
+	m.Properties, m.Headers = props, headers
+	r.off = end
 	return true
+}
+
+// fastPairs decodes the pairs field at off in b as reader.pairs does, into
+// into's memory, returning the offset past it; false when it does not fit
+// (having perhaps written into into's memory).
+func (r *reader) fastPairs(b []byte, off int, into []Property) ([]Property, int, bool) {
+	if len(b)-off < 4 {
+		return nil, 0, false
+	}
+	n := binary.LittleEndian.Uint32(b[off:])
+	off += 4
+	if n == 0 {
+		return into[:0], off, true
+	}
+	if uint64(n)*minPair > uint64(len(b)-off) {
+		return nil, 0, false
+	}
+	old := into[:cap(into)]
+	if uint64(cap(into)) < uint64(n) {
+		into, old = make([]Property, n), old[:0]
+	}
+	into = into[:n]
+	for i := range into {
+		var prev Property
+		if i < len(old) {
+			prev = old[i]
+		}
+		ns, ne, ok := span(b, off)
+		if !ok {
+			return nil, 0, false
+		}
+		vs, ve, ok := span(b, ne)
+		if !ok {
+			return nil, 0, false
+		}
+		into[i].Name = r.strOf(b[ns:ne], prev.Name)
+		into[i].Value = r.strOf(b[vs:ve], prev.Value)
+		off = ve
+	}
+	return into, off, true
 }
