@@ -104,32 +104,6 @@ func FuzzSetFields(f *testing.F) {
 	})
 }
 
-func TestValidNumber(t *testing.T) {
-	for _, s := range []string{
-		"0", "-0", "1", "12", "-12", "1.5", "0.25", "1e3", "1E+3", "2.5e-3", " 7", "7 ", "\t7\n", "\r-1.0e0 ",
-		"", " ", "-", "+1", "01", "-01", "1.", ".5", "1e", "1e+", "0x10", "1_000", "NaN", "Inf", "1 2", "1,2",
-		"\u00a07", "7\v", "1.5.5", "--1", "1e3e3", "١", "00", "1e999", "-0.0e-0",
-	} {
-		v, err := jsonfield.Parse([]byte(s))
-		want := err == nil && v.Kind() == jsonfield.Number
-		if got := validNumber(s); got != want {
-			t.Errorf("validNumber(%q) = %v, jsonfield.Parse says %v", s, got, want)
-		}
-	}
-}
-
-func FuzzValidNumber(f *testing.F) {
-	for _, s := range []string{"1", "-2.5e3", " 01", "1.", "\t0\n"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		v, err := jsonfield.Parse([]byte(s))
-		if want := err == nil && v.Kind() == jsonfield.Number; validNumber(s) != want {
-			t.Fatalf("validNumber(%q) = %v, jsonfield.Parse says %v", s, !want, want)
-		}
-	})
-}
-
 func TestKindOf(t *testing.T) {
 	for _, doc := range []string{`{}`, ` []`, "\n\"s\"", `12`, `-1`, `true`, `false`, `null`, ` {"a":1} `} {
 		v, err := jsonfield.Parse([]byte(doc))

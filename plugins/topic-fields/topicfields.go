@@ -310,7 +310,7 @@ func setFields(doc []byte) ([]byte, error) {
 	for c, s := range captures {
 		if s.number {
 			raw := values[c]
-			if !validNumber(raw) {
+			if !jsonfield.IsNumber(raw) {
 				bad = c
 				break
 			}
@@ -365,52 +365,6 @@ func kindOf(doc []byte) jsonfield.Kind {
 		return jsonfield.Number
 	}
 	return jsonfield.Invalid
-}
-
-// validNumber reports whether s is one JSON number, with optional JSON
-// whitespace around it, as jsonfield.Parse would find it: checked in Go,
-// since Parse is a host call in a guest.
-func validNumber(s string) bool {
-	s = strings.Trim(s, " \t\n\r")
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		i = digits(s, i)
-	default:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		j := digits(s, i+1)
-		if j == i+1 {
-			return false
-		}
-		i = j
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		j := digits(s, i)
-		if j == i {
-			return false
-		}
-		i = j
-	}
-	return i == len(s)
-}
-
-// digits returns the offset past the decimal digits of s from i.
-func digits(s string, i int) int {
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	return i
 }
 
 // escapeKey escapes dots and backslashes so name is one path segment.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Kind is the JSON type of a [Value].
@@ -358,3 +359,18 @@ func spanOf(raw []byte, span int64) []byte {
 
 // errNotContainer is returned internally when a path goes through a scalar.
 var errNotContainer = errors.New("not an object or array")
+
+// IsNumber reports whether s, with optional JSON whitespace around it, is
+// one JSON number: whether [Parse] would find a Number in it. It runs in
+// Go on every target (no host call in a wasm guest), for checking text
+// such as an MQTT topic level before writing it as a number with
+// [Edit.Set].
+func IsNumber(s string) bool {
+	b := unsafe.Slice(unsafe.StringData(s), len(s)) // only read
+	i := skipSpace(b, 0)
+	if i == len(b) || (b[i] != '-' && (b[i] < '0' || b[i] > '9')) {
+		return false
+	}
+	end, err := skipNumber(b, i)
+	return err == nil && skipSpace(b, end) == len(b)
+}
