@@ -377,30 +377,8 @@ func TestCompile_jsonImportSignatures(t *testing.T) {
 // (skipped without it) on sdk/c/tributary.h alone and checks it computes
 // what the Go jsonfast guest computes, growing its output buffer once.
 func TestJSONImports_cGuest(t *testing.T) {
-	clang, err := exec.LookPath("clang")
-	if err != nil {
-		t.Skip("clang not found: apt-get install clang lld to run the C guest")
-	}
-	out := filepath.Join(t.TempDir(), "jsonfastc.wasm")
-	cmd := exec.Command(clang, "--target=wasm32", "-O2", "-nostdlib", "-ffreestanding", "-mbulk-memory", "-msign-ext",
-		"-Wl,--no-entry", "-Wl,--strip-all", "-I", "../sdk/c", "-o", out, "testdata/guests/jsonfastc/jsonfast.c")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("clang: %v\n%s", err, msg)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	p, err := testHostV.Compile(ctx, "jsonfastc", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := NewInstance(ctx, testHostV, p, nil, Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close(ctx)
+	in := cGuestInstance(t, "jsonfastc", "testdata/guests/jsonfastc/jsonfast.c")
 	goIn, err := NewInstance(ctx, testHostV, jsonGuest(t, "jsonfast"), nil, Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -504,30 +482,8 @@ func TestJSONImports_jsonfieldSuiteInWasm(t *testing.T) {
 // json_children and json_edit are declared as the host defines them, and
 // checks its outputs against sdk/jsonfield run natively.
 func TestJSONImports_cGuestBatch(t *testing.T) {
-	clang, err := exec.LookPath("clang")
-	if err != nil {
-		t.Skip("clang not found: apt-get install clang lld to run the C guest")
-	}
-	out := filepath.Join(t.TempDir(), "jsonbatchc.wasm")
-	cmd := exec.Command(clang, "--target=wasm32", "-O2", "-nostdlib", "-ffreestanding", "-mbulk-memory", "-msign-ext",
-		"-Wl,--no-entry", "-Wl,--strip-all", "-I", "../sdk/c", "-o", out, "testdata/guests/jsonbatchc/jsonbatch.c")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("clang: %v\n%s", err, msg)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	p, err := testHostV.Compile(ctx, "jsonbatchc", wasm) // checks the imports' signatures
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := NewInstance(ctx, testHostV, p, nil, Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close(ctx)
+	in := cGuestInstance(t, "jsonbatchc", "testdata/guests/jsonbatchc/jsonbatch.c") // Compile checks the imports' signatures
 	payloads := []string{
 		`{"value":21.5,"rssi":-48,"tags":["a","b","c"]}`,
 		` {"tags" : [ ], "value":{"x":1}} `,
@@ -572,4 +528,44 @@ func TestJSONImports_cGuestBatch(t *testing.T) {
 			t.Errorf("payload %q: C guest %s, want %s", payloads[i], got, want[i])
 		}
 	}
+}
+
+// cGuestInstance builds the C guest src with clang on sdk/c/tributary.h
+// alone and returns an instance of it, closed at the end of the test.
+// Without clang and wasm-ld the test is skipped with install instructions,
+// or fails when TRIBUTARY_REQUIRE_CLANG=1 (as in CI).
+func cGuestInstance(t *testing.T, name, src string) *Instance {
+	t.Helper()
+	clang, err := exec.LookPath("clang")
+	if err == nil {
+		_, err = exec.LookPath("wasm-ld")
+	}
+	if err != nil {
+		msg := "C guest tests need clang and wasm-ld: apt-get install -y clang lld"
+		if os.Getenv("TRIBUTARY_REQUIRE_CLANG") == "1" {
+			t.Fatalf("%s (TRIBUTARY_REQUIRE_CLANG=1): %v", msg, err)
+		}
+		t.Skipf("%s; set TRIBUTARY_REQUIRE_CLANG=1 to fail instead of skipping", msg)
+	}
+	out := filepath.Join(t.TempDir(), name+".wasm")
+	cmd := exec.Command(clang, "--target=wasm32", "-O2", "-nostdlib", "-ffreestanding", "-mbulk-memory", "-msign-ext",
+		"-Wl,--no-entry", "-Wl,--strip-all", "-I", "../sdk/c", "-o", out, src)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("clang: %v\n%s", err, msg)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p, err := testHostV.Compile(ctx, name, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewInstance(ctx, testHostV, p, nil, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = in.Close(ctx) })
+	return in
 }
