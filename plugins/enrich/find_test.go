@@ -3,9 +3,6 @@ package main
 import (
 	"strings"
 	"testing"
-
-	"github.com/tributary-gw/tributary/sdk"
-	"github.com/tributary-gw/tributary/sdk/abi"
 )
 
 // nineNames is a table entry with more top-level names than are found with
@@ -49,14 +46,7 @@ func TestHandleEdgeCases(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := sdk.Init([]byte(tc.cfg)); err != nil {
-				t.Fatalf("Init: %v", err)
-			}
-			rs, err := sdk.Process(abi.Message{Topic: tc.topic, Payload: []byte(tc.payload)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := describe(rs[0])
+			got := handleOne(t, tc.cfg, tc.topic, tc.payload)
 			if strings.HasPrefix(tc.want, "!") {
 				if !strings.HasPrefix(got, tc.want) {
 					t.Fatalf("got  %s\nwant %s…", got, tc.want)
