@@ -27,7 +27,8 @@
 // # In a wasm guest
 //
 // Built with GOOS=wasip1, [Parse], [Lookup], [Get], [Value.Get],
-// [Value.Float], [Set] and its typed variants, [Delete], [Edit.Apply],
+// [Value.Float] (of numbers other than short decimals, which it parses
+// itself), [Set] and its typed variants, [Delete], [Edit.Apply],
 // [Fields.Find], [Value.Members] and [Value.Elements] call the optional
 // host imports tributary.json_parse, json_get, json_float, json_set,
 // json_set_float, json_delete, json_edit, json_find and json_children
