@@ -64,12 +64,21 @@ func TestKafkaRejectingConnectionsIsRetried(t *testing.T) {
 	kafkaLink.Reject()
 	msgs := gatewaytest.Messages(gatewaytest.Topics("rej/%d", 10), 300)
 	gatewaytest.Publish(t, mq.URL(), 1, msgs)
+	// The rejection must have met the records before Kafka comes back. Who holds them then
+	// depends on timing: franz-go fails the records it never wrote to a connection, and the
+	// sink produces them again (the path this test was written for); a batch already written
+	// to a connection Reject cut franz-go cannot fail (the idempotent producer does not know
+	// whether Kafka got it), so it keeps retrying that one itself. Either way nothing may be
+	// lost or dead-lettered. TestRefusesRecord pins which errors the sink retries.
 	gatewaytest.WaitFor(t, 30*time.Second, func() error {
 		m := httpGet(t, "http://"+gw.AdminAddr()+"/metrics")
-		if !containsLine(m, `tributary_kafka_errors_total{kind="retried"}`, 1) && !containsLine(m, `tributary_kafka_errors_total{kind="record"}`, 1) {
-			return fmt.Errorf("no produce failure yet")
+		if containsLine(m, `tributary_kafka_errors_total{kind="retried"}`, 1) || containsLine(m, `tributary_kafka_errors_total{kind="record"}`, 1) {
+			return nil
 		}
-		return nil
+		if strings.Contains(gw.logs.String(), "produce partition load error") {
+			return nil // franz-go is retrying batches it already wrote
+		}
+		return fmt.Errorf("no produce has met the rejection yet")
 	})
 	kafkaLink.Accept()
 	if err := kf.WaitDelivered(t, "rejected_then_ok", append(warm, msgs...), 60*time.Second).AtLeastOnce(); err != nil {
