@@ -39,9 +39,11 @@ func appendShortDecimal(dst []byte, f float64, bits int) ([]byte, bool) {
 	var lo, hi float64 // float32's rounding interval, (lo, hi) or [lo, hi]
 	if bits == 32 {
 		limit = 1 << 21
-		f32 := float32(af)
-		lo = (af + float64(math.Nextafter32(f32, 0))) / 2
-		hi = (af + float64(math.Nextafter32(f32, math.MaxFloat32))) / 2
+		// af is a positive float32 below the largest: its neighbours are
+		// the adjacent bit patterns (math.Nextafter32, which is a call).
+		b := math.Float32bits(float32(af))
+		lo = (af + float64(math.Float32frombits(b-1))) / 2
+		hi = (af + float64(math.Float32frombits(b+1))) / 2
 	}
 	for k := 0; k <= maxShortDecimals; k++ {
 		p := af * pow10[k]
