@@ -255,11 +255,12 @@ func (p *plugin) handleHit(m *sdk.Message, e *entry, doc jsonfield.Value, docErr
 	return sdk.One(m), nil
 }
 
-// plainText returns the text of v when it is a JSON string without
-// escapes: its raw bytes between the quotes.
+// plainText returns the text of v when it is a JSON string that is its
+// own text, without escapes or invalid UTF-8 (which Text turns into
+// U+FFFD): its raw bytes between the quotes.
 func plainText(v jsonfield.Value) ([]byte, bool) {
 	raw := v.Raw()
-	if v.Kind() != jsonfield.String || bytes.IndexByte(raw, '\\') >= 0 {
+	if v.Kind() != jsonfield.String || bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
 		return nil, false
 	}
 	return raw[1 : len(raw)-1], true
