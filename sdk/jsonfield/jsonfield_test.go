@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tributary-gw/tributary/sdk/jsonfield"
 )
@@ -49,14 +50,23 @@ func oracle(t *testing.T, doc, path string) (any, bool) {
 		switch {
 		case path[i] == '\\' && i+1 < len(path):
 			i++
-			cur += string(path[i])
+			cur += path[i : i+1] // the byte, not string(byte), which would make it a rune
 		case path[i] == '.':
 			segs, cur = append(segs, cur), ""
 		default:
-			cur += string(path[i])
+			cur += path[i : i+1]
 		}
 	}
 	segs = append(segs, cur)
+	for i, s := range segs { // as encoding/json decodes keys: each invalid byte is U+FFFD
+		var b strings.Builder
+		for j := 0; j < len(s); {
+			r, size := utf8.DecodeRuneInString(s[j:])
+			b.WriteRune(r)
+			j += size
+		}
+		segs[i] = b.String()
+	}
 	for _, s := range segs {
 		switch c := v.(type) {
 		case map[string]any:
