@@ -144,16 +144,7 @@ func TestOptions_Check(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := Defaults()
 			tc.change(&o)
-			err := o.Check()
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Check() = %v, want nil", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("Check() = %v, want an error containing %q", err, tc.wantErr)
-			}
+			checkOptions(t, o, tc.wantErr)
 		})
 	}
 }
@@ -248,4 +239,20 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	gatewaytest.RemoveBuilds()
 	os.Exit(code)
+}
+
+// checkOptions asserts that o.Check accepts o (wantErr "") or rejects it
+// with an error containing wantErr.
+func checkOptions(t *testing.T, o Options, wantErr string) {
+	t.Helper()
+	err := o.Check()
+	if wantErr == "" {
+		if err != nil {
+			t.Fatalf("Check() = %v, want nil", err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), wantErr) {
+		t.Fatalf("Check() = %v, want an error containing %q", err, wantErr)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -205,16 +204,7 @@ func TestOptions_CheckSoak(t *testing.T) {
 			o := Defaults()
 			soak(&o)
 			tc.change(&o)
-			err := o.Check()
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Check() = %v, want nil", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("Check() = %v, want an error containing %q", err, tc.wantErr)
-			}
+			checkOptions(t, o, tc.wantErr)
 		})
 	}
 }
