@@ -45,6 +45,7 @@ func (a *adminHandler) rebuild(cfg *config.Config) {
 		Gatherer:       g.registry,
 		ProtectMetrics: cfg.Admin.ProtectMetrics,
 		Ready:          g.readiness,
+		Detail:         g.degradedDetail,
 		Status:         func() any { return g.Stats() },
 		Auth:           adminAuth(cfg),
 		Backend:        adminBackend{g},
@@ -260,8 +261,8 @@ func (b adminBackend) ValidatePlugin(ctx context.Context, _ string, wasm []byte)
 
 // pluginHost returns the gateway's plugin host, starting it when no route needed one yet.
 func (g *Gateway) pluginHost(ctx context.Context) (*wasmhost.Host, error) {
-	g.reload.mu.Lock()
-	defer g.reload.mu.Unlock()
+	g.hostMu.Lock()
+	defer g.hostMu.Unlock()
 	if g.host == nil {
 		host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{
 			CacheDir: g.cfg.Plugins.CacheDir, Logger: g.log, Observer: g.pluginMetrics})

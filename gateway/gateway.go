@@ -40,11 +40,19 @@ type Gateway struct {
 	kafkaUp   atomic.Bool
 	adminAddr atomic.Pointer[string]
 	adminH    *adminHandler                 // nil without admin.listen
-	host      *wasmhost.Host                // nil until a route has plugins
+	hostMu    sync.Mutex                    // guards host
+	host      *wasmhost.Host                // nil until a route has plugins or a plugin is validated
 	current   atomic.Pointer[config.Config] // the configuration in force, as the last reload left it
 
 	pluginMetrics *pluginMetrics
 	reload        reloadState
+	tenants       *tenantSet // every flow's lock and state, held and stale tenants included
+
+	// stopping is set when the drain begins; stopCtx is done then, ending reloads, uploads and
+	// compilations in progress so that none of them holds the drain up.
+	stopping atomic.Bool
+	stopCtx  context.Context
+	stopAll  context.CancelFunc
 	reloadPath    string   // see WithReloadFrom
 	reloadEnv     []string // see WithReloadFrom
 }
@@ -90,6 +98,8 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 
 	g.pluginMetrics = newPluginMetrics(g.registry)
 	newReloadMetrics(g.registry, &g.reload)
+	g.tenants = newTenantSet(g.registry)
+	g.stopCtx, g.stopAll = context.WithCancel(context.Background())
 	g.reload.trigger = make(chan struct{}, 1)
 	g.current.Store(cfg)
 	if err := adminAuth(cfg).Validate(); err != nil {
@@ -99,14 +109,17 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		g.adminH = &adminHandler{g: g}
 		g.adminH.rebuild(cfg)
 	}
+	// The top-level routes are the operator's: when they do not load, New fails, as a bad
+	// configuration file does. A tenant that does not load is held alone (see applyFlow).
 	ctx := context.Background()
 	for _, spec := range flowSpecs(cfg) {
-		table, _, err := g.buildTable(ctx, &spec, &routeTable{})
-		if err != nil {
+		if err := g.applyFlow(ctx, g.tenants.slot(spec.name), &spec, nil); err != nil && spec.name == "" {
 			g.closeRoutes()
 			return nil, err
 		}
-		g.flows[spec.name] = g.newFlow(&spec, table)
+	}
+	for _, b := range cfg.BrokenTenants() {
+		_ = g.holdBroken(b)
 	}
 
 	kopts, err := kafkaOptions(cfg.Kafka)
@@ -185,10 +198,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.flowsMu.Unlock()
 	g.log.Info("gateway running", slog.Int("routes", routes), slog.Int("tenants", tenants),
+		slog.Int("tenants_degraded", len(g.degradedDetail())),
 		slog.String("mqtt", g.cfg.MQTT.URL), slog.Any("kafka", g.cfg.Kafka.Brokers))
 
 	<-ctx.Done()
-	err := g.drain()
+	err := g.drainBounded()
 	if adminSrv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = adminSrv.Shutdown(sctx)
@@ -228,9 +242,11 @@ func (g *Gateway) closeRoutes() {
 		}
 	}
 	g.reload.retiring.Wait()
+	g.hostMu.Lock()
 	if g.host != nil {
 		_ = g.host.Close(ctx)
 	}
+	g.hostMu.Unlock()
 }
 
 // AdminAddr returns the address the admin server listens on, or "" before Run starts it.
@@ -296,11 +312,33 @@ func (g *Gateway) emit(ctx context.Context, r *route, m *message, o *output) {
 	g.sink.produce(ctx, r, m, rec)
 }
 
-// drain stops in order: intake, shards, Kafka, acknowledgements, MQTT, for every flow at once.
+// drainBounded runs the drain and returns within flow.drain_timeout plus drainGrace whatever
+// the drain is waiting for (a plugin call, a compilation, a Kafka flush): Run then returns and
+// the process can exit; what was not acknowledged is redelivered by the broker.
+func (g *Gateway) drainBounded() error {
+	g.stopping.Store(true)
+	g.stopAll()
+	done := make(chan error, 1)
+	go func() { done <- g.drain() }()
+	t := time.NewTimer(g.cfg.Flow.DrainTimeout + drainGrace)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		g.log.Error("drain did not finish in flow.drain_timeout plus the grace; stopping anyway, the broker redelivers what was not acknowledged",
+			slog.Duration("drain_timeout", g.cfg.Flow.DrainTimeout), slog.Duration("grace", drainGrace))
+		return fmt.Errorf("drain did not finish within flow.drain_timeout %v plus %v", g.cfg.Flow.DrainTimeout, drainGrace)
+	}
+}
+
+// drainGrace is how long past flow.drain_timeout Run waits for the drain's last steps
+// (acknowledgements, disconnects, closing plugin instances) before it returns regardless.
+const drainGrace = 5 * time.Second
+
+// drain stops in order: intake, shards, Kafka, acknowledgements, MQTT, for every flow at once,
+// within flow.drain_timeout.
 func (g *Gateway) drain() error {
-	g.reload.mu.Lock() // waits for a reload in progress; none runs after this
-	g.reload.closed = true
-	g.reload.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Flow.DrainTimeout)
 	defer cancel()
 	start := time.Now()
@@ -443,5 +481,6 @@ func (g *Gateway) Stats() Stats {
 		})
 	}
 	s.LastReload = g.reload.last.Load()
+	s.Tenants = g.tenants.statuses()
 	return s
 }

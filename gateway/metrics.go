@@ -185,6 +185,9 @@ type Stats struct {
 	Routes []RouteStats
 	// LastReload is the outcome of the last reload, nil before the first.
 	LastReload *ReloadStatus `json:",omitempty"`
+	// Tenants is every tenant's state, "" being the top-level routes: serving, held (does
+	// not load, not subscribed) or stale (serving its previous version).
+	Tenants []TenantStatus `json:"tenants"`
 }
 
 // RouteStats counts one route's messages since the gateway started.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -25,7 +26,6 @@ type reloadState struct {
 	last     atomic.Pointer[ReloadStatus]
 	retiring sync.WaitGroup // routes replaced by a reload, closing once idle
 	trigger  chan struct{}  // TriggerReload's requests, for the watcher
-	closed   bool           // set under mu when the gateway drains: no reload after that
 
 	successes, failures prometheus.Counter
 	lastOK              prometheus.Gauge
@@ -57,15 +57,14 @@ func (g *Gateway) buildTable(ctx context.Context, spec *flowSpec, old *routeTabl
 		closeChains(ctx, built)
 		return nil, nil, err
 	}
-	if g.host == nil && specHasChains(spec) {
-		host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{
-			CacheDir: g.cfg.Plugins.CacheDir, Logger: g.log, Observer: g.pluginMetrics})
-		if err != nil {
+	var host *wasmhost.Host
+	if specHasChains(spec) {
+		var err error
+		if host, err = g.pluginHost(ctx); err != nil {
 			return fail(err)
 		}
-		g.host = host
 	}
-	chains := &chainBuilder{host: g.host, metrics: g.pluginMetrics, compiled: map[string]*wasmhost.Plugin{}}
+	chains := &chainBuilder{host: host, metrics: g.pluginMetrics, compiled: map[string]*wasmhost.Plugin{}}
 	next := &routeTable{}
 	for i, rc := range spec.routes {
 		if prev := reuse[rc.Name]; prev != nil && unchanged(prev, spec, rc) {
@@ -144,22 +143,29 @@ func unchanged(r *route, spec *flowSpec, rc config.Route) bool {
 }
 
 // Reload applies cfg to the running gateway without a restart: build beside, validate, swap,
-// retire (see the package documentation). Routes whose configuration and plugins did not
-// change keep running untouched; changed routes are built anew (plugins compiled and one
-// instance per stage started, so a broken plugin or config fails here) and swapped in at once,
-// per flow (the top-level routes, each tenant). Every message received before the swap
-// finishes on the old route, every message after it uses the new one; a replaced route's
-// chain is closed once its last message is done. Subscriptions for new filters are made
-// before those no longer needed are dropped. A new tenant starts its own MQTT session; a
+// retire (see the package documentation), one flow at a time: the top-level routes, then each
+// tenant. Routes whose configuration and plugins did not change keep running untouched;
+// changed routes are built anew (plugins compiled and one instance per stage started, so a
+// broken plugin or config fails here) and swapped in at once. Every message received before
+// the swap finishes on the old route, every message after it uses the new one; a replaced
+// route's chain is closed once its last message is done. Subscriptions for new filters are
+// made before those no longer needed are dropped. A new tenant starts its own MQTT session; a
 // removed tenant unsubscribes, drains and disconnects.
 //
 // # Errors
 //
-// When anything fails, nothing changes: the running routes keep serving, the failure is
-// counted (tributary_reloads_total{result="failure"}) and shown in Stats().LastReload.
-// Sections that cannot change live (mqtt, kafka, flow, admin, log, plugins.cache_dir) are
-// refused in the form "reload not supported for mqtt.client_id: old=…, new=…".
+// Each flow succeeds or fails on its own: a flow whose routes or plugins do not load keeps
+// serving what it had (its tenant is stale), or, when it was not running, stays held without
+// an MQTT session (the broker keeps its messages); every other flow applies the new
+// configuration. The tenant states show in Stats().Tenants, /readyz and
+// tributary_tenant_degraded. Reload returns the failures joined, each naming its tenant, and
+// counts the reload as failed (tributary_reloads_total{result="failure"}, Stats().LastReload).
+// Sections that cannot change live (mqtt, kafka, flow, admin, log, plugins.cache_dir,
+// plugins.compile) reject the whole reload, in the form "reload not supported for
+// mqtt.client_id: old=…, new=…"; nothing changes then.
 func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
+	ctx, cancel := g.reloadContext(ctx)
+	defer cancel()
 	g.reload.mu.Lock()
 	defer g.reload.mu.Unlock()
 	st := &ReloadStatus{At: g.now()}
@@ -168,7 +174,9 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 		st.Error = err.Error()
 		g.reload.failures.Inc()
 		g.reload.lastOK.Set(0)
-		g.log.Error("reload rejected; the running routes keep serving", slog.String("error", err.Error()))
+		g.log.Error("reload failed; what did not load keeps its previous version", slog.String("error", err.Error()),
+			slog.Any("changed", st.Changed), slog.Any("removed", st.Removed),
+			slog.Any("tenants_added", st.TenantsAdded), slog.Any("tenants_removed", st.TenantsRemoved))
 	} else {
 		st.OK = true
 		g.reload.successes.Inc()
@@ -180,6 +188,14 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 	return err
 }
 
+// reloadContext returns ctx, also done when the gateway starts to stop: a reload or upload
+// compiling or starting plugins then gives up at once instead of holding the drain.
+func (g *Gateway) reloadContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(g.stopCtx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
 // qualified names a route in reload reports: "route" or "tenant/route".
 func qualified(tenant, route string) string {
 	if tenant == "" {
@@ -189,7 +205,7 @@ func qualified(tenant, route string) string {
 }
 
 func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *ReloadStatus) error {
-	if g.reload.closed {
+	if g.stopping.Load() {
 		return errors.New("reload rejected: the gateway is stopping")
 	}
 	if err := reloadable(g.cfg, cfg); err != nil {
@@ -198,89 +214,47 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *Relo
 	if err := adminAuth(cfg).Validate(); err != nil {
 		return fmt.Errorf("reload rejected: %w", err)
 	}
-	type plan struct {
-		spec  flowSpec
-		f     *flow // nil for a new tenant
-		next  *routeTable
-		built []*route
-	}
-	var plans []plan
-	existing := map[string]*flow{}
-	for _, f := range g.flowList() {
-		existing[f.tenant] = f
-	}
+	var errs []error
+	keep := map[string]bool{}
 	for _, spec := range flowSpecs(cfg) {
-		f := existing[spec.name]
-		old := &routeTable{}
-		if f != nil {
-			old = f.table.Load()
+		keep[spec.name] = true
+		if err := g.applyFlow(ctx, g.tenants.slot(spec.name), &spec, st); err != nil {
+			errs = append(errs, err)
 		}
-		next, built, err := g.buildTable(ctx, &spec, old)
-		if err != nil {
-			for _, p := range plans {
-				closeChains(ctx, p.built)
-			}
-			return fmt.Errorf("reload rejected, keeping the running routes: %w", err)
-		}
-		plans = append(plans, plan{spec: spec, f: f, next: next, built: built})
+	}
+	for _, b := range cfg.BrokenTenants() {
+		keep[b.Name] = true
+		errs = append(errs, g.holdBroken(b))
 	}
 
-	// Swap, flow by flow.
-	flows := make(map[string]*flow, len(plans))
-	var started []*flow
-	for _, p := range plans {
-		for _, r := range p.built {
-			st.Changed = append(st.Changed, qualified(r.tenant, r.name))
-		}
-		if p.f == nil {
-			f := g.newFlow(&p.spec, p.next)
-			flows[p.spec.name] = f
-			started = append(started, f)
-			st.TenantsAdded = append(st.TenantsAdded, p.spec.name)
+	// Tenants no longer configured: forget them (under their own lock, so an upload to one
+	// cannot bring it back), then drain and stop their flows.
+	var removed []*flow
+	for _, name := range g.tenants.names() {
+		if keep[name] {
 			continue
 		}
-		f := p.f
-		flows[p.spec.name] = f
-		old := f.table.Load()
-		f.intakeMu.Lock() // waits for callbacks between matching and handing over
-		f.table.Store(p.next)
-		f.intakeMu.Unlock()
-		f.setLimits(p.spec.tenant)
-		f.src.resubscribe(ctx, old.subscriptions(), p.next.subscriptions())
-		for _, r := range old.routes {
-			if !slices.Contains(p.next.routes, r) {
-				if !slices.ContainsFunc(p.next.routes, func(n *route) bool { return n.name == r.name }) {
-					st.Removed = append(st.Removed, qualified(r.tenant, r.name))
-				}
-				g.retire(r)
-			}
-		}
-	}
-	var removed []*flow
-	for name, f := range existing {
-		if flows[name] == nil {
+		sl := g.tenants.lookup(name)
+		sl.mu.Lock()
+		g.tenants.drop(name)
+		g.flowsMu.Lock()
+		if f := g.flows[name]; f != nil {
+			flows := maps.Clone(g.flows)
+			delete(flows, name)
+			g.flows = flows
 			removed = append(removed, f)
 			st.TenantsRemoved = append(st.TenantsRemoved, name)
 			for _, r := range f.table.Load().routes {
 				st.Removed = append(st.Removed, qualified(r.tenant, r.name))
 			}
 		}
+		g.flowsMu.Unlock()
+		sl.mu.Unlock()
 	}
 	slices.Sort(st.TenantsRemoved)
-	g.flowsMu.Lock()
-	g.flows = flows
-	runCtx := g.runCtx
-	g.flowsMu.Unlock()
 	g.current.Store(cfg)
 	if g.adminH != nil {
 		g.adminH.rebuild(cfg)
-	}
-	if runCtx != nil {
-		for _, f := range started {
-			if err := f.start(runCtx); err != nil {
-				f.log.Error("tenant's mqtt session did not start", slog.String("error", err.Error()))
-			}
-		}
 	}
 	for _, f := range removed {
 		if f.started {
@@ -289,7 +263,7 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *Relo
 			closeChains(ctx, f.table.Load().routes)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // retire closes r's chain once no message uses it any more.

@@ -26,8 +26,14 @@ counted (tributary_reloads_total{result="failure"}) and shown on /api/v1/status.
 kafka, flow, admin and log sections need a restart.
 
 SIGTERM or SIGINT (Ctrl-C) drains: no new messages are taken, those in flight are finished,
-produced and acknowledged, then the process exits 0 (within flow.drain_timeout; after that it
-stops anyway and the broker redelivers whatever was not acknowledged).
+produced and acknowledged, then the process exits 0. It always exits within
+flow.drain_timeout plus 5 s, whatever a plugin, a compilation or a reload is doing (exit 1 when
+the drain did not finish; the broker redelivers whatever was not acknowledged). A signal while
+the gateway is still compiling and starting plugins exits at once.
+
+A tenant whose tenant.yaml, routes or plugins do not load is held alone (no MQTT session, so
+the broker keeps its messages) and shown as degraded on /readyz and /api/v1/status; the others
+start. The top-level routes are the operator's: if they do not load, run exits 1.
 
 Flags:
   --config FILE   the YAML configuration (required; also TRIBUTARY_CONFIG)
@@ -47,9 +53,27 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
-	gw, err := gateway.New(cfg, gateway.WithLogger(log), gateway.WithReloadFrom(*path, os.Environ()))
-	if err != nil {
-		return err
+	// New compiles and starts every plugin; a signal meanwhile ends the command at once (the
+	// process exits; nothing was taken from the broker yet).
+	type built struct {
+		gw  *gateway.Gateway
+		err error
+	}
+	ready := make(chan built, 1)
+	go func() {
+		gw, err := gateway.New(cfg, gateway.WithLogger(log), gateway.WithReloadFrom(*path, os.Environ()))
+		ready <- built{gw, err}
+	}()
+	var gw *gateway.Gateway
+	select {
+	case b := <-ready:
+		if b.err != nil {
+			return b.err
+		}
+		gw = b.gw
+	case <-ctx.Done():
+		log.Info("stopped while starting: nothing was consumed")
+		return nil
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +19,9 @@ Loads the configuration (file, then TRIBUTARY_* environment overrides), checks e
 value, compiles every plugin the routes use and starts one instance of each stage with its
 config, then prints the effective configuration with secrets redacted, every tenant (inline
 and from tenants.dir) with its namespace and limits, and each stage's plugin with its version (sha256 of the .wasm, as stamped on dead letters) and compile time. Every problem in the file
-is reported, each naming its key. Exits 1 when the configuration is invalid.
+is reported, each naming its key. Exits 1 when the configuration is invalid, or when a tenant
+folder's tenant.yaml does not load (a running gateway would hold that tenant alone and serve
+the others).
 
 Flags:
   --config FILE   the YAML configuration (required; also TRIBUTARY_CONFIG)
@@ -36,6 +39,14 @@ func validateCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	cfg, err := config.Load(*path, os.Environ())
 	if err != nil {
 		return fmt.Errorf("%s is invalid:\n%w", *path, err)
+	}
+	if broken := cfg.BrokenTenants(); len(broken) > 0 {
+		errs := make([]error, 0, len(broken))
+		for _, b := range broken {
+			errs = append(errs, fmt.Errorf("tenant %s (%s): %w", b.Name, b.File, b.Err))
+		}
+		return fmt.Errorf("%s: %d tenant folder(s) do not load; a running gateway holds them (not subscribed) and serves the rest:\n%w",
+			*path, len(broken), errors.Join(errs...))
 	}
 	reports, err := gateway.CheckPlugins(ctx, cfg, newLogger(stderr, "warn", cfg.Log.Format))
 	if err != nil {

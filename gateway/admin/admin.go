@@ -28,6 +28,9 @@ type Options struct {
 	// Ready returns nil when the gateway can move messages, else why not. /readyz answers 200
 	// or 503 with the error text. Nil means always ready.
 	Ready func() error
+	// Detail returns lines /readyz adds after its verdict, such as tenants that are held or
+	// stale: degraded parts that do not make the gateway unready. Nil adds none.
+	Detail func() []string
 	// Status returns a JSON-encodable value served on GET /api/v1/status, to the operator
 	// (to anyone while Auth has no operator token). Nil disables the route.
 	Status func() any
@@ -101,14 +104,19 @@ func Handler(o Options) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		body := "ready\n"
 		if o.Ready != nil {
 			if err := o.Ready(); err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
-				_, _ = w.Write([]byte("not ready: " + err.Error() + "\n"))
-				return
+				body = "not ready: " + err.Error() + "\n"
 			}
 		}
-		_, _ = w.Write([]byte("ready\n"))
+		if o.Detail != nil {
+			for _, line := range o.Detail() {
+				body += "degraded: " + line + "\n"
+			}
+		}
+		_, _ = w.Write([]byte(body))
 	})
 	if o.Status != nil {
 		status := func(w http.ResponseWriter, _ *http.Request, _ principal) {

@@ -20,6 +20,8 @@ type Config struct {
 
 	// tenants are the inline and folder tenants as Load read them; see AllTenants.
 	tenants []Tenant
+	// broken are the folder tenants that did not load; see BrokenTenants.
+	broken []BrokenTenant
 }
 
 // MQTT configures the source connection (paho.golang autopaho, MQTT v5).

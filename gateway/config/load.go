@@ -100,6 +100,7 @@ func load(src koanf.Provider, srcName string, environ []string) (*Config, error)
 		}
 		errs = append(errs, e)
 	}
+	errs = cfg.holdBrokenTenants(errs)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

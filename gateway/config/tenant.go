@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -130,7 +131,6 @@ func (c *Config) loadTenantDir() []error {
 	if err != nil {
 		return []error{&KeyError{Key: "tenants.dir", Reason: err.Error()}}
 	}
-	var errs []error
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
@@ -141,19 +141,79 @@ func (c *Config) loadTenantDir() []error {
 			continue
 		}
 		t, terrs := loadTenantFile(path)
-		if len(terrs) > 0 {
-			errs = append(errs, terrs...)
-			continue
-		}
-		if t.Name != "" && t.Name != e.Name() {
-			errs = append(errs, &KeyError{Key: path + ": name", Reason: fmt.Sprintf(
+		if len(terrs) == 0 && t.Name != "" && t.Name != e.Name() {
+			terrs = append(terrs, &KeyError{Key: path + ": name", Reason: fmt.Sprintf(
 				"%q differs from the folder name %q; leave it out or make them equal", t.Name, e.Name())})
+		}
+		if len(terrs) > 0 {
+			c.broken = append(c.broken, BrokenTenant{Name: e.Name(), File: path, Err: errors.Join(terrs...)})
 			continue
 		}
 		t.Name, t.Dir, t.File = e.Name(), dir, path
 		c.tenants = append(c.tenants, t)
 	}
-	return errs
+	return nil
+}
+
+// BrokenTenant is a folder tenant whose tenant.yaml, routes, namespace, token file or plugin
+// files did not load. Load leaves it out of AllTenants instead of failing: whoever writes one
+// tenant's folder must not be able to stop the gateway or the other tenants. The gateway holds
+// it (no MQTT session, so the broker keeps its messages) and tries again on the next reload.
+type BrokenTenant struct {
+	// Name is the tenant's folder name.
+	Name string
+	// File is its tenant.yaml.
+	File string
+	// Err holds every problem found, each naming the file and key.
+	Err error
+}
+
+// BrokenTenants returns the folder tenants Load left out, in folder order; callers must not
+// modify it. Errors of inline tenants, which the operator writes in the configuration file,
+// fail Load as before.
+func (c *Config) BrokenTenants() []BrokenTenant { return c.broken }
+
+// holdBrokenTenants moves every folder tenant with a problem among errs to c.broken and returns
+// the problems that are not a folder tenant's, which fail the load.
+func (c *Config) holdBrokenTenants(errs []error) []error {
+	byTenant := map[string][]error{}
+	var rest []error
+	for _, e := range errs {
+		if name := c.folderTenantOf(e); name != "" {
+			byTenant[name] = append(byTenant[name], e)
+			continue
+		}
+		rest = append(rest, e)
+	}
+	if len(byTenant) == 0 {
+		return rest
+	}
+	kept := make([]Tenant, 0, len(c.tenants))
+	for _, t := range c.tenants {
+		if terrs := byTenant[t.Name]; t.File != "" && len(terrs) > 0 {
+			c.broken = append(c.broken, BrokenTenant{Name: t.Name, File: t.File, Err: errors.Join(terrs...)})
+			continue
+		}
+		kept = append(kept, t)
+	}
+	c.tenants = kept
+	slices.SortFunc(c.broken, func(a, b BrokenTenant) int { return strings.Compare(a.Name, b.Name) })
+	return rest
+}
+
+// folderTenantOf returns the folder tenant a load problem is about, or "": problems of a
+// folder tenant name its tenant.yaml first.
+func (c *Config) folderTenantOf(err error) string {
+	var ke *KeyError
+	if !errors.As(err, &ke) {
+		return ""
+	}
+	for _, t := range c.tenants {
+		if t.File != "" && (ke.Key == t.File || strings.HasPrefix(ke.Key, t.File+":")) {
+			return t.Name
+		}
+	}
+	return ""
 }
 
 // tenantRootName is what mapstructure calls the root of a tenant file in errors.
@@ -163,7 +223,7 @@ var tenantRootName = reflect.TypeFor[Tenant]().String()
 func loadTenantFile(path string) (Tenant, []error) {
 	k := koanf.New(".")
 	if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
-		return Tenant{}, []error{fmt.Errorf("tenant file %s: %w", path, err)}
+		return Tenant{}, []error{&KeyError{Key: path, Reason: err.Error()}}
 	}
 	var t Tenant
 	raw := k.Raw()
@@ -317,13 +377,34 @@ func checkDisjoint(p *problems, tenants []Tenant) {
 				for _, x := range ns.a {
 					for _, y := range ns.b {
 						if x != "" && y != "" && (strings.HasPrefix(x, y) || strings.HasPrefix(y, x)) {
-							p.add(tenantAt(b, j, ns.key), "%q overlaps tenant %s's %q: tenants' namespaces must not overlap", y, a.Name, x)
+							if blameFirst(a, b) {
+								p.add(tenantAt(a, i, ns.key), "%q overlaps tenant %s's %q: tenants' namespaces must not overlap", x, b.Name, y)
+							} else {
+								p.add(tenantAt(b, j, ns.key), "%q overlaps tenant %s's %q: tenants' namespaces must not overlap", y, a.Name, x)
+							}
 						}
 					}
 				}
 			}
 		}
 	}
+}
+
+// blameFirst reports whether an overlap between tenants a and b (a listed first) is a's fault
+// rather than b's. A folder tenant, written by whoever writes its folder, is blamed before an
+// inline one, which the operator writes; between two folder tenants, the one whose
+// tenant.yaml changed last. The blamed tenant is the one held (see BrokenTenant), so a
+// tenant.yaml written to claim a running tenant's namespace cannot take that tenant down.
+func blameFirst(a, b *Tenant) bool {
+	if (a.File == "") != (b.File == "") {
+		return a.File != ""
+	}
+	if a.File == "" {
+		return false
+	}
+	sa, errA := os.Stat(a.File)
+	sb, errB := os.Stat(b.File)
+	return errA == nil && errB == nil && sa.ModTime().After(sb.ModTime())
 }
 
 // Stages counts the chain stages of the tenant's routes.

@@ -132,7 +132,7 @@ func TestTenantErrors(t *testing.T) {
 		{
 			name:    "bad tenant yaml",
 			folder:  "routes: [\n",
-			wantErr: []string{"tenant file ", "tenant.yaml"},
+			wantErr: []string{"tenant.yaml: "},
 		},
 		{
 			name:    "name differs from folder",
@@ -177,7 +177,18 @@ func TestTenantErrors(t *testing.T) {
 			if tt.inline != "" {
 				doc += "  inline:\n    " + tt.inline + "\n"
 			}
-			_, err := config.LoadBytes([]byte(doc), nil)
+			cfg, err := config.LoadBytes([]byte(doc), nil)
+			if tt.folder != "" {
+				// A folder tenant's problems hold that tenant alone: the load succeeds.
+				if err != nil {
+					t.Fatalf("LoadBytes: %v; want the folder tenant held", err)
+				}
+				broken := cfg.BrokenTenants()
+				if len(broken) != 1 || broken[0].Name != "acme" || cfg.Tenant("acme") != nil && cfg.Tenant("acme").File != "" {
+					t.Fatalf("BrokenTenants = %+v, want acme held and out of AllTenants", broken)
+				}
+				err = broken[0].Err
+			}
 			if err == nil {
 				t.Fatalf("LoadBytes succeeded, want errors %q", tt.wantErr)
 			}
@@ -219,5 +230,53 @@ func TestMQTTAllowed(t *testing.T) {
 		if got := tn.MQTTAllowed(f); got != want {
 			t.Errorf("MQTTAllowed(%q) = %v, want %v", f, got, want)
 		}
+	}
+}
+
+// TestBrokenFolderTenantIsHeldAlone: a folder tenant that does not load is left out and
+// reported; the operator's routes and the other tenants load.
+func TestBrokenFolderTenantIsHeldAlone(t *testing.T) {
+	dir := t.TempDir()
+	writeTenant(t, dir, "good", "mqtt_prefixes: [g/]\nkafka_prefixes: [g.]\nroutes: [{name: r, from: [g/#], to: {topic: g.t}}]\n")
+	writeTenant(t, dir, "bad", "mqtt_prefixes: [b/]\nkafka_prefixes: [b.]\nroutes: [{name: r, from: [other/#], to: {topic: b.t}, chain: [{plugin: missing}]}]\n")
+	cfg, err := config.LoadBytes([]byte("plugins: {dir: testdata/plugins}\ntenants: {dir: "+dir+"}\n"), nil)
+	if err != nil {
+		t.Fatalf("LoadBytes: %v", err)
+	}
+	if cfg.Tenant("good") == nil || cfg.Tenant("bad") != nil {
+		t.Fatalf("tenants = %+v, want good only", cfg.AllTenants())
+	}
+	broken := cfg.BrokenTenants()
+	if len(broken) != 1 || broken[0].Name != "bad" {
+		t.Fatalf("BrokenTenants = %+v, want bad", broken)
+	}
+	for _, want := range []string{`topic filter "other/#" is outside tenant bad's MQTT namespace`, `plugin "missing": file`} {
+		if !strings.Contains(broken[0].Err.Error(), want) {
+			t.Errorf("bad's error does not contain %q:\n%v", want, broken[0].Err)
+		}
+	}
+}
+
+// TestOverlapHoldsTheNewerFolderTenant: a tenant.yaml written to claim another folder
+// tenant's namespace holds its own tenant, not the one that was there first.
+func TestOverlapHoldsTheNewerFolderTenant(t *testing.T) {
+	dir := t.TempDir()
+	// "aaa" sorts first, so order alone would blame "zzz", the tenant that was there first.
+	writeTenant(t, dir, "zzz", "mqtt_prefixes: [z/]\nkafka_prefixes: [z.]\nroutes: [{name: r, from: [z/#], to: {topic: z.t}}]\n")
+	writeTenant(t, dir, "aaa", "mqtt_prefixes: [z/x/]\nkafka_prefixes: [a.]\nroutes: [{name: r, from: [z/x/#], to: {topic: a.t}}]\n")
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "zzz", config.TenantFile), old, old); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadBytes([]byte("plugins: {dir: testdata/plugins}\ntenants: {dir: "+dir+"}\n"), nil)
+	if err != nil {
+		t.Fatalf("LoadBytes: %v", err)
+	}
+	broken := cfg.BrokenTenants()
+	if len(broken) != 1 || broken[0].Name != "aaa" || cfg.Tenant("zzz") == nil {
+		t.Fatalf("BrokenTenants = %+v, want aaa held and zzz loaded", broken)
+	}
+	if !strings.Contains(broken[0].Err.Error(), `"z/x/" overlaps tenant zzz's "z/"`) {
+		t.Errorf("aaa's error: %v", broken[0].Err)
 	}
 }
