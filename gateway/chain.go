@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -199,10 +200,14 @@ func (g *Gateway) runChain(ctx context.Context, r *route, msgs []*message) {
 	for i, m := range msgs {
 		in[i] = m.abiMessage(r)
 	}
-	results := r.chain.Process(ctx, in)
+	results := r.chain.Process(g.abortCtx, in)
 	for i, res := range results {
 		m := msgs[i]
 		switch {
+		case res.Err != nil && g.abortCtx.Err() != nil && errors.Is(res.Err, context.Canceled):
+			// Stopped by a drain that ran out of time: not the plugin's fault and not
+			// acknowledged, so the broker redelivers the message to the next session.
+			continue
 		case res.Err != nil:
 			m.delivery.add(1)
 			g.sink.deadLetter(ctx, r, m, pluginReason(res.Err))

@@ -53,6 +53,10 @@ type Gateway struct {
 	stopping atomic.Bool
 	stopCtx  context.Context
 	stopAll  context.CancelFunc
+	// abortCtx is what plugin calls run under; it is done when the drain runs out of time,
+	// which stops guests still running (their messages stay unacknowledged).
+	abortCtx   context.Context
+	abortCalls context.CancelFunc
 	reloadPath    string   // see WithReloadFrom
 	reloadEnv     []string // see WithReloadFrom
 }
@@ -100,6 +104,7 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	newReloadMetrics(g.registry, &g.reload)
 	g.tenants = newTenantSet(g.registry)
 	g.stopCtx, g.stopAll = context.WithCancel(context.Background())
+	g.abortCtx, g.abortCalls = context.WithCancel(context.Background())
 	g.reload.trigger = make(chan struct{}, 1)
 	g.current.Store(cfg)
 	if err := adminAuth(cfg).Validate(); err != nil {
@@ -322,6 +327,7 @@ func (g *Gateway) drainBounded() error {
 	go func() { done <- g.drain() }()
 	t := time.NewTimer(g.cfg.Flow.DrainTimeout + drainGrace)
 	defer t.Stop()
+	defer g.abortCalls()
 	select {
 	case err := <-done:
 		return err
@@ -369,6 +375,7 @@ func (g *Gateway) drain() error {
 	case <-shardsDone:
 	case <-ctx.Done():
 		err = errors.New("drain timeout: shards still busy")
+		g.abortCalls() // stop plugin calls still running; their messages are redelivered
 	}
 	unacked := func() int {
 		n := 0

@@ -3,11 +3,13 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tributary-gw/tributary/gateway"
+	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 )
 
@@ -100,5 +102,61 @@ func TestTenants_BrokenTenantIsHeldAlone(t *testing.T) {
 	}
 	if err := gw.ReloadTenant(context.Background(), "nobody"); err == nil {
 		t.Errorf("ReloadTenant(nobody) succeeded")
+	}
+}
+
+// TestDrain_BoundedWhateverAPluginDoes stops a gateway while a plugin loops on a message with
+// a call_timeout of an hour: Run still returns within flow.drain_timeout plus the documented
+// grace of 5 s, reporting the unfinished drain, and the looping call is stopped.
+func TestDrain_BoundedWhateverAPluginDoes(t *testing.T) {
+	mq := gatewaytest.Mosquitto(t)
+	kf := gatewaytest.Kafka(t)
+	r := route("r", "spin/#", 1, "spun")
+	r.Chain = []config.Stage{{Plugin: "conformance"}}
+	cfg := testConfig(t, mq.URL(), kf, r)
+	cfg.Plugins.Dir = conformancePlugins(t)
+	cfg.Plugins.Limits.CallTimeout = time.Hour
+	cfg.Plugins.Instances = 1
+	cfg.Flow.DrainTimeout = time.Second
+	logs := &gatewaytest.SyncBuffer{}
+	gw, err := gateway.New(cfg, gateway.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Run(ctx) }()
+	defer func() {
+		if t.Failed() {
+			t.Logf("gateway logs:\n%s", logs.String())
+		}
+	}()
+	gatewaytest.WaitFor(t, 20*time.Second, func() error {
+		if gw.Stats().MQTTConnected {
+			return nil
+		}
+		return fmt.Errorf("not connected")
+	})
+	gatewaytest.Publish(t, mq.URL(), 1, []gatewaytest.PublishMsg{{Topic: "spin/x", Payload: []byte("loop")}})
+	gatewaytest.WaitFor(t, 20*time.Second, func() error {
+		for _, rs := range gw.Stats().Routes {
+			if rs.Name == "r" && rs.In > 0 {
+				return nil
+			}
+		}
+		return fmt.Errorf("the message has not reached the chain")
+	})
+	stopped := time.Now()
+	cancel()
+	bound := cfg.Flow.DrainTimeout + 5*time.Second
+	select {
+	case err := <-done:
+		took := time.Since(stopped)
+		t.Logf("Run returned after %v: %v", took.Round(time.Millisecond), err)
+		if err == nil || !strings.Contains(err.Error(), "drain") {
+			t.Errorf("Run = %v, want an unfinished drain reported", err)
+		}
+	case <-time.After(bound + 10*time.Second): // slack for a loaded CI machine
+		t.Fatalf("Run did not return within %v of the stop (drain_timeout %v + grace 5s)", bound+10*time.Second, cfg.Flow.DrainTimeout)
 	}
 }

@@ -293,6 +293,7 @@ func reloadable(old, cfg *config.Config) error {
 		{"admin", old.Admin, cfg.Admin},
 		{"log", old.Log, cfg.Log},
 		{"plugins.cache_dir", old.Plugins.CacheDir, cfg.Plugins.CacheDir},
+		{"plugins.compile", old.Plugins.Compile, cfg.Plugins.Compile},
 	}
 	for _, s := range sections {
 		if key, o, n, ok := firstDiff(s.key, reflect.ValueOf(s.old), reflect.ValueOf(s.new)); ok {

@@ -136,6 +136,36 @@ type Plugins struct {
 	Instances int `koanf:"instances"`
 	// Limits bound every plugin instance.
 	Limits PluginLimits `koanf:"limits"`
+	// Compile bounds the compilation of plugin modules. Needs a restart to change.
+	Compile Compile `koanf:"compile"`
+}
+
+// Compile bounds compiling plugin modules, which runs in a child process of the gateway's own
+// binary so that a module crafted to make the compiler spin or swell is stopped, not the
+// gateway.
+type Compile struct {
+	// Timeout bounds compiling one module. Defaults to 60s.
+	Timeout time.Duration `koanf:"timeout"`
+	// MemoryMB bounds the memory of the process compiling one module. Defaults to 2048.
+	MemoryMB int `koanf:"memory_mb"`
+	// Concurrency bounds the compilations running at once. 0 means half the CPUs (at least 1).
+	Concurrency int `koanf:"concurrency"`
+}
+
+// ModuleLimits bound what a plugin module may declare. They are checked on the module's bytes
+// before it is compiled; a module over a limit is refused, naming the limit. Zero means the
+// default (for a tenant: plugins.limits.module).
+type ModuleLimits struct {
+	// MaxModuleMB bounds the size of a .wasm file.
+	MaxModuleMB int `koanf:"max_module_mb"`
+	// MaxFunctions bounds the functions a module imports and defines together.
+	MaxFunctions int `koanf:"max_functions"`
+	// MaxNesting bounds how deeply blocks, loops and ifs nest in one function.
+	MaxNesting int `koanf:"max_nesting"`
+	// MaxLocals bounds the local variables of one function.
+	MaxLocals int `koanf:"max_locals"`
+	// MaxTableElements bounds the initial size a module declares for a table.
+	MaxTableElements int `koanf:"max_table_elements"`
 }
 
 // PluginLimits bound what one plugin instance may use. A plugin that breaks a limit has its
@@ -160,6 +190,8 @@ type PluginLimits struct {
 	// costs about as little; only modules the rewriter cannot parse (SIMD, exception
 	// handling) run under wazero's much slower termination checks.
 	Trusted bool `koanf:"trusted"`
+	// Module bounds what a module may declare, checked before it is compiled.
+	Module ModuleLimits `koanf:"module"`
 }
 
 // Admin configures the HTTP admin endpoint.
@@ -269,6 +301,7 @@ func Default() *Config {
 				RecycleAfterCalls: 100_000,
 				RecycleAboveMB:    64,
 			},
+			Compile: Compile{Timeout: 60 * time.Second, MemoryMB: 2048},
 		},
 		Admin: Admin{Listen: "127.0.0.1:9464"},
 		Log:   Log{Level: "info", Format: "text"},

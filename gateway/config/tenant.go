@@ -79,6 +79,9 @@ type TenantLimits struct {
 	// MaxInstances caps the plugin instances of all the tenant's chain stages together; each
 	// stage gets an equal share (at least one). 0 means plugins.instances per stage.
 	MaxInstances int `koanf:"max_instances"`
+	// Module bounds what the tenant's plugin modules may declare; each zero field means
+	// plugins.limits.module's.
+	Module ModuleLimits `koanf:"module"`
 }
 
 // AllTenants returns the inline tenants followed by the folder tenants, as Load read them;
@@ -356,6 +359,7 @@ func (c *Config) checkTenants(p *problems) {
 		} else if stages := t.Stages(); l.MaxInstances > 0 && stages > l.MaxInstances {
 			p.add(at("limits.max_instances"), "%d is fewer than the %d chain stages of the tenant's routes, each needs one", l.MaxInstances, stages)
 		}
+		t.Limits.Module.check(p, at("limits.module"))
 		if len(t.Routes) == 0 {
 			p.add(at("routes"), "at least one route is required")
 		}

@@ -169,6 +169,29 @@ func (pl *Plugins) check(p *problems) {
 		p.add("plugins.limits.memory_mb", "%d exceeds the 4096 MiB a 32-bit WebAssembly memory can hold", pl.Limits.MemoryMB)
 	}
 	checkDuration(p, "plugins.limits.call_timeout", pl.Limits.CallTimeout, 1, 0)
+	pl.Limits.Module.check(p, "plugins.limits.module")
+	checkDuration(p, "plugins.compile.timeout", pl.Compile.Timeout, 1, 0)
+	if pl.Compile.MemoryMB < 64 {
+		p.add("plugins.compile.memory_mb", "%d is below 64: compiling even a small module needs more", pl.Compile.MemoryMB)
+	}
+	if pl.Compile.Concurrency < 0 {
+		p.add("plugins.compile.concurrency", "%d must not be negative (0: half the CPUs)", pl.Compile.Concurrency)
+	}
+}
+
+// check reports negative module limits at key.
+func (m ModuleLimits) check(p *problems, key string) {
+	for _, f := range []struct {
+		key string
+		v   int
+	}{
+		{"max_module_mb", m.MaxModuleMB}, {"max_functions", m.MaxFunctions}, {"max_nesting", m.MaxNesting},
+		{"max_locals", m.MaxLocals}, {"max_table_elements", m.MaxTableElements},
+	} {
+		if f.v < 0 {
+			p.add(key+"."+f.key, "%d must not be negative (0: the default)", f.v)
+		}
+	}
 }
 
 func (t *TLS) check(p *problems, prefix string) {
