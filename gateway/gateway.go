@@ -57,8 +57,8 @@ type Gateway struct {
 	// which stops guests still running (their messages stay unacknowledged).
 	abortCtx   context.Context
 	abortCalls context.CancelFunc
-	reloadPath    string   // see WithReloadFrom
-	reloadEnv     []string // see WithReloadFrom
+	reloadPath string   // see WithReloadFrom
+	reloadEnv  []string // see WithReloadFrom
 }
 
 // Option changes how a Gateway is built. Options exist for tests and embedding, not for
