@@ -554,7 +554,9 @@ func TestRequestTimeout(t *testing.T) {
 			t.Errorf("%s %s = %d %s, want 503 naming the time limit", c.method, c.path, r.code, r.body)
 		}
 	}
-	s.backend.hold = func(context.Context) error { return admin.Unavailable(errors.New("tenant acme: another change is running")) }
+	s.backend.hold = func(context.Context) error {
+		return admin.Unavailable(errors.New("tenant acme: another change is running"))
+	}
 	if r := s.do(t, "PUT", "/api/v1/tenants/acme/plugins/p", acmeToken, wasm); r.code != 503 || !strings.Contains(r.body, "another change") {
 		t.Errorf("PUT while the Backend is busy = %d %s, want 503", r.code, r.body)
 	}
