@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,6 +43,8 @@ type adminHandler struct {
 	cfg       *config.Config    // the configuration the handler is built for
 	tokenErrs map[string]string // token file -> the error last logged for it
 	refresh   chan struct{}     // asks watchTokens to read the token files again
+	turns     chan struct{}     // admin.Options.ModuleTurns, one bound across rebuilds
+	built     admin.Auth        // the tokens of the handler in force
 }
 
 func (a *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -54,9 +57,10 @@ func (a *adminHandler) rebuild(cfg *config.Config) {
 	a.mu.Lock()
 	if a.refresh == nil { // the first call, from New, before watchTokens runs
 		a.refresh = make(chan struct{}, 1)
+		a.turns = make(chan struct{}, admin.DefaultMaxModuleRequests)
 	}
 	a.cfg = cfg
-	a.buildLocked()
+	a.buildLocked(a.auth(cfg))
 	a.mu.Unlock()
 	a.refreshTokens()
 }
@@ -75,21 +79,31 @@ func (a *adminHandler) refreshTokens() {
 func (a *adminHandler) rereadTokens() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.buildLocked()
+	if au := a.auth(a.cfg); !sameAuth(au, a.built) {
+		a.buildLocked(au)
+		a.g.log.Info("admin tokens changed: token files read again")
+	}
 }
 
-// buildLocked makes the handler for a.cfg. a.mu must be held.
-func (a *adminHandler) buildLocked() {
+// sameAuth reports whether x and y hold the same tokens.
+func sameAuth(x, y admin.Auth) bool {
+	return x.Operator == y.Operator && x.OperatorUnavailable == y.OperatorUnavailable && maps.Equal(x.Tenants, y.Tenants)
+}
+
+// buildLocked makes the handler for a.cfg with tokens au. a.mu must be held.
+func (a *adminHandler) buildLocked(au admin.Auth) {
+	a.built = au
 	g, cfg := a.g, a.cfg
 	h := admin.Handler(admin.Options{
 		Gatherer:       g.registry,
 		ProtectMetrics: cfg.Admin.ProtectMetrics,
 		Ready:          g.readiness,
 		Status:         func() any { return g.Stats() },
-		Auth:           a.auth(cfg),
+		Auth:           au,
 		Backend:        adminBackend{g},
 		Log:            g.log,
 		RequestTimeout: adminRequestTimeout,
+		ModuleTurns:    a.turns,
 	})
 	a.h.Store(&h)
 }

@@ -52,14 +52,14 @@ func (a *adminHandler) auth(cfg *config.Config) admin.Auth {
 	seen := map[string]bool{}
 	if f := cfg.Admin.TokenFile; f != "" {
 		seen[f] = true
-		au.Operator = a.readToken("operator", "admin.token_file", f)
+		au.Operator = a.readToken("", "admin.token_file", f)
 		au.OperatorUnavailable = au.Operator == ""
 	}
 	for _, t := range cfg.AllTenants() {
 		switch {
 		case t.AdminTokenFile != "":
 			seen[t.AdminTokenFile] = true
-			if tok := a.readToken(fmt.Sprintf("tenant %q", t.Name), "admin_token_file", t.AdminTokenFile); tok != "" {
+			if tok := a.readToken(t.Name, "admin_token_file", t.AdminTokenFile); tok != "" {
 				au.Tenants[t.Name] = tok
 			}
 		case t.AdminToken != "":
@@ -74,14 +74,19 @@ func (a *adminHandler) auth(cfg *config.Config) admin.Auth {
 	return au
 }
 
-// readToken reads the token file of who (key names the configuration key), or returns ""
-// after logging why not.
-func (a *adminHandler) readToken(who, key, file string) string {
+// readToken reads the token file of tenant ("" for the operator; key names the
+// configuration key), or returns "" after logging why not.
+func (a *adminHandler) readToken(tenant, key, file string) string {
+	who, probe := "operator", admin.Auth{}
 	tok, err := config.ReadSecretFile(file)
+	if tenant == "" {
+		probe.Operator = tok.Value()
+	} else {
+		who, probe.Tenants = fmt.Sprintf("tenant %q", tenant), map[string]string{tenant: tok.Value()}
+	}
 	if err == nil {
-		probe := admin.Auth{Operator: tok.Value()}
-		err = probe.Validate() // too short, whitespace; names "operator", never the token
-		if err != nil {
+		// Too short, whitespace: the error names the principal, never the token.
+		if err = probe.Validate(); err != nil {
 			err = fmt.Errorf("%s: %w", file, err)
 		}
 	}

@@ -61,6 +61,11 @@ type Options struct {
 	// wait for a turn until their RequestTimeout, then answer 503. Defaults to
 	// DefaultMaxModuleRequests.
 	MaxModuleRequests int
+	// ModuleTurns, when set, replaces MaxModuleRequests: its capacity bounds the module
+	// requests handled at once by every handler built with the same channel, so that a
+	// caller rebuilding its handler (new tokens, a reload) keeps one bound. Make it with
+	// make(chan struct{}, n) and never send on it or close it.
+	ModuleTurns chan struct{}
 	// Log receives an audit line for every change (upload, rollback, delete, reload) naming
 	// who made it, and a warning for every refused request. Tokens are never logged. Nil
 	// discards.
@@ -106,7 +111,11 @@ func Handler(o Options) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &api{o: o, auth: newAuthenticator(o.Auth), log: log, modules: make(chan struct{}, o.MaxModuleRequests)}
+	turns := o.ModuleTurns
+	if turns == nil {
+		turns = make(chan struct{}, o.MaxModuleRequests)
+	}
+	a := &api{o: o, auth: newAuthenticator(o.Auth), log: log, modules: turns}
 
 	mux := http.NewServeMux()
 	if o.Gatherer != nil {

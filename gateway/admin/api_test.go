@@ -592,3 +592,20 @@ func TestModuleRequestsBounded(t *testing.T) {
 		t.Errorf("the refused validation reached the Backend: %v", calls)
 	}
 }
+
+// TestOperatorUnavailable: an operator token that is configured but unusable (its file is
+// empty) fails closed: nobody is the operator, and /api/v1/status does not open up as it
+// does when no operator token is configured at all.
+func TestOperatorUnavailable(t *testing.T) {
+	s := newServer(t, func(o *admin.Options) {
+		o.Auth = admin.Auth{OperatorUnavailable: true, Tenants: map[string]string{"acme": acmeToken}}
+	})
+	for _, tok := range []string{"", opToken} {
+		if r := s.do(t, "GET", "/api/v1/status", tok, nil); r.code != 401 {
+			t.Errorf("GET /api/v1/status with token %q = %d %s, want 401", tok, r.code, r.body)
+		}
+	}
+	if r := s.do(t, "GET", "/api/v1/tenants/acme", acmeToken, nil); r.code != 200 {
+		t.Errorf("a tenant token while the operator's is unavailable = %d %s, want 200", r.code, r.body)
+	}
+}
