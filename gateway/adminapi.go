@@ -414,8 +414,17 @@ func (b adminBackend) ValidatePlugin(ctx context.Context, _ string, wasm []byte)
 }
 
 // pluginHost returns the gateway's plugin host, starting it when no route needed one yet.
+// It waits for a running reload (the host is the reload's), giving up with a 503 error when
+// ctx is done first: reload.mu cannot be waited for with a context, so it is tried every
+// pluginHostPoll.
 func (g *Gateway) pluginHost(ctx context.Context) (*wasmhost.Host, error) {
-	g.reload.mu.Lock()
+	for !g.reload.mu.TryLock() {
+		select {
+		case <-ctx.Done():
+			return nil, admin.Unavailable(fmt.Errorf("busy: a reload is running; try again (%w)", ctx.Err()))
+		case <-time.After(pluginHostPoll):
+		}
+	}
 	defer g.reload.mu.Unlock()
 	if g.host == nil {
 		host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{
@@ -482,3 +491,6 @@ func (f *folderStore) lock(ctx context.Context) error {
 }
 
 func (f *folderStore) unlock() { <-f.turn }
+
+// pluginHostPoll is how often pluginHost tries the reload lock while a reload holds it.
+const pluginHostPoll = 20 * time.Millisecond
