@@ -236,7 +236,7 @@ func (b adminBackend) change(ctx context.Context, tenant, name, what string, do 
 		return admin.PluginVersion{}, admin.StoreError(err)
 	}
 	if v.Hash == before.Hash {
-		return b.version(st, v, b.LastReload()), nil // nothing changed on disk
+		return b.version(st, v, nil), nil // nothing changed on disk, nothing to apply
 	}
 	status, aerr := b.applyTenant(ctx, tenant)
 	if aerr == nil {
