@@ -21,7 +21,7 @@ const (
 	// adminReadHeaderTimeout bounds reading a request's header.
 	adminReadHeaderTimeout = 10 * time.Second
 	// adminReadTimeout bounds reading a whole request, a 32 MiB module included (at
-	// about 600 KiB/s or faster).
+	// about 550 KiB/s or faster).
 	adminReadTimeout = adminRequestTimeout
 	// adminWriteTimeout bounds a request from the end of its header to the end of its
 	// answer: longer than adminRequestTimeout, so that a 503 "gave up" can still be sent.
