@@ -13,25 +13,6 @@ import (
 	"github.com/tributary-gw/tributary/gateway/config"
 )
 
-// Limits of the admin endpoint's HTTP server and requests (README, "Admin API").
-const (
-	// adminRequestTimeout bounds one /api/v1 request from its handler's start: reading the
-	// body, compiling, waiting for the folder's change lock, reloading.
-	adminRequestTimeout = admin.DefaultRequestTimeout
-	// adminReadHeaderTimeout bounds reading a request's header.
-	adminReadHeaderTimeout = 10 * time.Second
-	// adminReadTimeout bounds reading a whole request, a 32 MiB module included (at
-	// about 550 KiB/s or faster).
-	adminReadTimeout = adminRequestTimeout
-	// adminWriteTimeout bounds a request from the end of its header to the end of its
-	// answer: longer than adminRequestTimeout, so that a 503 "gave up" can still be sent.
-	adminWriteTimeout = adminRequestTimeout + 15*time.Second
-	// adminIdleTimeout closes a kept-alive connection idle this long.
-	adminIdleTimeout = 2 * time.Minute
-	// adminMaxHeaderBytes bounds a request's header.
-	adminMaxHeaderBytes = 64 << 10
-)
-
 // Token file watching (see watchTokens).
 const (
 	// tokenDebounce is how long watchTokens lets a burst of events in a token file's folder

@@ -156,7 +156,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 		addr := ln.Addr().String()
 		g.adminAddr.Store(&addr)
-		// Every request is bounded (see admintokens.go): header, whole request (a module of
+		// Every request is bounded (see adminapi.go): header, whole request (a module of
 		// the maximum size), handler plus answer, idle keep-alive.
 		adminSrv = &http.Server{Handler: g.adminH, ReadHeaderTimeout: adminReadHeaderTimeout,
 			ReadTimeout: adminReadTimeout, WriteTimeout: adminWriteTimeout, IdleTimeout: adminIdleTimeout,
