@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +19,27 @@ import (
 	"github.com/tributary-gw/tributary/wasmhost"
 )
 
-// adminAuth returns the bearer tokens of cfg: the operator's and each tenant's.
+// Limits of the admin endpoint's HTTP server and requests (README, "Admin API").
+const (
+	// adminRequestTimeout bounds one /api/v1 request from its handler's start: reading the
+	// body, compiling, waiting for the folder's change lock, reloading.
+	adminRequestTimeout = admin.DefaultRequestTimeout
+	// adminReadHeaderTimeout bounds reading a request's header.
+	adminReadHeaderTimeout = 10 * time.Second
+	// adminReadTimeout bounds reading a whole request, a 32 MiB module included (at
+	// about 550 KiB/s or faster).
+	adminReadTimeout = adminRequestTimeout
+	// adminWriteTimeout bounds a request from the end of its header to the end of its
+	// answer: longer than adminRequestTimeout, so that a 503 "gave up" can still be sent.
+	adminWriteTimeout = adminRequestTimeout + 15*time.Second
+	// adminIdleTimeout closes a kept-alive connection idle this long.
+	adminIdleTimeout = 2 * time.Minute
+	// adminMaxHeaderBytes bounds a request's header.
+	adminMaxHeaderBytes = 64 << 10
+)
+
+// adminAuth returns the bearer tokens of cfg as it was loaded: the operator's and each
+// tenant's. The admin handler reads the token files afresh instead (see adminHandler.auth).
 func adminAuth(cfg *config.Config) admin.Auth {
 	a := admin.Auth{Operator: cfg.Admin.Token.Value(), Tenants: map[string]string{}}
 	for _, t := range cfg.AllTenants() {
@@ -28,28 +51,80 @@ func adminAuth(cfg *config.Config) admin.Auth {
 }
 
 // adminHandler serves the admin endpoint. Its handler is rebuilt on every successful reload,
-// so tokens of tenants added or changed take effect at once.
+// so tokens of tenants added or changed take effect at once, and whenever a token file
+// changes (see watchTokens), whether or not a reload succeeds.
 type adminHandler struct {
 	g *Gateway
 	h atomic.Pointer[http.Handler]
+
+	stores pluginStores
+
+	mu        sync.Mutex        // serialises building the handler
+	cfg       *config.Config    // the configuration the handler is built for
+	tokenErrs map[string]string // token file -> the error last logged for it
+	refresh   chan struct{}     // asks watchTokens to read the token files again
+	turns     chan struct{}     // admin.Options.ModuleTurns, one bound across rebuilds
+	built     admin.Auth        // the tokens of the handler in force
 }
 
 func (a *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	(*a.h.Load()).ServeHTTP(w, r)
 }
 
-// rebuild makes a handler with cfg's tokens.
+// rebuild makes a handler for cfg, reading its token files afresh, and has watchTokens
+// watch the files cfg names.
 func (a *adminHandler) rebuild(cfg *config.Config) {
-	g := a.g
+	a.mu.Lock()
+	if a.refresh == nil { // the first call, from New, before watchTokens runs
+		a.refresh = make(chan struct{}, 1)
+		a.turns = make(chan struct{}, admin.DefaultMaxModuleRequests)
+	}
+	a.cfg = cfg
+	a.buildLocked(a.auth(cfg))
+	a.mu.Unlock()
+	a.refreshTokens()
+}
+
+// refreshTokens asks watchTokens to read the token files again (and watch the folders the
+// configuration in force names). It returns at once.
+func (a *adminHandler) refreshTokens() {
+	select {
+	case a.refresh <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// rereadTokens rebuilds the handler from the configuration in force with the token files as
+// they are now.
+func (a *adminHandler) rereadTokens() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if au := a.auth(a.cfg); !sameAuth(au, a.built) {
+		a.buildLocked(au)
+		a.g.log.Info("admin tokens changed: token files read again")
+	}
+}
+
+// sameAuth reports whether x and y hold the same tokens.
+func sameAuth(x, y admin.Auth) bool {
+	return x.Operator == y.Operator && x.OperatorUnavailable == y.OperatorUnavailable && maps.Equal(x.Tenants, y.Tenants)
+}
+
+// buildLocked makes the handler for a.cfg with tokens au. a.mu must be held.
+func (a *adminHandler) buildLocked(au admin.Auth) {
+	a.built = au
+	g, cfg := a.g, a.cfg
 	h := admin.Handler(admin.Options{
 		Gatherer:       g.registry,
 		ProtectMetrics: cfg.Admin.ProtectMetrics,
 		Ready:          g.readiness,
 		Detail:         g.degradedDetail,
 		Status:         func() any { return g.Stats() },
-		Auth:           adminAuth(cfg),
+		Auth:           au,
 		Backend:        adminBackend{g},
 		Log:            g.log,
+		RequestTimeout: adminRequestTimeout,
+		ModuleTurns:    a.turns,
 	})
 	a.h.Store(&h)
 }
@@ -79,7 +154,7 @@ func (b adminBackend) Tenants() []admin.TenantInfo {
 			}
 			ti.Routes = append(ti.Routes, ri)
 		}
-		if st, err := pluginstore.Open(dir); err == nil {
+		if st, err := b.g.adminH.stores.get(dir, false); err == nil {
 			list, _ := st.List()
 			for _, p := range list {
 				ti.Plugins = append(ti.Plugins, admin.PluginInfo{Name: p.Name, Version: p.Hash, Size: p.Size,
@@ -103,8 +178,9 @@ func (b adminBackend) LastReload() any {
 	return nil
 }
 
-// store opens the plugin folder of tenant ("" for plugins.dir), creating it.
-func (b adminBackend) store(tenant string) (*pluginstore.Store, error) {
+// store returns the plugin store of tenant's folder ("" for plugins.dir), creating the
+// folder.
+func (b adminBackend) store(tenant string) (*folderStore, error) {
 	cfg := b.g.current.Load()
 	dir := cfg.Plugins.Dir
 	if tenant != "" {
@@ -114,10 +190,7 @@ func (b adminBackend) store(tenant string) (*pluginstore.Store, error) {
 		}
 		dir = t.Dir
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("plugin folder %s: %w", dir, err)
-	}
-	return pluginstore.Open(dir)
+	return b.g.adminH.stores.get(dir, true)
 }
 
 // compile compiles and checks wasm as plugin name on the gateway's host.
@@ -133,37 +206,196 @@ func (b adminBackend) compile(ctx context.Context, name string, wasm []byte) (*w
 	return p, nil
 }
 
-// PutPlugin implements admin.Backend: compile and check, store (the replaced file becomes the
-// previous version), then reload. When the reload is rejected (the plugin's init refuses a
-// route's config, say) the previous file is put back and the error says why.
+// PutPlugin implements admin.Backend: compile and check, then, holding the folder's change
+// lock, store (the replaced file becomes the previous version) and apply the tenant. When the
+// tenant's new version does not load (the plugin's init refuses a route's config, say) the
+// folder is restored exactly as it was and the error says why. See change.
 func (b adminBackend) PutPlugin(ctx context.Context, tenant, name string, wasm []byte) (admin.PluginVersion, error) {
 	if _, err := b.compile(ctx, name, wasm); err != nil {
 		return admin.PluginVersion{}, err
 	}
+	return b.change(ctx, tenant, name, "upload", func(st *folderStore) (pluginstore.Version, error) {
+		return st.Put(name, wasm)
+	})
+}
+
+// RollbackPlugin implements admin.Backend: the previous file comes back and is applied; when
+// the tenant does not load it, the rollback is undone. See change.
+func (b adminBackend) RollbackPlugin(ctx context.Context, tenant, name string) (admin.PluginVersion, error) {
+	return b.change(ctx, tenant, name, "rollback", func(st *folderStore) (pluginstore.Version, error) {
+		return st.Rollback(name)
+	})
+}
+
+// change makes one change of plugin name in tenant's folder and applies it, as one step for
+// every other upload, rollback and delete of that folder: it holds the folder's change lock
+// (waiting for it at most until ctx is done: 503) across snapshot, change, apply and undo.
+//
+// When applyTenant reports that the tenant's new version did not load, Restore puts back the
+// exact bytes that were current before (or removes a file that did not exist) and the
+// history as it was, so the version on disk is again the version serving and the refused
+// one is not even a previous version. A reload the file watcher starts between the change
+// and the undo reads the same folder: it either refuses the same version (nothing changes)
+// or, when the version loads there but did not here (a flaky init, our request's time limit
+// ran out), applies it for a moment; the undo's own file event reloads the folder again, and
+// change itself re-applies the tenant when what serves differs from the disk after the undo.
+func (b adminBackend) change(ctx context.Context, tenant, name, what string, do func(*folderStore) (pluginstore.Version, error)) (admin.PluginVersion, error) {
 	st, err := b.store(tenant)
 	if err != nil {
 		return admin.PluginVersion{}, err
 	}
-	cur, gerr := st.Get(name)
-	existed := gerr == nil && cur.Hash != ""
-	v, err := st.Put(name, wasm)
+	if err := st.lock(ctx); err != nil {
+		return admin.PluginVersion{}, err
+	}
+	defer st.unlock()
+	before, err := st.Snapshot(name)
 	if err != nil {
 		return admin.PluginVersion{}, admin.StoreError(err)
 	}
-	status, rerr := b.Reload(ctx)
-	if rerr != nil {
-		if existed {
-			_, _ = st.Rollback(name)
-		} else {
-			_ = st.Delete(name)
-		}
-		return admin.PluginVersion{}, admin.Invalid(fmt.Errorf("plugin %q stored but not applied, the previous state is back: %w", name, rerr))
+	v, err := do(st)
+	if err != nil {
+		return admin.PluginVersion{}, admin.StoreError(err)
 	}
-	return b.version(st, v, status), nil
+	if v.Hash == before.Hash {
+		return b.version(st, v, nil), nil // nothing changed on disk, nothing to apply
+	}
+	status, aerr := b.applyTenant(ctx, tenant, name)
+	if aerr == nil {
+		return b.version(st, v, status), nil
+	}
+	if uerr := b.undo(ctx, tenant, st, before); uerr != nil {
+		return admin.PluginVersion{}, fmt.Errorf("%s of plugin %q not applied (%w), and putting the previous version back failed: %w", what, name, aerr, uerr)
+	}
+	err = fmt.Errorf("%s of plugin %q not applied, the previous version is back: %w", what, name, aerr)
+	if ctx.Err() != nil {
+		return admin.PluginVersion{}, admin.Unavailable(err)
+	}
+	return admin.PluginVersion{}, admin.Invalid(err)
+}
+
+// undoApplyTimeout bounds re-applying a tenant after an undo, which runs even when the
+// request's context is done.
+const undoApplyTimeout = 30 * time.Second
+
+// undo restores plugin before.Name of tenant's folder to before and, when what serves then
+// differs from the disk (a watcher's reload applied the undone version meanwhile), applies
+// the tenant again.
+func (b adminBackend) undo(ctx context.Context, tenant string, st *folderStore, before pluginstore.State) error {
+	if _, err := st.Restore(before); err != nil {
+		b.g.log.Error("admin: could not put the previous plugin version back; the running version keeps serving but the folder holds one that did not load",
+			slog.String("tenant", tenant), slog.String("plugin", before.Name), slog.String("dir", st.Dir()), slog.String("error", err.Error()))
+		return err
+	}
+	if b.servingMatchesDisk(tenant, before.Name) {
+		return nil
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoApplyTimeout)
+	defer cancel()
+	if _, err := b.applyTenant(actx, tenant, before.Name); err != nil {
+		b.g.log.Error("admin: re-applying the previous plugin version failed", slog.String("tenant", tenant),
+			slog.String("plugin", before.Name), slog.String("error", err.Error()))
+	}
+	return nil
+}
+
+// servingMatchesDisk reports whether every active route stage running plugin name (of tenant,
+// or of any flow for the top level, whose plugins.dir every tenant falls back to) runs the
+// version its plugin file holds now.
+func (b adminBackend) servingMatchesDisk(tenant, name string) bool {
+	specs := map[string]flowSpec{}
+	for _, spec := range flowSpecs(b.g.current.Load()) {
+		specs[spec.name] = spec
+	}
+	hashes := map[string]string{} // file -> sha256 hex, "" when unreadable
+	for _, rs := range b.g.Stats().Routes {
+		if !rs.Active || (tenant != "" && rs.Tenant != tenant) {
+			continue
+		}
+		spec, ok := specs[rs.Tenant]
+		if !ok {
+			continue
+		}
+		for _, p := range rs.Plugins {
+			if p.Plugin != name {
+				continue
+			}
+			file := spec.path(name)
+			h, seen := hashes[file]
+			if !seen {
+				if data, err := os.ReadFile(file); err == nil {
+					h = pluginstore.Hash(data)
+				}
+				hashes[file] = h
+			}
+			if p.Version != h {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// applyTenant applies what is on disk for tenant ("" for the top level) after a change of
+// plugin, and returns that tenant's outcome: an error means the tenant's new version did not
+// load (the running version keeps serving), and says why for this tenant only. The upload,
+// rollback and undo paths call nothing else to apply a change.
+//
+// A tenant's folder is its own: only that tenant is built again (Gateway.ReloadTenant), under
+// its own lock, so other tenants neither wait for it nor show in its errors. plugins.dir is
+// shared: every flow whose stages load plugin from there is built again, and the change counts
+// as refused when a flow that was serving before does not load it (a flow already held or
+// stale for reasons of its own cannot veto the operator's change).
+func (b adminBackend) applyTenant(ctx context.Context, tenant, plugin string) (any, error) {
+	g := b.g
+	if tenant != "" {
+		err := g.ReloadTenant(ctx, tenant)
+		return b.tenantStatus(tenant), err
+	}
+	cfg := g.current.Load()
+	shared := filepath.Clean(cfg.PluginPath(plugin))
+	before := map[string]string{}
+	for _, st := range g.TenantStatuses() {
+		before[st.Name] = st.State
+	}
+	var errs []error
+	var applied []TenantStatus
+	for _, spec := range flowSpecs(cfg) {
+		if !specLoads(&spec, plugin, shared) {
+			continue
+		}
+		err := g.ReloadTenant(ctx, spec.name)
+		applied = append(applied, b.tenantStatus(spec.name))
+		if err != nil && before[spec.name] == TenantServing {
+			errs = append(errs, err)
+		}
+	}
+	return applied, errors.Join(errs...)
+}
+
+// specLoads reports whether a stage of spec loads plugin from file.
+func specLoads(spec *flowSpec, plugin, file string) bool {
+	for _, rc := range spec.routes {
+		for _, st := range rc.Chain {
+			if st.Plugin == plugin && filepath.Clean(spec.path(plugin)) == file {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// tenantStatus returns tenant's state as the API reports it after a change.
+func (b adminBackend) tenantStatus(tenant string) TenantStatus {
+	for _, st := range b.g.TenantStatuses() {
+		if st.Name == tenant {
+			return st
+		}
+	}
+	return TenantStatus{Name: tenant}
 }
 
 // version describes v with the version a rollback would restore.
-func (b adminBackend) version(st *pluginstore.Store, v pluginstore.Version, status any) admin.PluginVersion {
+func (b adminBackend) version(st *folderStore, v pluginstore.Version, status any) admin.PluginVersion {
 	pv := admin.PluginVersion{Version: v.Hash, Size: v.Size, Reload: status}
 	if p, err := st.Get(v.Name); err == nil && len(p.Previous) > 0 {
 		pv.Previous = p.Previous[0]
@@ -171,44 +403,37 @@ func (b adminBackend) version(st *pluginstore.Store, v pluginstore.Version, stat
 	return pv
 }
 
-// RollbackPlugin implements admin.Backend: the previous file comes back and is applied; when
-// the reload is rejected, the rollback is undone.
-func (b adminBackend) RollbackPlugin(ctx context.Context, tenant, name string) (admin.PluginVersion, error) {
-	st, err := b.store(tenant)
-	if err != nil {
-		return admin.PluginVersion{}, err
-	}
-	v, err := st.Rollback(name)
-	if err != nil {
-		return admin.PluginVersion{}, admin.StoreError(err)
-	}
-	status, rerr := b.Reload(ctx)
-	if rerr != nil {
-		_, _ = st.Rollback(name)
-		return admin.PluginVersion{}, admin.Invalid(fmt.Errorf("rollback of plugin %q not applied, the current version stays: %w", name, rerr))
-	}
-	return b.version(st, v, status), nil
-}
-
-// DeletePlugin implements admin.Backend. A plugin a route of the tenant loads from this folder
-// is refused with a Conflict naming the route.
-func (b adminBackend) DeletePlugin(_ context.Context, tenant, name string) error {
-	cfg := b.g.current.Load()
+// DeletePlugin implements admin.Backend, under the folder's change lock. A plugin a route of
+// the configuration in force loads from this folder is refused with a Conflict naming the
+// route; any other is only removed from disk, so nothing needs applying.
+func (b adminBackend) DeletePlugin(ctx context.Context, tenant, name string) error {
 	st, err := b.store(tenant)
 	if err != nil {
 		return err
 	}
+	if err := st.lock(ctx); err != nil {
+		return err
+	}
+	defer st.unlock()
+	cfg := b.g.current.Load()
 	file := filepath.Join(st.Dir(), name+".wasm")
 	for _, spec := range flowSpecs(cfg) {
 		for _, rc := range spec.routes {
 			for _, s := range rc.Chain {
-				if s.Plugin == name && filepath.Clean(spec.path(name)) == filepath.Clean(file) {
+				if s.Plugin == name && sameFile(spec.path(name), file) {
 					return admin.Conflict(fmt.Errorf("plugin %q is used by route %q: change the route first", name, qualified(spec.name, rc.Name)))
 				}
 			}
 		}
 	}
 	return admin.StoreError(st.Delete(name))
+}
+
+// sameFile reports whether paths a and b name the same file once made absolute and clean.
+func sameFile(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
 }
 
 // Reload implements admin.Backend: from the configuration file when the gateway has one (see
@@ -273,3 +498,59 @@ func (g *Gateway) pluginHost(ctx context.Context) (*wasmhost.Host, error) {
 	}
 	return g.host, nil
 }
+
+// pluginStores keeps one plugin store per plugin folder for the gateway's lifetime, so that
+// every admin request on a folder shares its Store and its change lock.
+type pluginStores struct {
+	mu sync.Mutex
+	m  map[string]*folderStore // by absolute, clean folder path
+}
+
+// folderStore is the plugin store of one folder and the lock its changes hold.
+type folderStore struct {
+	*pluginstore.Store
+	turn chan struct{} // capacity 1: held across a change, its apply and its undo
+}
+
+// get returns the store of dir, made on first use. With create, a missing folder is made;
+// without, it is an error.
+func (s *pluginStores) get(dir string, create bool) (*folderStore, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("plugin folder %s: %w", dir, err)
+	}
+	if create {
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, fmt.Errorf("plugin folder %s: %w", dir, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.m[abs]; st != nil {
+		return st, nil
+	}
+	st, err := pluginstore.Open(abs)
+	if err != nil {
+		return nil, err
+	}
+	if s.m == nil {
+		s.m = map[string]*folderStore{}
+	}
+	fs := &folderStore{Store: st, turn: make(chan struct{}, 1)}
+	s.m[abs] = fs
+	return fs, nil
+}
+
+// lock takes the folder's change lock, or gives up with a 503 error once ctx is done.
+func (f *folderStore) lock(ctx context.Context) error {
+	select {
+	case f.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return admin.Unavailable(fmt.Errorf("busy: another upload, rollback or delete in plugin folder %s was still running; try again (%w)",
+			filepath.Base(f.Dir()), ctx.Err()))
+	}
+}
+
+func (f *folderStore) unlock() { <-f.turn }
+

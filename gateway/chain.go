@@ -31,6 +31,37 @@ func pluginLimits(l config.PluginLimits) wasmhost.Limits {
 	}
 }
 
+// tenantModuleLimits returns the gateway's module limits with each field the tenant sets
+// instead.
+func tenantModuleLimits(gw, t config.ModuleLimits) config.ModuleLimits {
+	pick := func(g, t int) int {
+		if t > 0 {
+			return t
+		}
+		return g
+	}
+	return config.ModuleLimits{
+		MaxModuleMB:      pick(gw.MaxModuleMB, t.MaxModuleMB),
+		MaxFunctions:     pick(gw.MaxFunctions, t.MaxFunctions),
+		MaxNesting:       pick(gw.MaxNesting, t.MaxNesting),
+		MaxLocals:        pick(gw.MaxLocals, t.MaxLocals),
+		MaxTableElements: pick(gw.MaxTableElements, t.MaxTableElements),
+	}
+}
+
+// moduleLimits maps plugin limits to what a module may declare: the limits.module keys, and
+// an initial memory no larger than memory_mb.
+func moduleLimits(l config.PluginLimits) wasmhost.ModuleLimits {
+	return wasmhost.ModuleLimits{
+		MaxModuleBytes:   l.Module.MaxModuleMB << 20,
+		MaxFunctions:     l.Module.MaxFunctions,
+		MaxNesting:       l.Module.MaxNesting,
+		MaxLocals:        l.Module.MaxLocals,
+		MaxMemoryPages:   uint32(l.MemoryMB) * 16, // 64 KiB pages
+		MaxTableElements: uint32(l.Module.MaxTableElements),
+	}
+}
+
 // PluginReport describes one chain stage as built: what `tributary validate` prints.
 type PluginReport struct {
 	Tenant      string `json:",omitempty"` // "" for top-level routes
@@ -69,6 +100,7 @@ func flowSpecs(cfg *config.Config) []flowSpec {
 		if t.Limits.CallTimeout > 0 {
 			pl.Limits.CallTimeout = t.Limits.CallTimeout
 		}
+		pl.Limits.Module = tenantModuleLimits(pl.Limits.Module, t.Limits.Module)
 		pl.Instances = t.InstancesPerStage(cfg.Plugins.Instances)
 		key := "tenant " + t.Name + ": routes"
 		specs = append(specs, flowSpec{tenant: t, name: t.Name, routes: t.Routes, plugins: pl, key: key,

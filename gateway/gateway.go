@@ -174,12 +174,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 		addr := ln.Addr().String()
 		g.adminAddr.Store(&addr)
-		adminSrv = &http.Server{Handler: g.adminH, ReadHeaderTimeout: 10 * time.Second}
+		// Every request is bounded (see adminapi.go): header, whole request (a module of
+		// the maximum size), handler plus answer, idle keep-alive.
+		adminSrv = &http.Server{Handler: g.adminH, ReadHeaderTimeout: adminReadHeaderTimeout,
+			ReadTimeout: adminReadTimeout, WriteTimeout: adminWriteTimeout, IdleTimeout: adminIdleTimeout,
+			MaxHeaderBytes: adminMaxHeaderBytes}
 		bgWG.Go(func() {
 			if err := adminSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				g.log.Error("admin server stopped", slog.String("error", err.Error()))
 			}
 		})
+		bgWG.Go(func() { g.adminH.watchTokens(bg) })
 		g.log.Info("admin listening", slog.String("addr", addr))
 	}
 

@@ -13,8 +13,8 @@ import (
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 )
 
-// tenantState returns the state of tenant name in the gateway's status, or "".
-func tenantState(gw *running, name string) gateway.TenantStatus {
+// statusOf returns the state of tenant name in the gateway's status, or "".
+func statusOf(gw *running, name string) gateway.TenantStatus {
 	for _, st := range gw.Stats().Tenants {
 		if st.Name == name {
 			return st
@@ -40,11 +40,11 @@ func TestTenants_BrokenTenantIsHeldAlone(t *testing.T) {
 	gw := startGateway(t, s.load(t))
 
 	for name, want := range map[string]string{"acme": gateway.TenantHeld, "umbra": gateway.TenantHeld, "globex": gateway.TenantServing} {
-		if st := tenantState(gw, name); st.State != want {
+		if st := statusOf(gw, name); st.State != want {
 			t.Errorf("tenant %s: %+v, want %s", name, st, want)
 		}
 	}
-	if st := tenantState(gw, "acme"); !strings.Contains(st.Error, "chain[0] (stamp)") {
+	if st := statusOf(gw, "acme"); !strings.Contains(st.Error, "chain[0] (stamp)") {
 		t.Errorf("acme's error does not name the stage: %q", st.Error)
 	}
 	ready := httpGet(t, "http://"+gw.AdminAddr()+"/readyz")
@@ -71,10 +71,10 @@ func TestTenants_BrokenTenantIsHeldAlone(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "tenant globex") || strings.Contains(err.Error(), "tenant acme") {
 		t.Fatalf("Reload = %v, want globex's failure only", err)
 	}
-	if st := tenantState(gw, "acme"); st.State != gateway.TenantServing {
+	if st := statusOf(gw, "acme"); st.State != gateway.TenantServing {
 		t.Fatalf("acme after mending: %+v", st)
 	}
-	if st := tenantState(gw, "globex"); st.State != gateway.TenantStale {
+	if st := statusOf(gw, "globex"); st.State != gateway.TenantStale {
 		t.Fatalf("globex after a broken change: %+v, want stale", st)
 	}
 	gatewaytest.WaitFor(t, 20*time.Second, func() error {

@@ -27,9 +27,13 @@ func WithReloadFrom(path string, environ []string) Option {
 }
 
 // TriggerReload asks the gateway to reload from its configuration file (see WithReloadFrom),
-// as SIGHUP does. It returns at once; the outcome shows in Stats().LastReload. Without
-// WithReloadFrom it does nothing.
+// as SIGHUP does, and to read the admin token files again (which takes effect whether or not
+// the reload succeeds). It returns at once; the outcome shows in Stats().LastReload. Without
+// WithReloadFrom it only reads the token files.
 func (g *Gateway) TriggerReload() {
+	if g.adminH != nil {
+		g.adminH.refreshTokens()
+	}
 	select {
 	case g.reload.trigger <- struct{}{}:
 	default: // one is pending already

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,6 +16,12 @@ const (
 	DefaultMaxPluginBytes = 32 << 20
 	// DefaultMaxConfigBytes bounds a configuration file sent to /api/v1/validate/config: 1 MiB.
 	DefaultMaxConfigBytes = 1 << 20
+	// DefaultRequestTimeout bounds one /api/v1 request, from its handler's start (reading the
+	// body, compiling, reloading) to its answer: 60 s.
+	DefaultRequestTimeout = 60 * time.Second
+	// DefaultMaxModuleRequests bounds the module uploads and validations handled at once
+	// (each holds its body, up to MaxPluginBytes, in memory): 4.
+	DefaultMaxModuleRequests = 4
 )
 
 // Options are what the admin endpoint serves. The zero value serves /healthz and /readyz.
@@ -47,6 +54,21 @@ type Options struct {
 	// MaxConfigBytes bounds a configuration's request body; larger ones get 413. Defaults
 	// to DefaultMaxConfigBytes.
 	MaxConfigBytes int64
+	// RequestTimeout bounds each /api/v1 request: its context, which the Backend receives,
+	// is done after it, and a request that could not finish in time (waiting for another
+	// change of the same plugin folder, compiling, reloading) answers 503. Defaults to
+	// DefaultRequestTimeout. The http.Server's WriteTimeout must be longer, so that the 503
+	// can still be written.
+	RequestTimeout time.Duration
+	// MaxModuleRequests bounds the plugin uploads and validations handled at once; more
+	// wait for a turn until their RequestTimeout, then answer 503. Defaults to
+	// DefaultMaxModuleRequests.
+	MaxModuleRequests int
+	// ModuleTurns, when set, replaces MaxModuleRequests: its capacity bounds the module
+	// requests handled at once by every handler built with the same channel, so that a
+	// caller rebuilding its handler (new tokens, a reload) keeps one bound. Make it with
+	// make(chan struct{}, n) and never send on it or close it.
+	ModuleTurns chan struct{}
 	// Log receives an audit line for every change (upload, rollback, delete, reload) naming
 	// who made it, and a warning for every refused request. Tokens are never logged. Nil
 	// discards.
@@ -72,8 +94,9 @@ type Options struct {
 //
 // {t} is a tenant's name or TopLevel (operator only). API responses are JSON; errors are
 // {"error": "..."} with 400 (bad input, named), 401 (no or unknown token, with
-// WWW-Authenticate: Bearer), 403 (a token without access), 404, 409, 413 (body too large)
-// or 422 (a plugin or configuration that does not validate).
+// WWW-Authenticate: Bearer), 403 (a token without access), 404, 409, 413 (body too large),
+// 422 (a plugin or configuration that does not validate) or 503 (the gateway could not do
+// it within RequestTimeout, or the Backend said it is busy: try again).
 func Handler(o Options) http.Handler {
 	if o.MaxPluginBytes <= 0 {
 		o.MaxPluginBytes = DefaultMaxPluginBytes
@@ -81,11 +104,21 @@ func Handler(o Options) http.Handler {
 	if o.MaxConfigBytes <= 0 {
 		o.MaxConfigBytes = DefaultMaxConfigBytes
 	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.MaxModuleRequests <= 0 {
+		o.MaxModuleRequests = DefaultMaxModuleRequests
+	}
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &api{o: o, auth: newAuthenticator(o.Auth), log: log}
+	turns := o.ModuleTurns
+	if turns == nil {
+		turns = make(chan struct{}, o.MaxModuleRequests)
+	}
+	a := &api{o: o, auth: newAuthenticator(o.Auth), log: log, modules: turns}
 
 	mux := http.NewServeMux()
 	if o.Gatherer != nil {

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,9 +13,10 @@ import (
 
 // api serves /api/v1 from Options.Backend.
 type api struct {
-	o    Options
-	auth *authenticator
-	log  *slog.Logger
+	o       Options
+	auth    *authenticator
+	log     *slog.Logger
+	modules chan struct{} // a token per module request being handled (MaxModuleRequests)
 }
 
 // wasmMagic starts every WebAssembly binary module.
@@ -24,15 +26,58 @@ var wasmMagic = []byte("\x00asm")
 const maxNameLen = 128
 
 func (a *api) routes(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/reload", a.operator(a.lastReload))
-	mux.Handle("POST /api/v1/reload", a.operator(a.reload))
-	mux.Handle("POST /api/v1/validate/config", a.operator(a.validateConfig))
-	mux.Handle("GET /api/v1/tenants", a.authenticated(a.listTenants))
-	mux.Handle("GET /api/v1/tenants/{t}", a.tenant(a.getTenant))
-	mux.Handle("PUT /api/v1/tenants/{t}/plugins/{name}", a.tenant(a.putPlugin))
-	mux.Handle("POST /api/v1/tenants/{t}/plugins/{name}/rollback", a.tenant(a.rollbackPlugin))
-	mux.Handle("DELETE /api/v1/tenants/{t}/plugins/{name}", a.tenant(a.deletePlugin))
-	mux.Handle("POST /api/v1/tenants/{t}/validate/plugin", a.tenant(a.validatePlugin))
+	mux.Handle("GET /api/v1/reload", a.bounded(a.operator(a.lastReload)))
+	mux.Handle("POST /api/v1/reload", a.bounded(a.operator(a.reload)))
+	mux.Handle("POST /api/v1/validate/config", a.bounded(a.operator(a.validateConfig)))
+	mux.Handle("GET /api/v1/tenants", a.bounded(a.authenticated(a.listTenants)))
+	mux.Handle("GET /api/v1/tenants/{t}", a.bounded(a.tenant(a.getTenant)))
+	mux.Handle("PUT /api/v1/tenants/{t}/plugins/{name}", a.bounded(a.tenant(a.moduleTurn(a.putPlugin))))
+	mux.Handle("POST /api/v1/tenants/{t}/plugins/{name}/rollback", a.bounded(a.tenant(a.rollbackPlugin)))
+	mux.Handle("DELETE /api/v1/tenants/{t}/plugins/{name}", a.bounded(a.tenant(a.deletePlugin)))
+	mux.Handle("POST /api/v1/tenants/{t}/validate/plugin", a.bounded(a.tenant(a.moduleTurn(a.validatePlugin))))
+}
+
+// bounded gives h's request a context that is done after RequestTimeout.
+func (a *api) bounded(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), a.o.RequestTimeout)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// moduleTurn runs h once fewer than MaxModuleRequests module requests are being handled,
+// else answers 503 when the request's context is done first.
+func (a *api) moduleTurn(h tenantHandler) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, p principal, t TenantInfo) {
+		select {
+		case a.modules <- struct{}{}:
+		case <-r.Context().Done():
+			a.fail(w, r, Unavailable(fmt.Errorf("busy: %d plugin uploads and validations are being handled; try again", cap(a.modules))), 0)
+			return
+		}
+		defer func() { <-a.modules }()
+		h(w, r, p, t)
+	}
+}
+
+// fail answers err with its status (def when it has none). Once the request's context is
+// done, an error caused by that is 503 and says so.
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error, def int) {
+	code, msg := a.errorOf(r, err, def)
+	writeError(w, code, msg)
+}
+
+// errorOf returns the status and text answering err (see fail).
+func (a *api) errorOf(r *http.Request, err error, def int) (int, string) {
+	code, msg := statusOf(err, def), err.Error()
+	if cerr := r.Context().Err(); cerr != nil && (errors.Is(err, cerr) || code == http.StatusServiceUnavailable) {
+		code = http.StatusServiceUnavailable
+		if errors.Is(cerr, context.DeadlineExceeded) {
+			msg = fmt.Sprintf("gave up after the request's time limit of %s: %s", a.o.RequestTimeout, msg)
+		}
+	}
+	return code, msg
 }
 
 // authenticated runs h for a request with a valid token, else answers 401.
@@ -122,7 +167,8 @@ func (a *api) reload(w http.ResponseWriter, r *http.Request, p principal) {
 	res, err := a.o.Backend.Reload(r.Context())
 	a.audit(r, "admin: reload", p, slog.Bool("ok", err == nil))
 	if err != nil {
-		writeJSON(w, statusOf(err, http.StatusUnprocessableEntity), map[string]any{"error": err.Error(), "reload": res})
+		code, msg := a.errorOf(r, err, http.StatusUnprocessableEntity)
+		writeJSON(w, code, map[string]any{"error": msg, "reload": res})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"reload": res})
@@ -134,7 +180,7 @@ func (a *api) validateConfig(w http.ResponseWriter, r *http.Request, _ principal
 		return
 	}
 	if err := a.o.Backend.ValidateConfig(r.Context(), body); err != nil {
-		writeError(w, statusOf(err, http.StatusUnprocessableEntity), err.Error())
+		a.fail(w, r, err, http.StatusUnprocessableEntity)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"valid": true})
@@ -164,7 +210,7 @@ func (a *api) putPlugin(w http.ResponseWriter, r *http.Request, p principal, t T
 	if err != nil {
 		a.log.Warn("admin: plugin upload rejected", slog.String("by", p.String()), slog.String("tenant", pathName(t.Name)),
 			slog.String("plugin", name), slog.String("error", err.Error()))
-		writeError(w, statusOf(err, http.StatusInternalServerError), err.Error())
+		a.fail(w, r, err, http.StatusInternalServerError)
 		return
 	}
 	v.Tenant, v.Plugin = pathName(t.Name), name
@@ -177,7 +223,7 @@ func (a *api) rollbackPlugin(w http.ResponseWriter, r *http.Request, p principal
 	name := r.PathValue("name")
 	v, err := a.o.Backend.RollbackPlugin(r.Context(), t.Name, name)
 	if err != nil {
-		writeError(w, statusOf(err, http.StatusInternalServerError), err.Error())
+		a.fail(w, r, err, http.StatusInternalServerError)
 		return
 	}
 	v.Tenant, v.Plugin = pathName(t.Name), name
@@ -189,7 +235,7 @@ func (a *api) rollbackPlugin(w http.ResponseWriter, r *http.Request, p principal
 func (a *api) deletePlugin(w http.ResponseWriter, r *http.Request, p principal, t TenantInfo) {
 	name := r.PathValue("name")
 	if err := a.o.Backend.DeletePlugin(r.Context(), t.Name, name); err != nil {
-		writeError(w, statusOf(err, http.StatusInternalServerError), err.Error())
+		a.fail(w, r, err, http.StatusInternalServerError)
 		return
 	}
 	a.audit(r, "admin: plugin deleted", p, slog.String("tenant", pathName(t.Name)), slog.String("plugin", name))
@@ -203,7 +249,7 @@ func (a *api) validatePlugin(w http.ResponseWriter, r *http.Request, _ principal
 	}
 	v, err := a.o.Backend.ValidatePlugin(r.Context(), t.Name, wasm)
 	if err != nil {
-		writeError(w, statusOf(err, http.StatusUnprocessableEntity), err.Error())
+		a.fail(w, r, err, http.StatusUnprocessableEntity)
 		return
 	}
 	v.Tenant = pathName(t.Name)

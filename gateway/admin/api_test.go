@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -38,6 +39,9 @@ type fakeBackend struct {
 	calls []string
 	err   error // returned by every method when set
 	res   any   // Reload's result
+	// hold, when set, runs in PutPlugin and Reload after the call is recorded; its error is
+	// returned.
+	hold func(ctx context.Context) error
 }
 
 func (f *fakeBackend) record(format string, args ...any) error {
@@ -67,9 +71,14 @@ func (f *fakeBackend) Tenants() []admin.TenantInfo {
 
 func (f *fakeBackend) LastReload() any { return map[string]bool{"ok": true} }
 
-func (f *fakeBackend) PutPlugin(_ context.Context, tenant, name string, wasm []byte) (admin.PluginVersion, error) {
+func (f *fakeBackend) PutPlugin(ctx context.Context, tenant, name string, wasm []byte) (admin.PluginVersion, error) {
 	if err := f.record("PutPlugin %s/%s %d", tenant, name, len(wasm)); err != nil {
 		return admin.PluginVersion{}, err
+	}
+	if f.hold != nil {
+		if err := f.hold(ctx); err != nil {
+			return admin.PluginVersion{}, err
+		}
 	}
 	return admin.PluginVersion{Version: "ef56", Size: int64(len(wasm)), Previous: "ab12"}, nil
 }
@@ -85,8 +94,11 @@ func (f *fakeBackend) DeletePlugin(_ context.Context, tenant, name string) error
 	return f.record("DeletePlugin %s/%s", tenant, name)
 }
 
-func (f *fakeBackend) Reload(context.Context) (any, error) {
+func (f *fakeBackend) Reload(ctx context.Context) (any, error) {
 	err := f.record("Reload")
+	if err == nil && f.hold != nil {
+		err = f.hold(ctx)
+	}
 	return f.res, err
 }
 
@@ -521,5 +533,79 @@ func TestSharedTokenAuthenticatesNobody(t *testing.T) {
 	})
 	if resp := s.do(t, "GET", "/api/v1/tenants", opToken, nil); resp.code != http.StatusUnauthorized {
 		t.Fatalf("status %d, want 401", resp.code)
+	}
+}
+
+// TestRequestTimeout: a Backend call still running when the request's time limit is over
+// gets a done context, and its error (whatever status it was marked with) answers 503 naming
+// the limit; a Backend saying Unavailable answers 503 too.
+func TestRequestTimeout(t *testing.T) {
+	s := newServer(t, func(o *admin.Options) { o.RequestTimeout = 50 * time.Millisecond })
+	s.backend.hold = func(ctx context.Context) error {
+		<-ctx.Done()
+		return admin.Invalid(fmt.Errorf("reload: %w", ctx.Err()))
+	}
+	for _, c := range []struct{ method, path string }{
+		{"PUT", "/api/v1/tenants/acme/plugins/p"},
+		{"POST", "/api/v1/reload"},
+	} {
+		r := s.do(t, c.method, c.path, opToken, wasm)
+		if r.code != 503 || !strings.Contains(r.body, "time limit of 50ms") {
+			t.Errorf("%s %s = %d %s, want 503 naming the time limit", c.method, c.path, r.code, r.body)
+		}
+	}
+	s.backend.hold = func(context.Context) error {
+		return admin.Unavailable(errors.New("tenant acme: another change is running"))
+	}
+	if r := s.do(t, "PUT", "/api/v1/tenants/acme/plugins/p", acmeToken, wasm); r.code != 503 || !strings.Contains(r.body, "another change") {
+		t.Errorf("PUT while the Backend is busy = %d %s, want 503", r.code, r.body)
+	}
+}
+
+// TestModuleRequestsBounded: with MaxModuleRequests 1, an upload arriving while another is
+// handled waits for its turn and answers 503 when its time limit ends first; the first one
+// finishes normally.
+func TestModuleRequestsBounded(t *testing.T) {
+	s := newServer(t, func(o *admin.Options) {
+		o.MaxModuleRequests = 1
+		o.RequestTimeout = 300 * time.Millisecond
+	})
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.backend.hold = func(context.Context) error { // a Backend that is slow to give up
+		once.Do(func() { close(entered) })
+		<-release
+		return nil
+	}
+	first := make(chan response, 1)
+	go func() { first <- s.do(t, "PUT", "/api/v1/tenants/acme/plugins/p", acmeToken, wasm) }()
+	<-entered
+	r := s.do(t, "POST", "/api/v1/tenants/globex/validate/plugin", globexToken, wasm)
+	if r.code != 503 || !strings.Contains(r.body, "busy") {
+		t.Errorf("validation while an upload holds the only turn = %d %s, want 503 busy", r.code, r.body)
+	}
+	close(release)
+	if r := <-first; r.code != 200 {
+		t.Errorf("the first upload = %d %s, want 200 (its Backend call succeeded)", r.code, r.body)
+	}
+	if calls := s.backend.takeCalls(); slices.Contains(calls, "ValidatePlugin globex 8") {
+		t.Errorf("the refused validation reached the Backend: %v", calls)
+	}
+}
+
+// TestOperatorUnavailable: an operator token that is configured but unusable (its file is
+// empty) fails closed: nobody is the operator, and /api/v1/status does not open up as it
+// does when no operator token is configured at all.
+func TestOperatorUnavailable(t *testing.T) {
+	s := newServer(t, func(o *admin.Options) {
+		o.Auth = admin.Auth{OperatorUnavailable: true, Tenants: map[string]string{"acme": acmeToken}}
+	})
+	for _, tok := range []string{"", opToken} {
+		if r := s.do(t, "GET", "/api/v1/status", tok, nil); r.code != 401 {
+			t.Errorf("GET /api/v1/status with token %q = %d %s, want 401", tok, r.code, r.body)
+		}
+	}
+	if r := s.do(t, "GET", "/api/v1/tenants/acme", acmeToken, nil); r.code != 200 {
+		t.Errorf("a tenant token while the operator's is unavailable = %d %s, want 200", r.code, r.body)
 	}
 }

@@ -27,6 +27,11 @@ type Auth struct {
 	// Tenants maps a tenant's name to its token. A tenant token sees and changes only its
 	// own tenant. Empty tokens are ignored.
 	Tenants map[string]string
+	// OperatorUnavailable, with an empty Operator, says an operator token is configured but
+	// cannot be used now (its file is unreadable or empty): nobody authenticates as the
+	// operator, and what is open only while no operator token exists (/api/v1/status, and
+	// /metrics under ProtectMetrics) stays closed. Fail closed.
+	OperatorUnavailable bool
 }
 
 // Validate checks the tokens: each set token is at least MinTokenLen bytes with no
@@ -99,7 +104,7 @@ type authEntry struct {
 }
 
 func newAuthenticator(a Auth) *authenticator {
-	au := &authenticator{}
+	au := &authenticator{hasOperator: a.OperatorUnavailable}
 	if a.Operator != "" {
 		au.entries = append(au.entries, authEntry{digest: sha256.Sum256([]byte(a.Operator)), who: principal{operator: true}})
 		au.hasOperator = true

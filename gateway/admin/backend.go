@@ -26,8 +26,12 @@ const TopLevel = "_"
 // An error's HTTP status comes from the first error in its chain with a method
 // HTTPStatus() int, such as those built by NotFound, Invalid, Conflict and BadRequest;
 // otherwise it is 422 for ValidateConfig, ValidatePlugin and Reload (what they report is a
-// problem of the input) and 500 for the other methods. The error text is sent to the client
-// as {"error": "..."}: it must not contain secrets.
+// problem of the input) and 500 for the other methods. An error wrapping the request
+// context's error, once that context is done (its RequestTimeout ran out or the client went
+// away), is 503 whatever it is marked. The error text is sent to the client as
+// {"error": "..."}: it must not contain secrets.
+//
+// Every method receiving a context must give up when it is done.
 type Backend interface {
 	// Tenants returns the top-level entry (Name "") and every tenant, with their routes,
 	// counters and plugins. The admin API filters it for tenant tokens.
@@ -153,6 +157,11 @@ func Invalid(err error) error { return &statusError{http.StatusUnprocessableEnti
 // Conflict marks err as 409 Conflict: the request is valid but the state does not allow it,
 // such as a rollback without a previous version.
 func Conflict(err error) error { return &statusError{http.StatusConflict, err} }
+
+// Unavailable marks err as 503 Service Unavailable: the gateway could not do it now (another
+// change of the same plugins still running past the request's time limit, a gateway that is
+// stopping); the client may try again. err says what it waited for.
+func Unavailable(err error) error { return &statusError{http.StatusServiceUnavailable, err} }
 
 // BadRequest marks err (which names the bad input) as 400 Bad Request.
 func BadRequest(err error) error { return &statusError{http.StatusBadRequest, err} }

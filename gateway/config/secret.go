@@ -24,3 +24,12 @@ var (
 	_ fmt.Formatter  = Secret("")
 	_ slog.LogValuer = Secret("")
 )
+
+// ReadSecretFile reads a *_file secret the way Load does (admin.token_file, a tenant's
+// admin_token_file, …): a regular file of at most 64 KiB, trailing newlines removed, not
+// empty. Errors name the file, never its contents. The gateway uses it to re-read token files
+// when they change.
+func ReadSecretFile(path string) (Secret, error) {
+	v, err := readSecretFile(path)
+	return Secret(v), err
+}

@@ -15,6 +15,11 @@
 //	v, err := st.Put("celsius", wasm) // v.Hash is the sha256 hex of wasm
 //	v, err = st.Rollback("celsius")   // the previous version is current again
 //
+// A change that must be undone when it cannot be applied (the gateway's upload: put, reload,
+// and put back the previous state if the reload refuses it) takes a Snapshot first and
+// Restores it: the module that was current comes back byte for byte, the history as it was.
+// The caller serialises such transactions; the Store's lock covers one call.
+//
 // A plugin version is identified by the sha256 hex of its bytes (Hash), the same value the
 // gateway stamps on dead letters.
 //

@@ -18,7 +18,8 @@ import (
 )
 
 // MaxHistory is how many previous versions of a plugin the store keeps. Older ones are
-// deleted when a newer one is saved.
+// deleted when a newer one is saved (the one a change pushed out stays on disk, unlisted,
+// until the next change, so that Restore can undo that change).
 const MaxHistory = 5
 
 // MaxNameLen is the longest plugin name the store accepts, in bytes.
@@ -167,8 +168,12 @@ func (s *Store) Put(name string, wasm []byte) (Version, error) {
 		}
 		hist = prepend(hist, cur)
 	}
+	var unlisted []string // the new version's stored file, if it was a previous version
+	if slices.Contains(hist, hash) {
+		unlisted = append(unlisted, hash)
+	}
 	hist = slices.DeleteFunc(hist, func(h string) bool { return h == hash })
-	if err := s.writeHistory(name, hist); err != nil {
+	if err := s.writeHistory(name, hist, unlisted...); err != nil {
 		return Version{}, err
 	}
 	if err := writeAtomic(s.dir, name+".wasm", wasm); err != nil {
@@ -216,13 +221,107 @@ func (s *Store) Rollback(name string) (Version, error) {
 		}
 		rest = prepend(rest, cur)
 	}
-	if err := s.writeHistory(name, rest); err != nil {
+	if err := s.writeHistory(name, rest, prev); err != nil {
 		return Version{}, err
 	}
 	if err := writeAtomic(s.dir, name+".wasm", data); err != nil {
 		return Version{}, fmt.Errorf("plugin %q: %w", name, err)
 	}
 	return s.version(name, prev)
+}
+
+// State is what a plugin of the store was at one moment: its current version and its
+// history. Snapshot takes one; Restore puts it back.
+type State struct {
+	// Name is the plugin's name.
+	Name string
+	// Hash is the sha256 hex of the module that was current; empty when there was none.
+	Hash string
+	// Previous lists the previous versions' hashes then, newest first.
+	Previous []string
+}
+
+// Snapshot returns the current state of plugin name, for a later Restore that undoes a Put,
+// Rollback or Delete. A plugin with neither a module nor a history is a State with an empty
+// Hash and no Previous (Restore then removes whatever was written since).
+func (s *Store) Snapshot(name string) (State, error) {
+	if err := checkName(name); err != nil {
+		return State{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.describe(name)
+	if err != nil {
+		return State{}, err
+	}
+	return State{Name: name, Hash: p.Hash, Previous: p.Previous}, nil
+}
+
+// Restore undoes the changes made to plugin st.Name since Snapshot returned st: the module
+// that was current then is current again, byte for byte (NAME.wasm is removed when there was
+// none), and the history is st.Previous again, in its order. A version that was put and is
+// now undone does not enter the history, so a later Rollback never brings it back.
+//
+// It is meant to undo one Put, Rollback or Delete that could not be applied. The versions it
+// needs are still stored: the replaced module became a previous version, and a version pushed
+// out of a full history is kept on disk (not listed) until the next change of the plugin. The
+// caller must make sure nothing else changed the plugin in between (hold its own lock across
+// the change and the Restore); otherwise those changes are undone too, and a version no longer
+// stored is an error naming it. It returns the version now current (Hash empty when there is
+// none).
+func (s *Store) Restore(st State) (Version, error) {
+	name := st.Name
+	if err := checkName(name); err != nil {
+		return Version{}, err
+	}
+	if st.Hash != "" && !validHash(st.Hash) {
+		return Version{}, fmt.Errorf("plugin %q: restore: %q is not a version", name, st.Hash)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	cur, _, err := s.current(name)
+	if err != nil {
+		return Version{}, err
+	}
+	var data []byte
+	if st.Hash != "" && st.Hash != cur {
+		if data, err = s.readVersion(name, st.Hash); err != nil {
+			return Version{}, fmt.Errorf("plugin %q: restore: %w", name, err)
+		}
+	}
+	dir := s.historyDir(name)
+	hist := make([]string, 0, len(st.Previous))
+	for _, h := range st.Previous {
+		if !validHash(h) || h == st.Hash || slices.Contains(hist, h) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, h+".wasm")); err != nil {
+			continue // no longer stored: cannot be listed
+		}
+		hist = append(hist, h)
+	}
+	// Write the module before the history, whose rewrite deletes versions it does not list
+	// (possibly the one read above).
+	switch {
+	case st.Hash == "" && cur != "":
+		if err := os.Remove(filepath.Join(s.dir, name+".wasm")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return Version{}, fmt.Errorf("plugin %q: %w", name, err)
+		}
+		delete(s.hashes, name)
+		syncDir(s.dir)
+	case data != nil:
+		if err := writeAtomic(s.dir, name+".wasm", data); err != nil {
+			return Version{}, fmt.Errorf("plugin %q: %w", name, err)
+		}
+	}
+	if err := s.writeHistory(name, hist); err != nil {
+		return Version{}, err
+	}
+	if st.Hash == "" {
+		return Version{Name: name}, nil
+	}
+	return s.version(name, st.Hash)
 }
 
 // Previous returns the version Rollback would restore and its bytes, without changing
@@ -436,13 +535,21 @@ func (s *Store) readHistory(name string) ([]string, error) {
 }
 
 // writeHistory stores hist (trimmed to MaxHistory) and deletes version files no longer in
-// it; an empty history removes the plugin's folder under .versions.
-func (s *Store) writeHistory(name string, hist []string) error {
+// it, except those this change took out of the list, which stay on disk unlisted so that
+// Restore can undo the change (the next change deletes them): the version trimming pushed
+// out (hist[MaxHistory]) and unlisted, the version the change made current. An empty history
+// and nothing unlisted removes the plugin's folder under .versions.
+func (s *Store) writeHistory(name string, hist []string, unlisted ...string) error {
+	keep := slices.Clone(hist)
+	if len(keep) > MaxHistory+1 {
+		keep = keep[:MaxHistory+1]
+	}
+	keep = append(keep, unlisted...)
 	if len(hist) > MaxHistory {
 		hist = hist[:MaxHistory]
 	}
 	dir := s.historyDir(name)
-	if len(hist) == 0 {
+	if len(keep) == 0 {
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("plugin %q: history: %w", name, err)
 		}
@@ -465,7 +572,7 @@ func (s *Store) writeHistory(name string, hist []string) error {
 	}
 	for _, e := range entries {
 		h, ok := strings.CutSuffix(e.Name(), ".wasm")
-		if ok && !slices.Contains(hist, h) {
+		if ok && !slices.Contains(keep, h) {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("plugin %q: history: %w", name, err)
 			}

@@ -156,8 +156,9 @@ func TestStore_HistoryBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != pluginstore.MaxHistory {
-		t.Fatalf("%d version files kept, want %d: %v", len(files), pluginstore.MaxHistory, files)
+	// The version the last Put pushed out stays, unlisted, until the next change (for Restore).
+	if len(files) != pluginstore.MaxHistory+1 {
+		t.Fatalf("%d version files kept, want %d: %v", len(files), pluginstore.MaxHistory+1, files)
 	}
 }
 
@@ -387,5 +388,71 @@ func TestStore_hammer(t *testing.T) {
 	moreTmps, _ := filepath.Glob(filepath.Join(dir, ".versions", "p", ".*tmp-*"))
 	if len(tmps)+len(moreTmps) > 0 {
 		t.Fatalf("temporary files left behind: %v %v", tmps, moreTmps)
+	}
+}
+
+// TestStore_RestoreUndoesOneChange takes a Snapshot, makes one change (each kind, on a
+// history that is empty, partial or full) and Restores: the module, byte for byte, and the
+// history, in order, are what they were, and the undone version is not among the previous
+// versions.
+func TestStore_RestoreUndoesOneChange(t *testing.T) {
+	changes := []struct {
+		name   string
+		change func(st *pluginstore.Store) error
+	}{
+		{"put new version", func(st *pluginstore.Store) error { _, err := st.Put("p", module(100)); return err }},
+		{"put a previous version", func(st *pluginstore.Store) error { _, err := st.Put("p", module(1)); return err }},
+		{"rollback", func(st *pluginstore.Store) error { _, err := st.Rollback("p"); return err }},
+		{"delete", func(st *pluginstore.Store) error { return st.Delete("p") }},
+	}
+	for _, c := range changes {
+		for _, puts := range []int{0, 1, 3, pluginstore.MaxHistory + 1, pluginstore.MaxHistory + 3} {
+			t.Run(fmt.Sprintf("%s after %d puts", c.name, puts), func(t *testing.T) {
+				st, dir := open(t)
+				var want []byte
+				var prev [][]byte
+				for i := range puts {
+					mustPut(t, st, "p", module(i))
+					if want != nil {
+						prev = append([][]byte{want}, prev...)
+					}
+					want = module(i)
+				}
+				if len(prev) > pluginstore.MaxHistory {
+					prev = prev[:pluginstore.MaxHistory]
+				}
+				before, err := st.Snapshot("p")
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Only rollback without history and delete of nothing may refuse.
+				if err := c.change(st); err != nil && !errors.Is(err, pluginstore.ErrNoPrevious) && !errors.Is(err, pluginstore.ErrNotFound) {
+					t.Fatal(err)
+				}
+				v, err := st.Restore(before)
+				if err != nil {
+					t.Fatalf("Restore: %v", err)
+				}
+				if want != nil && v.Hash != pluginstore.Hash(want) || want == nil && v.Hash != "" {
+					t.Fatalf("Restore returned version %q", v.Hash)
+				}
+				if puts == 0 {
+					if _, err := st.Get("p"); !errors.Is(err, pluginstore.ErrNotFound) {
+						t.Fatalf("after Restore of nothing, Get = %v, want not found", err)
+					}
+					if _, err := os.Stat(filepath.Join(dir, "p.wasm")); !errors.Is(err, os.ErrNotExist) {
+						t.Fatalf("after Restore of nothing, p.wasm: %v", err)
+					}
+					return
+				}
+				checkState(t, st, dir, "p", want, prev...)
+				// The store works on as if the change never happened.
+				if len(prev) > 0 {
+					if v, err := st.Rollback("p"); err != nil || v.Hash != pluginstore.Hash(prev[0]) {
+						t.Fatalf("Rollback after Restore = %q, %v; want %s", v.Hash, err, short([]string{pluginstore.Hash(prev[0])}))
+					}
+				}
+			})
+		}
 	}
 }
