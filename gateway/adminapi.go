@@ -277,18 +277,17 @@ func (b adminBackend) change(ctx context.Context, tenant, name, what string, do 
 // request's context is done.
 const undoApplyTimeout = 30 * time.Second
 
-// undo restores plugin before.Name of tenant's folder to before and, when what serves then
-// differs from the disk (a watcher's reload applied the undone version meanwhile), applies
-// the tenant again.
+// undo restores plugin before.Name of tenant's folder to before and applies the tenant again:
+// that puts back the version a watcher's reload may have applied meanwhile, and clears the
+// stale state the refused change left.
 func (b adminBackend) undo(ctx context.Context, tenant string, st *folderStore, before pluginstore.State) error {
 	if _, err := st.Restore(before); err != nil {
 		b.g.log.Error("admin: could not put the previous plugin version back; the running version keeps serving but the folder holds one that did not load",
 			slog.String("tenant", tenant), slog.String("plugin", before.Name), slog.String("dir", st.Dir()), slog.String("error", err.Error()))
 		return err
 	}
-	if b.servingMatchesDisk(tenant, before.Name) {
-		return nil
-	}
+	// Apply the restored folder even when what serves matches it: the refused change left
+	// the tenant stale, and this rebuilds nothing (the routes are unchanged) but its state.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoApplyTimeout)
 	defer cancel()
 	if _, err := b.applyTenant(actx, tenant, before.Name); err != nil {
@@ -296,43 +295,6 @@ func (b adminBackend) undo(ctx context.Context, tenant string, st *folderStore, 
 			slog.String("plugin", before.Name), slog.String("error", err.Error()))
 	}
 	return nil
-}
-
-// servingMatchesDisk reports whether every active route stage running plugin name (of tenant,
-// or of any flow for the top level, whose plugins.dir every tenant falls back to) runs the
-// version its plugin file holds now.
-func (b adminBackend) servingMatchesDisk(tenant, name string) bool {
-	specs := map[string]flowSpec{}
-	for _, spec := range flowSpecs(b.g.current.Load()) {
-		specs[spec.name] = spec
-	}
-	hashes := map[string]string{} // file -> sha256 hex, "" when unreadable
-	for _, rs := range b.g.Stats().Routes {
-		if !rs.Active || (tenant != "" && rs.Tenant != tenant) {
-			continue
-		}
-		spec, ok := specs[rs.Tenant]
-		if !ok {
-			continue
-		}
-		for _, p := range rs.Plugins {
-			if p.Plugin != name {
-				continue
-			}
-			file := spec.path(name)
-			h, seen := hashes[file]
-			if !seen {
-				if data, err := os.ReadFile(file); err == nil {
-					h = pluginstore.Hash(data)
-				}
-				hashes[file] = h
-			}
-			if p.Version != h {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // applyTenant applies what is on disk for tenant ("" for the top level) after a change of
