@@ -6,76 +6,110 @@ import (
 	"fmt"
 )
 
-// Defaults applied by [ModuleLimits] to fields left at zero. They were chosen
-// by measuring the first-party plugins and test guests (Go, built with
-// GOOS=wasip1 GOARCH=wasm -buildmode=c-shared, and C with clang) and the cost
-// of compiling hostile modules with wazero v1.12; the figures are in the
-// comment of each field.
+// Defaults of [ModuleLimits]. They were chosen by measuring the first-party
+// plugins and test guests (15 Go modules built with GOOS=wasip1 GOARCH=wasm
+// -buildmode=c-shared, 4 C modules built with clang) and what hostile modules
+// cost wazero v1.12 to compile (TestModuleStats and TestCompileCost in
+// precheck_measure_test.go; times on a shared 2-core machine, one core used).
 const (
-	DefaultMaxModuleBytes   = 64 << 20
-	DefaultMaxFunctions     = 100_000
-	DefaultMaxNesting       = 1024
-	DefaultMaxLocals        = 50_000
-	DefaultMaxMemoryPages   = 4096 // 256 MiB
-	DefaultMaxTableElements = 100_000
+	defaultMaxModuleBytes   = 32 << 20
+	defaultMaxFunctions     = 20_000
+	defaultMaxTypes         = 1_000
+	defaultMaxNesting       = 4096
+	defaultMaxControlFlow   = 400_000_000
+	defaultMaxLocals        = 50_000
+	defaultMaxModuleLocals  = 1_000_000
+	defaultMaxMemoryPages   = 1024 // 64 MiB
+	defaultMaxTableElements = 100_000
 )
 
 // ModuleLimits bound what an untrusted module may declare. [Precheck] enforces them on the
 // module's bytes before anything is compiled, so a small file cannot make compilation or
 // instantiation take unbounded time or memory. The zero value of each field means its default.
 //
-// What is not limited here is bounded by MaxModuleBytes: Precheck checks every vector's
-// count against the bytes that remain, so types, imports, exports, globals, element and data
-// segments, br_table labels and custom sections cost at most linear work in the module's
-// size, in wazero as in Precheck. The fields bound what a few bytes can multiply: a function
-// (machine code, trampolines), a nesting level (wazero's compile time grows faster than
-// linearly with it), a local (a 5-byte declaration asks for 4 billion), a memory page (64 KiB
-// allocated at instantiation) and a table element (8 bytes allocated at instantiation, or at
-// table.grow).
+// What no field names is bounded by MaxModuleBytes: Precheck checks every vector's count
+// against the bytes that remain, so imports, exports, globals, element and data segments
+// and custom sections cost wazero work in proportion to the module's size. The fields bound
+// what a few bytes can multiply, or what costs wazero more than linear time: functions and
+// types (compile time grows with their product), nesting, control flow (compile time grows
+// with the square of a function's branches and blocks), locals (a 5-byte declaration asks
+// for 4 billion), memory pages (64 KiB each at instantiation) and table elements (8 bytes
+// each, at instantiation or table.grow).
+//
+// Without the pre-check wazero is not safe on hostile bytes: v1.12 allocates for a declared
+// count before reading the items, and a 15-byte module declaring 2^32-1 imports makes it
+// ask for 448 GiB, which kills the process (2^32-1 functions: 16 GiB; locals: 32 GiB).
 type ModuleLimits struct {
 	// MaxModuleBytes bounds the size of the .wasm file (config max_module_bytes). Default
-	// 64 MiB; the first-party Go plugins are 3.5 to 4.1 MiB.
+	// 32 MiB; the first-party Go plugins are 2.7 to 4.0 MiB, the C ones 4 to 20 KiB.
 	MaxModuleBytes int
 	// MaxFunctions bounds the functions a module imports and defines together (config
-	// max_functions). Default 100,000; Go plugins have about 2,900 to 3,300.
+	// max_functions). Default 20,000; Go plugins have 1,844 to 2,620, C ones 11 to 27.
+	// wazero's compile time grows faster than linearly: 10,000 functions of distinct types
+	// 1.9 s, 100,000 3.4 minutes; 10,000 of one type 0.16 s, 40,000 1.3 s.
 	MaxFunctions int
+	// MaxTypes bounds the function types (config max_types). Default 1,000; Go modules
+	// declare 17, C ones 10.
+	MaxTypes int
 	// MaxNesting bounds how deeply blocks, loops and ifs nest inside one function (config
-	// max_nesting). Default 1024; Go plugins nest at most about 110 deep.
+	// max_nesting). Default 4096; Go plugins nest 549 deep (C: 11). One function nested
+	// 4,000 deep compiles in 0.1 s, 16,000 in 2.5 s, 32,000 in 7.9 s (76 MiB).
 	MaxNesting int
+	// MaxControlFlow bounds the sum, over a module's functions, of the square of each
+	// function's control instructions: block, loop, if, else, br, br_if, and each br_table
+	// label (config max_control_flow). wazero's compile time grows with that square: one
+	// function of 8,000 br_if compiles in 3.9 s, of 32,000 in 61 s, of 100,000 blocks in 2.5
+	// minutes, while 100,000 straight-line instructions take 0.07 s. Default 400,000,000,
+	// about 25 s of compiling at worst; the largest Go plugin (filter: 2,783 control
+	// instructions in its largest function) weighs 70,000,000 and compiles in 4.1 s.
+	MaxControlFlow uint64
 	// MaxLocals bounds the locals one function declares, its parameters not included (config
-	// max_locals). Default 50,000; Go plugins declare at most a few dozen (the Go compiler
-	// keeps values on its own stack in linear memory).
+	// max_locals). Default 50,000; Go functions declare at most 20 (the Go compiler keeps
+	// values on its own stack in linear memory), C ones 17.
 	MaxLocals int
+	// MaxModuleLocals bounds the locals all functions declare together (config
+	// max_module_locals). Default 1,000,000; 1,000,000 locals cost wazero 0.15 s and 28 MiB.
+	MaxModuleLocals int
 	// MaxMemoryPages bounds the initial size a module declares for its memory, in 64 KiB
-	// pages (config max_memory_pages). Default 4096 (256 MiB); Go plugins declare 8 to 20
-	// pages. Growth at run time is bounded by [Limits].MemoryPages instead.
+	// pages (config max_memory_pages). Default 1024 (64 MiB); Go plugins declare 39 to 47
+	// pages, C ones 2. Growth at run time is bounded by [Limits].MemoryPages instead.
 	MaxMemoryPages uint32
 	// MaxTableElements bounds the initial size a module declares for each table (config
 	// max_table_elements), and the maximum of a table the module grows with table.grow (a
-	// table without a maximum could otherwise grow to 4 billion elements, 32 GiB, outside
-	// the memory limit). Default 100,000; Go plugins declare one table of about 1,100.
+	// table without a maximum could otherwise grow to 2^32-1 elements, 32 GiB, outside the
+	// memory limit). Default 100,000; Go plugins declare one table of 5,923 to 6,692
+	// elements and never grow it.
 	MaxTableElements uint32
 }
 
 // withDefaults returns l with every zero (or negative) field set to its default.
 func (l ModuleLimits) withDefaults() ModuleLimits {
 	if l.MaxModuleBytes <= 0 {
-		l.MaxModuleBytes = DefaultMaxModuleBytes
+		l.MaxModuleBytes = defaultMaxModuleBytes
 	}
 	if l.MaxFunctions <= 0 {
-		l.MaxFunctions = DefaultMaxFunctions
+		l.MaxFunctions = defaultMaxFunctions
+	}
+	if l.MaxTypes <= 0 {
+		l.MaxTypes = defaultMaxTypes
 	}
 	if l.MaxNesting <= 0 {
-		l.MaxNesting = DefaultMaxNesting
+		l.MaxNesting = defaultMaxNesting
+	}
+	if l.MaxControlFlow == 0 {
+		l.MaxControlFlow = defaultMaxControlFlow
 	}
 	if l.MaxLocals <= 0 {
-		l.MaxLocals = DefaultMaxLocals
+		l.MaxLocals = defaultMaxLocals
+	}
+	if l.MaxModuleLocals <= 0 {
+		l.MaxModuleLocals = defaultMaxModuleLocals
 	}
 	if l.MaxMemoryPages == 0 {
-		l.MaxMemoryPages = DefaultMaxMemoryPages
+		l.MaxMemoryPages = defaultMaxMemoryPages
 	}
 	if l.MaxTableElements == 0 {
-		l.MaxTableElements = DefaultMaxTableElements
+		l.MaxTableElements = defaultMaxTableElements
 	}
 	return l
 }
@@ -109,6 +143,10 @@ type moduleStats struct {
 	tableElements uint64 // largest initial size of a table
 	brTableLabels uint64 // most labels of one br_table
 	tableGrows    int    // table.grow instructions
+	types         int
+	maxControl    int    // most control instructions in one function (see ModuleLimits.MaxControlFlow)
+	controlFlow   uint64 // sum over functions of the square of their control instructions
+	moduleLocals  uint64 // locals of all functions
 }
 
 // limitError is a limit that was exceeded: it stops scanModule at once.
@@ -194,6 +232,10 @@ func (s *scanner) section(id byte, r *wasmReader) error {
 		r.skip(uint64(r.remaining()))
 	case secType:
 		n := r.count("types", 3) // 0x60, params, results
+		s.st.types = int(n)
+		if s.st.types > s.lim.MaxTypes {
+			return s.limit("module declares %d types, more than max_types %d", n, s.lim.MaxTypes)
+		}
 		for i := uint64(0); i < n && r.err == nil; i++ {
 			if form := r.byte(); form != 0x60 && r.err == nil {
 				r.fail("type %d: form 0x%02x, want 0x60 (func)", i, form)
@@ -413,11 +455,21 @@ func (s *scanner) body(fn uint64, r *wasmReader) error {
 		return s.limit("function %d: declares %d locals, more than max_locals %d", fn, locals, s.lim.MaxLocals)
 	}
 	s.st.maxLocals = max(s.st.maxLocals, locals)
+	if s.st.moduleLocals += locals; s.st.moduleLocals > uint64(s.lim.MaxModuleLocals) {
+		return s.limit("module declares %d locals (up to function %d), more than max_module_locals %d", s.st.moduleLocals, fn, s.lim.MaxModuleLocals)
+	}
+	control := 0
 	err := walkInstructions(r, func(in instr) error {
 		if in.depth > s.lim.MaxNesting {
 			return s.limit("function %d: blocks nested %d deep, more than max_nesting %d", fn, in.depth, s.lim.MaxNesting)
 		}
 		s.st.maxNesting = max(s.st.maxNesting, in.depth)
+		switch in.op {
+		case 0x02, 0x03, 0x04, 0x05, 0x0c, 0x0d:
+			control++
+		case 0x0e:
+			control += 1 + int(in.imm)
+		}
 		switch {
 		case in.op == 0x0e:
 			s.st.brTableLabels = max(s.st.brTableLabels, in.imm)
@@ -434,6 +486,12 @@ func (s *scanner) body(fn uint64, r *wasmReader) error {
 	var le limitError
 	if errors.As(err, &le) {
 		return err
+	}
+	s.st.maxControl = max(s.st.maxControl, control)
+	s.st.controlFlow += uint64(control) * uint64(control) // control < 2^31: no overflow
+	if s.st.controlFlow > s.lim.MaxControlFlow {
+		return s.limit("function %d: control flow reaches %d, more than max_control_flow %d (its %d control instructions squared, added to those of the functions before it)",
+			fn, s.st.controlFlow, s.lim.MaxControlFlow, control)
 	}
 	if err == nil && r.pos != len(r.b) {
 		err = fmt.Errorf("offset %d: %d bytes after the function's end", r.pos, len(r.b)-r.pos)
