@@ -183,7 +183,8 @@ func OversizedOutput(n uint32) []byte {
 // FanOut returns a plugin that answers each message of a batch of up to 256
 // with n outputs, each the payload unchanged. Its handle writes the result
 // frame in a loop (memory.fill sets the n output flags), after the input
-// buffer.
+// buffer; its memory is sized for 256 messages, which fits the host's
+// default 16 MiB memory limit for n up to about 65,000.
 func FanOut(n uint32) []byte {
 	const out = 2 * 65536 // after the input buffer
 	m := PassthroughModule(0)
