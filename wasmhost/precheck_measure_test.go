@@ -58,6 +58,9 @@ func TestModuleStats(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
+		if err := Precheck(wasm, ModuleLimits{}); err != nil {
+			t.Errorf("%s: refused with the default limits: %v", f, err)
+		}
 		compile := "" // wazero's compile time, with TRIBUTARY_MODULE_STATS_COMPILE=1
 		if os.Getenv("TRIBUTARY_MODULE_STATS_COMPILE") != "" {
 			took, alloc, peak, err := compileCost(wasm)
