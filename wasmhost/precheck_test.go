@@ -302,3 +302,55 @@ func FuzzPrecheck(f *testing.F) {
 		}
 	})
 }
+
+// TestWasmtestPlugins runs wasmtest's plugins on the Host: each is a
+// complete ABI v1 plugin that passes Precheck and Compile, and misbehaves
+// at run time as documented.
+func TestWasmtestPlugins(t *testing.T) {
+	ctx := context.Background()
+	compile := func(t *testing.T, name string, wasm []byte) *Plugin {
+		t.Helper()
+		if err := Precheck(wasm, ModuleLimits{}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := testHostV.Compile(ctx, name, wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	lim := Limits{CallTimeout: 100 * time.Millisecond, MaxFanOut: 10}
+
+	t.Run("fan-out", func(t *testing.T) {
+		pool := newTestPool(t, compile(t, "fanout", wasmtest.FanOut(7)), "", lim, 1)
+		res, err := pool.Handle(ctx, msgs("a", "b"))
+		if err != nil || len(res) != 2 || len(res[0].Outputs) != 7 || res[1].Outputs[6].Flags != 1 {
+			t.Fatalf("results %+v, %v", res, err)
+		}
+		pool = newTestPool(t, compile(t, "fanout-11", wasmtest.FanOut(11)), "", lim, 1)
+		_, err = pool.Handle(ctx, msgs("a"))
+		wantKind(t, err, BadResult)
+	})
+	t.Run("oversized output", func(t *testing.T) {
+		pool := newTestPool(t, compile(t, "oversized", wasmtest.OversizedOutput(1<<30)), "", lim, 1)
+		_, err := pool.Handle(ctx, msgs("a"))
+		wantKind(t, err, BadResult)
+	})
+	t.Run("handle loops", func(t *testing.T) {
+		pool := newTestPool(t, compile(t, "handleloops", wasmtest.HandleLoops()), "", lim, 1)
+		_, err := pool.Handle(ctx, msgs("a"))
+		wantKind(t, err, Timeout)
+	})
+	t.Run("init loops", func(t *testing.T) {
+		_, err := NewInstance(ctx, testHostV, compile(t, "initloops", wasmtest.InitLoops()), nil, lim)
+		wantKind(t, err, Timeout)
+	})
+	t.Run("declared sizes", func(t *testing.T) {
+		for name, wasm := range map[string][]byte{
+			"nesting": wasmtest.DeepNesting(100), "memory": wasmtest.HugeMemory(100), "table": wasmtest.HugeTable(1000),
+			"start loops": wasmtest.StartLoops(), // compiling does not run it
+		} {
+			compile(t, name, wasm)
+		}
+	})
+}
