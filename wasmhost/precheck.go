@@ -175,11 +175,11 @@ func scanModule(wasm []byte, lim ModuleLimits) (moduleStats, error) {
 			return st, fmt.Errorf("offset %d: unknown section id %d", start, id)
 		}
 		if id != secCustom {
-			if o := sectionOrder(id); o <= lastOrder {
+			o := sectionOrder(id)
+			if o <= lastOrder {
 				return st, fmt.Errorf("offset %d: section %d is out of order or repeated", start, id)
-			} else {
-				lastOrder = o
 			}
+			lastOrder = o
 		}
 		sr := &wasmReader{b: wasm[start:r.pos]}
 		err := s.section(id, sr)
