@@ -14,7 +14,7 @@ import (
 // "go-guest" adds the Go test guest's own decode and encode.
 func BenchmarkInstance_Handle(b *testing.B) {
 	ctx := context.Background()
-	pt, err := testHostV.Compile(ctx, "bench-passthrough", passthroughModule().bytes())
+	pt, err := testHostV.Compile(ctx, "bench-passthrough", passthroughModule().Bytes())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func BenchmarkInstance_Handle(b *testing.B) {
 // copied out) with the runtime-free passthrough guest.
 func BenchmarkChain_Process(b *testing.B) {
 	ctx := context.Background()
-	pt, err := testHostV.Compile(ctx, "bench-chain", passthroughModule().bytes())
+	pt, err := testHostV.Compile(ctx, "bench-chain", passthroughModule().Bytes())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func TestChain_observerSeesStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close(ctx)
-	p, err := h.Compile(ctx, "pt", passthroughModule().bytes())
+	p, err := h.Compile(ctx, "pt", passthroughModule().Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}

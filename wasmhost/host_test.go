@@ -5,53 +5,55 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tributary-gw/tributary/wasmhost/wasmtest"
 )
 
 func TestHost_Compile_errors(t *testing.T) {
 	good := passthroughModule()
-	without := func(export string) wasmModule {
+	without := func(export string) wasmtest.Module {
 		m := passthroughModule()
-		for i := range m.funcs {
-			if m.funcs[i].export == export {
-				m.funcs[i].export = ""
+		for i := range m.Funcs {
+			if m.Funcs[i].Export == export {
+				m.Funcs[i].Export = ""
 			}
 		}
 		return m
 	}
 	wrongHandle := passthroughModule()
-	wrongHandle.funcs[3] = wasmFunc{export: "tributary_handle", params: []byte{i32, i32}, results: []byte{i32}, body: []byte{0x41, 0x00}}
+	wrongHandle.Funcs[3] = wasmtest.Func{Export: "tributary_handle", Params: []byte{i32, i32}, Results: []byte{i32}, Body: []byte{0x41, 0x00}}
 	unknownImport := passthroughModule()
-	unknownImport.imports = []wasmImport{{module: "env", name: "abort"}}
+	unknownImport.Imports = []wasmtest.Import{{Module: "env", Name: "abort"}}
 	badLog := passthroughModule()
-	badLog.imports = []wasmImport{{module: "tributary", name: "log", params: []byte{i32}}}
+	badLog.Imports = []wasmtest.Import{{Module: "tributary", Name: "log", Params: []byte{i32}}}
 	unknownHost := passthroughModule()
-	unknownHost.imports = []wasmImport{{module: "tributary", name: "http_get"}}
+	unknownHost.Imports = []wasmtest.Import{{Module: "tributary", Name: "http_get"}}
 	badWasi := passthroughModule()
-	badWasi.imports = []wasmImport{{module: "wasi_snapshot_preview1", name: "fd_write", params: []byte{i32}}}
+	badWasi.Imports = []wasmtest.Import{{Module: "wasi_snapshot_preview1", Name: "fd_write", Params: []byte{i32}}}
 	unknownWasi := passthroughModule()
-	unknownWasi.imports = []wasmImport{{module: "wasi_snapshot_preview1", name: "sock_magic"}}
+	unknownWasi.Imports = []wasmtest.Import{{Module: "wasi_snapshot_preview1", Name: "sock_magic"}}
 	noMemory := passthroughModule()
-	noMemory.noExport = true
+	noMemory.NoExport = true
 	okWasi := passthroughModule()
-	okWasi.imports = []wasmImport{{module: "wasi_snapshot_preview1", name: "random_get", params: []byte{i32, i32}, results: []byte{i32}}}
+	okWasi.Imports = []wasmtest.Import{{Module: "wasi_snapshot_preview1", Name: "random_get", Params: []byte{i32, i32}, Results: []byte{i32}}}
 
 	tests := []struct {
 		name    string
 		wasm    []byte
 		wantErr []string // all must appear; none means success
 	}{
-		{name: "passthrough", wasm: good.bytes()},
-		{name: "wasi import", wasm: okWasi.bytes()},
+		{name: "passthrough", wasm: good.Bytes()},
+		{name: "wasi import", wasm: okWasi.Bytes()},
 		{name: "not wasm", wasm: []byte("hello"), wantErr: []string{`plugin "not wasm": compile:`}},
-		{name: "no marker", wasm: without("tributary_abi_v1").bytes(), wantErr: []string{"missing export tributary_abi_v1: not an ABI v1 plugin"}},
-		{name: "no handle no alloc", wasm: without("tributary_handle").bytes(), wantErr: []string{"missing export tributary_handle"}},
-		{name: "wrong signature", wasm: wrongHandle.bytes(), wantErr: []string{"export tributary_handle has signature (i32, i32) -> (i32), want (i32, i32) -> (i64)"}},
-		{name: "unknown import", wasm: unknownImport.bytes(), wantErr: []string{"unknown import env.abort"}},
-		{name: "unknown host import", wasm: unknownHost.bytes(), wantErr: []string{"unknown import tributary.http_get"}},
-		{name: "log signature", wasm: badLog.bytes(), wantErr: []string{"import tributary.log has signature (i32) -> (), want (i32, i32, i32) -> ()"}},
-		{name: "wasi signature", wasm: badWasi.bytes(), wantErr: []string{"import wasi_snapshot_preview1.fd_write has signature (i32) -> ()"}},
-		{name: "unknown wasi", wasm: unknownWasi.bytes(), wantErr: []string{"unknown import wasi_snapshot_preview1.sock_magic"}},
-		{name: "memory not exported", wasm: noMemory.bytes(), wantErr: []string{"missing export memory"}},
+		{name: "no marker", wasm: without("tributary_abi_v1").Bytes(), wantErr: []string{"missing export tributary_abi_v1: not an ABI v1 plugin"}},
+		{name: "no handle no alloc", wasm: without("tributary_handle").Bytes(), wantErr: []string{"missing export tributary_handle"}},
+		{name: "wrong signature", wasm: wrongHandle.Bytes(), wantErr: []string{"export tributary_handle has signature (i32, i32) -> (i32), want (i32, i32) -> (i64)"}},
+		{name: "unknown import", wasm: unknownImport.Bytes(), wantErr: []string{"unknown import env.abort"}},
+		{name: "unknown host import", wasm: unknownHost.Bytes(), wantErr: []string{"unknown import tributary.http_get"}},
+		{name: "log signature", wasm: badLog.Bytes(), wantErr: []string{"import tributary.log has signature (i32) -> (), want (i32, i32, i32) -> ()"}},
+		{name: "wasi signature", wasm: badWasi.Bytes(), wantErr: []string{"import wasi_snapshot_preview1.fd_write has signature (i32) -> ()"}},
+		{name: "unknown wasi", wasm: unknownWasi.Bytes(), wantErr: []string{"unknown import wasi_snapshot_preview1.sock_magic"}},
+		{name: "memory not exported", wasm: noMemory.Bytes(), wantErr: []string{"missing export memory"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +84,7 @@ func TestHost_Compile_errors(t *testing.T) {
 
 func TestHost_Compile_sameBytesOnce(t *testing.T) {
 	ctx := context.Background()
-	wasm := passthroughModule().bytes()
+	wasm := passthroughModule().Bytes()
 	a, err := testHostV.Compile(ctx, "a", wasm)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +107,7 @@ func TestHost_Close(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := h.Compile(ctx, "pt", passthroughModule().bytes())
+	p, err := h.Compile(ctx, "pt", passthroughModule().Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +127,7 @@ func TestHost_Close(t *testing.T) {
 	if err := h.Close(ctx); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := h.Compile(ctx, "pt", passthroughModule().bytes()); !errors.Is(err, ErrHostClosed) {
+	if _, err := h.Compile(ctx, "pt", passthroughModule().Bytes()); !errors.Is(err, ErrHostClosed) {
 		t.Fatalf("Compile after Close: %v, want ErrHostClosed", err)
 	}
 }

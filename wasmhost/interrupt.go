@@ -52,58 +52,6 @@ const (
 // safePointEvery is how many loop iterations a guest runs between safe points.
 const safePointEvery = 1 << 14
 
-// wasmReader reads LEB128 and bytes from a module, remembering the first
-// error (io.ErrUnexpectedEOF style) instead of panicking.
-type wasmReader struct {
-	b   []byte
-	pos int
-	err error
-}
-
-func (r *wasmReader) fail(format string, args ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("offset %d: %s", r.pos, fmt.Sprintf(format, args...))
-	}
-}
-
-func (r *wasmReader) byte() byte {
-	if r.pos >= len(r.b) {
-		r.fail("unexpected end")
-		return 0
-	}
-	c := r.b[r.pos]
-	r.pos++
-	return c
-}
-
-func (r *wasmReader) uleb() uint64 {
-	var v uint64
-	for shift := 0; shift < 64; shift += 7 {
-		c := r.byte()
-		v |= uint64(c&0x7f) << shift
-		if c&0x80 == 0 || r.err != nil {
-			return v
-		}
-	}
-	r.fail("LEB128 too long")
-	return 0
-}
-
-func (r *wasmReader) skip(n uint64) {
-	if n > uint64(len(r.b)-r.pos) {
-		r.fail("unexpected end")
-		r.pos = len(r.b)
-		return
-	}
-	r.pos += int(n)
-}
-
-// skipLEB skips a signed or unsigned LEB128 number.
-func (r *wasmReader) skipLEB() {
-	for r.byte()&0x80 != 0 && r.err == nil {
-	}
-}
-
 // instrumentLoops returns wasm with two new mutable i32 globals, exported as
 // interruptExport and budgetExport, and at the start of every loop a
 // countdown of the budget whose expiry runs a safe point (memory.grow 0), the
@@ -112,7 +60,7 @@ func (r *wasmReader) skipLEB() {
 // module without memory): the caller then keeps wazero's own checks.
 func instrumentLoops(wasm []byte) ([]byte, error) {
 	r := &wasmReader{b: wasm}
-	if !bytes.HasPrefix(wasm, []byte{0, 'a', 's', 'm', 1, 0, 0, 0}) {
+	if !bytes.HasPrefix(wasm, wasmHeader) {
 		return nil, errors.New("not a wasm 1.0 module")
 	}
 	r.pos = 8
@@ -121,9 +69,9 @@ func instrumentLoops(wasm []byte) ([]byte, error) {
 		contents []byte
 	}
 	var secs []section
-	for r.pos < len(wasm) && r.err == nil {
+	for r.pos < len(wasm) && r.err == nil { // each section takes at least 2 bytes
 		id := r.byte()
-		n := r.uleb()
+		n := r.u32()
 		start := r.pos
 		r.skip(n)
 		secs = append(secs, section{id, wasm[start:r.pos]})
@@ -140,24 +88,19 @@ func instrumentLoops(wasm []byte) ([]byte, error) {
 		case 5:
 			hasMemory = true
 		case 2: // imports
-			for range sr.uleb() {
-				sr.skip(sr.uleb()) // module
-				sr.skip(sr.uleb()) // name
+			n := sr.count("imports", 4)
+			for i := uint64(0); i < n && sr.err == nil; i++ {
+				sr.name() // module
+				sr.name() // name
 				switch kind := sr.byte(); kind {
 				case 0: // func
-					sr.uleb()
+					sr.u32()
 				case 1: // table: reftype, limits
 					sr.byte()
-					if sr.byte()&1 != 0 {
-						sr.uleb()
-					}
-					sr.uleb()
+					sr.limits()
 				case 2: // memory: limits
 					hasMemory = true
-					if sr.byte()&1 != 0 {
-						sr.uleb()
-					}
-					sr.uleb()
+					sr.limits()
 				case 3: // global: valtype, mut
 					sr.byte()
 					sr.byte()
@@ -167,7 +110,7 @@ func instrumentLoops(wasm []byte) ([]byte, error) {
 				}
 			}
 		case 6:
-			defined = sr.uleb()
+			defined = sr.count("globals", 3)
 		}
 		if sr.err != nil {
 			return nil, fmt.Errorf("section %d: %w", s.id, sr.err)
@@ -268,10 +211,10 @@ func appendToVec(vec []byte, items ...[]byte) []byte {
 // code section.
 func instrumentCode(sec, check []byte) ([]byte, error) {
 	r := &wasmReader{b: sec}
-	n := r.uleb()
+	n := r.count("functions", 3) // size, local declarations, end
 	out := appendULEB(nil, n)
-	for i := range n {
-		size := r.uleb()
+	for i := uint64(0); i < n; i++ {
+		size := r.u32()
 		start := r.pos
 		r.skip(size)
 		if r.err != nil {
@@ -286,65 +229,36 @@ func instrumentCode(sec, check []byte) ([]byte, error) {
 	return out, nil
 }
 
+// instrumentBody inserts check after the block type of every loop of one
+// function body. It refuses SIMD (prefix 0xfd), which the rewriter has never
+// been checked with.
 func instrumentBody(body, check []byte) ([]byte, error) {
 	r := &wasmReader{b: body}
-	for range r.uleb() { // locals: count, type
-		r.uleb()
+	n := r.count("local declarations", 2) // count, type
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		r.u32()
 		r.byte()
-	}
-	out := make([]byte, 0, len(body)+len(body)/8)
-	last := 0
-	for r.pos < len(body) && r.err == nil {
-		op := r.byte()
-		switch {
-		case op == 0x02 || op == 0x03 || op == 0x04: // block, loop, if
-			if bt := r.byte(); bt&0x80 != 0 { // a type index of more than one byte (s33)
-				r.pos--
-				r.skipLEB()
-			}
-			if op == 0x03 {
-				out = append(append(out, body[last:r.pos]...), check...)
-				last = r.pos
-			}
-		case op <= 0x01, op == 0x05, op == 0x0b, op == 0x0f, op == 0x1a, op == 0x1b, op == 0xd1,
-			op >= 0x45 && op <= 0xc4:
-		case op == 0x0c, op == 0x0d, op == 0x10, op >= 0x20 && op <= 0x26, op == 0x3f, op == 0x40, op == 0xd0, op == 0xd2:
-			r.uleb()
-		case op == 0x0e: // br_table
-			for range r.uleb() + 1 {
-				r.uleb()
-			}
-		case op == 0x11: // call_indirect
-			r.uleb()
-			r.uleb()
-		case op == 0x1c: // select t*
-			r.skip(r.uleb())
-		case op >= 0x28 && op <= 0x3e: // memarg
-			r.uleb()
-			r.uleb()
-		case op == 0x41, op == 0x42:
-			r.skipLEB()
-		case op == 0x43:
-			r.skip(4)
-		case op == 0x44:
-			r.skip(8)
-		case op == 0xfc:
-			switch sub := r.uleb(); {
-			case sub <= 7: // saturating truncations
-			case sub == 9, sub == 11, sub == 13, sub >= 15 && sub <= 17:
-				r.uleb()
-			case sub == 8, sub == 10, sub == 12, sub == 14:
-				r.uleb()
-				r.uleb()
-			default:
-				r.fail("opcode 0xfc %d", sub)
-			}
-		default:
-			r.fail("opcode 0x%02x", op)
-		}
 	}
 	if r.err != nil {
 		return nil, r.err
+	}
+	out := make([]byte, 0, len(body)+len(body)/8)
+	last := 0
+	err := walkInstructions(r, func(in instr) error {
+		switch in.op {
+		case 0x03: // loop
+			out = append(append(out, body[last:in.end]...), check...)
+			last = in.end
+		case 0xfd:
+			return fmt.Errorf("offset %d: opcode 0xfd %d", in.start, in.sub)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.pos != len(body) {
+		return nil, fmt.Errorf("offset %d: %d bytes after the function's end", r.pos, len(body)-r.pos)
 	}
 	return append(out, body[last:]...), nil
 }

@@ -110,14 +110,14 @@ func TestInstrumentLoops_sameResults(t *testing.T) {
 // TestInstrumentLoops_rejects checks what the rewriter refuses.
 func TestInstrumentLoops_rejects(t *testing.T) {
 	simd := passthroughModule()
-	simd.funcs[3].body = append([]byte{0xfd, 0x0c}, simd.funcs[3].body...)
+	simd.Funcs[3].Body = append([]byte{0xfd, 0x0c}, simd.Funcs[3].Body...)
 	tests := []struct {
 		name, wantErr string
 		wasm          []byte
 	}{
 		{"not wasm", "not a wasm 1.0 module", []byte("hello")},
-		{"truncated", "unexpected end", passthroughModule().bytes()[:40]},
-		{"simd", "opcode 0xfd", simd.bytes()},
+		{"truncated", "unexpected end", passthroughModule().Bytes()[:40]},
+		{"simd", "opcode 0xfd", simd.Bytes()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

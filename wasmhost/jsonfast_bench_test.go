@@ -30,12 +30,12 @@ func BenchmarkGuestNop(b *testing.B) {
 func BenchmarkJSONImports_call(b *testing.B) {
 	const out = 4096
 	none := passthroughModule()
-	none.funcs[3].body = []byte{0x42, 0x00}
+	none.Funcs[3].Body = []byte{0x42, 0x00}
 	mods := []struct {
 		name string
 		wasm []byte
 	}{
-		{"none", none.bytes()},
+		{"none", none.Bytes()},
 		{"json_get", jsonCallerModule(importJSONGet, 64, 7, 96, 1)},
 		{"json_set", jsonCallerModule(importJSONSet, 64, 7, 96, 1, 100, 1, out, 64)},
 	}

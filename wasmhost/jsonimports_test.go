@@ -18,6 +18,8 @@ import (
 
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/sdk/jsonfield"
+
+	"github.com/tributary-gw/tributary/wasmhost/wasmtest"
 )
 
 // jsonOutcome is the jsonfastdiff guest's outcome function, run natively
@@ -286,11 +288,11 @@ func jsonCallerModule(name string, args ...int32) []byte {
 	}
 	body = append(body, 0x10, 0x00, 0x1a) // call 0; drop
 	body = append(body, 0x42, 0x00)       // i64.const 0
-	m.imports = []wasmImport{{module: abi.ImportModule, name: name, params: params, results: []byte{i64}}}
-	m.funcs[3].body = body
-	m.data = append(m.data, wasmData{offset: 64, bytes: []byte(`{"a":1}`)}, wasmData{offset: 96, bytes: []byte("a")},
-		wasmData{offset: 100, bytes: []byte("2")})
-	return m.bytes()
+	m.Imports = []wasmtest.Import{{Module: abi.ImportModule, Name: name, Params: params, Results: []byte{i64}}}
+	m.Funcs[3].Body = body
+	m.Data = append(m.Data, wasmtest.Data{Offset: 64, Bytes: []byte(`{"a":1}`)}, wasmtest.Data{Offset: 96, Bytes: []byte("a")},
+		wasmtest.Data{Offset: 100, Bytes: []byte("2")})
+	return m.Bytes()
 }
 
 // TestJSONImports_badPointers checks that a guest pointer outside memory
@@ -361,14 +363,14 @@ func TestJSONImports_badPointers(t *testing.T) {
 func TestCompile_jsonImportSignatures(t *testing.T) {
 	ctx := context.Background()
 	m := passthroughModule()
-	m.imports = []wasmImport{{module: abi.ImportModule, name: importJSONGet, params: []byte{i32, i32}, results: []byte{i32}}}
-	_, err := testHostV.Compile(ctx, "badsig", m.bytes())
+	m.Imports = []wasmtest.Import{{Module: abi.ImportModule, Name: importJSONGet, Params: []byte{i32, i32}, Results: []byte{i32}}}
+	_, err := testHostV.Compile(ctx, "badsig", m.Bytes())
 	want := "import tributary.json_get has signature (i32, i32) -> (i32), want (i32, i32, i32, i32) -> (i64)"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v, want it to contain %q", err, want)
 	}
-	m.imports[0].name = "json_frobnicate"
-	if _, err := testHostV.Compile(ctx, "unknown", m.bytes()); err == nil || !strings.Contains(err.Error(), "unknown import tributary.json_frobnicate") {
+	m.Imports[0].Name = "json_frobnicate"
+	if _, err := testHostV.Compile(ctx, "unknown", m.Bytes()); err == nil || !strings.Contains(err.Error(), "unknown import tributary.json_frobnicate") {
 		t.Fatalf("err = %v, want unknown import tributary.json_frobnicate", err)
 	}
 }
