@@ -515,4 +515,3 @@ func (f *folderStore) lock(ctx context.Context) error {
 }
 
 func (f *folderStore) unlock() { <-f.turn }
-

@@ -43,8 +43,11 @@ func tenantModuleLimits(gw, t config.ModuleLimits) config.ModuleLimits {
 	return config.ModuleLimits{
 		MaxModuleMB:      pick(gw.MaxModuleMB, t.MaxModuleMB),
 		MaxFunctions:     pick(gw.MaxFunctions, t.MaxFunctions),
+		MaxTypes:         pick(gw.MaxTypes, t.MaxTypes),
 		MaxNesting:       pick(gw.MaxNesting, t.MaxNesting),
+		MaxControlFlow:   pick(gw.MaxControlFlow, t.MaxControlFlow),
 		MaxLocals:        pick(gw.MaxLocals, t.MaxLocals),
+		MaxModuleLocals:  pick(gw.MaxModuleLocals, t.MaxModuleLocals),
 		MaxTableElements: pick(gw.MaxTableElements, t.MaxTableElements),
 	}
 }
@@ -55,8 +58,11 @@ func moduleLimits(l config.PluginLimits) wasmhost.ModuleLimits {
 	return wasmhost.ModuleLimits{
 		MaxModuleBytes:   l.Module.MaxModuleMB << 20,
 		MaxFunctions:     l.Module.MaxFunctions,
+		MaxTypes:         l.Module.MaxTypes,
 		MaxNesting:       l.Module.MaxNesting,
+		MaxControlFlow:   uint64(l.Module.MaxControlFlow),
 		MaxLocals:        l.Module.MaxLocals,
+		MaxModuleLocals:  l.Module.MaxModuleLocals,
 		MaxMemoryPages:   uint32(l.MemoryMB) * 16, // 64 KiB pages
 		MaxTableElements: uint32(l.Module.MaxTableElements),
 	}

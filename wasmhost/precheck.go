@@ -40,24 +40,24 @@ const (
 // count before reading the items, and a 15-byte module declaring 2^32-1 imports makes it
 // ask for 448 GiB, which kills the process (2^32-1 functions: 16 GiB; locals: 32 GiB).
 type ModuleLimits struct {
-	// MaxModuleBytes bounds the size of the .wasm file (config max_module_bytes). Default
+	// MaxModuleBytes bounds the size of the .wasm file (config limits.module.max_module_mb, in MiB). Default
 	// 32 MiB; the first-party Go plugins are 2.6 to 3.9 MiB, the C ones 4 to 20 KiB.
 	MaxModuleBytes int
 	// MaxFunctions bounds the functions a module imports and defines together (config
-	// max_functions). Default 20,000; Go plugins have 1,844 to 2,620, C ones 11 to 27.
+	// limits.module.max_functions). Default 20,000; Go plugins have 1,844 to 2,620, C ones 11 to 27.
 	// wazero's compile time grows faster than linearly: 10,000 functions of distinct types
 	// 1.9 s, 100,000 3.4 minutes; 10,000 of one type 0.16 s, 40,000 1.3 s.
 	MaxFunctions int
-	// MaxTypes bounds the function types (config max_types). Default 1,000; Go modules
+	// MaxTypes bounds the function types (config limits.module.max_types). Default 1,000; Go modules
 	// declare 17, C ones 10.
 	MaxTypes int
 	// MaxNesting bounds how deeply blocks, loops and ifs nest inside one function (config
-	// max_nesting). Default 4096; Go plugins nest 549 deep (C: 11). One function nested
+	// limits.module.max_nesting). Default 4096; Go plugins nest 549 deep (C: 11). One function nested
 	// 4,000 deep compiles in 0.1 s, 16,000 in 2.5 s, 32,000 in 7.9 s (76 MiB).
 	MaxNesting int
 	// MaxControlFlow bounds the sum, over a module's functions, of the square of each
 	// function's control instructions: block, loop, if, else, br, br_if, and each br_table
-	// label (config max_control_flow). wazero's compile time grows with that square: one
+	// label (config limits.module.max_control_flow). wazero's compile time grows with that square: one
 	// function of 8,000 br_if compiles in 3.9 s, of 32,000 in 61 s, of 100,000 blocks in 2.5
 	// minutes, while 100,000 straight-line instructions take 0.07 s. Default 400,000,000:
 	// about 25 s of compiling for the costliest pattern measured (br_if, 6e-8 s per unit);
@@ -65,18 +65,18 @@ type ModuleLimits struct {
 	// weighs 70,000,000 and compiles in 4.1 s.
 	MaxControlFlow uint64
 	// MaxLocals bounds the locals one function declares, its parameters not included (config
-	// max_locals). Default 50,000; Go functions declare at most 20 (the Go compiler keeps
+	// limits.module.max_locals). Default 50,000; Go functions declare at most 20 (the Go compiler keeps
 	// values on its own stack in linear memory), C ones 17.
 	MaxLocals int
 	// MaxModuleLocals bounds the locals all functions declare together (config
-	// max_module_locals). Default 1,000,000; 1,000,000 locals cost wazero 0.15 s and 28 MiB.
+	// limits.module.max_module_locals). Default 1,000,000; 1,000,000 locals cost wazero 0.15 s and 28 MiB.
 	MaxModuleLocals int
 	// MaxMemoryPages bounds the initial size a module declares for its memory, in 64 KiB
-	// pages (config max_memory_pages). Default 1024 (64 MiB); Go plugins declare 39 to 47
+	// pages (config: limits.memory_mb). Default 1024 (64 MiB); Go plugins declare 39 to 47
 	// pages, C ones 2. Growth at run time is bounded by [Limits].MemoryPages instead.
 	MaxMemoryPages uint32
 	// MaxTableElements bounds the initial size a module declares for each table (config
-	// max_table_elements), and the maximum of a table the module grows with table.grow (a
+	// limits.module.max_table_elements), and the maximum of a table the module grows with table.grow (a
 	// table without a maximum could otherwise grow to 2^32-1 elements, 32 GiB, outside the
 	// memory limit). Default 100,000; Go plugins declare one table of 5,923 to 6,692
 	// elements and never grow it.

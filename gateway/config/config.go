@@ -156,15 +156,25 @@ type Compile struct {
 // before it is compiled; a module over a limit is refused, naming the limit. Zero means the
 // default (for a tenant: plugins.limits.module).
 type ModuleLimits struct {
-	// MaxModuleMB bounds the size of a .wasm file.
+	// MaxModuleMB bounds the size of a .wasm file. Default 32.
 	MaxModuleMB int `koanf:"max_module_mb"`
-	// MaxFunctions bounds the functions a module imports and defines together.
+	// MaxFunctions bounds the functions a module imports and defines together. Default
+	// 20000.
 	MaxFunctions int `koanf:"max_functions"`
-	// MaxNesting bounds how deeply blocks, loops and ifs nest in one function.
+	// MaxTypes bounds the function types a module declares. Default 1000.
+	MaxTypes int `koanf:"max_types"`
+	// MaxNesting bounds how deeply blocks, loops and ifs nest in one function. Default 4096.
 	MaxNesting int `koanf:"max_nesting"`
-	// MaxLocals bounds the local variables of one function.
+	// MaxControlFlow bounds the sum over functions of the square of each one's control
+	// instructions (block, loop, if, else, br, br_if, br_table labels), which compile time
+	// grows with. Default 400000000 (about 25 s of compiling at worst).
+	MaxControlFlow int `koanf:"max_control_flow"`
+	// MaxLocals bounds the local variables of one function. Default 50000.
 	MaxLocals int `koanf:"max_locals"`
-	// MaxTableElements bounds the initial size a module declares for a table.
+	// MaxModuleLocals bounds the local variables of all functions together. Default 1000000.
+	MaxModuleLocals int `koanf:"max_module_locals"`
+	// MaxTableElements bounds the initial size a module declares for a table, and the
+	// maximum of one it grows. Default 100000.
 	MaxTableElements int `koanf:"max_table_elements"`
 }
 

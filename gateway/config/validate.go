@@ -185,8 +185,9 @@ func (m ModuleLimits) check(p *problems, key string) {
 		key string
 		v   int
 	}{
-		{"max_module_mb", m.MaxModuleMB}, {"max_functions", m.MaxFunctions}, {"max_nesting", m.MaxNesting},
-		{"max_locals", m.MaxLocals}, {"max_table_elements", m.MaxTableElements},
+		{"max_module_mb", m.MaxModuleMB}, {"max_functions", m.MaxFunctions}, {"max_types", m.MaxTypes},
+		{"max_nesting", m.MaxNesting}, {"max_control_flow", m.MaxControlFlow}, {"max_locals", m.MaxLocals},
+		{"max_module_locals", m.MaxModuleLocals}, {"max_table_elements", m.MaxTableElements},
 	} {
 		if f.v < 0 {
 			p.add(key+"."+f.key, "%d must not be negative (0: the default)", f.v)
