@@ -31,6 +31,7 @@ type wasmModule struct {
 	memPages uint32 // 0: no memory
 	noExport bool   // define memory but do not export it
 	data     []wasmData
+	start    []int // at most one: the index in funcs of the start function
 }
 
 func wasmVec(dst []byte, items [][]byte) []byte {
@@ -86,6 +87,9 @@ func (m wasmModule) bytes() []byte {
 		out = appendSection(out, 5, appendULEB([]byte{1, 0x00}, uint64(m.memPages)))
 	}
 	out = appendSection(out, 7, wasmVec(nil, exports))
+	for _, f := range m.start {
+		out = appendSection(out, 8, appendULEB(nil, uint64(len(m.imports)+f)))
+	}
 	out = appendSection(out, 10, wasmVec(nil, code))
 	if len(data) > 0 {
 		out = appendSection(out, 11, wasmVec(nil, data))
