@@ -13,6 +13,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -113,6 +114,49 @@ func TestPlugin_Close(t *testing.T) {
 	defer c.Close()
 	if c.entry == e {
 		t.Fatal("Compile after the last reference reused the released entry")
+	}
+}
+
+// TestPlugin_Close_concurrent compiles the same bytes, makes pools and
+// closes both from several goroutines at once, so that entries are shared,
+// released and made anew while others use them.
+func TestPlugin_Close_concurrent(t *testing.T) {
+	ctx := context.Background()
+	h, err := NewHost(ctx, HostConfig{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	wasm := passthroughModule().bytes()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 10 {
+				p, err := h.Compile(ctx, "shared", wasm)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				pool, err := NewPool(ctx, h, p, nil, Limits{RecycleAfterCalls: 1}, 1)
+				p.Close()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for range 2 { // recycles: instantiates after the handle is closed
+					if _, err := pool.Handle(ctx, msgs("x")); err != nil {
+						t.Error(err)
+					}
+				}
+				if err := pool.Close(ctx); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(hostEntries(h)); n != 0 {
+		t.Fatalf("%d compile entries left after every plugin and pool closed, want 0", n)
 	}
 }
 

@@ -172,3 +172,27 @@ func TestNewPool_startTimeoutReleases(t *testing.T) {
 		t.Errorf("%d compile entries after the last reference, want 0", n)
 	}
 }
+
+// TestInstantiate_deadline checks the second line: a start function left in
+// place (as if moveStart had missed it) in a module with wazero's
+// termination checks is stopped by instantiate's deadline.
+func TestInstantiate_deadline(t *testing.T) {
+	ctx := context.Background()
+	rt, err := testHostV.runtime(ctx, Limits{}.withDefaults().class())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := rt.CompileModule(ctx, withStart(startLoops, true).bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cm.Close(ctx)
+	lim := Limits{CallTimeout: 50 * time.Millisecond}.withDefaults()
+	mod, err := instantiate(ctx, rt, cm, wazero.NewModuleConfig().WithName("unmoved-start").WithStartFunctions(), lim)
+	if err == nil {
+		mod.Close(ctx)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("instantiate with a looping start function: %v, want a deadline error", err)
+	}
+}
