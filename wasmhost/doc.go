@@ -119,7 +119,9 @@
 //
 // # Lock order
 //
-// Host.mu (runtimes, compile entries) is never held while calling into a
-// guest; compileEntry.mu (per-class compiled modules) may be taken while
-// holding nothing else. Pools and chains use channels and atomics only.
+// Host.mu (runtimes, compile entries, their reference counts and
+// Plugin.closed) is never held while calling into a guest or closing
+// compiled modules; compileEntry.mu (per-class compiled modules) may be
+// taken while holding nothing else. Pools and chains use channels and
+// atomics only.
 package wasmhost

@@ -37,7 +37,8 @@ type HostConfig struct {
 
 // Host owns the wazero runtimes (one per limit class, keyed by
 // Limits.MemoryPages) and the compilation cache they share, and compiles each
-// distinct plugin binary once.
+// distinct plugin binary once for as long as a Plugin or Pool of it is open
+// (see "Ownership" in the package doc).
 //
 // A Host is safe for concurrent use. Close it after every Pool built on it.
 type Host struct {
