@@ -14,8 +14,44 @@
 //	host, _ := wasmhost.NewHost(ctx, wasmhost.HostConfig{CacheDir: dir})
 //	p, _ := host.Compile(ctx, "celsius", wasmBytes)
 //	pool, _ := wasmhost.NewPool(ctx, host, p, []byte(`{"field":"temp"}`), wasmhost.Limits{}, 4)
+//	p.Close() // the pool keeps its own reference
 //	chain := wasmhost.NewChain([]*wasmhost.Pool{pool})
 //	results := chain.Process(ctx, batch)
+//	chain.Close(ctx) // closes the pool, and with it the compiled code
+//
+// # Ownership
+//
+// Compiled code belongs to whoever holds a reference on it; the Host keeps
+// one compile entry per content hash (the validation module and one module
+// per limit class) and frees it when the last reference goes:
+//
+//   - every [Host.Compile] call returns a new [Plugin] handle holding one
+//     reference; its caller closes it ([Plugin.Close]) once it has made its
+//     pools, or right away when it only validated the bytes;
+//   - [NewPool] takes a reference of its own, released by [Pool.Close] (a
+//     [Chain] closes its pools);
+//   - [NewInstance], and a pool starting an instance, hold one only while
+//     instantiating: an [Instance] runs on without it, and whoever made it
+//     closes it (a Pool its own);
+//   - [Host.Close] closes every runtime and so every instance left.
+//
+// Compiling the same bytes while an entry is alive shares it; afterwards
+// they are compiled again (from the file cache when CacheDir is set).
+//
+// # Instantiation runs no unbounded step
+//
+// Compile moves a module's start function to the export tributary_start
+// (moveStart) and [NewInstance] calls it like any guest call, under the
+// watchdog and Limits.CallTimeout, before _initialize and tributary_init:
+// a start function that never returns is a Timeout error naming the plugin,
+// never a hang. What wazero's instantiation does besides (Store.instantiate,
+// internal/wasm/store.go): allocate tables (Min elements, up to 2^27 in
+// wazero, bounded by the pre-check's declared table limit), memory (Min
+// pages, which compiling in a class's runtime caps at Limits.MemoryPages),
+// globals, and copy data and element segments (bounded by the module's
+// size); then it would run the start function, the only guest code in it.
+// As a second line, modules compiled with wazero's termination checks are
+// instantiated under a context done after CallTimeout.
 //
 // # Imports
 //
@@ -36,6 +72,38 @@
 // without Close), and an instance is never reused after an error because
 // its state is unknown (after a deadline wazero has closed it already).
 //
+// Memory of compiled code, as wazero v1.12.0 keeps it (read in its source):
+//
+//   - The CompilationCache all runtimes of a Host share is, in memory, one
+//     wazevo engine (cache.go, cache.engs). Its map compiledModules
+//     (internal/engine/wazevo/engine.go) holds each module's machine code by
+//     module ID (sha256 of the bytes and the termination-check flag), with a
+//     count: every Runtime.CompileModule of those bytes adds one, hit or
+//     miss (engine_cache.go, addCompiledModuleToMemory and
+//     getCompiledModuleFromMemory), every CompiledModule.Close takes one
+//     (config.go, compiledModule.Close → engine.DeleteCompiledModule), and
+//     the last removes it from the map and from the address-sorted list. So
+//     the in-memory cache keeps machine code exactly as long as one
+//     CompiledModule of it is open, which is why an entry closes all of its
+//     modules (validation and per class) when its last reference goes.
+//   - Machine code lives in mmapped memory outside the Go heap, unmapped by
+//     a finalizer (engine.go, executablesFinalizer) at a GC after the last
+//     CompiledModule is closed and the last instance running it is gone:
+//     wazero lets a module outlive its CompiledModule (the doc of
+//     CompiledModule.Close; call_engine.go addFrame copes with a module
+//     already removed from the engine).
+//   - The file cache (HostConfig.CacheDir, internal/filecache) keeps
+//     nothing in memory: one file per compiled module, written on a miss and
+//     never removed by wazero except for other wazero versions' files. Disk
+//     use grows with distinct modules compiled.
+//   - Each runtime's Store keeps a map of every distinct function signature
+//     compiled in it until the runtime closes (internal/wasm/store.go,
+//     getFunctionTypeIDByKey; up to 2^27). Compile therefore checks each
+//     module in a throwaway runtime (the engine, and so the machine code, is
+//     shared through the cache; the Store is not); only the per-class
+//     runtimes, which compile the plugins actually instantiated, keep the
+//     signatures they have seen.
+//
 // Call deadlines are enforced by one watchdog goroutine per Host rather than
 // a context.WithTimeout per call: each Instance's guest calls run under its
 // own reusable context (a callWatch) holding an atomic deadline, and every
@@ -51,7 +119,9 @@
 //
 // # Lock order
 //
-// Host.mu (runtimes, compile entries) is never held while calling into a
-// guest; compileEntry.mu (per-class compiled modules) may be taken while
-// holding nothing else. Pools and chains use channels and atomics only.
+// Host.mu (runtimes, compile entries, their reference counts and
+// Plugin.closed) is never held while calling into a guest or closing
+// compiled modules; compileEntry.mu (per-class compiled modules) may be
+// taken while holding nothing else. Pools and chains use channels and
+// atomics only.
 package wasmhost

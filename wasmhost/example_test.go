@@ -42,6 +42,7 @@ func ExampleHost_Compile() {
 		return
 	}
 	pool, err := wasmhost.NewPool(ctx, host, plugin, nil, wasmhost.Limits{}, 1)
+	plugin.Close() // the pool holds its own reference on the compiled code
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -80,7 +80,9 @@ func guestWasm(tb testing.TB, name string) []byte {
 	return b
 }
 
-// testGuest compiles the test guest on the shared host.
+// testGuest compiles the test guest on the shared host. Tests on the shared
+// host leave their Plugins open on purpose, so each guest is compiled once
+// per test binary; the Host's Close releases them.
 func testGuest(tb testing.TB) *Plugin {
 	tb.Helper()
 	p, err := testHostV.Compile(context.Background(), "testguest", guestWasm(tb, "testguest"))

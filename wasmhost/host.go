@@ -37,7 +37,8 @@ type HostConfig struct {
 
 // Host owns the wazero runtimes (one per limit class, keyed by
 // Limits.MemoryPages) and the compilation cache they share, and compiles each
-// distinct plugin binary once.
+// distinct plugin binary once for as long as a Plugin or Pool of it is open
+// (see "Ownership" in the package doc).
 //
 // A Host is safe for concurrent use. Close it after every Pool built on it.
 type Host struct {
@@ -45,12 +46,12 @@ type Host struct {
 	obs    Observer
 	cache  wazero.CompilationCache
 
-	// validator compiles and checks plugins without a memory limit of its
-	// own; instances run in the per-class runtimes. validatorFast does the
-	// same without termination checks, for plugins rewritten by
-	// instrumentLoops, so its machine code is the interrupt classes' (one
-	// compilation through the shared cache).
-	validator, validatorFast wazero.Runtime
+	// validator configures the throwaway runtime each compilation checks a
+	// plugin in, without a memory limit of its own; instances run in the
+	// per-class runtimes. validatorFast does the same without termination
+	// checks, for plugins rewritten by instrumentLoops, so its machine code
+	// is the interrupt classes' (one compilation through the shared cache).
+	validator, validatorFast wazero.RuntimeConfig
 	// wasi holds the signatures of every WASI preview 1 function.
 	wasi map[string]api.FunctionDefinition
 
@@ -89,14 +90,17 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	} else {
 		h.cache = wazero.NewCompilationCache()
 	}
-	h.validator = wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig(false))
-	h.validatorFast = wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig(true))
-	wasi, err := wasi_snapshot_preview1.NewBuilder(h.validator).Compile(ctx)
+	h.validator = h.runtimeConfig(false)
+	h.validatorFast = h.runtimeConfig(true)
+	rt := wazero.NewRuntimeWithConfig(ctx, h.validator)
+	defer rt.Close(ctx)
+	wasi, err := wasi_snapshot_preview1.NewBuilder(rt).Compile(ctx)
 	if err != nil {
 		_ = h.Close(ctx)
 		return nil, fmt.Errorf("wasmhost: compile wasi: %w", err)
 	}
 	h.wasi = wasi.ExportedFunctions()
+	_ = wasi.Close(ctx) // the definitions stay readable
 	return h, nil
 }
 
@@ -141,8 +145,16 @@ func (h *Host) runtime(ctx context.Context, c class) (wazero.Runtime, error) {
 }
 
 // Compile compiles and validates wasm as the plugin name. Bytes seen before
-// (same sha256) are not compiled again, even under another name; concurrent
-// calls with the same bytes wait for one compilation.
+// (same sha256) are not compiled again, even under another name, while a
+// Plugin or Pool of them is open; concurrent calls with the same bytes wait
+// for one compilation.
+//
+// The caller owns the returned Plugin and must Close it when it no longer
+// makes pools or instances of it (see the package doc, "Ownership").
+//
+// A start function does not run here: the module is compiled with its start
+// section moved to the export tributary_start (moveStart), which
+// [NewInstance] calls under the watchdog.
 //
 // # Errors
 //
@@ -160,49 +172,64 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	}
 	e, seen := h.entries[hash]
 	if !seen {
-		e = &compileEntry{done: make(chan struct{}), hash: hash, wasm: slices.Clone(wasm)}
+		e = &compileEntry{done: make(chan struct{}), hash: hash, size: len(wasm)}
 		h.entries[hash] = e
 	}
+	e.refs++ // this call's, handed to the Plugin on success
 	h.mu.Unlock()
 
 	if seen {
 		select {
 		case <-e.done:
 		case <-ctx.Done():
+			h.release(e)
 			return nil, fmt.Errorf("plugin %q: compile: %w", name, ctx.Err())
 		}
 	} else {
 		start := time.Now()
+		// The start function becomes an export that instances call under
+		// the watchdog; moveStart returns new bytes when it rewrites.
+		e.wasm, e.hasStart, e.err = moveStart(wasm)
+		if !e.hasStart {
+			e.wasm = slices.Clone(wasm)
+		}
 		// Untrusted plugins run rewritten by instrumentLoops when it can;
 		// an error from the rewritten module is reported for the original.
 		inst, err := instrumentLoops(e.wasm)
-		if err == nil {
+		if err == nil && e.err == nil {
 			if cm, cerr := h.compileAndCheck(ctx, h.validatorFast, inst); cerr == nil {
 				e.validated, e.interruptible = cm, inst
 			}
-		} else {
+		} else if e.err == nil {
 			h.logger.Debug("plugin runs under wazero's termination checks", "plugin", name, "reason", err)
 		}
-		if e.validated == nil {
+		if e.validated == nil && e.err == nil {
 			e.validated, e.err = h.compileAndCheck(ctx, h.validator, e.wasm)
 		}
 		e.compileTime = time.Since(start)
 		close(e.done)
 		if e.err != nil {
 			h.mu.Lock()
-			delete(h.entries, hash) // let a later call try again
+			if h.entries[hash] == e {
+				delete(h.entries, hash) // let a later call try again
+			}
 			h.mu.Unlock()
 		}
 	}
 	if e.err != nil {
+		h.release(e)
 		return nil, fmt.Errorf("plugin %q: %w", name, e.err)
 	}
-	return &Plugin{name: name, entry: e, logger: h.logger}, nil
+	return &Plugin{name: name, entry: e, host: h, logger: h.logger}, nil
 }
 
-// compileAndCheck compiles wasm in the validation runtime rt and checks its
-// exports and imports against the ABI.
-func (h *Host) compileAndCheck(ctx context.Context, rt wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
+// compileAndCheck compiles wasm in a throwaway runtime of configuration cfg
+// and checks its exports and imports against the ABI. The compiled module
+// outlives the runtime: it only holds the engine's machine code for the
+// per-class runtimes (see "Ownership" in the package doc).
+func (h *Host) compileAndCheck(ctx context.Context, cfg wazero.RuntimeConfig, wasm []byte) (wazero.CompiledModule, error) {
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	defer rt.Close(ctx)
 	cm, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
@@ -225,6 +252,7 @@ var wantExports = []struct {
 	{name: abi.ExportInit, params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, result: []api.ValueType{api.ValueTypeI64}},
 	{name: abi.ExportHandle, params: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, result: []api.ValueType{api.ValueTypeI64}},
 	{name: abi.ExportInitialize, optional: true},
+	{name: startExport, optional: true}, // the start function, moved by moveStart
 }
 
 // checkModule reports every way cm breaks ABI v1 §1 and §2, joined.
@@ -319,16 +347,51 @@ func (h *Host) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("wasmhost: close runtime for %d pages: %w", c.pages, err))
 		}
 	}
-	for _, rt := range []wazero.Runtime{h.validator, h.validatorFast} {
-		if rt == nil {
-			continue
-		}
-		if err := rt.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("wasmhost: close validation runtime: %w", err))
-		}
-	}
 	if err := h.cache.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("wasmhost: close compilation cache: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// ErrPluginClosed is returned when a closed [Plugin] is used to make a
+// [Pool] or an [Instance].
+var ErrPluginClosed = errors.New("wasmhost: plugin closed")
+
+// acquirePlugin takes a reference on p's compiled code for a new owner, or
+// fails when p was closed.
+func (h *Host) acquirePlugin(p *Plugin) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("plugin %q: %w", p.name, ErrPluginClosed)
+	}
+	p.entry.refs++ // p's own reference keeps it above zero
+	return nil
+}
+
+// acquire takes a reference on e unless its last one is gone (its compiled
+// modules are closed, or about to be).
+func (h *Host) acquire(e *compileEntry) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e.refs == 0 {
+		return false
+	}
+	e.refs++
+	return true
+}
+
+// release drops a reference on e. The last one removes e from the Host and
+// closes its compiled modules.
+func (h *Host) release(e *compileEntry) {
+	h.mu.Lock()
+	e.refs--
+	last := e.refs == 0
+	if last && h.entries[e.hash] == e {
+		delete(h.entries, e.hash)
+	}
+	h.mu.Unlock()
+	if last {
+		e.close()
+	}
 }

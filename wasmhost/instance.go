@@ -60,15 +60,31 @@ type Instance struct {
 }
 
 // NewInstance instantiates p with config (a JSON object; nil means "{}")
-// under limits, runs _initialize if exported and hands the config to
-// tributary_init. Most callers use a [Pool] instead.
+// under limits, runs the module's start function (moved to the export
+// tributary_start at Compile), then _initialize if exported, and hands the
+// config to tributary_init. Each of these is a guest call under the Host's
+// watchdog and limits.CallTimeout, like a Handle call. Most callers use a
+// [Pool] instead.
+//
+// The instance does not need p once made: closing p does not affect it.
 //
 // # Errors
 //
 // A *PluginError naming the plugin: Rejected with the guest's message when
-// tributary_init fails, Trap/Timeout/OutOfMemory/BadResult when a call fails;
-// or an error naming the plugin when instantiation fails.
+// tributary_init fails, Trap/Timeout/OutOfMemory/BadResult when a call fails
+// (for the start function, its error says "start function"); an error
+// wrapping ErrPluginClosed when p was closed; or an error naming the plugin
+// when instantiation fails.
 func NewInstance(ctx context.Context, h *Host, p *Plugin, config []byte, limits Limits) (*Instance, error) {
+	if err := h.acquirePlugin(p); err != nil {
+		return nil, err
+	}
+	defer h.release(p.entry) // the compiled code is needed until instantiated
+	return newInstance(ctx, h, p, config, limits)
+}
+
+// newInstance is NewInstance for a caller holding a reference on p.entry.
+func newInstance(ctx context.Context, h *Host, p *Plugin, config []byte, limits Limits) (*Instance, error) {
 	lim := limits.withDefaults()
 	if err := lim.validate(); err != nil {
 		return nil, fmt.Errorf("plugin %q: %w", p.name, err)
@@ -101,9 +117,13 @@ func NewInstance(ctx context.Context, h *Host, p *Plugin, config []byte, limits 
 		WithStdout(in.stdout).
 		WithStderr(in.stderr)
 	h.instances.Store(in.name, in)
-	mod, err := rt.InstantiateModule(ctx, cm, cfg)
+	mod, err := instantiate(ctx, rt, cm, cfg, lim)
 	if err != nil {
 		h.instances.Delete(in.name)
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, &PluginError{Plugin: p.name, Version: p.entry.hash, Kind: Timeout,
+				Err: fmt.Errorf("instantiate: start function: %w (call_timeout %v)", err, lim.CallTimeout)}
+		}
 		return nil, fmt.Errorf("plugin %q: instantiate: %w", p.name, err)
 	}
 	in.mod = mod
@@ -137,8 +157,35 @@ func NewInstance(ctx context.Context, h *Host, p *Plugin, config []byte, limits 
 	return in, nil
 }
 
-// start runs _initialize (when exported) and tributary_init (§1, §5).
+// instantiate instantiates cm in rt. No guest code runs in it: Compile moved
+// the start function to an export (moveStart), and cfg names no start
+// functions; what remains (memory, tables, globals, data and element
+// segments) is bounded by the module's size, the runtime's memory limit and
+// the pre-check of declared table sizes. As a second line, a module with
+// wazero's termination checks is instantiated under a context done after
+// CallTimeout, which would stop a start function that was not moved.
+func instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, cfg wazero.ModuleConfig, lim Limits) (api.Module, error) {
+	if !lim.Trusted {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, lim.CallTimeout)
+		defer cancel()
+	}
+	return rt.InstantiateModule(ctx, cm, cfg)
+}
+
+// start runs the start function moved by Compile (when there was one),
+// _initialize (when exported) and tributary_init (§1, §5).
 func (in *Instance) start(ctx context.Context, config []byte) error {
+	if in.plugin.entry.hasStart {
+		if fn := in.mod.ExportedFunction(startExport); fn != nil {
+			if err := in.call(ctx, fn); err != nil {
+				if pe, ok := AsPluginError(err); ok {
+					pe.Err = fmt.Errorf("start function: %w", pe.Err)
+				}
+				return err
+			}
+		}
+	}
 	if fn := in.mod.ExportedFunction(abi.ExportInitialize); fn != nil {
 		if err := in.call(ctx, fn); err != nil {
 			return err
@@ -196,7 +243,7 @@ func (in *Instance) allocInput(ctx context.Context, n uint32) error {
 // ctx's error.
 func (in *Instance) call(ctx context.Context, fn api.Function) error {
 	if err := ctx.Err(); err != nil {
-		return in.fail(Timeout, fmt.Errorf("%s: %w", fn.Definition().Name(), err))
+		return in.fail(Timeout, fmt.Errorf("%s: %w", funcName(fn), err))
 	}
 	if in.lim.Trusted {
 		// No termination checks were compiled: nothing could stop the call.
@@ -217,9 +264,9 @@ func (in *Instance) call(ctx context.Context, fn api.Function) error {
 		// just then; the module is closed either way).
 		if errors.Is(cause, context.DeadlineExceeded) && ctx.Err() == nil {
 			ran := time.Duration(monoNow() - start).Round(time.Millisecond)
-			return in.fail(Timeout, fmt.Errorf("%s: %w (call_timeout %v, stopped after %v)", fn.Definition().Name(), cause, in.lim.CallTimeout, ran))
+			return in.fail(Timeout, fmt.Errorf("%s: %w (call_timeout %v, stopped after %v)", funcName(fn), cause, in.lim.CallTimeout, ran))
 		}
-		return in.fail(Timeout, fmt.Errorf("%s: %w", fn.Definition().Name(), cause))
+		return in.fail(Timeout, fmt.Errorf("%s: %w", funcName(fn), cause))
 	}
 	if err == nil {
 		return nil
@@ -235,7 +282,20 @@ func (in *Instance) classifyCall(fn api.Function, err error) error {
 	if errors.Is(err, errGuestPointer) {
 		kind = BadResult
 	}
-	return in.fail(kind, fmt.Errorf("%s: %w", fn.Definition().Name(), err))
+	return in.fail(kind, fmt.Errorf("%s: %w", funcName(fn), err))
+}
+
+// funcName names fn in errors: its name in the module's name section, else
+// the name it is exported as.
+func funcName(fn api.Function) string {
+	d := fn.Definition()
+	if n := d.Name(); n != "" {
+		return n
+	}
+	if names := d.ExportNames(); len(names) > 0 {
+		return names[0]
+	}
+	return fmt.Sprintf("function %d", d.Index())
 }
 
 // fail marks the instance broken (unless the kind keeps it) and returns the

@@ -23,6 +23,10 @@ var ErrPoolClosed = errors.New("wasmhost: pool closed")
 // its memory grows above Limits.RecycleAboveBytes. Replacements are
 // instantiated off the caller's path.
 //
+// A Pool holds its own reference on the plugin's compiled code, taken by
+// NewPool and released by Close, so the caller may close its Plugin once the
+// pool is made.
+//
 // A Pool is safe for concurrent use. Close it when done.
 type Pool struct {
 	host   *Host
@@ -38,6 +42,8 @@ type Pool struct {
 	bg     sync.WaitGroup // background replacements
 	bgCtx  context.Context
 	cancel context.CancelFunc
+
+	release sync.Once // of the pool's reference on plugin.entry
 }
 
 // NewPool makes a pool of size instances (at least 1) of plugin with config
@@ -47,12 +53,18 @@ type Pool struct {
 // # Errors
 //
 // The first instantiation or init error, naming the plugin (a *PluginError
-// with Kind Rejected when the guest refused its config).
+// with Kind Rejected when the guest refused its config, Kind Timeout when
+// its start function, _initialize or tributary_init ran past CallTimeout),
+// or an error wrapping ErrPluginClosed. On error every instance made so far
+// is closed and the pool's reference released.
 func NewPool(ctx context.Context, h *Host, plugin *Plugin, config []byte, limits Limits, size int) (*Pool, error) {
 	size = max(size, 1)
 	lim := limits.withDefaults()
 	if err := lim.validate(); err != nil {
 		return nil, fmt.Errorf("plugin %q: %w", plugin.name, err)
+	}
+	if err := h.acquirePlugin(plugin); err != nil {
+		return nil, err
 	}
 	p := &Pool{
 		host:   h,
@@ -72,6 +84,7 @@ func NewPool(ctx context.Context, h *Host, plugin *Plugin, config []byte, limits
 			for in := range p.slots {
 				p.retire(in, ReasonClose)
 			}
+			p.releaseEntry()
 			return nil, err
 		}
 		p.slots <- in
@@ -85,9 +98,19 @@ func (p *Pool) Plugin() *Plugin { return p.plugin }
 // Limits returns the pool's limits with defaults applied.
 func (p *Pool) Limits() Limits { return p.lim }
 
-// start instantiates one instance and reports it.
+// releaseEntry releases the pool's reference on the plugin's compiled code,
+// once.
+func (p *Pool) releaseEntry() { p.release.Do(func() { p.host.release(p.plugin.entry) }) }
+
+// start instantiates one instance and reports it. It holds a reference of
+// its own while instantiating: a background replacement may finish after
+// Close released the pool's; it then fails (the code is gone) or is retired.
 func (p *Pool) start(ctx context.Context, reason RecycleReason) (*Instance, error) {
-	in, err := NewInstance(ctx, p.host, p.plugin, p.config, p.lim)
+	if !p.host.acquire(p.plugin.entry) {
+		return nil, ErrPoolClosed
+	}
+	in, err := newInstance(ctx, p.host, p.plugin, p.config, p.lim)
+	p.host.release(p.plugin.entry)
 	if err != nil {
 		return nil, err
 	}
@@ -207,12 +230,14 @@ func (p *Pool) Handle(ctx context.Context, batch []abi.Message) ([]abi.Result, e
 }
 
 // Close stops lending instances, waits until every borrowed instance is
-// back (or ctx is done) and closes them all. Instances returned after a
-// timed-out Close are closed on return. Close is idempotent.
+// back (or ctx is done), closes them all and releases the pool's reference
+// on the plugin's compiled code. Instances returned after a timed-out Close
+// are closed on return. Close is idempotent.
 func (p *Pool) Close(ctx context.Context) error {
 	if p.closed.Swap(true) {
 		return nil
 	}
+	defer p.releaseEntry()
 	p.cancel()
 	for range p.size {
 		select {
