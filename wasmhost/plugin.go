@@ -34,7 +34,7 @@ func (p *Plugin) Version() string { return p.entry.hash }
 func (p *Plugin) shortVersion() string { return p.entry.hash[:12] }
 
 // Size returns the size of the plugin's wasm bytes.
-func (p *Plugin) Size() int { return len(p.entry.wasm) }
+func (p *Plugin) Size() int { return p.entry.size }
 
 // CompileTime returns how long compiling and validating the bytes took the
 // first time they were seen by the Host (later Compile calls with the same
@@ -48,7 +48,9 @@ type compileEntry struct {
 	done        chan struct{}
 	err         error
 	hash        string
-	wasm        []byte
+	wasm        []byte // as compiled: moved by moveStart
+	size        int    // of the original bytes
+	hadStart    bool   // moveStart moved a start function to startExport
 	compileTime time.Duration
 	validated   wazero.CompiledModule // in the host's validation runtime
 	// interruptible is wasm rewritten by instrumentLoops, or nil when the
