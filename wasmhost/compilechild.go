@@ -45,7 +45,7 @@ const compileChildEnv = "TRIBUTARY_WASMHOST_COMPILE_CHILD"
 // Defaults of [CompileBudget] fields left at zero.
 const (
 	DefaultCompileTimeout     = 60 * time.Second
-	DefaultCompileMemoryBytes = 2 << 30
+	DefaultCompileMemoryBytes = 1 << 30
 )
 
 // CompileBudget bounds the compilation of one module. The zero value means
@@ -57,7 +57,8 @@ type CompileBudget struct {
 	// MemoryBytes bounds the memory the compile child may allocate beyond
 	// what its runtime holds at start (RLIMIT_DATA; on Linux it is enforced
 	// by the kernel, elsewhere only as the Go runtime's soft limit). Defaults
-	// to 2 GiB. Under the race detector the child's data segment also holds
+	// to 1 GiB, about ten times what the biggest first-party plugin (a 4 MB Go
+	// module) needs. Under the race detector the child's data segment also holds
 	// the detector's shadow memory, so race builds effectively get less.
 	MemoryBytes int64
 	// Concurrency bounds the compilations running at once in the Host
@@ -121,6 +122,7 @@ type childReply struct {
 	Error        string `json:"error,omitempty"`
 	OutOfMemory  bool   `json:"out_of_memory,omitempty"`
 	CacheError   string `json:"cache_error,omitempty"` // the file cache failed; the compile did not
+	PeakRSS      int64  `json:"peak_rss,omitempty"`    // the child's resident set high-water mark, bytes
 }
 
 func init() {
@@ -134,6 +136,7 @@ func init() {
 // exit code.
 func serveCompileChild(in io.Reader, out io.Writer) int {
 	reply := compileInChild(in)
+	reply.PeakRSS = peakRSS()
 	b, _ := json.Marshal(reply)
 	if _, err := fmt.Fprintf(out, "%s\n", b); err != nil {
 		return 3
@@ -290,23 +293,23 @@ func (h *Host) checkInChild(ctx context.Context, wasm []byte, cacheDir string) (
 	if h.childHook != nil {
 		h.childHook(childHookEvent{pid: cmd.Process.Pid})
 	}
-	h.logChild(cmd.ProcessState, time.Since(start))
-	if killedFor != nil {
-		return childReply{}, killedFor
-	}
-
 	var reply childReply
 	line := bytes.TrimSpace(stdout.Bytes())
 	if i := bytes.LastIndexByte(line, '\n'); i >= 0 {
 		line = line[i+1:]
 	}
 	jerr := json.Unmarshal(line, &reply)
+	h.logChild(cmd.ProcessState, time.Since(start), reply.PeakRSS)
+	if killedFor != nil {
+		return childReply{}, killedFor
+	}
 	switch {
 	case jerr == nil && werr == nil && reply.OutOfMemory:
 		return childReply{}, &CompileBudgetError{MemoryBytes: b.MemoryBytes}
 	case jerr == nil && werr == nil:
 		return reply, nil
-	case stderr.contains("out of memory") || stderr.contains("cannot allocate memory"):
+	case stderr.contains("out of memory") || stderr.contains("cannot allocate memory") ||
+		stderr.contains("ThreadSanitizer failed to allocate"):
 		return childReply{}, &CompileBudgetError{MemoryBytes: b.MemoryBytes}
 	case cpuLimitHit(cmd.ProcessState):
 		return childReply{}, &CompileBudgetError{Timeout: b.Timeout}
@@ -315,13 +318,13 @@ func (h *Host) checkInChild(ctx context.Context, wasm []byte, cacheDir string) (
 }
 
 // logChild logs what a compile child cost, at debug level.
-func (h *Host) logChild(ps *os.ProcessState, wall time.Duration) {
+func (h *Host) logChild(ps *os.ProcessState, wall time.Duration, peak int64) {
 	if ps == nil || !h.logger.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
 	attrs := []any{"wall", wall, "cpu", ps.UserTime() + ps.SystemTime(), "exit", ps.String()}
-	if rss := maxRSS(ps); rss > 0 {
-		attrs = append(attrs, "max_rss_mib", rss>>20)
+	if peak > 0 {
+		attrs = append(attrs, "peak_rss_mib", peak>>20)
 	}
 	h.logger.Debug("wasmhost: compile child", attrs...)
 }

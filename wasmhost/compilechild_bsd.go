@@ -3,7 +3,6 @@
 package wasmhost
 
 import (
-	"os"
 	"syscall"
 )
 
@@ -14,5 +13,5 @@ func childSysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpg
 // cheaply, and RLIMIT_DATA is at best loosely enforced.
 func childDataBaseline() int64 { return 0 }
 
-// maxRSS returns 0: ru_maxrss units differ between these systems.
-func maxRSS(*os.ProcessState) int64 { return 0 }
+// peakRSS returns 0: ru_maxrss units differ between these systems.
+func peakRSS() int64 { return 0 }

@@ -15,12 +15,20 @@ func childSysProcAttr() *syscall.SysProcAttr {
 
 // childDataBaseline returns the process's data segment now (VmData), which
 // RLIMIT_DATA counts, or 0 when unknown.
-func childDataBaseline() int64 {
+func childDataBaseline() int64 { return procStatus("VmData") }
+
+// peakRSS returns the process's resident set high-water mark (VmHWM), or 0.
+// (The child's rusage ru_maxrss is no use: after a vfork-style spawn it
+// includes the parent's resident set.)
+func peakRSS() int64 { return procStatus("VmHWM") }
+
+// procStatus returns a size field of /proc/self/status in bytes, or 0.
+func procStatus(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
-	_, rest, ok := bytes.Cut(b, []byte("\nVmData:"))
+	_, rest, ok := bytes.Cut(b, []byte("\n"+field+":"))
 	if !ok {
 		return 0
 	}
@@ -30,12 +38,4 @@ func childDataBaseline() int64 {
 		return 0
 	}
 	return kb << 10
-}
-
-// maxRSS returns the child's peak resident set in bytes.
-func maxRSS(ps *os.ProcessState) int64 {
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss << 10 // KiB on Linux
-	}
-	return 0
 }

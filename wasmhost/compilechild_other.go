@@ -18,4 +18,4 @@ func killChild(p *os.Process) { _ = p.Kill() }
 
 func cpuLimitHit(*os.ProcessState) bool { return false }
 
-func maxRSS(*os.ProcessState) int64 { return 0 }
+func peakRSS() int64 { return 0 }

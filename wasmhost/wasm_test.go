@@ -4,6 +4,8 @@ package wasmhost
 // for the compile checks, and a passthrough guest with no language runtime
 // for the example and the host-overhead benchmark.
 
+import "slices"
+
 const (
 	i32 byte = 0x7f
 	i64 byte = 0x7e
@@ -18,6 +20,7 @@ type wasmFunc struct {
 	export          string
 	params, results []byte
 	body            []byte // instructions, without the final end
+	locals          []byte // the encoded local declarations; nil: none
 }
 
 type wasmData struct {
@@ -64,7 +67,11 @@ func (m wasmModule) bytes() []byte {
 		if f.export != "" {
 			exports = append(exports, appendULEB(append(appendName(nil, f.export), 0x00), uint64(len(m.imports)+i)))
 		}
-		body := append([]byte{0x00}, f.body...) // no locals
+		body := []byte{0x00} // no locals
+		if f.locals != nil {
+			body = slices.Clone(f.locals)
+		}
+		body = append(body, f.body...)
 		body = append(body, 0x0b)
 		code = append(code, append(appendULEB(nil, uint64(len(body))), body...))
 	}
