@@ -285,6 +285,8 @@ func (h *Host) checkInChild(ctx context.Context, wasm []byte, cacheDir string) (
 		killedFor = &CompileBudgetError{Timeout: b.Timeout}
 	case <-ctx.Done():
 		killedFor = fmt.Errorf("compile: %w", ctx.Err())
+	case <-h.closing:
+		killedFor = ErrHostClosed
 	}
 	if killedFor != nil {
 		killChild(cmd.Process)

@@ -239,8 +239,11 @@ func TestCompile_concurrencyBound(t *testing.T) {
 	// Waiting for a slot honours the caller's context.
 	h.childSleep = time.Second
 	w.startedCh = make(chan int, 2)
+	slowCtx, stopSlow := context.WithCancel(context.Background())
+	defer wg.Wait()
+	defer stopSlow() // kills the slow children
 	for i := range 2 {
-		go func() { _, _ = h.Compile(context.Background(), "slow", distinctModule(200+i)) }()
+		wg.Go(func() { _, _ = h.Compile(slowCtx, "slow", distinctModule(200+i)) })
 	}
 	<-w.startedCh
 	<-w.startedCh
@@ -348,5 +351,21 @@ func TestValidate_inProcess(t *testing.T) {
 	}
 	if started, _, _ := w.counts(); started != 0 {
 		t.Fatalf("%d compile children with InProcess, want 0", started)
+	}
+}
+
+func TestCompile_closeKillsChild(t *testing.T) {
+	h, w := newWatchedHost(t, HostConfig{})
+	w.startedCh = make(chan int, 1)
+	go func() {
+		<-w.startedCh
+		_ = h.Close(context.Background())
+	}()
+	_, err := h.CompileWithLimits(context.Background(), "nested", nestedModule(30000), roomyLimits)
+	if !errors.Is(err, ErrHostClosed) {
+		t.Fatalf("error %v, want ErrHostClosed", err)
+	}
+	if started, reaped, _ := w.counts(); started != 1 || reaped != 1 {
+		t.Fatalf("compile children started %d, reaped %d; want 1 and 1", started, reaped)
 	}
 }

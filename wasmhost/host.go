@@ -74,6 +74,7 @@ type Host struct {
 
 	budget       CompileBudget
 	limits       ModuleLimits  // for Compile
+	closing      chan struct{} // closed by Close: compile children are killed
 	compileSlots chan struct{} // one token per compilation running
 	// cacheDir is the directory of the file cache the compile child writes
 	// and the runtimes read, or "" when the cache is in memory only.
@@ -100,6 +101,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		entries:  make(map[string]*compileEntry),
 		watchdog: newWatchdog(),
 		budget:   cfg.Compile.withDefaults(),
+		closing:  make(chan struct{}),
 		limits:   cfg.ModuleLimits,
 	}
 	if h.logger == nil {
@@ -267,11 +269,21 @@ func (h *Host) compileEntry(ctx context.Context, name string, e *compileEntry) {
 	if tryRewritten {
 		inst, err := instrumentLoops(e.wasm)
 		if err == nil {
-			if cm, cerr := h.compileAndCheck(ctx, h.validatorFast, inst); cerr == nil {
+			cm, cerr := h.compileAndCheck(ctx, h.validatorFast, inst)
+			switch {
+			case cerr == nil:
 				e.validated, e.interruptible = cm, inst
+			case !h.budget.InProcess:
+				// The child compiled only the rewritten module; the
+				// original is not proven to compile within the budget.
+				e.err = cerr
+				return
 			}
 		} else if h.budget.InProcess {
 			h.logger.Debug("plugin runs under wazero's termination checks", "plugin", name, "reason", err)
+		} else {
+			e.err = fmt.Errorf("compile: the loop rewriter failed after the compile child's succeeded: %w", err)
+			return
 		}
 	}
 	if e.validated == nil {
@@ -516,6 +528,7 @@ func (h *Host) Close(ctx context.Context) error {
 		return nil
 	}
 	h.closed = true
+	close(h.closing)
 	rts := h.runtimes
 	h.runtimes = nil
 	h.mu.Unlock()
