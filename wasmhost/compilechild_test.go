@@ -369,3 +369,32 @@ func TestCompile_closeKillsChild(t *testing.T) {
 		t.Fatalf("compile children started %d, reaped %d; want 1 and 1", started, reaped)
 	}
 }
+
+// A caller waiting for the same bytes does not inherit the cancellation of
+// the caller that was compiling them: it compiles them itself.
+func TestCompile_waiterOutlivesCanceledCompile(t *testing.T) {
+	h, w := newWatchedHost(t, HostConfig{})
+	h.childSleep = 300 * time.Millisecond
+	w.startedCh = make(chan int, 2)
+	wasm := distinctModule(7)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := h.Compile(ctx, "first", wasm)
+		first <- err
+	}()
+	<-w.startedCh
+	second := make(chan error, 1)
+	go func() {
+		_, err := h.Compile(context.Background(), "second", wasm)
+		second <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the second caller wait for the first's entry
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("first: %v, want context.Canceled", err)
+	}
+	if err := <-second; err != nil {
+		t.Fatalf("second: %v", err)
+	}
+}

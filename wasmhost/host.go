@@ -188,44 +188,43 @@ func (h *Host) CompileWithLimits(ctx context.Context, name string, wasm []byte, 
 	sum := sha256.Sum256(wasm)
 	hash := hex.EncodeToString(sum[:])
 
-	for {
-		h.mu.Lock()
-		if h.closed {
-			h.mu.Unlock()
-			return nil, ErrHostClosed
-		}
-		e, seen := h.entries[hash]
-		if !seen {
-			e = &compileEntry{done: make(chan struct{}), hash: hash, wasm: slices.Clone(wasm), size: len(wasm)}
-			h.entries[hash] = e
-		}
+	h.mu.Lock()
+	if h.closed {
 		h.mu.Unlock()
-
-		if seen {
-			select {
-			case <-e.done:
-			case <-ctx.Done():
-				return nil, fmt.Errorf("plugin %q: compile: %w", name, ctx.Err())
-			}
-			if e.err != nil && isContextError(e.err) && ctx.Err() == nil {
-				continue // the caller compiling it gave up; this one has not
-			}
-		} else {
-			start := time.Now()
-			h.compileEntry(ctx, name, e)
-			e.compileTime = time.Since(start)
-			close(e.done)
-			if e.err != nil {
-				h.mu.Lock()
-				delete(h.entries, hash) // let a later call try again
-				h.mu.Unlock()
-			}
-		}
-		if e.err != nil {
-			return nil, fmt.Errorf("plugin %q: %w", name, e.err)
-		}
-		return &Plugin{name: name, entry: e, logger: h.logger}, nil
+		return nil, ErrHostClosed
 	}
+	e, seen := h.entries[hash]
+	if !seen {
+		e = &compileEntry{done: make(chan struct{}), hash: hash, wasm: slices.Clone(wasm), size: len(wasm)}
+		h.entries[hash] = e
+	}
+	h.mu.Unlock()
+
+	if seen {
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("plugin %q: compile: %w", name, ctx.Err())
+		}
+		if e.err != nil && isContextError(e.err) && ctx.Err() == nil {
+			// The caller compiling it gave up (its entry is gone); this one has not.
+			return h.CompileWithLimits(ctx, name, wasm, lim)
+		}
+	} else {
+		start := time.Now()
+		h.compileEntry(ctx, name, e)
+		e.compileTime = time.Since(start)
+		if e.err != nil {
+			h.mu.Lock()
+			delete(h.entries, hash) // let a later call try again
+			h.mu.Unlock()
+		}
+		close(e.done) // after the delete: a waiter may retry at once
+	}
+	if e.err != nil {
+		return nil, fmt.Errorf("plugin %q: %w", name, e.err)
+	}
+	return &Plugin{name: name, entry: e, logger: h.logger}, nil
 }
 
 // compileEntry compiles e.wasm (moved by moveStart) into e, under the
