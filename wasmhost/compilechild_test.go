@@ -398,3 +398,42 @@ func TestCompile_waiterOutlivesCanceledCompile(t *testing.T) {
 		t.Fatalf("second: %v", err)
 	}
 }
+
+// TestCompile_measurePlugins compiles every .wasm in the directory named by
+// TRIBUTARY_MEASURE_COMPILE in a compile child and logs what each child cost
+// (wall, CPU, peak RSS), then the smallest of a few memory budgets each one
+// compiles under. It is how CompileBudget's defaults were chosen:
+//
+//	for p in plugins/*/main.go; do d=$(dirname $p); GOOS=wasip1 GOARCH=wasm \
+//	  go build -buildmode=c-shared -o /tmp/plug/$(basename $d).wasm ./$d; done
+//	TRIBUTARY_MEASURE_COMPILE=/tmp/plug go test -run TestCompile_measurePlugins -v ./wasmhost/
+func TestCompile_measurePlugins(t *testing.T) {
+	dir := os.Getenv("TRIBUTARY_MEASURE_COMPILE")
+	if dir == "" {
+		t.Skip("set TRIBUTARY_MEASURE_COMPILE to a directory of .wasm files")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.wasm"))
+	logger := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	for _, f := range files {
+		wasm := readFile(t, f)
+		h, _ := newWatchedHost(t, HostConfig{Logger: logger})
+		start := time.Now()
+		_, err := h.Compile(context.Background(), filepath.Base(f), wasm)
+		t.Logf("%s (%d bytes): %v, error %v", filepath.Base(f), len(wasm), time.Since(start), err)
+		for _, mib := range []int64{32, 64, 96, 128, 256} {
+			h, _ := newWatchedHost(t, HostConfig{Logger: logger, Compile: CompileBudget{MemoryBytes: mib << 20}})
+			if _, err := h.Validate(context.Background(), filepath.Base(f), wasm, ModuleLimits{}); err == nil {
+				t.Logf("%s compiles within a memory budget of %d MiB", filepath.Base(f), mib)
+				break
+			}
+		}
+	}
+}
+
+// tWriter sends log lines to t.Log.
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
