@@ -257,6 +257,10 @@ func (h *Host) checkInChild(ctx context.Context, wasm []byte, cacheDir string) (
 
 	cmd := exec.Command(childExecutable())
 	cmd.Env = append(os.Environ(), compileChildEnv+"=1")
+	if raceEnabled {
+		// The race runtime sleeps 1s at exit (atexit_sleep_ms) by default.
+		cmd.Env = append(cmd.Env, "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	}
 	cmd.Stdin = in
 	var stdout bytes.Buffer
 	stderr := &headBuffer{max: maxChildStderr}

@@ -7,3 +7,6 @@ package wasmhost
 // heap byte, measured on linux/amd64), so race-built tests compile under the
 // same effective budget as production.
 const raceMemoryFactor = 4
+
+// raceEnabled reports a build with the race detector.
+const raceEnabled = true
