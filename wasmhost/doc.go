@@ -53,6 +53,33 @@
 // As a second line, modules compiled with wazero's termination checks are
 // instantiated under a context done after CallTimeout.
 //
+// # Compiling untrusted modules
+//
+// wazero cannot interrupt a compilation, and some shapes (deeply nested
+// blocks) make its time and memory grow super-linearly: a few hundred KB
+// can take minutes and GBs. So [Host.Compile] first checks the bytes with
+// [Precheck], then compiles them in a child process of the same binary: the
+// Host re-executes itself (/proc/self/exe on Linux, else os.Executable) with
+// TRIBUTARY_WASMHOST_COMPILE_CHILD=1, and an init function of this package
+// turns that process into a compile server for one request before main
+// runs, so every binary that links wasmhost (the tributary binary, every
+// test binary) can serve as the child with no wiring. The child limits
+// itself (RLIMIT_DATA, RLIMIT_CPU, the Go runtime's memory limit), does the
+// compile and the ABI checks the parent would, writes the machine code to
+// the shared file compilation cache and answers on stdout. The parent kills
+// the child's process group at [CompileBudget].Timeout or when the caller's
+// context is done, and classifies a child that ran out of memory
+// ([CompileBudgetError]). Only then does the parent compile, which with the
+// file cache only loads what the child wrote (a Host without CacheDir uses a
+// private temporary one). [CompileBudget].Concurrency bounds the
+// compilations running at once; [Host.Validate] does the child's check
+// without any cache and keeps nothing. A child costs about 25ms of CPU and
+// 10 MiB before compiling; outside unix only the timeout is enforced.
+//
+// The compilation cache is an optimisation: when its directory cannot be
+// created or written, at start or later, compiling still succeeds (in
+// memory) and [Host.CacheError] says why.
+//
 // # Imports
 //
 // wasmhost imports sdk/abi (the wire format shared with guests), sdk/jsonfield

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,14 @@ type HostConfig struct {
 	Logger *slog.Logger
 	// Observer receives call outcomes and instance events. Defaults to none.
 	Observer Observer
+	// Compile bounds each compilation in time and memory (by compiling in a
+	// child process first, see the package doc) and how many run at once.
+	// The zero value means the defaults.
+	Compile CompileBudget
+	// ModuleLimits are the limits [Host.Compile] checks modules against
+	// ([Precheck]); [Host.CompileWithLimits] takes its own. The zero value
+	// means the defaults.
+	ModuleLimits ModuleLimits
 }
 
 // Host owns the wazero runtimes (one per limit class, keyed by
@@ -63,9 +72,28 @@ type Host struct {
 	instances sync.Map // module name -> *Instance, for tributary.log
 	seq       atomic.Uint64
 	watchdog  *watchdog // call deadlines of every instance
+
+	budget       CompileBudget
+	limits       ModuleLimits  // for Compile
+	closing      chan struct{} // closed by Close: compile children are killed
+	compileSlots chan struct{} // one token per compilation running
+	// cacheDir is the directory of the file cache the compile child writes
+	// and the runtimes read, or "" when the cache is in memory only.
+	// tmpCacheDir is that directory when the Host made it (removed at Close).
+	cacheDir, tmpCacheDir string
+
+	cacheMu  sync.Mutex
+	cacheErr error // the first failure of the file cache
+
+	// For tests: childHook sees every compile child start and end;
+	// childSleep makes each child sleep before compiling.
+	childHook  func(childHookEvent)
+	childSleep time.Duration
 }
 
-// NewHost creates a Host. It fails when CacheDir cannot be created or used.
+// NewHost creates a Host. A CacheDir that cannot be created or written does
+// not fail it: the Host compiles in memory, logs the error once and reports
+// it from [Host.CacheError].
 func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	h := &Host{
 		logger:   cfg.Logger,
@@ -73,6 +101,9 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		runtimes: make(map[class]wazero.Runtime),
 		entries:  make(map[string]*compileEntry),
 		watchdog: newWatchdog(),
+		budget:   cfg.Compile.withDefaults(),
+		closing:  make(chan struct{}),
+		limits:   cfg.ModuleLimits,
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -80,16 +111,8 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	if h.obs == nil {
 		h.obs = nopObserver{}
 	}
-	if cfg.CacheDir != "" {
-		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
-		if err != nil {
-			h.watchdog.close()
-			return nil, fmt.Errorf("wasmhost: compilation cache %q: %w", cfg.CacheDir, err)
-		}
-		h.cache = c
-	} else {
-		h.cache = wazero.NewCompilationCache()
-	}
+	h.compileSlots = make(chan struct{}, h.budget.Concurrency)
+	h.openCache(cfg.CacheDir)
 	h.validator = h.runtimeConfig(false)
 	h.validatorFast = h.runtimeConfig(true)
 	rt := wazero.NewRuntimeWithConfig(ctx, h.validator)
@@ -144,10 +167,10 @@ func (h *Host) runtime(ctx context.Context, c class) (wazero.Runtime, error) {
 	return rt, nil
 }
 
-// Compile compiles and validates wasm as the plugin name. Bytes seen before
-// (same sha256) are not compiled again, even under another name, while a
-// Plugin or Pool of them is open; concurrent calls with the same bytes wait
-// for one compilation.
+// Compile compiles and validates wasm as the plugin name, checking it
+// against the Host's ModuleLimits first. Bytes seen before (same sha256) are
+// not compiled again, even under another name, while a Plugin or Pool of them
+// is open; concurrent calls with the same bytes wait for one compilation.
 //
 // The caller owns the returned Plugin and must Close it when it no longer
 // makes pools or instances of it (see the package doc, "Ownership").
@@ -158,10 +181,21 @@ func (h *Host) runtime(ctx context.Context, c class) (wazero.Runtime, error) {
 //
 // # Errors
 //
-// Errors name the plugin: invalid wasm, a missing ABI marker, a missing or
+// Errors name the plugin: a module limit ([Precheck]), the compile budget
+// ([CompileBudgetError]), invalid wasm, a missing ABI marker, a missing or
 // mistyped export (each one is listed), an import other than a function of module
-// tributary (sdk/ABI.md §2) or WASI preview 1, an imported memory, or ErrHostClosed.
+// tributary (sdk/ABI.md §2) or WASI preview 1, an imported memory, ctx's
+// error, or ErrHostClosed.
 func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, error) {
+	return h.CompileWithLimits(ctx, name, wasm, h.limits)
+}
+
+// CompileWithLimits is [Host.Compile] with module limits lim instead of the
+// Host's. Limits are checked on every call, also for bytes compiled before.
+func (h *Host) CompileWithLimits(ctx context.Context, name string, wasm []byte, lim ModuleLimits) (*Plugin, error) {
+	if err := Precheck(wasm, lim); err != nil {
+		return nil, fmt.Errorf("plugin %q: %w", name, err)
+	}
 	sum := sha256.Sum256(wasm)
 	hash := hex.EncodeToString(sum[:])
 
@@ -172,7 +206,7 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, 
 	}
 	e, seen := h.entries[hash]
 	if !seen {
-		e = &compileEntry{done: make(chan struct{}), hash: hash, size: len(wasm)}
+		e = &compileEntry{done: make(chan struct{}), hash: hash, wasm: slices.Clone(wasm), size: len(wasm)}
 		h.entries[hash] = e
 	}
 	e.refs++ // this call's, handed to the Plugin on success
@@ -185,29 +219,14 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, 
 			h.release(e)
 			return nil, fmt.Errorf("plugin %q: compile: %w", name, ctx.Err())
 		}
+		if e.err != nil && isContextError(e.err) && ctx.Err() == nil {
+			// The caller compiling it gave up (its entry is gone); this one has not.
+			return h.CompileWithLimits(ctx, name, wasm, lim)
+		}
 	} else {
 		start := time.Now()
-		// The start function becomes an export that instances call under
-		// the watchdog; moveStart returns new bytes when it rewrites.
-		e.wasm, e.hasStart, e.err = moveStart(wasm)
-		if !e.hasStart {
-			e.wasm = slices.Clone(wasm)
-		}
-		// Untrusted plugins run rewritten by instrumentLoops when it can;
-		// an error from the rewritten module is reported for the original.
-		inst, err := instrumentLoops(e.wasm)
-		if err == nil && e.err == nil {
-			if cm, cerr := h.compileAndCheck(ctx, h.validatorFast, inst); cerr == nil {
-				e.validated, e.interruptible = cm, inst
-			}
-		} else if e.err == nil {
-			h.logger.Debug("plugin runs under wazero's termination checks", "plugin", name, "reason", err)
-		}
-		if e.validated == nil && e.err == nil {
-			e.validated, e.err = h.compileAndCheck(ctx, h.validator, e.wasm)
-		}
+		h.compileEntry(ctx, name, e)
 		e.compileTime = time.Since(start)
-		close(e.done)
 		if e.err != nil {
 			h.mu.Lock()
 			if h.entries[hash] == e {
@@ -215,12 +234,199 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, 
 			}
 			h.mu.Unlock()
 		}
+		close(e.done) // after the delete: a waiter may retry at once
 	}
 	if e.err != nil {
 		h.release(e)
 		return nil, fmt.Errorf("plugin %q: %w", name, e.err)
 	}
 	return &Plugin{name: name, entry: e, host: h, logger: h.logger}, nil
+}
+
+// compileEntry compiles e.wasm (moved by moveStart) into e, under the
+// compile budget: in a child first, then in this process from the cache
+// the child wrote.
+func (h *Host) compileEntry(ctx context.Context, name string, e *compileEntry) {
+	moved, hadStart, err := moveStart(e.wasm)
+	if err != nil {
+		e.err = err
+		return
+	}
+	e.wasm, e.hadStart = moved, hadStart
+	if err := h.acquireCompileSlot(ctx); err != nil {
+		e.err = err
+		return
+	}
+	defer h.releaseCompileSlot()
+
+	tryRewritten := true
+	if !h.budget.InProcess {
+		reply, err := h.checkInChild(ctx, e.wasm, h.cacheDir)
+		if err != nil {
+			e.err = err
+			return
+		}
+		if reply.CacheError != "" {
+			h.noteCacheError(errors.New(reply.CacheError))
+		}
+		if !reply.OK {
+			e.err = errors.New(reply.Error)
+			return
+		}
+		tryRewritten = reply.Instrumented
+		if reply.RewriteError != "" {
+			h.logger.Debug("plugin runs under wazero's termination checks", "plugin", name, "reason", reply.RewriteError)
+		}
+	}
+
+	// Untrusted plugins run rewritten by instrumentLoops when it can;
+	// an error from the rewritten module is reported for the original.
+	if tryRewritten {
+		inst, err := instrumentLoops(e.wasm)
+		if err == nil {
+			cm, cerr := h.compileAndCheck(ctx, h.validatorFast, inst)
+			switch {
+			case cerr == nil:
+				e.validated, e.interruptible = cm, inst
+			case !h.budget.InProcess:
+				// The child compiled only the rewritten module; the
+				// original is not proven to compile within the budget.
+				e.err = cerr
+				return
+			}
+		} else if h.budget.InProcess {
+			h.logger.Debug("plugin runs under wazero's termination checks", "plugin", name, "reason", err)
+		} else {
+			e.err = fmt.Errorf("compile: the loop rewriter failed after the compile child's succeeded: %w", err)
+			return
+		}
+	}
+	if e.validated == nil {
+		e.validated, e.err = h.compileAndCheck(ctx, h.validator, e.wasm)
+	}
+}
+
+// Validate checks wasm as [Host.CompileWithLimits] does, with lim, and
+// returns its version (the hex sha256 of wasm), but keeps nothing: the
+// module is compiled in a child process (with [CompileBudget.InProcess], in
+// a throwaway runtime) with no file cache, and neither the Host nor the
+// cache directory holds anything of it afterwards. It counts against the
+// compile concurrency like a compilation.
+func (h *Host) Validate(ctx context.Context, name string, wasm []byte, lim ModuleLimits) (version string, err error) {
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return "", ErrHostClosed
+	}
+	if err := Precheck(wasm, lim); err != nil {
+		return "", fmt.Errorf("plugin %q: %w", name, err)
+	}
+	sum := sha256.Sum256(wasm)
+	moved, _, err := moveStart(wasm)
+	if err != nil {
+		return "", fmt.Errorf("plugin %q: %w", name, err)
+	}
+	if err := h.acquireCompileSlot(ctx); err != nil {
+		return "", fmt.Errorf("plugin %q: %w", name, err)
+	}
+	defer h.releaseCompileSlot()
+	var reply childReply
+	if h.budget.InProcess {
+		reply = checkModuleBytes(ctx, nil, moved)
+	} else if reply, err = h.checkInChild(ctx, moved, ""); err != nil {
+		return "", fmt.Errorf("plugin %q: %w", name, err)
+	}
+	if !reply.OK {
+		return "", fmt.Errorf("plugin %q: %s", name, reply.Error)
+	}
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// acquireCompileSlot waits for one of the Host's compile slots, or ctx.
+func (h *Host) acquireCompileSlot(ctx context.Context) error {
+	select {
+	case h.compileSlots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("compile: waiting for one of %d compile slots: %w", cap(h.compileSlots), ctx.Err())
+	}
+}
+
+func (h *Host) releaseCompileSlot() { <-h.compileSlots }
+
+func isContextError(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// openCache sets the Host's compilation cache: a file cache in dir if it
+// can be created and written, else (without InProcess) one in a private
+// temporary directory, so the parent loads what its compile child wrote,
+// else in memory. A failure of dir is logged once and kept for CacheError.
+func (h *Host) openCache(dir string) {
+	if dir != "" {
+		c, err := openFileCache(dir)
+		if err == nil {
+			h.cache, h.cacheDir = c, dir
+			return
+		}
+		h.noteCacheError(fmt.Errorf("compilation cache %q: %w", dir, err))
+	}
+	if !h.budget.InProcess {
+		if tmp, err := os.MkdirTemp("", "tributary-wasmhost-cache-"); err != nil {
+			h.logger.Debug("wasmhost: no private compilation cache; compiling twice (child, then in memory)", "error", err)
+		} else if c, err := openFileCache(tmp); err != nil {
+			_ = os.RemoveAll(tmp)
+			h.logger.Debug("wasmhost: no private compilation cache; compiling twice (child, then in memory)", "error", err)
+		} else {
+			h.cache, h.cacheDir, h.tmpCacheDir = c, tmp, tmp
+			return
+		}
+	}
+	h.cache = wazero.NewCompilationCache()
+}
+
+// openFileCache opens a wazero file cache in dir and checks that a file can
+// be written there (wazero only creates the directory).
+func openFileCache(dir string) (wazero.CompilationCache, error) {
+	c, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err == nil {
+		_, err = f.Write([]byte("ok"))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		_ = os.Remove(f.Name())
+	}
+	if err != nil {
+		_ = c.Close(context.Background())
+		return nil, err
+	}
+	return c, nil
+}
+
+// noteCacheError records the first failure of the file cache and logs it.
+func (h *Host) noteCacheError(err error) {
+	h.cacheMu.Lock()
+	defer h.cacheMu.Unlock()
+	if h.cacheErr != nil {
+		return
+	}
+	h.cacheErr = err
+	h.logger.Warn("wasmhost: compilation cache does not work; compiled code is kept in memory only", "dir", h.cacheDir, "error", err)
+}
+
+// CacheError returns the first failure of the compilation cache directory
+// (HostConfig.CacheDir could not be created or written, or a write failed
+// later), or nil while it works. Compiling does not fail for it: the code
+// is then kept in memory only, and restarts compile again.
+func (h *Host) CacheError() error {
+	h.cacheMu.Lock()
+	defer h.cacheMu.Unlock()
+	return h.cacheErr
 }
 
 // compileAndCheck compiles wasm in a throwaway runtime of configuration cfg
@@ -231,6 +437,12 @@ func (h *Host) compileAndCheck(ctx context.Context, cfg wazero.RuntimeConfig, wa
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	defer rt.Close(ctx)
 	cm, err := rt.CompileModule(ctx, wasm)
+	if err != nil && isCacheError(err) {
+		// wazero fails the compile when writing the file cache fails, but
+		// keeps the machine code in memory: the second call finds it.
+		h.noteCacheError(err)
+		cm, err = rt.CompileModule(ctx, wasm)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
@@ -336,6 +548,7 @@ func (h *Host) Close(ctx context.Context) error {
 		return nil
 	}
 	h.closed = true
+	close(h.closing)
 	rts := h.runtimes
 	h.runtimes = nil
 	h.mu.Unlock()
@@ -349,6 +562,11 @@ func (h *Host) Close(ctx context.Context) error {
 	}
 	if err := h.cache.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("wasmhost: close compilation cache: %w", err))
+	}
+	if h.tmpCacheDir != "" {
+		if err := os.RemoveAll(h.tmpCacheDir); err != nil {
+			errs = append(errs, fmt.Errorf("wasmhost: remove private compilation cache: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

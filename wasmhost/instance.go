@@ -176,7 +176,7 @@ func instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 // start runs the start function moved by Compile (when there was one),
 // _initialize (when exported) and tributary_init (§1, §5).
 func (in *Instance) start(ctx context.Context, config []byte) error {
-	if in.plugin.entry.hasStart {
+	if in.plugin.entry.hadStart {
 		if fn := in.mod.ExportedFunction(startExport); fn != nil {
 			if err := in.call(ctx, fn); err != nil {
 				if pe, ok := AsPluginError(err); ok {

@@ -72,7 +72,7 @@ func (p *Plugin) CompileTime() time.Duration { return p.entry.compileTime }
 
 // compileEntry is the compiled state of one content hash, shared by every
 // Plugin with the same bytes. done is closed once err, compileTime,
-// validated, wasm, interruptible and hasStart are set; after that they are
+// validated, wasm, interruptible and hadStart are set; after that they are
 // read-only, except that close clears them under mu.
 //
 // refs counts its owners (Plugins, Pools, instantiations under way; guarded
@@ -82,9 +82,9 @@ type compileEntry struct {
 	done        chan struct{}
 	err         error
 	hash        string
+	wasm        []byte // as compiled: moved by moveStart
 	size        int    // of the original bytes
-	wasm        []byte // the bytes compiled: the original after moveStart
-	hasStart    bool   // moveStart exported a start function as startExport
+	hadStart    bool   // moveStart moved a start function to startExport
 	compileTime time.Duration
 	validated   wazero.CompiledModule // compiled in a throwaway validation runtime
 	// interruptible is wasm rewritten by instrumentLoops, or nil when the
