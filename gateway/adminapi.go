@@ -193,17 +193,32 @@ func (b adminBackend) store(tenant string) (*folderStore, error) {
 	return b.g.adminH.stores.get(dir, true)
 }
 
-// compile compiles and checks wasm as plugin name on the gateway's host.
-func (b adminBackend) compile(ctx context.Context, name string, wasm []byte) (*wasmhost.Plugin, error) {
+// compile compiles and checks wasm as plugin name of tenant on the gateway's host, with the
+// tenant's module limits. The caller closes the Plugin.
+func (b adminBackend) compile(ctx context.Context, tenant, name string, wasm []byte) (*wasmhost.Plugin, error) {
 	host, err := b.g.pluginHost(ctx)
 	if err != nil {
 		return nil, err
 	}
-	p, err := host.Compile(ctx, name, wasm)
+	p, err := host.CompileWithLimits(ctx, name, wasm, b.moduleLimits(tenant))
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, admin.Unavailable(err)
+		}
 		return nil, admin.Invalid(err)
 	}
 	return p, nil
+}
+
+// moduleLimits returns what tenant's modules may declare ("" for the top level).
+func (b adminBackend) moduleLimits(tenant string) wasmhost.ModuleLimits {
+	cfg := b.g.current.Load()
+	for _, spec := range flowSpecs(cfg) {
+		if spec.name == tenant {
+			return moduleLimits(spec.plugins.Limits)
+		}
+	}
+	return moduleLimits(cfg.Plugins.Limits)
 }
 
 // PutPlugin implements admin.Backend: compile and check, then, holding the folder's change
@@ -211,9 +226,11 @@ func (b adminBackend) compile(ctx context.Context, name string, wasm []byte) (*w
 // tenant's new version does not load (the plugin's init refuses a route's config, say) the
 // folder is restored exactly as it was and the error says why. See change.
 func (b adminBackend) PutPlugin(ctx context.Context, tenant, name string, wasm []byte) (admin.PluginVersion, error) {
-	if _, err := b.compile(ctx, name, wasm); err != nil {
+	p, err := b.compile(ctx, tenant, name, wasm)
+	if err != nil {
 		return admin.PluginVersion{}, err
 	}
+	defer p.Close() // held until applied: the reload finds the compiled module by its hash
 	return b.change(ctx, tenant, name, "upload", func(st *folderStore) (pluginstore.Version, error) {
 		return st.Put(name, wasm)
 	})
@@ -436,14 +453,23 @@ func (b adminBackend) ValidateConfig(ctx context.Context, yaml []byte) error {
 }
 
 // ValidatePlugin implements admin.Backend: compile and check the module against the ABI.
-func (b adminBackend) ValidatePlugin(ctx context.Context, _ string, wasm []byte) (admin.PluginVersion, error) {
+func (b adminBackend) ValidatePlugin(ctx context.Context, tenant string, wasm []byte) (admin.PluginVersion, error) {
 	start := time.Now()
-	p, err := b.compile(ctx, "upload", wasm)
+	host, err := b.g.pluginHost(ctx)
 	if err != nil {
 		return admin.PluginVersion{}, err
 	}
-	b.g.log.Debug("plugin validated", slog.String("version", p.Version()), slog.Duration("took", time.Since(start)))
-	return admin.PluginVersion{Version: p.Version(), Size: int64(p.Size())}, nil
+	// Validate keeps nothing, in memory or on disk: this endpoint may be called any number
+	// of times with distinct modules.
+	version, err := host.Validate(ctx, "upload", wasm, b.moduleLimits(tenant))
+	if err != nil {
+		if ctx.Err() != nil {
+			return admin.PluginVersion{}, admin.Unavailable(err)
+		}
+		return admin.PluginVersion{}, admin.Invalid(err)
+	}
+	b.g.log.Debug("plugin validated", slog.String("version", version), slog.Duration("took", time.Since(start)))
+	return admin.PluginVersion{Version: version, Size: int64(len(wasm))}, nil
 }
 
 // pluginHost returns the gateway's plugin host, starting it when no route needed one yet.
@@ -451,8 +477,7 @@ func (g *Gateway) pluginHost(ctx context.Context) (*wasmhost.Host, error) {
 	g.hostMu.Lock()
 	defer g.hostMu.Unlock()
 	if g.host == nil {
-		host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{
-			CacheDir: g.cfg.Plugins.CacheDir, Logger: g.log, Observer: g.pluginMetrics})
+		host, err := wasmhost.NewHost(ctx, hostConfig(g.cfg, g.log, g.pluginMetrics))
 		if err != nil {
 			return nil, err
 		}

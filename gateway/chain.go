@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -28,6 +29,22 @@ func pluginLimits(l config.PluginLimits) wasmhost.Limits {
 		RecycleAfterCalls: l.RecycleAfterCalls,
 		RecycleAboveBytes: uint64(min(l.RecycleAboveMB, l.MemoryMB)) << 20,
 		Trusted:           l.Trusted,
+	}
+}
+
+// hostConfig is the plugin host's configuration for cfg.
+func hostConfig(cfg *config.Config, log *slog.Logger, obs wasmhost.Observer) wasmhost.HostConfig {
+	c := cfg.Plugins.Compile
+	return wasmhost.HostConfig{
+		CacheDir: cfg.Plugins.CacheDir,
+		Logger:   log,
+		Observer: obs,
+		Compile: wasmhost.CompileBudget{
+			Timeout:     c.Timeout,
+			MemoryBytes: int64(c.MemoryMB) << 20,
+			Concurrency: c.Concurrency,
+		},
+		ModuleLimits: moduleLimits(cfg.Plugins.Limits),
 	}
 }
 
@@ -160,11 +177,12 @@ func (b *chainBuilder) build(ctx context.Context, spec *flowSpec, i int, rc conf
 		path := spec.path(st.Plugin)
 		p, ok := b.compiled[spec.name+"\x00"+path]
 		if !ok {
-			wasm, err := os.ReadFile(path)
+			lim := moduleLimits(spec.plugins.Limits)
+			wasm, err := readPlugin(path, lim)
 			if err != nil {
 				return fail(fmt.Errorf("%s: %w", key, err))
 			}
-			if p, err = b.host.Compile(ctx, st.Plugin, wasm); err != nil {
+			if p, err = b.host.CompileWithLimits(ctx, st.Plugin, wasm, lim); err != nil {
 				return fail(fmt.Errorf("%s: %s: %w", key, path, err))
 			}
 			b.compiled[spec.name+"\x00"+path] = p
@@ -189,11 +207,47 @@ func (b *chainBuilder) build(ctx context.Context, spec *flowSpec, i int, rc conf
 	return wasmhost.NewChain(pools), reports, nil
 }
 
+// release closes the builder's handles on the plugins it compiled: the pools it made hold
+// their own, and a plugin no pool uses is freed now.
+func (b *chainBuilder) release() {
+	for k, p := range b.compiled {
+		b.metrics.disownIfIdle(p)
+		_ = p.Close()
+		delete(b.compiled, k)
+	}
+}
+
+// readPlugin reads a plugin file, refusing one larger than lim allows before reading it: a
+// tenant's folder may hold anything.
+func readPlugin(path string, lim wasmhost.ModuleLimits) ([]byte, error) {
+	max := int64(lim.WithDefaults().MaxModuleBytes)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	} else if fi.Size() > max {
+		return nil, fmt.Errorf("%s: module of %d bytes, more than limits.module.max_module_mb %d MiB", path, fi.Size(), max>>20)
+	}
+	wasm, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(wasm)) > max {
+		return nil, fmt.Errorf("%s: module of more than limits.module.max_module_mb %d MiB", path, max>>20)
+	}
+	return wasm, nil
+}
+
 // stageVersions returns the version (sha256) of each plugin file rc's chain would load.
-func stageVersions(path func(string) string, rc config.Route) ([]string, error) {
+func stageVersions(path func(string) string, lim wasmhost.ModuleLimits, rc config.Route) ([]string, error) {
 	vs := make([]string, len(rc.Chain))
 	for k, st := range rc.Chain {
-		wasm, err := os.ReadFile(path(st.Plugin))
+		wasm, err := readPlugin(path(st.Plugin), lim)
 		if err != nil {
 			return nil, err
 		}
@@ -211,12 +265,13 @@ func CheckPlugins(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]
 	if !needsHost(cfg) {
 		return nil, nil
 	}
-	host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{CacheDir: cfg.Plugins.CacheDir, Logger: log})
+	host, err := wasmhost.NewHost(ctx, hostConfig(cfg, log, nil))
 	if err != nil {
 		return nil, err
 	}
 	defer host.Close(ctx)
 	b := &chainBuilder{host: host, compiled: map[string]*wasmhost.Plugin{}, poolSize: 1}
+	defer b.release()
 	for _, spec := range flowSpecs(cfg) {
 		for i, rc := range spec.routes {
 			ch, _, err := b.build(ctx, &spec, i, rc)

@@ -103,6 +103,17 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	g.pluginMetrics = newPluginMetrics(g.registry)
 	newReloadMetrics(g.registry, &g.reload)
 	g.tenants = newTenantSet(g.registry)
+	g.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tributary_plugin_cache_working",
+		Help: "1 while plugins.cache_dir holds compiled plugins (or none is set); 0 when it cannot be created, read or written: plugins are then compiled in memory and again at each restart.",
+	}, func() float64 {
+		g.hostMu.Lock()
+		defer g.hostMu.Unlock()
+		if g.host != nil && g.host.CacheError() != nil {
+			return 0
+		}
+		return 1
+	}))
 	g.stopCtx, g.stopAll = context.WithCancel(context.Background())
 	g.abortCtx, g.abortCalls = context.WithCancel(context.Background())
 	g.reload.trigger = make(chan struct{}, 1)

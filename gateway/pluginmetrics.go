@@ -18,12 +18,16 @@ type pluginMetrics struct {
 	instances *prometheus.GaugeVec
 	recycles  *prometheus.CounterVec
 	tenants   sync.Map // *wasmhost.Plugin -> tenant name, for the tenant label
+
+	liveMu sync.Mutex
+	live   map[*wasmhost.Plugin]int // instances running, to forget a plugin with its last
 }
 
 var _ wasmhost.Observer = (*pluginMetrics)(nil)
 
 func newPluginMetrics(reg prometheus.Registerer) *pluginMetrics {
 	m := &pluginMetrics{
+		live: map[*wasmhost.Plugin]int{},
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_plugin_calls_total",
 			Help: "Calls into a plugin (one call carries a batch of messages).",
@@ -61,6 +65,19 @@ func (m *pluginMetrics) owns(p *wasmhost.Plugin, tenant string) {
 	}
 }
 
+// disownIfIdle forgets p unless a pool runs instances of it; InstanceRecycled forgets it
+// when its last instance closes.
+func (m *pluginMetrics) disownIfIdle(p *wasmhost.Plugin) {
+	if m == nil {
+		return
+	}
+	m.liveMu.Lock()
+	defer m.liveMu.Unlock()
+	if m.live[p] == 0 {
+		m.tenants.Delete(p)
+	}
+}
+
 // tenant returns the tenant p was compiled for.
 func (m *pluginMetrics) tenant(p *wasmhost.Plugin) string {
 	t, _ := m.tenants.Load(p)
@@ -81,12 +98,24 @@ func (m *pluginMetrics) PluginCall(p *wasmhost.Plugin, _ int, msgs int, d time.D
 
 // InstanceStarted implements wasmhost.Observer.
 func (m *pluginMetrics) InstanceStarted(p *wasmhost.Plugin, _ wasmhost.RecycleReason) {
+	m.liveMu.Lock()
+	m.live[p]++
+	m.liveMu.Unlock()
 	m.instances.WithLabelValues(m.tenant(p), p.Name()).Inc()
 }
 
-// InstanceRecycled implements wasmhost.Observer.
+// InstanceRecycled implements wasmhost.Observer. When a pool closes the last instance of p,
+// p is forgotten: the map of plugins to tenants holds only plugins that run.
 func (m *pluginMetrics) InstanceRecycled(p *wasmhost.Plugin, reason wasmhost.RecycleReason) {
 	tenant := m.tenant(p)
 	m.instances.WithLabelValues(tenant, p.Name()).Dec()
 	m.recycles.WithLabelValues(tenant, p.Name(), reason.String()).Inc()
+	m.liveMu.Lock()
+	defer m.liveMu.Unlock()
+	if m.live[p]--; m.live[p] <= 0 {
+		delete(m.live, p)
+		if reason == wasmhost.ReasonClose {
+			m.tenants.Delete(p)
+		}
+	}
 }

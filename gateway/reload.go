@@ -65,6 +65,7 @@ func (g *Gateway) buildTable(ctx context.Context, spec *flowSpec, old *routeTabl
 		}
 	}
 	chains := &chainBuilder{host: host, metrics: g.pluginMetrics, compiled: map[string]*wasmhost.Plugin{}}
+	defer chains.release()
 	next := &routeTable{}
 	for i, rc := range spec.routes {
 		if prev := reuse[rc.Name]; prev != nil && unchanged(prev, spec, rc) {
@@ -130,7 +131,7 @@ func unchanged(r *route, spec *flowSpec, rc config.Route) bool {
 	if !reflect.DeepEqual(r.limits, spec.plugins) {
 		return false
 	}
-	versions, err := stageVersions(spec.path, rc)
+	versions, err := stageVersions(spec.path, moduleLimits(spec.plugins.Limits), rc)
 	if err != nil {
 		return false // build it, and report the error from there
 	}

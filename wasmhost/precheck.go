@@ -83,8 +83,9 @@ type ModuleLimits struct {
 	MaxTableElements uint32
 }
 
-// withDefaults returns l with every zero (or negative) field set to its default.
-func (l ModuleLimits) withDefaults() ModuleLimits {
+// WithDefaults returns l with every zero (or negative) field set to its default: the limits
+// Precheck applies.
+func (l ModuleLimits) WithDefaults() ModuleLimits {
 	if l.MaxModuleBytes <= 0 {
 		l.MaxModuleBytes = defaultMaxModuleBytes
 	}
@@ -127,7 +128,7 @@ func (l ModuleLimits) withDefaults() ModuleLimits {
 // the operand stack are wazero's job). It is the gate in front of compilation, so that
 // compiling costs time and memory in proportion to what the limits allow.
 func Precheck(wasm []byte, lim ModuleLimits) error {
-	lim = lim.withDefaults()
+	lim = lim.WithDefaults()
 	if len(wasm) > lim.MaxModuleBytes {
 		return fmt.Errorf("module is %d bytes, more than max_module_bytes %d", len(wasm), lim.MaxModuleBytes)
 	}

@@ -277,7 +277,7 @@ func FuzzPrecheck(f *testing.F) {
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		start := time.Now()
 		err := Precheck(wasm, lim)
-		if _, serr := scanModule(wasm, lim.withDefaults()); (err == nil) != (serr == nil) {
+		if _, serr := scanModule(wasm, lim.WithDefaults()); (err == nil) != (serr == nil) {
 			t.Fatalf("Precheck %v, scanModule %v", err, serr)
 		}
 		inst, ierr := instrumentLoops(wasm)
