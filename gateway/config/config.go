@@ -146,7 +146,8 @@ type Plugins struct {
 type Compile struct {
 	// Timeout bounds compiling one module. Defaults to 60s.
 	Timeout time.Duration `koanf:"timeout"`
-	// MemoryMB bounds the memory of the process compiling one module. Defaults to 2048.
+	// MemoryMB bounds the memory of the process compiling one module. Defaults to 1024, about ten
+	// times what the largest first-party plugin needs.
 	MemoryMB int `koanf:"memory_mb"`
 	// Concurrency bounds the compilations running at once. 0 means half the CPUs (at least 1).
 	Concurrency int `koanf:"concurrency"`
@@ -311,7 +312,7 @@ func Default() *Config {
 				RecycleAfterCalls: 100_000,
 				RecycleAboveMB:    64,
 			},
-			Compile: Compile{Timeout: 60 * time.Second, MemoryMB: 2048},
+			Compile: Compile{Timeout: 60 * time.Second, MemoryMB: 1024},
 		},
 		Admin: Admin{Listen: "127.0.0.1:9464"},
 		Log:   Log{Level: "info", Format: "text"},
