@@ -73,14 +73,14 @@ func (g *Gateway) buildTable(ctx context.Context, spec *flowSpec, old *routeTabl
 			continue
 		}
 		r, err := buildRoute(rc, spec.tenant, g.metrics)
+		if err != nil && spec.name != "" {
+			err = fmt.Errorf("tenant %s: %w", spec.name, err)
+		}
 		if err == nil {
 			r.limits = spec.plugins
-			r.chain, r.plugins, err = chains.build(ctx, spec, i, rc)
+			r.chain, r.plugins, err = chains.build(ctx, spec, i, rc) // its errors name the tenant
 		}
 		if err != nil {
-			if spec.name != "" {
-				err = fmt.Errorf("tenant %s: %w", spec.name, err)
-			}
 			return fail(err)
 		}
 		built = append(built, r)

@@ -130,7 +130,7 @@ func (l ModuleLimits) WithDefaults() ModuleLimits {
 func Precheck(wasm []byte, lim ModuleLimits) error {
 	lim = lim.WithDefaults()
 	if len(wasm) > lim.MaxModuleBytes {
-		return fmt.Errorf("module is %d bytes, more than max_module_bytes %d", len(wasm), lim.MaxModuleBytes)
+		return fmt.Errorf("module is %d bytes, more than max_module_bytes %d (max_module_mb %d)", len(wasm), lim.MaxModuleBytes, lim.MaxModuleBytes>>20)
 	}
 	_, err := scanModule(wasm, lim)
 	return err
@@ -388,7 +388,8 @@ func (s *scanner) memory(r *wasmReader) error {
 		return nil
 	}
 	if initial > uint64(s.lim.MaxMemoryPages) {
-		return s.limit("memory declares %d initial pages, more than max_memory_pages %d", initial, s.lim.MaxMemoryPages)
+		return s.limit("memory declares %d initial pages (%d MiB), more than max_memory_pages %d (memory_mb %d)",
+			initial, initial/16, s.lim.MaxMemoryPages, s.lim.MaxMemoryPages/16)
 	}
 	s.st.memoryPages = max(s.st.memoryPages, initial)
 	return nil
