@@ -32,6 +32,15 @@ func distinctModule(seed int) []byte {
 	return m.Bytes()
 }
 
+// invalidModule is the passthrough guest plus a function whose body does not type-check
+// (i32.add with nothing on the stack): the pre-check, which reads structure only, lets it
+// through, and compiling it fails.
+func invalidModule() []byte {
+	m := passthroughModule()
+	m.Funcs = append(m.Funcs, wasmtest.Func{Body: []byte{0x6a}})
+	return m.Bytes()
+}
+
 // nestedModule is the passthrough guest plus a function of depth nested
 // empty blocks: wazero's compile time grows with the square of the depth
 // (about 9s for 30000 on the CI machine, measured in process).
@@ -152,7 +161,7 @@ func TestCompile_inChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Errors found by the child name the plugin and what is wrong.
-	_, err = h.Compile(context.Background(), "junk", []byte("\x00asm junk"))
+	_, err = h.Compile(context.Background(), "junk", invalidModule())
 	if err == nil || !strings.HasPrefix(err.Error(), `plugin "junk": compile: `) {
 		t.Fatalf("Compile of junk: %v", err)
 	}
@@ -337,7 +346,7 @@ func TestValidate_keepsNothing(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("the Host keeps %d entries after Validate", n)
 	}
-	if _, err := h.Validate(context.Background(), "junk", []byte("junk"), ModuleLimits{}); err == nil ||
+	if _, err := h.Validate(context.Background(), "junk", invalidModule(), ModuleLimits{}); err == nil ||
 		!strings.HasPrefix(err.Error(), `plugin "junk": compile: `) {
 		t.Fatalf("Validate of junk: %v", err)
 	}

@@ -44,7 +44,7 @@ func TestHost_Compile_errors(t *testing.T) {
 	}{
 		{name: "passthrough", wasm: good.Bytes()},
 		{name: "wasi import", wasm: okWasi.Bytes()},
-		{name: "not wasm", wasm: []byte("hello"), wantErr: []string{`plugin "not wasm": compile:`}},
+		{name: "not wasm", wasm: []byte("hello"), wantErr: []string{`plugin "not wasm": not a WebAssembly 1.0 module`}},
 		{name: "no marker", wasm: without("tributary_abi_v1").Bytes(), wantErr: []string{"missing export tributary_abi_v1: not an ABI v1 plugin"}},
 		{name: "no handle no alloc", wasm: without("tributary_handle").Bytes(), wantErr: []string{"missing export tributary_handle"}},
 		{name: "wrong signature", wasm: wrongHandle.Bytes(), wantErr: []string{"export tributary_handle has signature (i32, i32) -> (i32), want (i32, i32) -> (i64)"}},

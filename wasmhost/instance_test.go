@@ -125,7 +125,9 @@ func TestInstance_outOfMemory_capped(t *testing.T) {
 	ctx := context.Background()
 	for _, pages := range []uint32{256, 384} {
 		t.Run(fmt.Sprint(pages), func(t *testing.T) {
-			in, err := NewInstance(ctx, testHostV, testGuest(t), nil, Limits{MemoryPages: pages})
+			// A generous call timeout: under -race on a loaded machine growing to the cap
+			// takes longer than the default second, and this test is about the cap.
+			in, err := NewInstance(ctx, testHostV, testGuest(t), nil, Limits{MemoryPages: pages, CallTimeout: 30 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
