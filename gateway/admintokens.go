@@ -117,7 +117,7 @@ func (a *adminHandler) watchTokens(ctx context.Context) {
 	if err != nil {
 		a.g.log.Error("cannot watch admin token files; reading them every second instead", slog.String("error", err.Error()))
 	}
-	watched := map[string]bool{}
+	watched := &dirWatch{w: w}
 	// syncWatches watches the folders of the token files and reports whether all are.
 	syncWatches := func() bool {
 		want := map[string]bool{}
@@ -131,24 +131,8 @@ func (a *adminHandler) watchTokens(ctx context.Context) {
 				}
 			}
 		}
-		all := true
-		for d := range want {
-			if watched[d] {
-				continue
-			}
-			if w == nil || w.Add(d) != nil {
-				all = false
-				continue
-			}
-			watched[d] = true
-		}
-		for d := range watched {
-			if !want[d] {
-				_ = w.Remove(d)
-				delete(watched, d)
-			}
-		}
-		return all
+		_, failed := watched.sync(want)
+		return len(failed) == 0
 	}
 	var events <-chan fsnotify.Event
 	var errs <-chan error
@@ -174,7 +158,7 @@ func (a *adminHandler) watchTokens(ctx context.Context) {
 				events, polling = nil, true
 				continue
 			}
-			if watched[filepath.Dir(ev.Name)] {
+			if watched.dirs[filepath.Dir(ev.Name)] {
 				debounce.Reset(tokenDebounce)
 			}
 		case err, ok := <-errs:

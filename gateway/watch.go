@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -49,7 +50,7 @@ func (g *Gateway) watch(ctx context.Context) {
 		g.log.Error("cannot watch files for reload; SIGHUP still reloads", slog.String("error", err.Error()))
 	}
 	cfgFile, _ := filepath.Abs(g.reloadPath)
-	watched := map[string]bool{}
+	watched := &dirWatch{w: w}
 	var tenantsDir string
 	// sync watches the folders the configuration in force names and reports whether it
 	// added any: a folder that appeared may already hold files the last reload missed.
@@ -74,25 +75,14 @@ func (g *Gateway) watch(ctx context.Context) {
 				want[abs] = true
 			}
 		}
-		added := false
-		for d := range want {
-			if watched[d] {
-				continue
-			}
-			if err := w.Add(d); err != nil {
-				g.log.Warn("cannot watch directory for reload", slog.String("dir", d), slog.String("error", err.Error()))
-				continue
-			}
-			watched[d], added = true, true
+		added, failed := watched.sync(want)
+		for d, err := range failed {
+			g.log.Warn("cannot watch directory for reload", slog.String("dir", d), slog.String("error", err.Error()))
+		}
+		for _, d := range added {
 			g.log.Debug("watching for changes", slog.String("dir", d))
 		}
-		for d := range watched {
-			if !want[d] {
-				_ = w.Remove(d)
-				delete(watched, d)
-			}
-		}
-		return added
+		return len(added) > 0
 	}
 	var events <-chan fsnotify.Event
 	var errs <-chan error
@@ -100,13 +90,13 @@ func (g *Gateway) watch(ctx context.Context) {
 		defer w.Close()
 		syncWatches()
 		events, errs = w.Events, w.Errors
-		g.log.Info("watching for changes", slog.String("config", cfgFile), slog.Int("folders", len(watched)))
+		g.log.Info("watching for changes", slog.String("config", cfgFile), slog.Int("folders", len(watched.dirs)))
 	}
 	relevant := func(name string) bool {
 		abs, _ := filepath.Abs(name)
 		dir := filepath.Dir(abs)
 		return abs == cfgFile ||
-			(watched[dir] && strings.HasSuffix(abs, ".wasm")) ||
+			(watched.dirs[dir] && strings.HasSuffix(abs, ".wasm")) ||
 			filepath.Base(abs) == config.TenantFile ||
 			(tenantsDir != "" && dir == tenantsDir) // a tenant folder added or removed
 	}
@@ -140,6 +130,45 @@ func (g *Gateway) watch(ctx context.Context) {
 			reload()
 		}
 	}
+}
+
+// dirWatch keeps an fsnotify watcher on a set of folders.
+type dirWatch struct {
+	w    *fsnotify.Watcher // nil when none could be made: nothing is watched
+	dirs map[string]bool   // the folders watched
+}
+
+// sync watches every folder of want not watched yet and stops watching the others. It
+// returns the folders it added and those it could not watch, with why.
+func (d *dirWatch) sync(want map[string]bool) (added []string, failed map[string]error) {
+	if d.dirs == nil {
+		d.dirs = map[string]bool{}
+	}
+	for dir := range want {
+		if d.dirs[dir] {
+			continue
+		}
+		err := errors.New("no file watcher")
+		if d.w != nil {
+			err = d.w.Add(dir)
+		}
+		if err != nil {
+			if failed == nil {
+				failed = map[string]error{}
+			}
+			failed[dir] = err
+			continue
+		}
+		d.dirs[dir] = true
+		added = append(added, dir)
+	}
+	for dir := range d.dirs {
+		if !want[dir] {
+			_ = d.w.Remove(dir)
+			delete(d.dirs, dir)
+		}
+	}
+	return added, failed
 }
 
 // isDir reports whether path is a directory.
