@@ -155,7 +155,8 @@ type Compile struct {
 
 // ModuleLimits bound what a plugin module may declare. They are checked on the module's bytes
 // before it is compiled; a module over a limit is refused, naming the limit. Zero means the
-// default (for a tenant: plugins.limits.module).
+// default (for a tenant: plugins.limits.module's value). The defaults are wasmhost's, which
+// chose them by measuring the first-party plugins and what hostile modules cost to compile.
 type ModuleLimits struct {
 	// MaxModuleMB bounds the size of a .wasm file. Default 32.
 	MaxModuleMB int `koanf:"max_module_mb"`
@@ -311,6 +312,10 @@ func Default() *Config {
 				MaxFanOut:         1000,
 				RecycleAfterCalls: 100_000,
 				RecycleAboveMB:    64,
+				Module: ModuleLimits{
+					MaxModuleMB: 32, MaxFunctions: 20_000, MaxTypes: 1000, MaxNesting: 4096,
+					MaxControlFlow: 400_000_000, MaxLocals: 50_000, MaxModuleLocals: 1_000_000, MaxTableElements: 100_000,
+				},
 			},
 			Compile: Compile{Timeout: 60 * time.Second, MemoryMB: 1024},
 		},
