@@ -193,11 +193,17 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, 
 // CompileWithLimits is [Host.Compile] with module limits lim instead of the
 // Host's. Limits are checked on every call, also for bytes compiled before.
 func (h *Host) CompileWithLimits(ctx context.Context, name string, wasm []byte, lim ModuleLimits) (*Plugin, error) {
-	if err := Precheck(wasm, lim); err != nil {
-		return nil, fmt.Errorf("plugin %q: %w", name, err)
-	}
 	sum := sha256.Sum256(wasm)
 	hash := hex.EncodeToString(sum[:])
+	h.mu.Lock()
+	e := h.entries[hash]
+	checked := e != nil && slices.Contains(e.prechecked, lim)
+	h.mu.Unlock()
+	if !checked { // the same bytes passing the same limits again need no second look
+		if err := Precheck(wasm, lim); err != nil {
+			return nil, fmt.Errorf("plugin %q: %w", name, err)
+		}
+	}
 
 	h.mu.Lock()
 	if h.closed {
@@ -208,6 +214,9 @@ func (h *Host) CompileWithLimits(ctx context.Context, name string, wasm []byte, 
 	if !seen {
 		e = &compileEntry{done: make(chan struct{}), hash: hash, wasm: slices.Clone(wasm), size: len(wasm)}
 		h.entries[hash] = e
+	}
+	if !slices.Contains(e.prechecked, lim) {
+		e.prechecked = append(e.prechecked, lim)
 	}
 	e.refs++ // this call's, handed to the Plugin on success
 	h.mu.Unlock()

@@ -191,7 +191,10 @@ func compileCloseCycles(t *testing.T) {
 		cycles = 100
 	}
 	ctx := context.Background()
-	h, err := NewHost(ctx, HostConfig{Logger: discardLogger()})
+	// In process: this measures what the Host keeps, not the compile child (whose
+	// Validate keeps nothing is tested in compilechild_test.go); a child per cycle
+	// would cost 1,000 processes.
+	h, err := NewHost(ctx, HostConfig{Logger: discardLogger(), Compile: CompileBudget{InProcess: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

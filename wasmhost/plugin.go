@@ -79,12 +79,14 @@ func (p *Plugin) CompileTime() time.Duration { return p.entry.compileTime }
 // by Host.mu). When it drops to zero the entry leaves Host.entries and its
 // compiled modules are closed; it never rises again.
 type compileEntry struct {
-	done        chan struct{}
-	err         error
-	hash        string
-	wasm        []byte // as compiled: moved by moveStart
-	size        int    // of the original bytes
-	hadStart    bool   // moveStart moved a start function to startExport
+	done     chan struct{}
+	err      error
+	hash     string
+	wasm     []byte // as compiled: moved by moveStart
+	size     int    // of the original bytes
+	hadStart bool   // moveStart moved a start function to startExport
+	// prechecked lists the limits these bytes passed Precheck with (guarded by Host.mu).
+	prechecked  []ModuleLimits
 	compileTime time.Duration
 	validated   wazero.CompiledModule // compiled in a throwaway validation runtime
 	// interruptible is wasm rewritten by instrumentLoops, or nil when the
