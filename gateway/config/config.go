@@ -118,6 +118,11 @@ type Flow struct {
 	// MaxInFlight bounds messages received but not yet acknowledged. When reached, the gateway
 	// stops reading from the broker, which holds the rest. Defaults to 1000.
 	MaxInFlight int `koanf:"max_in_flight"`
+	// MaxInFlightBytes bounds the bytes of those messages (payload, topic and properties).
+	// When reached, the gateway stops reading as at MaxInFlight; a single larger message is
+	// taken alone. The Kafka producer buffers at most twice this many bytes of records.
+	// Defaults to 64 MiB.
+	MaxInFlightBytes int `koanf:"max_in_flight_bytes"`
 	// MaxBatch is the largest batch a shard hands to a plugin chain at once. Defaults to 64.
 	MaxBatch int `koanf:"max_batch"`
 	// DrainTimeout bounds the graceful stop; after it the gateway stops hard (unacknowledged
@@ -298,9 +303,10 @@ func Default() *Config {
 		},
 		Flow: Flow{
 			Shards:       4 * runtime.GOMAXPROCS(0),
-			MaxInFlight:  1000,
-			MaxBatch:     64,
-			DrainTimeout: 30 * time.Second,
+			MaxInFlight:      1000,
+			MaxInFlightBytes: 64 << 20,
+			MaxBatch:         64,
+			DrainTimeout:     30 * time.Second,
 		},
 		Plugins: Plugins{
 			Dir:       "./plugins",

@@ -221,7 +221,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "sasl username", yaml: minimal + "kafka: {sasl: {mechanism: PLAIN}}\n", wantErr: []string{"kafka.sasl.username: required with kafka.sasl.mechanism PLAIN"}},
 		{name: "cert without key", yaml: minimal + "mqtt: {tls: {cert_file: testdata/example.yaml}}\n", wantErr: []string{"mqtt.tls.key_file: required with mqtt.tls.cert_file"}},
 		{name: "missing ca file", yaml: minimal + "kafka: {tls: {ca_file: /nonexistent/ca.pem}}\n", wantErr: []string{"kafka.tls.ca_file: stat /nonexistent/ca.pem"}},
-		{name: "flow", yaml: minimal + "flow: {shards: 0, max_in_flight: -1}\n", wantErr: []string{"flow.shards: 0 must be greater than 0", "flow.max_in_flight: -1 must be greater than 0"}},
+		{name: "flow", yaml: minimal + "flow: {shards: 0, max_in_flight: -1, max_in_flight_bytes: 0}\n", wantErr: []string{"flow.shards: 0 must be greater than 0", "flow.max_in_flight: -1 must be greater than 0", "flow.max_in_flight_bytes: 0 must be greater than 0"}},
+		{name: "in-flight bytes below a record", yaml: minimal + "flow: {max_in_flight_bytes: 1000}\n", wantErr: []string{"flow.max_in_flight_bytes: 1000 is below kafka.max_record_bytes 1048576"}},
 		{name: "log", yaml: minimal + "log: {level: loud, format: xml}\n", wantErr: []string{`log.level: "loud"`, `log.format: "xml"`}},
 		{name: "admin listen", yaml: minimal + "admin: {listen: nope}\n", wantErr: []string{`admin.listen: invalid host:port "nope"`}},
 		{

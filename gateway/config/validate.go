@@ -52,6 +52,11 @@ func (c *Config) problems() []error {
 	c.MQTT.check(&p)
 	c.Kafka.check(&p)
 	c.Flow.check(&p)
+	if c.Flow.MaxInFlightBytes > 0 && c.Kafka.MaxRecordBytes > 0 && c.Flow.MaxInFlightBytes < c.Kafka.MaxRecordBytes {
+		// The producer buffers twice flow.max_in_flight_bytes and fails a record larger than
+		// its buffer; a bound below one record would only hold the gateway back further.
+		p.add("flow.max_in_flight_bytes", "%d is below kafka.max_record_bytes %d", c.Flow.MaxInFlightBytes, c.Kafka.MaxRecordBytes)
+	}
 	c.Log.check(&p)
 	c.Plugins.check(&p)
 	if c.Admin.Listen != "" {
@@ -218,7 +223,7 @@ func (f *Flow) check(p *problems) {
 	for _, v := range []struct {
 		key string
 		n   int
-	}{{"flow.shards", f.Shards}, {"flow.max_in_flight", f.MaxInFlight}, {"flow.max_batch", f.MaxBatch}} {
+	}{{"flow.shards", f.Shards}, {"flow.max_in_flight", f.MaxInFlight}, {"flow.max_in_flight_bytes", f.MaxInFlightBytes}, {"flow.max_batch", f.MaxBatch}} {
 		if v.n <= 0 {
 			p.add(v.key, "%d must be greater than 0", v.n)
 		}
