@@ -302,7 +302,7 @@ func Default() *Config {
 			RequestTimeout: 30 * time.Second,
 		},
 		Flow: Flow{
-			Shards:       4 * runtime.GOMAXPROCS(0),
+			Shards:           4 * runtime.GOMAXPROCS(0),
 			MaxInFlight:      1000,
 			MaxInFlightBytes: 64 << 20,
 			MaxBatch:         64,
