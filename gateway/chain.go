@@ -302,7 +302,7 @@ func (g *Gateway) runChain(ctx context.Context, r *route, msgs []*message) {
 			// acknowledged, so the broker redelivers the message to the next session.
 			continue
 		case res.Err != nil:
-			m.delivery.add(1)
+			m.delivery.Add(1)
 			g.sink.deadLetter(ctx, r, m, pluginReason(res.Err))
 		case len(res.Outputs) == 0:
 			r.counters.filtered.Add(1)
@@ -312,7 +312,7 @@ func (g *Gateway) runChain(ctx context.Context, r *route, msgs []*message) {
 				g.emit(ctx, r, m, &o)
 			}
 		}
-		m.delivery.done() // the route's token
+		m.delivery.Done() // the route's token
 	}
 	r.active.Add(-int64(len(msgs)))
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -24,6 +25,14 @@ import (
 //
 // All writes must happen between Lock and Unlock, as paho's packets.ControlPacket.WriteTo does.
 // Close sends what is pending (paho's DISCONNECT) before it closes.
+//
+// It also tells when acknowledgements have left: the gateway expects each one (expectAck)
+// before it hands the message to paho's Ack, and the writer settles it once a PUBACK or PUBREC
+// with that packet identifier has been written to the network. waitAcks returns when none is
+// left, or when the connection is closed (what was not written then is never written; the
+// broker redelivers those messages). paho keeps acknowledgements in a queue it writes every
+// mqtt.ack_interval and has no call that flushes it or says it is empty: this is how the drain
+// knows, without sleeping, that the DISCONNECT it sends next follows every acknowledgement.
 type packetConn struct {
 	net.Conn
 	r *bufio.Reader
@@ -36,6 +45,12 @@ type packetConn struct {
 	kick    chan struct{}
 	done    chan struct{}
 	close   sync.Once
+
+	ackMu   sync.Mutex
+	awaited map[uint16]int // expected acknowledgements not yet written, by packet identifier
+	nAwait  atomic.Int32   // len of awaited, read by the writer without ackMu
+	ackIdle chan struct{}  // closed when awaited empties or the connection closes; nil if no one waits
+	ackDone bool           // closed: nothing more will be written
 }
 
 func newPacketConn(c net.Conn) *packetConn {
@@ -96,6 +111,9 @@ func (c *packetConn) flush() {
 			}
 			c.mu.Unlock()
 			_ = c.Conn.Close() // the read loop fails next and autopaho reconnects
+			c.acksAbandoned()
+		} else if c.nAwait.Load() > 0 {
+			c.acksWrittenIn(buf)
 		}
 	}
 	if cap(buf) > 256<<10 {
@@ -111,8 +129,123 @@ func (c *packetConn) Close() error {
 	c.close.Do(func() {
 		close(c.done)
 		c.flush()
+		c.acksAbandoned()
 	})
 	return c.Conn.Close()
+}
+
+// MQTT control packet types of the acknowledgements the gateway sends.
+const (
+	packetPuback = 4 // QoS 1
+	packetPubrec = 5 // QoS 2, first step; the broker's PUBREL and paho's PUBCOMP follow
+)
+
+// expectAck records that an acknowledgement of packet id will be written. Call it before the
+// acknowledgement can be written (before paho's Ack). A nil connection expects nothing.
+func (c *packetConn) expectAck(id uint16) {
+	if c == nil {
+		return
+	}
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
+	if c.ackDone {
+		return
+	}
+	if c.awaited == nil {
+		c.awaited = map[uint16]int{}
+	}
+	c.awaited[id]++
+	c.nAwait.Add(1)
+}
+
+// unexpectAck withdraws an expectAck whose acknowledgement will not be written after all.
+func (c *packetConn) unexpectAck(id uint16) {
+	if c == nil {
+		return
+	}
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
+	c.settleLocked(id)
+}
+
+// settleLocked removes one expected acknowledgement of id, if any. The caller holds ackMu.
+func (c *packetConn) settleLocked(id uint16) {
+	n, ok := c.awaited[id]
+	if !ok {
+		return // not expected: a duplicate copy's or fence's acknowledgement
+	}
+	if n <= 1 {
+		delete(c.awaited, id)
+	} else {
+		c.awaited[id] = n - 1
+	}
+	c.nAwait.Add(-1)
+	if len(c.awaited) == 0 && c.ackIdle != nil {
+		close(c.ackIdle)
+		c.ackIdle = nil
+	}
+}
+
+// acksWrittenIn settles the expected acknowledgements among the whole packets in buf, which
+// were just written. Each packet is a fixed header (type in the high nibble of the first
+// byte, then the remaining length as a variable byte integer) and, for PUBACK and PUBREC,
+// the packet identifier first.
+func (c *packetConn) acksWrittenIn(buf []byte) {
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
+	for len(buf) >= 2 {
+		typ := buf[0] >> 4
+		rem, n := 0, 1
+		for shift := 0; n < len(buf) && n <= 4; shift += 7 {
+			b := buf[n]
+			n++
+			rem |= int(b&0x7f) << shift
+			if b&0x80 == 0 {
+				break
+			}
+		}
+		if n+rem > len(buf) {
+			return // cannot happen: the writer only takes whole packets
+		}
+		if (typ == packetPuback || typ == packetPubrec) && rem >= 2 {
+			c.settleLocked(uint16(buf[n])<<8 | uint16(buf[n+1]))
+		}
+		buf = buf[n+rem:]
+	}
+}
+
+// acksAbandoned ends every wait: the connection is closed and writes nothing more.
+func (c *packetConn) acksAbandoned() {
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
+	c.ackDone = true
+	clear(c.awaited)
+	c.nAwait.Store(0)
+	if c.ackIdle != nil {
+		close(c.ackIdle)
+		c.ackIdle = nil
+	}
+}
+
+// waitAcks returns nil once every expected acknowledgement has been written or the
+// connection has closed, or ctx's error when ctx is done first.
+func (c *packetConn) waitAcks(ctx context.Context) error {
+	c.ackMu.Lock()
+	if c.ackDone || len(c.awaited) == 0 {
+		c.ackMu.Unlock()
+		return nil
+	}
+	if c.ackIdle == nil {
+		c.ackIdle = make(chan struct{})
+	}
+	idle := c.ackIdle
+	c.ackMu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // dialMQTT opens the network connection for u: tcp/mqtt, ssl/tls/mqtts, ws or wss.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eclipse/paho.golang/packets"
 )
@@ -88,5 +89,98 @@ func TestPacketConnBufferedRead(t *testing.T) {
 	}
 	if _, err := pc.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("after close: %v, want EOF", err)
+	}
+}
+
+// gatedConn is a net.Conn whose writes wait until open is closed.
+type gatedConn struct {
+	net.Conn
+	open chan struct{}
+}
+
+func (g *gatedConn) Write(p []byte) (int, error) {
+	<-g.open
+	return len(p), nil
+}
+
+func (g *gatedConn) Close() error { return nil }
+
+// The drain waits for the acknowledgements it gave to leave: waitAcks returns once a PUBACK or
+// PUBREC of every expected packet identifier has been written to the network (not merely
+// queued), ignores other packets and unexpected identifiers, and returns when the connection
+// closes, since nothing is written after that.
+func TestPacketConnWaitAcks(t *testing.T) {
+	gc := &gatedConn{open: make(chan struct{})}
+	pc := newPacketConn(gc)
+	ctx := t.Context()
+	if err := pc.waitAcks(ctx); err != nil {
+		t.Fatalf("waitAcks with nothing expected = %v", err)
+	}
+	pc.expectAck(1)
+	pc.expectAck(2)
+	pc.expectAck(3)
+	pc.unexpectAck(3) // paho's Ack failed: not written, not waited for
+	write := func(cp *packets.ControlPacket) {
+		t.Helper()
+		if _, err := cp.WriteTo(pc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A PUBLISH with identifier 1 (the remaining length takes two bytes) is no acknowledgement.
+	pub := packets.NewControlPacket(packets.PUBLISH)
+	pub.Content.(*packets.Publish).Topic, pub.Content.(*packets.Publish).QoS = "t", 1
+	pub.Content.(*packets.Publish).PacketID = 1
+	pub.Content.(*packets.Publish).Payload = bytes.Repeat([]byte{'p'}, 300)
+	write(pub)
+	ack := func(typ byte, id uint16) *packets.ControlPacket {
+		cp := packets.NewControlPacket(typ)
+		switch c := cp.Content.(type) {
+		case *packets.Puback:
+			c.PacketID = id
+		case *packets.Pubrec:
+			c.PacketID = id
+		}
+		return cp
+	}
+	write(ack(packets.PUBACK, 9)) // a duplicate copy's: not expected
+	write(ack(packets.PUBACK, 1))
+	done := make(chan error, 1)
+	go func() { done <- pc.waitAcks(ctx) }()
+	write(ack(packets.PUBREC, 2)) // QoS 2
+	select {
+	case err := <-done:
+		t.Fatalf("waitAcks returned (%v) before the acknowledgements were written", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(gc.open)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waitAcks still waiting after the acknowledgements were written")
+	}
+
+	// One expected but never written: a closed connection ends the wait.
+	pc.expectAck(4)
+	go func() { done <- pc.waitAcks(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("waitAcks returned (%v) with an acknowledgement unwritten", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	pc.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waitAcks still waiting after Close")
+	}
+	pc.expectAck(5) // after Close: nothing to wait for
+	if err := pc.waitAcks(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,34 +1,12 @@
 package gateway
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/tributary-gw/tributary/gateway/internal/delivery"
 )
-
-// delivery tracks the Kafka records produced from one MQTT message across all of its routes.
-// The MQTT acknowledgement is sent when the count returns to zero.
-//
-// The count starts at the number of routes the message matched: each route holds one token
-// until it has added the records it will produce, so the count cannot reach zero early.
-// A dead-letter record counts as a record.
-type delivery struct {
-	pending atomic.Int32
-	msg     *message
-	// ack acknowledges the message to the broker and releases its in-flight slot.
-	// paho keeps PUBACKs in receive order even when acks arrive out of order.
-	ack func(m *message)
-}
-
-func (d *delivery) add(n int) { d.pending.Add(int32(n)) }
-
-// done releases one record or route token; the last one acknowledges the message.
-func (d *delivery) done() {
-	if d.pending.Add(-1) == 0 {
-		d.ack(d.msg)
-	}
-}
 
 // message is one inbound MQTT PUBLISH on its way to Kafka. It implements mqtttopic.Fields.
 type message struct {
@@ -41,9 +19,14 @@ type message struct {
 	userProperties []paho.UserProperty
 	arrivedAt      time.Time
 
-	delivery delivery
-	routes   []*route  // the routes the message matched at arrival
-	routeBuf [2]*route // backing store for routes, saving an allocation in the common case
+	// delivery counts the records still to be acknowledged by Kafka across the message's
+	// routes (a dead-letter record counts as a record); each route holds one token until it
+	// has added the records it will produce, so the count cannot reach zero early. The last
+	// Done acknowledges the message and frees its in-flight slot (see flow.ack).
+	delivery delivery.Delivery[*message]
+	conn     *packetConn // the connection the message arrived on, where its acknowledgement goes
+	routes   []*route    // the routes the message matched at arrival
+	routeBuf [2]*route   // backing store for routes, saving an allocation in the common case
 	client   *paho.Client
 	packet   *paho.Publish
 }
@@ -59,4 +42,17 @@ func (m *message) Property(name string) string {
 		}
 	}
 	return ""
+}
+
+// messageSize is what a message counts against flow.max_in_flight_bytes: its payload, topic,
+// content type and user properties, the bytes the gateway holds while it is in flight.
+func messageSize(p *paho.Publish) int64 {
+	n := len(p.Payload) + len(p.Topic)
+	if p.Properties != nil {
+		n += len(p.Properties.ContentType)
+		for _, u := range p.Properties.User {
+			n += len(u.Key) + len(u.Value)
+		}
+	}
+	return int64(n)
 }

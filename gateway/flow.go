@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/internal/delivery"
 )
 
 // flow is one MQTT session with its own routes, in-flight budget and ordered shards. The
@@ -31,37 +32,38 @@ type flow struct {
 	shards []chan *message
 	seed   maphash.Seed
 
-	// slots bounds the messages in flight: the MQTT callback takes a slot, the ack returns it.
-	slots      chan struct{}
-	inFlight   prometheus.Gauge
-	intakeMu   sync.RWMutex
-	stopping   atomic.Bool
-	stopIntake chan struct{}
-	intakeCtx  context.Context // done when intake stops; ends a rate-limit wait
-	endIntake  context.CancelFunc
-	limiter    atomic.Pointer[rate.Limiter] // nil: no messages_per_second cap
-	holding    atomic.Bool                  // onPublish waits for a slot or the rate cap
-	ackFunc    func(*message)
-	shardsWG   sync.WaitGroup
-	started    bool
+	// tracker bounds the messages in flight by count and bytes: the MQTT callback takes a
+	// slot, the last Done of a message's delivery acknowledges it and returns the slot.
+	tracker       *delivery.Tracker[*message]
+	inFlight      prometheus.Gauge
+	inFlightBytes prometheus.Gauge
+	intakeMu      sync.RWMutex
+	stopping      atomic.Bool
+	stopIntake    chan struct{}
+	intakeCtx     context.Context // done when intake stops; ends a rate-limit wait
+	endIntake     context.CancelFunc
+	limiter       atomic.Pointer[rate.Limiter] // nil: no messages_per_second cap
+	holding       atomic.Bool                  // onPublish waits for a slot or the rate cap
+	shardsWG      sync.WaitGroup
+	started       bool
 }
 
 // newFlow builds a flow over table for the tenant of spec; nothing runs until start.
 func (g *Gateway) newFlow(spec *flowSpec, table *routeTable) *flow {
 	f := &flow{
-		g:          g,
-		tenant:     spec.name,
-		log:        g.log,
-		seed:       maphash.MakeSeed(),
-		slots:      make(chan struct{}, g.cfg.Flow.MaxInFlight),
-		inFlight:   g.metrics.inFlight.WithLabelValues(spec.name),
-		stopIntake: make(chan struct{}),
+		g:             g,
+		tenant:        spec.name,
+		log:           g.log,
+		seed:          maphash.MakeSeed(),
+		inFlight:      g.metrics.inFlight.WithLabelValues(spec.name),
+		inFlightBytes: g.metrics.inFlightBytes.WithLabelValues(spec.name),
+		stopIntake:    make(chan struct{}),
 	}
+	f.tracker = delivery.NewTracker(g.cfg.Flow.MaxInFlight, int64(g.cfg.Flow.MaxInFlightBytes), f.ack)
 	if spec.name != "" {
 		f.log = g.log.With(slog.String("tenant", spec.name))
 	}
 	f.intakeCtx, f.endIntake = context.WithCancel(context.Background())
-	f.ackFunc = f.ack
 	f.table.Store(table)
 	f.setLimits(spec.tenant)
 	mc := g.cfg.MQTT
@@ -112,8 +114,9 @@ func (f *flow) start(ctx context.Context) error {
 }
 
 // onPublish is paho's callback. It never blocks on Kafka: it waits for the tenant's rate cap,
-// takes an in-flight slot (which only waits when max_in_flight messages are unacknowledged,
-// the backpressure) and hands the message to its shard. While it waits, paho reads no more
+// takes an in-flight slot (which only waits when max_in_flight messages, or
+// max_in_flight_bytes of them, are unacknowledged: the backpressure) and hands the message to
+// its shard. While it waits, paho reads no more
 // of this session's messages and the broker holds them.
 func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 	p := pr.Packet
@@ -128,20 +131,18 @@ func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 			return true, nil
 		}
 	}
-	select {
-	case f.slots <- struct{}{}:
-	default:
+	size := messageSize(p)
+	if !f.tracker.TryAcquire(size) {
 		f.holding.Store(true)
-		select {
-		case f.slots <- struct{}{}:
-			f.holding.Store(false)
-		case <-f.stopIntake:
-			f.holding.Store(false)
+		err := f.tracker.Acquire(f.intakeCtx, size)
+		f.holding.Store(false)
+		if err != nil {
 			return true, nil
 		}
 	}
 	g := f.g
 	f.inFlight.Inc()
+	f.inFlightBytes.Add(float64(size))
 	g.metrics.receivedByQoS[p.QoS%3].Inc()
 	m := &message{
 		topic:      p.Topic,
@@ -157,24 +158,25 @@ func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 		m.contentType = p.Properties.ContentType
 		m.userProperties = p.Properties.User
 	}
-	m.delivery.msg = m
-	m.delivery.ack = f.ackFunc
+	m.conn = f.src.conn.Load()
+	f.tracker.Track(&m.delivery, m, size)
 	// The read lock spans matching and handing over, so a reload's swap (write lock) sees every
 	// message either entirely before it, on the old routes, or after it, on the new ones.
 	f.intakeMu.RLock()
 	if f.stopping.Load() {
 		f.intakeMu.RUnlock()
-		f.release()
+		f.release(size)
 		return true, nil
 	}
 	m.routes = f.table.Load().match(m.topic, m.routeBuf[:0])
 	if len(m.routes) == 0 {
 		f.intakeMu.RUnlock()
 		g.metrics.unroutedCount.Add(1)
-		f.ack(m)
+		m.delivery.Add(1)
+		m.delivery.Done() // acknowledges it
 		return true, nil
 	}
-	m.delivery.add(len(m.routes))
+	m.delivery.Add(len(m.routes))
 	for _, r := range m.routes {
 		r.active.Add(1)
 	}
@@ -183,21 +185,29 @@ func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 	return true, nil
 }
 
-// ack acknowledges m to the broker (paho sends PUBACKs in receive order) and frees its slot.
+// ack acknowledges m to the broker (paho sends PUBACKs in receive order). The tracker calls
+// it on m's last Done and frees m's slot after it returns.
 func (f *flow) ack(m *message) {
 	if m.qos > 0 && m.client != nil {
+		// Expect the acknowledgement on m's connection before paho can write it, so that
+		// acksWritten waits for it (see packetConn).
+		m.conn.expectAck(m.packet.PacketID)
 		if err := m.client.Ack(m.packet); err != nil {
 			// The connection that delivered m is gone; the broker redelivers it.
+			m.conn.unexpectAck(m.packet.PacketID)
 			f.log.Debug("mqtt ack not sent", slog.String("mqtt_topic", m.topic), slog.String("error", err.Error()))
 		}
 	}
 	f.g.metrics.deliveryLatency.Observe(f.g.now().Sub(m.arrivedAt).Seconds())
-	f.release()
+	f.inFlight.Dec()
+	f.inFlightBytes.Sub(float64(m.delivery.Size()))
 }
 
-func (f *flow) release() {
-	<-f.slots
+// release frees the slot of a message that will not be acknowledged.
+func (f *flow) release(size int64) {
+	f.tracker.Release(size)
 	f.inFlight.Dec()
+	f.inFlightBytes.Sub(float64(size))
 }
 
 // runShard processes one shard's messages in arrival order, in batches of what is ready.
@@ -256,7 +266,9 @@ func (f *flow) remove() {
 	f.src.resubscribe(ctx, f.table.Load().subscriptions(), nil)
 	f.closeShards()
 	err := f.waitIdle(ctx)
-	f.g.sleepForAcks()
+	if err == nil {
+		err = f.src.acksWritten(ctx)
+	}
 	dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
 	_ = f.src.disconnect(dctx)
 	dcancel()
@@ -266,7 +278,7 @@ func (f *flow) remove() {
 	f.g.metrics.mqttConnected.DeleteLabelValues(f.tenant)
 	if err != nil {
 		f.log.Warn("tenant removed before its drain finished; the broker keeps its unacknowledged messages",
-			slog.Int("unacknowledged", len(f.slots)), slog.String("error", err.Error()))
+			slog.Int("unacknowledged", f.unacked()), slog.String("error", err.Error()))
 		return
 	}
 	f.log.Info("tenant removed")
@@ -281,12 +293,14 @@ func (f *flow) waitIdle(ctx context.Context) error {
 	case <-ctx.Done():
 		return errors.New("drain timeout: shards still busy")
 	}
-	for len(f.slots) > 0 {
-		select {
-		case <-ctx.Done():
-			return errors.New("drain timeout")
-		case <-time.After(5 * time.Millisecond):
-		}
+	if f.tracker.Wait(ctx) != nil {
+		return errors.New("drain timeout")
 	}
 	return nil
+}
+
+// unacked returns the messages received and not yet acknowledged.
+func (f *flow) unacked() int {
+	n, _ := f.tracker.InFlight()
+	return n
 }

@@ -143,7 +143,12 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		g.closeRoutes()
 		return nil, err
 	}
-	kopts = append(kopts, kgo.WithLogger(kgoLogger{g.log}))
+	// The producer holds records made from the messages in flight, so its bound follows the
+	// flows': twice flow.max_in_flight_bytes leaves room for a full flow's records plus
+	// another flow's or a fan-out's. Beyond it a shard waits in Produce for Kafka, which is
+	// backpressure too. It is at least two records of kafka.max_record_bytes (config
+	// validation), as franz-go fails a record larger than the whole buffer.
+	kopts = append(kopts, kgo.WithLogger(kgoLogger{g.log}), kgo.MaxBufferedBytes(producerBufferedBytes(cfg)))
 	client, err := kgo.NewClient(kopts...)
 	if err != nil {
 		g.closeRoutes()
@@ -152,6 +157,10 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	g.sink = &sink{client: client, maxBytes: cfg.Kafka.MaxRecordBytes, log: g.log, metrics: g.metrics, retry: g.retry}
 	return g, nil
 }
+
+// producerBufferedBytes is the Kafka producer's kgo.MaxBufferedBytes: twice
+// flow.max_in_flight_bytes.
+func producerBufferedBytes(cfg *config.Config) int { return 2 * cfg.Flow.MaxInFlightBytes }
 
 // flowList returns the flows in force.
 func (g *Gateway) flowList() []*flow {
@@ -294,16 +303,16 @@ func (g *Gateway) process(batch []*message) {
 		for _, r := range m.routes {
 			r.counters.in.Add(1)
 			if r.maxMessageBytes > 0 && len(m.payload) > r.maxMessageBytes {
-				m.delivery.add(1)
+				m.delivery.Add(1)
 				g.sink.deadLetter(ctx, r, m, &deadReason{kind: KindMessageTooLarge, stage: -1,
 					err: fmt.Sprintf("payload of %d bytes exceeds tenant %s's limits.max_message_bytes %d", len(m.payload), r.tenant, r.maxMessageBytes)})
-				m.delivery.done() // the route's token
+				m.delivery.Done() // the route's token
 				r.active.Add(-1)
 				continue
 			}
 			if r.chain == nil {
 				g.emit(ctx, r, m, &output{payload: m.payload})
-				m.delivery.done() // the route's token
+				m.delivery.Done() // the route's token
 				r.active.Add(-1)
 				continue
 			}
@@ -324,7 +333,7 @@ func (g *Gateway) process(batch []*message) {
 
 // emit produces one output of m on r, or its dead letter when it cannot be mapped.
 func (g *Gateway) emit(ctx context.Context, r *route, m *message, o *output) {
-	m.delivery.add(1)
+	m.delivery.Add(1)
 	rec, why := r.record(m, o, g.sink.maxBytes)
 	if why != nil {
 		g.sink.deadLetter(ctx, r, m, why)
@@ -358,18 +367,23 @@ func (g *Gateway) drainBounded() error {
 // (acknowledgements, disconnects, closing plugin instances) before it returns regardless.
 const drainGrace = 5 * time.Second
 
-// drain stops in order: intake, shards, Kafka, acknowledgements, MQTT, for every flow at once,
-// within flow.drain_timeout.
+// drain stops in order, for every flow at once, within flow.drain_timeout: intake (and the
+// shared subscriptions), the shards, a Kafka flush, every message's acknowledgement (the
+// delivery trackers' Wait), the acknowledgements written to the broker, the MQTT sessions.
+// Nothing in it sleeps or polls: each step waits for the previous one to say it is done.
 func (g *Gateway) drain() error {
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Flow.DrainTimeout)
 	defer cancel()
 	start := time.Now()
 	flows := g.flowList()
-	inFlight := 0
-	for _, f := range flows {
-		inFlight += len(f.slots)
+	unacked := func() int {
+		n := 0
+		for _, f := range flows {
+			n += f.unacked()
+		}
+		return n
 	}
-	g.log.Info("draining", slog.Int("in_flight", inFlight))
+	g.log.Info("draining", slog.Int("in_flight", unacked()))
 	var wg sync.WaitGroup
 	for _, f := range flows {
 		wg.Go(func() { f.leaveShares(ctx) })
@@ -393,29 +407,28 @@ func (g *Gateway) drain() error {
 		err = errors.New("drain timeout: shards still busy")
 		g.abortCalls() // stop plugin calls still running; their messages are redelivered
 	}
-	unacked := func() int {
-		n := 0
-		for _, f := range flows {
-			n += len(f.slots)
-		}
-		return n
-	}
-	// Flush until every delivery is acknowledged: dead letters may be produced after a flush.
-	for err == nil && unacked() > 0 {
+	// Flush what the producer holds, then wait until every message is acknowledged: a record
+	// that failed is produced again, or dead-lettered, after the flush, and its message is
+	// acknowledged only then.
+	if err == nil {
 		if ferr := g.sink.client.Flush(ctx); ferr != nil {
 			err = fmt.Errorf("drain timeout: flushing kafka: %w", ferr)
-			break
-		}
-		if unacked() == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			err = errors.New("drain timeout")
-		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	g.sleepForAcks()
+	for _, f := range flows {
+		if err == nil && f.tracker.Wait(ctx) != nil {
+			err = errors.New("drain timeout: messages still unacknowledged")
+		}
+	}
+	// The acknowledgements are queued in paho, which writes them every mqtt.ack_interval: wait
+	// until each flow's connection has written them, so that the DISCONNECT follows them.
+	// Every flow's paho writes on its own ticker, so waiting for them one after the other takes
+	// as long as waiting for all at once.
+	for _, f := range flows {
+		if err == nil && f.src.acksWritten(ctx) != nil {
+			err = errors.New("drain timeout: acknowledgements not yet written to the broker")
+		}
+	}
 	left := unacked()
 	for _, f := range flows {
 		wg.Go(func() {
@@ -437,10 +450,6 @@ func (g *Gateway) drain() error {
 	g.log.Info("stopped", slog.Duration("drain", time.Since(start).Round(time.Millisecond)))
 	return nil
 }
-
-// sleepForAcks gives paho time to send pending acknowledgements, which it does every
-// mqtt.ack_interval.
-func (g *Gateway) sleepForAcks() { time.Sleep(3 * g.cfg.MQTT.AckInterval) }
 
 // readiness returns nil while every MQTT session is connected and subscribed and Kafka
 // answers.
@@ -490,7 +499,9 @@ func (g *Gateway) Stats() Stats {
 	plugins := map[string][]PluginReport{}
 	for _, f := range g.flowList() {
 		s.MQTTConnected = s.MQTTConnected && f.src.connected.Load()
-		s.InFlight += len(f.slots)
+		n, b := f.tracker.InFlight()
+		s.InFlight += n
+		s.InFlightBytes += b
 		for _, r := range f.table.Load().routes {
 			plugins[r.tenant+"/"+r.name] = r.plugins
 		}

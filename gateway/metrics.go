@@ -39,6 +39,7 @@ type metrics struct {
 	receivedByQoS   [3]prometheus.Counter // received's children, looked up once
 	unroutedCount   atomic.Uint64
 	inFlight        *prometheus.GaugeVec // by tenant
+	inFlightBytes   *prometheus.GaugeVec // by tenant
 	mqttConnected   *prometheus.GaugeVec // by tenant
 	mqttConnects    prometheus.Counter
 	mqttConnErrors  prometheus.Counter
@@ -59,6 +60,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tributary_messages_in_flight",
 			Help: "Messages received from MQTT and not yet acknowledged, by tenant (\"\" for top-level routes).",
+		}, []string{"tenant"}),
+		inFlightBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tributary_messages_in_flight_bytes",
+			Help: "Bytes (payload, topic and properties) of the messages received from MQTT and not yet acknowledged, by tenant (\"\" for top-level routes); bounded by flow.max_in_flight_bytes.",
 		}, []string{"tenant"}),
 		mqttConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tributary_mqtt_connected",
@@ -102,7 +107,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for q := range m.receivedByQoS {
 		m.receivedByQoS[q] = m.received.WithLabelValues(string(rune('0' + q)))
 	}
-	reg.MustRegister(m.received, unrouted, m.inFlight, m.mqttConnected, m.mqttConnects,
+	reg.MustRegister(m.received, unrouted, m.inFlight, m.inFlightBytes, m.mqttConnected, m.mqttConnects,
 		m.mqttConnErrors, m.copiesDropped, m.kafkaErrors, m.produceLatency, m.deliveryLatency, m.kafkaUp,
 		routeCollector{m})
 	return m
@@ -179,6 +184,8 @@ type Stats struct {
 	KafkaUp bool
 	// InFlight counts messages received and not yet acknowledged.
 	InFlight int
+	// InFlightBytes is what those messages count against flow.max_in_flight_bytes.
+	InFlightBytes int64
 	// Unrouted counts messages that matched no route.
 	Unrouted uint64
 	// Routes holds one entry per route ever configured, sorted by tenant and name.

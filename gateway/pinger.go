@@ -24,6 +24,47 @@ type pinger struct {
 	mu                               sync.Mutex
 	lastSent, lastReceived, lastPong time.Time
 	debug                            log.Logger
+	// pings and pongs count the PINGREQs written and PINGRESPs received on the current
+	// connection; pongCh is closed and cleared by the next PINGRESP when someone waits.
+	pings, pongs uint64
+	pongCh       chan struct{}
+}
+
+// roundTrip writes a PINGREQ on conn and returns once the broker has answered it, or with
+// ctx's error, or when the connection closes. The broker handles one client's packets in
+// order, so the answer means it has read everything written on conn before: the drain calls
+// it after the last acknowledgements are written, because a connection closed with unread
+// data is reset, and a reset can discard what the broker had received but not yet read.
+//
+// PINGREQs of the keep-alive may go out at the same time; counting both, the answer to
+// this one is the pings-th PINGRESP counted from its write, whichever went first.
+func (p *pinger) roundTrip(ctx context.Context, conn *packetConn) error {
+	p.mu.Lock()
+	p.pings++
+	want := p.pings
+	p.mu.Unlock()
+	if _, err := packets.NewControlPacket(packets.PINGREQ).WriteTo(conn); err != nil {
+		return err
+	}
+	for {
+		p.mu.Lock()
+		if p.pongs >= want {
+			p.mu.Unlock()
+			return nil
+		}
+		if p.pongCh == nil {
+			p.pongCh = make(chan struct{})
+		}
+		ch := p.pongCh
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-conn.done:
+			return errors.New("connection closed before the broker answered")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Run implements paho.Pinger.
@@ -32,6 +73,9 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 		return nil
 	}
 	interval := time.Duration(keepAlive) * time.Second
+	p.mu.Lock()
+	p.pongs = p.pings // a new connection: earlier PINGREQs are answered nowhere
+	p.mu.Unlock()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var pingSent time.Time
@@ -63,6 +107,9 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 				continue
 			}
 			pingSent = time.Now()
+			p.mu.Lock()
+			p.pings++
+			p.mu.Unlock()
 			go func() {
 				if _, err := packets.NewControlPacket(packets.PINGREQ).WriteTo(conn); err != nil {
 					errCh <- err
@@ -91,6 +138,11 @@ func (p *pinger) PacketReceived() {
 func (p *pinger) PingResp() {
 	p.mu.Lock()
 	p.lastPong = time.Now()
+	p.pongs++
+	if p.pongCh != nil {
+		close(p.pongCh)
+		p.pongCh = nil
+	}
 	p.mu.Unlock()
 }
 

@@ -192,25 +192,3 @@ func TestValidKafkaTopic(t *testing.T) {
 		}
 	}
 }
-
-func TestDeliveryAcksOnceAtZero(t *testing.T) {
-	acks := 0
-	m := &message{}
-	m.delivery.msg = m
-	m.delivery.ack = func(*message) { acks++ }
-	m.delivery.add(2) // two routes
-	m.delivery.add(3) // records of route one
-	for range 3 {
-		m.delivery.done()
-	}
-	m.delivery.done() // route one's token
-	if acks != 0 {
-		t.Fatal("acked before route two finished")
-	}
-	m.delivery.add(1)
-	m.delivery.done()
-	m.delivery.done()
-	if acks != 1 {
-		t.Fatalf("acks = %d, want 1", acks)
-	}
-}

@@ -93,7 +93,7 @@ func (s *sink) produce(ctx context.Context, r *route, m *message, rec *kgo.Recor
 		if err == nil {
 			s.metrics.produceLatency.Observe(time.Since(start).Seconds())
 			r.counters.out.Add(1)
-			m.delivery.done()
+			m.delivery.Done()
 			return
 		}
 		if errors.Is(err, kgo.ErrClientClosed) {
@@ -152,7 +152,7 @@ func (s *sink) deadLetter(ctx context.Context, r *route, m *message, why *deadRe
 	s.client.Produce(ctx, rec, func(_ *kgo.Record, err error) {
 		if err == nil {
 			r.counters.deadLetter(why.kind)
-			m.delivery.done()
+			m.delivery.Done()
 			return
 		}
 		s.metrics.kafkaErrors.WithLabelValues("dead_letter").Inc()

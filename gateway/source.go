@@ -35,6 +35,8 @@ type source struct {
 	holding func() bool
 
 	cm         *autopaho.ConnectionManager
+	conn       atomic.Pointer[packetConn] // the newest connection; messages arrive on it
+	pinger     *pinger
 	connected  atomic.Bool
 	subscribed atomic.Bool
 
@@ -135,6 +137,7 @@ func (s *source) clientConfig(ctx context.Context) (autopaho.ClientConfig, error
 			tc.ServerName = u.Hostname()
 		}
 	}
+	s.pinger = &pinger{holding: s.holding}
 	receiveMax := uint16(c.ReceiveMaximum)
 	sessionExpiry := uint32(c.SessionExpiry / time.Second)
 	ac := autopaho.ClientConfig{
@@ -146,7 +149,13 @@ func (s *source) clientConfig(ctx context.Context) (autopaho.ClientConfig, error
 		ReconnectBackoff:              autopaho.NewExponentialBackoff(c.ReconnectMin, c.ReconnectMax, c.ReconnectMin, 2),
 		ConnectTimeout:                c.ConnectTimeout,
 		AttemptConnection: func(ctx context.Context, _ autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
-			return dialMQTT(ctx, u, tc, c.ConnectTimeout)
+			conn, err := dialMQTT(ctx, u, tc, c.ConnectTimeout)
+			if pc, ok := conn.(*packetConn); ok {
+				// autopaho dials only after the previous connection's client has stopped, so
+				// every message received from now on arrived on this connection.
+				s.conn.Store(pc)
+			}
+			return conn, err
 		},
 		OnConnectionUp:   s.onConnectionUp,
 		OnConnectionDown: s.onConnectionDown,
@@ -167,7 +176,7 @@ func (s *source) clientConfig(ctx context.Context) (autopaho.ClientConfig, error
 			ClientID:                   c.ClientID,
 			OnPublishReceived:          []func(paho.PublishReceived) (bool, error){s.filterCopies},
 			EnableManualAcknowledgment: true,
-			PingHandler:                &pinger{holding: s.holding},
+			PingHandler:                s.pinger,
 			SendAcksInterval:           c.AckInterval,
 			OnClientError: func(err error) {
 				s.log.Warn("mqtt client error", slog.String("error", err.Error()))
@@ -306,6 +315,26 @@ func (s *source) subscribeSet(cm *autopaho.ConnectionManager, subs []subscriptio
 		s.log.Info("mqtt subscribed", slog.Int("filters", len(subs)))
 	}
 	return ok
+}
+
+// acksWritten returns once the acknowledgements given so far have been written to the
+// broker and the broker has read them (a PINGREQ written after them is answered), or their
+// connection has closed, so they never will be; or with ctx's error.
+func (s *source) acksWritten(ctx context.Context) error {
+	pc := s.conn.Load()
+	if pc == nil {
+		return nil
+	}
+	if err := pc.waitAcks(ctx); err != nil {
+		return err
+	}
+	if !s.connected.Load() {
+		return nil // the acknowledgements not yet written never will be; nothing to ask
+	}
+	if err := s.pinger.roundTrip(ctx, pc); err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil
 }
 
 // ready reports whether the session is connected and subscribed.

@@ -172,3 +172,6 @@ func (d *Delivery[M]) Done() {
 		panic("delivery: Done called more often than Add")
 	}
 }
+
+// Size returns the bytes the message counts against the tracker's byte bound.
+func (d *Delivery[M]) Size() int64 { return d.size }
