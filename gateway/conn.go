@@ -51,6 +51,48 @@ type packetConn struct {
 	nAwait  atomic.Int32   // len of awaited, read by the writer without ackMu
 	ackIdle chan struct{}  // closed when awaited empties or the connection closes; nil if no one waits
 	ackDone bool           // closed: nothing more will be written
+
+	gate *readGate // when set, Read waits while it is closed; set before the first Read
+}
+
+// readGate holds back reading from the broker while a flow is at its in-flight bounds. paho
+// reads ahead of its callback into a queue as long as the MQTT Receive Maximum, so a callback
+// that waits stops nothing by itself: 1,000 messages of 1 MiB would pile up in memory behind
+// a flow holding 64 MiB. Waiting in Read leaves them in the broker (TCP flow control) instead.
+// The zero value is open.
+type readGate struct {
+	closed atomic.Pointer[chan struct{}] // non-nil while held; closed and cleared by open
+	mu     sync.Mutex                    // serialises hold and open
+}
+
+// hold makes reads wait until open.
+func (g *readGate) hold() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed.Load() == nil {
+		ch := make(chan struct{})
+		g.closed.Store(&ch)
+	}
+}
+
+// open lets reads go on.
+func (g *readGate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if ch := g.closed.Load(); ch != nil {
+		g.closed.Store(nil)
+		close(*ch)
+	}
+}
+
+// wait returns when the gate is open or done is closed.
+func (g *readGate) wait(done <-chan struct{}) {
+	if ch := g.closed.Load(); ch != nil {
+		select {
+		case <-*ch:
+		case <-done:
+		}
+	}
 }
 
 func newPacketConn(c net.Conn) *packetConn {
@@ -59,8 +101,13 @@ func newPacketConn(c net.Conn) *packetConn {
 	return pc
 }
 
-// Read implements io.Reader through the buffer.
-func (c *packetConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+// Read implements io.Reader through the buffer, waiting first while the gate is held.
+func (c *packetConn) Read(p []byte) (int, error) {
+	if c.gate != nil {
+		c.gate.wait(c.done)
+	}
+	return c.r.Read(p)
+}
 
 // Lock starts a packet.
 func (c *packetConn) Lock() { c.mu.Lock() }

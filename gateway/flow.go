@@ -134,7 +134,9 @@ func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 	size := messageSize(p)
 	if !f.tracker.TryAcquire(size) {
 		f.holding.Store(true)
+		f.src.reads.hold() // or paho reads on into its queue; see readGate
 		err := f.tracker.Acquire(f.intakeCtx, size)
+		f.src.reads.open()
 		f.holding.Store(false)
 		if err != nil {
 			return true, nil

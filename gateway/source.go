@@ -36,6 +36,7 @@ type source struct {
 
 	cm         *autopaho.ConnectionManager
 	conn       atomic.Pointer[packetConn] // the newest connection; messages arrive on it
+	reads      readGate                   // held while the flow is at its in-flight bounds
 	pinger     *pinger
 	connected  atomic.Bool
 	subscribed atomic.Bool
@@ -153,6 +154,7 @@ func (s *source) clientConfig(ctx context.Context) (autopaho.ClientConfig, error
 			if pc, ok := conn.(*packetConn); ok {
 				// autopaho dials only after the previous connection's client has stopped, so
 				// every message received from now on arrived on this connection.
+				pc.gate = &s.reads
 				s.conn.Store(pc)
 			}
 			return conn, err
