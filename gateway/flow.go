@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/internal/mqttsource"
 )
 
 // flow is one MQTT session with its own routes, in-flight budget and ordered shards. The
@@ -27,7 +28,7 @@ type flow struct {
 	log    *slog.Logger
 
 	table  atomic.Pointer[routeTable]
-	src    *source
+	src    *mqttsource.Source
 	shards []chan *message
 	seed   maphash.Seed
 
@@ -68,15 +69,19 @@ func (g *Gateway) newFlow(spec *flowSpec, table *routeTable) *flow {
 	if spec.name != "" {
 		mc.ClientID = mc.ClientID + "." + spec.name
 	}
-	f.src = &source{
-		cfg:       mc,
-		log:       f.log,
-		metrics:   g.metrics,
-		connGauge: g.metrics.mqttConnected.WithLabelValues(spec.name),
-		onMsg:     f.onPublish,
-		holding:   f.holding.Load,
-		subs:      func() []subscription { return f.table.Load().subscriptions() },
-	}
+	f.src = mqttsource.New(mqttsource.Config{
+		MQTT: mc,
+		Log:  f.log,
+		Metrics: mqttsource.Metrics{
+			Connected:   g.metrics.mqttConnected.WithLabelValues(spec.name),
+			Connects:    g.metrics.mqttConnects,
+			ConnErrors:  g.metrics.mqttConnErrors,
+			CopyDropped: g.metrics.copiesDropped,
+		},
+		OnMessage:     f.onPublish,
+		Holding:       f.holding.Load,
+		Subscriptions: func() []mqttsource.Subscription { return f.table.Load().subscriptions() },
+	})
 	f.shards = make([]chan *message, g.cfg.Flow.Shards)
 	for i := range f.shards {
 		// A message holds a slot from intake to ack, so a shard never queues more than
@@ -108,7 +113,7 @@ func (f *flow) start(ctx context.Context) error {
 	for _, ch := range f.shards {
 		f.shardsWG.Go(func() { f.runShard(ch) })
 	}
-	return f.src.start(ctx)
+	return f.src.Start(ctx)
 }
 
 // onPublish is paho's callback. It never blocks on Kafka: it waits for the tenant's rate cap,
@@ -242,9 +247,7 @@ func (f *flow) closeShards() {
 // so an instance that stops without unsubscribing would hold its share until it comes back.
 // Messages already sent to it are still processed.
 func (f *flow) leaveShares(ctx context.Context) {
-	if f.src.cfg.SharedGroup != "" {
-		f.src.resubscribe(ctx, f.table.Load().subscriptions(), nil)
-	}
+	f.src.LeaveShares(ctx, f.table.Load().subscriptions())
 }
 
 // remove drains and stops a flow whose tenant a reload removed: it unsubscribes, finishes
@@ -253,12 +256,12 @@ func (f *flow) leaveShares(ctx context.Context) {
 func (f *flow) remove() {
 	ctx, cancel := context.WithTimeout(context.Background(), f.g.cfg.Flow.DrainTimeout)
 	defer cancel()
-	f.src.resubscribe(ctx, f.table.Load().subscriptions(), nil)
+	f.src.Resubscribe(ctx, f.table.Load().subscriptions(), nil)
 	f.closeShards()
 	err := f.waitIdle(ctx)
 	f.g.sleepForAcks()
 	dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
-	_ = f.src.disconnect(dctx)
+	_ = f.src.Disconnect(dctx)
 	dcancel()
 	for _, r := range f.table.Load().routes {
 		f.g.retire(r)

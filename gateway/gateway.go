@@ -239,7 +239,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 func (g *Gateway) abort(stopBG context.CancelFunc, bg *sync.WaitGroup, retryStop chan struct{}) {
 	for _, f := range g.flowList() {
 		dctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = f.src.disconnect(dctx)
+		_ = f.src.Disconnect(dctx)
 		cancel()
 		f.closeShards()
 		f.shardsWG.Wait()
@@ -421,7 +421,7 @@ func (g *Gateway) drain() error {
 		wg.Go(func() {
 			dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer dcancel()
-			if derr := f.src.disconnect(dctx); derr != nil {
+			if derr := f.src.Disconnect(dctx); derr != nil {
 				f.log.Debug("mqtt disconnect", slog.String("error", derr.Error()))
 			}
 		})
@@ -447,7 +447,7 @@ func (g *Gateway) sleepForAcks() { time.Sleep(3 * g.cfg.MQTT.AckInterval) }
 func (g *Gateway) readiness() error {
 	var errs []error
 	for _, f := range g.flowList() {
-		if f.src.ready() {
+		if f.src.Ready() {
 			continue
 		}
 		if f.tenant == "" {
@@ -489,7 +489,7 @@ func (g *Gateway) Stats() Stats {
 	}
 	plugins := map[string][]PluginReport{}
 	for _, f := range g.flowList() {
-		s.MQTTConnected = s.MQTTConnected && f.src.connected.Load()
+		s.MQTTConnected = s.MQTTConnected && f.src.Connected()
 		s.InFlight += len(f.slots)
 		for _, r := range f.table.Load().routes {
 			plugins[r.tenant+"/"+r.name] = r.plugins

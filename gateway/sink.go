@@ -56,7 +56,7 @@ func kafkaOptions(kc config.Kafka) ([]kgo.Opt, error) {
 		return nil, fmt.Errorf("kafka.compression: unknown codec %q", kc.Compression)
 	}
 	if kc.TLS.Enabled {
-		tc, err := tlsConfig(kc.TLS, "kafka.tls")
+		tc, err := kc.TLS.ClientConfig("kafka.tls")
 		if err != nil {
 			return nil, err
 		}
