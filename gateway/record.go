@@ -153,10 +153,11 @@ const (
 // MQTT topic as key, the MQTT headers, and headers naming the route and the error. A record
 // over maxBytes goes down a ladder, taking the first step that fits:
 //
-//  1. everything, the payload cut to fit (HeaderTruncatedBytes gives its original size), as
-//     long as the headers leave the payload all it needs or at least half of maxBytes;
-//  2. without the MQTT user properties, the payload cut to fit, keeping at least minPayloadCut
-//     bytes of it;
+//  1. everything, the payload cut to fit (HeaderTruncatedBytes gives its original size) if at
+//     least minPayloadCut bytes of it do; with user properties, only if they leave the payload
+//     all it needs or at least half of maxBytes;
+//  2. without the MQTT user properties, the payload cut to fit if at least minPayloadCut bytes
+//     of it do;
 //  3. without the user properties and the payload;
 //  4. the minimal record: key and mqtt.topic cut to minimalTopicBytes, the tenant, route, error
 //     kind and error (cut to minimalErrorBytes) and the payload's original size only. It is
