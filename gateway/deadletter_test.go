@@ -332,3 +332,18 @@ func TestRetryBackoffWindow(t *testing.T) {
 		t.Fatalf("%d tries in 500 ms, %d acks", n, acks.Load())
 	}
 }
+
+// TestRetryKeepsKeyOrder: a record retried after a shorter backoff does not overtake one of
+// the same topic and key queued before it; other keys are not held up.
+func TestRetryKeepsKeyOrder(t *testing.T) {
+	q := newDeadLetterRetrier()
+	r := testRoute(t, config.Destination{Topic: "raw"}, "dlq")
+	m := testMessage()
+	rec := func(key string) *kgo.Record { return &kgo.Record{Topic: "raw", Key: []byte(key)} }
+	q.enqueueRecord(r, m, rec("a"), 3, 8*time.Second) // a record on its third retry
+	q.enqueueRecord(r, m, rec("a"), 1, time.Second)   // the next of that key, on its first
+	q.enqueueRecord(r, m, rec("b"), 1, time.Second)
+	if a1, a2, b := q.queue[0].at, q.queue[1].at, q.queue[2].at; a2.Before(a1) || !b.Before(a1) {
+		t.Fatalf("retries at +%v, +%v (same key) and +%v (another key)", time.Until(a1), time.Until(a2), time.Until(b))
+	}
+}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -283,6 +284,16 @@ func (q *deadLetterRetrier) enqueueRecord(r *route, m *message, rec *kgo.Record,
 
 func (q *deadLetterRetrier) add(j deadJob) {
 	q.mu.Lock()
+	if j.rec != nil {
+		// Keep the order of one key's records: a record retried never goes before one of the
+		// same topic and key queued earlier, whatever their backoffs and jitter. Jobs due
+		// together are produced in queue order.
+		for _, o := range q.queue {
+			if o.rec != nil && o.at.After(j.at) && o.rec.Topic == j.rec.Topic && bytes.Equal(o.rec.Key, j.rec.Key) {
+				j.at = o.at
+			}
+		}
+	}
 	q.queue = append(q.queue, j)
 	q.mu.Unlock()
 	select {
