@@ -248,8 +248,9 @@ func headerValue(rec *kgo.Record, key string) string {
 }
 
 // deadLetterRetrier produces dead letters off the promise goroutine, and produces again, after
-// their backoff, records and dead letters whose produce failed. A message whose dead letter cannot be written is never
-// acknowledged, so nothing is lost: the gateway stalls and the broker keeps the rest.
+// their backoff, records and dead letters whose produce failed. A message whose dead letter
+// cannot be written is never acknowledged, so nothing is lost: the gateway stalls and the
+// broker keeps the rest.
 type deadLetterRetrier struct {
 	mu    sync.Mutex
 	queue []deadJob
