@@ -99,6 +99,7 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	g.metrics = newMetrics(g.registry)
+	g.metrics.stallTimeout = stallTimeout(cfg)
 
 	g.pluginMetrics = newPluginMetrics(g.registry)
 	newReloadMetrics(g.registry, &g.reload)
@@ -175,6 +176,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	retryStop := make(chan struct{})
 	bgWG.Go(func() { g.retry.run(bg, g.sink, retryStop) })
 	bgWG.Go(func() { g.pingKafka(bg) })
+	bgWG.Go(func() { g.watchStalls(bg) })
 
 	var adminSrv *http.Server
 	if g.cfg.Admin.Listen != "" {
@@ -295,6 +297,7 @@ func (g *Gateway) process(batch []*message) {
 			r.counters.in.Add(1)
 			if r.maxMessageBytes > 0 && len(m.payload) > r.maxMessageBytes {
 				m.delivery.add(1)
+				r.counters.progress.started()
 				g.sink.deadLetter(ctx, r, m, &deadReason{kind: KindMessageTooLarge, stage: -1,
 					err: fmt.Sprintf("payload of %d bytes exceeds tenant %s's limits.max_message_bytes %d", len(m.payload), r.tenant, r.maxMessageBytes)})
 				m.delivery.done() // the route's token
@@ -325,6 +328,7 @@ func (g *Gateway) process(batch []*message) {
 // emit produces one output of m on r, or its dead letter when it cannot be mapped.
 func (g *Gateway) emit(ctx context.Context, r *route, m *message, o *output) {
 	m.delivery.add(1)
+	r.counters.progress.started()
 	rec, why := r.record(m, o, g.sink.maxBytes)
 	if why != nil {
 		g.sink.deadLetter(ctx, r, m, why)
@@ -442,8 +446,8 @@ func (g *Gateway) drain() error {
 // mqtt.ack_interval.
 func (g *Gateway) sleepForAcks() { time.Sleep(3 * g.cfg.MQTT.AckInterval) }
 
-// readiness returns nil while every MQTT session is connected and subscribed and Kafka
-// answers.
+// readiness returns nil while every MQTT session is connected and subscribed, Kafka answers
+// and no route is stalled (see kafka.stall_timeout).
 func (g *Gateway) readiness() error {
 	var errs []error
 	for _, f := range g.flowList() {
@@ -458,6 +462,9 @@ func (g *Gateway) readiness() error {
 	}
 	if !g.kafkaUp.Load() {
 		errs = append(errs, errors.New("kafka: not answering"))
+	}
+	if err := g.stalls(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -502,6 +509,10 @@ func (g *Gateway) Stats() Stats {
 			Filtered: r.filtered.Load(), DeadLettered: r.deadLettered.Load(),
 			Plugins: ps,
 		})
+		rs := &s.Routes[len(s.Routes)-1]
+		var since time.Duration
+		rs.Stalled, since, rs.RecordsOutstanding = r.progress.stalled(g.metrics.stallTimeout)
+		rs.SinceLastAckSeconds = since.Seconds()
 	}
 	s.LastReload = g.reload.last.Load()
 	s.Tenants = g.tenants.statuses()

@@ -138,6 +138,7 @@ func (s *sink) produceTry(ctx context.Context, r *route, m *message, rec *kgo.Re
 		if err == nil {
 			s.metrics.produceLatency.Observe(time.Since(start).Seconds())
 			r.counters.out.Add(1)
+			r.counters.progress.acked()
 			m.delivery.done()
 			return
 		}
@@ -204,6 +205,7 @@ func (s *sink) deadLetter(ctx context.Context, r *route, m *message, why *deadRe
 	s.clientProduce(ctx, rec, func(_ *kgo.Record, err error) {
 		if err == nil {
 			r.counters.deadLetter(why.kind)
+			r.counters.progress.acked()
 			m.delivery.done()
 			return
 		}
