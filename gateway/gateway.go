@@ -150,7 +150,8 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		g.closeRoutes()
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	g.sink = &sink{client: client, maxBytes: cfg.Kafka.MaxRecordBytes, log: g.log, metrics: g.metrics, retry: g.retry}
+	g.sink = &sink{client: client, maxBytes: cfg.Kafka.MaxRecordBytes, log: g.log, metrics: g.metrics, retry: g.retry,
+		purger: newTopicPurger()}
 	return g, nil
 }
 
@@ -177,6 +178,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	bgWG.Go(func() { g.retry.run(bg, g.sink, retryStop) })
 	bgWG.Go(func() { g.pingKafka(bg) })
 	bgWG.Go(func() { g.watchStalls(bg) })
+	bgWG.Go(func() { g.sink.purger.run(bg, g.sink.client, g.log) })
 
 	var adminSrv *http.Server
 	if g.cfg.Admin.Listen != "" {

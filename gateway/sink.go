@@ -28,6 +28,7 @@ type sink struct {
 	log      *slog.Logger
 	metrics  *metrics
 	retry    *deadLetterRetrier
+	purger   *topicPurger // purges topics Kafka recreated; see recreate.go
 	// retryBase and retryMax override defaultRetryBase and defaultRetryMax (tests).
 	retryBase, retryMax time.Duration
 	// send overrides client.Produce (tests).
@@ -145,6 +146,9 @@ func (s *sink) produceTry(ctx context.Context, r *route, m *message, rec *kgo.Re
 		if errors.Is(err, kgo.ErrClientClosed) {
 			return // stopping: the message stays unacknowledged and the broker redelivers it
 		}
+		if recreatedTopic(err) {
+			s.purger.note(rec.Topic, start) // then the retry below reaches the new topic
+		}
 		if !refusesRecord(err) {
 			// A connection-level failure franz-go gave up on (a broker that closes connections
 			// as they open, say) says nothing about the record: produce it again, keeping the
@@ -202,6 +206,7 @@ func (s *sink) deadLetter(ctx context.Context, r *route, m *message, why *deadRe
 		slog.String("kind", why.kind), slog.String("error", why.err),
 		slog.String("plugin", why.plugin), slog.String("dead_letter_topic", r.deadLetter),
 		slog.Int("bytes", recordSize(rec)), slog.String("dropped", headerValue(rec, HeaderDropped)))
+	start := time.Now()
 	s.clientProduce(ctx, rec, func(_ *kgo.Record, err error) {
 		if err == nil {
 			r.counters.deadLetter(why.kind)
@@ -213,6 +218,9 @@ func (s *sink) deadLetter(ctx context.Context, r *route, m *message, why *deadRe
 			return // stopping: the message stays unacknowledged and the broker redelivers it
 		}
 		s.metrics.kafkaErrors.WithLabelValues("dead_letter").Inc()
+		if recreatedTopic(err) {
+			s.purger.note(rec.Topic, start)
+		}
 		next := *why
 		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
 			// The broker's limit is below this record: build it again under half its size.

@@ -6,11 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tributary-gw/tributary/gateway"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
@@ -62,15 +59,7 @@ func TestRouteStall_ReadinessFailsThenRecovers(t *testing.T) {
 		t.Fatalf("/readyz before the stall = %d %s", code, body)
 	}
 
-	var down atomic.Bool
-	down.Store(true)
-	kf.Cluster().ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
-		kf.Cluster().KeepControl()
-		if !down.Load() {
-			return nil, nil, false
-		}
-		return nil, fmt.Errorf("kafka refuses produce requests"), true
-	})
+	refusal := refuseProduce(kf)
 	msgs := gatewaytest.Messages(gatewaytest.Topics("stall/%d", 5), 100)
 	gatewaytest.Publish(t, mq.URL(), 1, msgs)
 
@@ -96,7 +85,7 @@ func TestRouteStall_ReadinessFailsThenRecovers(t *testing.T) {
 		return nil
 	})
 
-	down.Store(false)
+	refusal.stop()
 	if err := kf.WaitDelivered(t, "stalled_topic", append(warm, msgs...), 60*time.Second).AtLeastOnce(); err != nil {
 		t.Fatal(err)
 	}
