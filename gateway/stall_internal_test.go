@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,8 +29,8 @@ func TestProgress_Stalled(t *testing.T) {
 	if !stalled || n != 2 || d < 2*limit {
 		t.Fatalf("2 records waiting, none acknowledged for %v: stalled %v for %v with %d outstanding", 2*limit, stalled, d, n)
 	}
-	if err := stallError(&routeCounters{tenant: "acme", name: "r"}, d, n, limit).Error(); err == "" {
-		t.Fatal("empty stall error")
+	if err := stallError(&routeCounters{tenant: "acme", name: "r"}, d, n, limit).Error(); !strings.HasPrefix(err, "kafka (tenant acme, route r): stalled: 2 records outstanding") {
+		t.Fatalf("stall error %q does not name the tenant, the route and the count", err)
 	}
 
 	p.acked() // one acknowledgement clears the stall, though a record still waits
