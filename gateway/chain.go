@@ -303,6 +303,7 @@ func (g *Gateway) runChain(ctx context.Context, r *route, msgs []*message) {
 			continue
 		case res.Err != nil:
 			m.delivery.Add(1)
+			r.counters.progress.started()
 			g.sink.deadLetter(ctx, r, m, pluginReason(res.Err))
 		case len(res.Outputs) == 0:
 			r.counters.filtered.Add(1)

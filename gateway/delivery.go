@@ -6,6 +6,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/tributary-gw/tributary/gateway/internal/delivery"
+	"github.com/tributary-gw/tributary/gateway/internal/mqttsource"
 )
 
 // message is one inbound MQTT PUBLISH on its way to Kafka. It implements mqtttopic.Fields.
@@ -24,11 +25,9 @@ type message struct {
 	// has added the records it will produce, so the count cannot reach zero early. The last
 	// Done acknowledges the message and frees its in-flight slot (see flow.ack).
 	delivery delivery.Delivery[*message]
-	conn     *packetConn // the connection the message arrived on, where its acknowledgement goes
-	routes   []*route    // the routes the message matched at arrival
-	routeBuf [2]*route   // backing store for routes, saving an allocation in the common case
-	client   *paho.Client
-	packet   *paho.Publish
+	ack      mqttsource.Ack // sent by the last Done (see flow.ack)
+	routes   []*route       // the routes the message matched at arrival
+	routeBuf [2]*route      // backing store for routes, saving an allocation in the common case
 }
 
 // Topic returns the MQTT topic the message arrived on.

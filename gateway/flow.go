@@ -16,6 +16,7 @@ import (
 
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/internal/delivery"
+	"github.com/tributary-gw/tributary/gateway/internal/mqttsource"
 )
 
 // flow is one MQTT session with its own routes, in-flight budget and ordered shards. The
@@ -28,7 +29,7 @@ type flow struct {
 	log    *slog.Logger
 
 	table  atomic.Pointer[routeTable]
-	src    *source
+	src    *mqttsource.Source
 	shards []chan *message
 	seed   maphash.Seed
 
@@ -70,15 +71,19 @@ func (g *Gateway) newFlow(spec *flowSpec, table *routeTable) *flow {
 	if spec.name != "" {
 		mc.ClientID = mc.ClientID + "." + spec.name
 	}
-	f.src = &source{
-		cfg:       mc,
-		log:       f.log,
-		metrics:   g.metrics,
-		connGauge: g.metrics.mqttConnected.WithLabelValues(spec.name),
-		onMsg:     f.onPublish,
-		holding:   f.holding.Load,
-		subs:      func() []subscription { return f.table.Load().subscriptions() },
-	}
+	f.src = mqttsource.New(mqttsource.Config{
+		MQTT: mc,
+		Log:  f.log,
+		Metrics: mqttsource.Metrics{
+			Connected:   g.metrics.mqttConnected.WithLabelValues(spec.name),
+			Connects:    g.metrics.mqttConnects,
+			ConnErrors:  g.metrics.mqttConnErrors,
+			CopyDropped: g.metrics.copiesDropped,
+		},
+		OnMessage:     f.onPublish,
+		Holding:       f.holding.Load,
+		Subscriptions: func() []mqttsource.Subscription { return f.table.Load().subscriptions() },
+	})
 	f.shards = make([]chan *message, g.cfg.Flow.Shards)
 	for i := range f.shards {
 		// A message holds a slot from intake to ack, so a shard never queues more than
@@ -110,7 +115,7 @@ func (f *flow) start(ctx context.Context) error {
 	for _, ch := range f.shards {
 		f.shardsWG.Go(func() { f.runShard(ch) })
 	}
-	return f.src.start(ctx)
+	return f.src.Start(ctx)
 }
 
 // onPublish is paho's callback. It never blocks on Kafka: it waits for the tenant's rate cap,
@@ -134,9 +139,9 @@ func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 	size := messageSize(p)
 	if !f.tracker.TryAcquire(size) {
 		f.holding.Store(true)
-		f.src.reads.hold() // or paho reads on into its queue; see readGate
+		f.src.HoldReads() // or paho reads on into its queue
 		err := f.tracker.Acquire(f.intakeCtx, size)
-		f.src.reads.open()
+		f.src.ReleaseReads()
 		f.holding.Store(false)
 		if err != nil {
 			return true, nil
@@ -153,14 +158,12 @@ func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 		qos:        p.QoS,
 		retain:     p.Retain,
 		arrivedAt:  g.now(),
-		client:     pr.Client,
-		packet:     p,
+		ack:        f.src.AckOf(pr),
 	}
 	if p.Properties != nil {
 		m.contentType = p.Properties.ContentType
 		m.userProperties = p.Properties.User
 	}
-	m.conn = f.src.conn.Load()
 	f.tracker.Track(&m.delivery, m, size)
 	// The read lock spans matching and handing over, so a reload's swap (write lock) sees every
 	// message either entirely before it, on the old routes, or after it, on the new ones.
@@ -190,15 +193,9 @@ func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 // ack acknowledges m to the broker (paho sends PUBACKs in receive order). The tracker calls
 // it on m's last Done and frees m's slot after it returns.
 func (f *flow) ack(m *message) {
-	if m.qos > 0 && m.client != nil {
-		// Expect the acknowledgement on m's connection before paho can write it, so that
-		// acksWritten waits for it (see packetConn).
-		m.conn.expectAck(m.packet.PacketID)
-		if err := m.client.Ack(m.packet); err != nil {
-			// The connection that delivered m is gone; the broker redelivers it.
-			m.conn.unexpectAck(m.packet.PacketID)
-			f.log.Debug("mqtt ack not sent", slog.String("mqtt_topic", m.topic), slog.String("error", err.Error()))
-		}
+	if err := m.ack.Send(); err != nil {
+		// The connection that delivered m is gone; the broker redelivers it.
+		f.log.Debug("mqtt ack not sent", slog.String("mqtt_topic", m.topic), slog.String("error", err.Error()))
 	}
 	f.g.metrics.deliveryLatency.Observe(f.g.now().Sub(m.arrivedAt).Seconds())
 	f.inFlight.Dec()
@@ -254,9 +251,7 @@ func (f *flow) closeShards() {
 // so an instance that stops without unsubscribing would hold its share until it comes back.
 // Messages already sent to it are still processed.
 func (f *flow) leaveShares(ctx context.Context) {
-	if f.src.cfg.SharedGroup != "" {
-		f.src.resubscribe(ctx, f.table.Load().subscriptions(), nil)
-	}
+	f.src.LeaveShares(ctx, f.table.Load().subscriptions())
 }
 
 // remove drains and stops a flow whose tenant a reload removed: it unsubscribes, finishes
@@ -265,14 +260,14 @@ func (f *flow) leaveShares(ctx context.Context) {
 func (f *flow) remove() {
 	ctx, cancel := context.WithTimeout(context.Background(), f.g.cfg.Flow.DrainTimeout)
 	defer cancel()
-	f.src.resubscribe(ctx, f.table.Load().subscriptions(), nil)
+	f.src.Resubscribe(ctx, f.table.Load().subscriptions(), nil)
 	f.closeShards()
 	err := f.waitIdle(ctx)
 	if err == nil {
-		err = f.src.acksWritten(ctx)
+		err = f.src.AcksWritten(ctx)
 	}
 	dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
-	_ = f.src.disconnect(dctx)
+	_ = f.src.Disconnect(dctx)
 	dcancel()
 	for _, r := range f.table.Load().routes {
 		f.g.retire(r)

@@ -99,6 +99,7 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	g.metrics = newMetrics(g.registry)
+	g.metrics.stallTimeout = stallTimeout(cfg)
 
 	g.pluginMetrics = newPluginMetrics(g.registry)
 	newReloadMetrics(g.registry, &g.reload)
@@ -154,7 +155,8 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		g.closeRoutes()
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	g.sink = &sink{client: client, maxBytes: cfg.Kafka.MaxRecordBytes, log: g.log, metrics: g.metrics, retry: g.retry}
+	g.sink = &sink{client: client, maxBytes: cfg.Kafka.MaxRecordBytes, log: g.log, metrics: g.metrics, retry: g.retry,
+		purger: newTopicPurger()}
 	return g, nil
 }
 
@@ -184,6 +186,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	retryStop := make(chan struct{})
 	bgWG.Go(func() { g.retry.run(bg, g.sink, retryStop) })
 	bgWG.Go(func() { g.pingKafka(bg) })
+	bgWG.Go(func() { g.watchStalls(bg) })
+	bgWG.Go(func() { g.sink.purger.run(bg, g.sink.client, g.log) })
 
 	var adminSrv *http.Server
 	if g.cfg.Admin.Listen != "" {
@@ -248,7 +252,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 func (g *Gateway) abort(stopBG context.CancelFunc, bg *sync.WaitGroup, retryStop chan struct{}) {
 	for _, f := range g.flowList() {
 		dctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = f.src.disconnect(dctx)
+		_ = f.src.Disconnect(dctx)
 		cancel()
 		f.closeShards()
 		f.shardsWG.Wait()
@@ -304,6 +308,7 @@ func (g *Gateway) process(batch []*message) {
 			r.counters.in.Add(1)
 			if r.maxMessageBytes > 0 && len(m.payload) > r.maxMessageBytes {
 				m.delivery.Add(1)
+				r.counters.progress.started()
 				g.sink.deadLetter(ctx, r, m, &deadReason{kind: KindMessageTooLarge, stage: -1,
 					err: fmt.Sprintf("payload of %d bytes exceeds tenant %s's limits.max_message_bytes %d", len(m.payload), r.tenant, r.maxMessageBytes)})
 				m.delivery.Done() // the route's token
@@ -334,6 +339,7 @@ func (g *Gateway) process(batch []*message) {
 // emit produces one output of m on r, or its dead letter when it cannot be mapped.
 func (g *Gateway) emit(ctx context.Context, r *route, m *message, o *output) {
 	m.delivery.Add(1)
+	r.counters.progress.started()
 	rec, why := r.record(m, o, g.sink.maxBytes)
 	if why != nil {
 		g.sink.deadLetter(ctx, r, m, why)
@@ -425,7 +431,7 @@ func (g *Gateway) drain() error {
 	// Every flow's paho writes on its own ticker, so waiting for them one after the other takes
 	// as long as waiting for all at once.
 	for _, f := range flows {
-		if err == nil && f.src.acksWritten(ctx) != nil {
+		if err == nil && f.src.AcksWritten(ctx) != nil {
 			err = errors.New("drain timeout: acknowledgements not yet written to the broker")
 		}
 	}
@@ -434,7 +440,7 @@ func (g *Gateway) drain() error {
 		wg.Go(func() {
 			dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer dcancel()
-			if derr := f.src.disconnect(dctx); derr != nil {
+			if derr := f.src.Disconnect(dctx); derr != nil {
 				f.log.Debug("mqtt disconnect", slog.String("error", derr.Error()))
 			}
 		})
@@ -451,12 +457,12 @@ func (g *Gateway) drain() error {
 	return nil
 }
 
-// readiness returns nil while every MQTT session is connected and subscribed and Kafka
-// answers.
+// readiness returns nil while every MQTT session is connected and subscribed, Kafka answers
+// and no route is stalled (see kafka.stall_timeout).
 func (g *Gateway) readiness() error {
 	var errs []error
 	for _, f := range g.flowList() {
-		if f.src.ready() {
+		if f.src.Ready() {
 			continue
 		}
 		if f.tenant == "" {
@@ -467,6 +473,9 @@ func (g *Gateway) readiness() error {
 	}
 	if !g.kafkaUp.Load() {
 		errs = append(errs, errors.New("kafka: not answering"))
+	}
+	if err := g.stalls(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -498,7 +507,7 @@ func (g *Gateway) Stats() Stats {
 	}
 	plugins := map[string][]PluginReport{}
 	for _, f := range g.flowList() {
-		s.MQTTConnected = s.MQTTConnected && f.src.connected.Load()
+		s.MQTTConnected = s.MQTTConnected && f.src.Connected()
 		n, b := f.tracker.InFlight()
 		s.InFlight += n
 		s.InFlightBytes += b
@@ -513,6 +522,10 @@ func (g *Gateway) Stats() Stats {
 			Filtered: r.filtered.Load(), DeadLettered: r.deadLettered.Load(),
 			Plugins: ps,
 		})
+		rs := &s.Routes[len(s.Routes)-1]
+		var since time.Duration
+		rs.Stalled, since, rs.RecordsOutstanding = r.progress.stalled(g.metrics.stallTimeout)
+		rs.SinceLastAckSeconds = since.Seconds()
 	}
 	s.LastReload = g.reload.last.Load()
 	s.Tenants = g.tenants.statuses()

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -19,6 +20,7 @@ type routeCounters struct {
 	filtered     atomic.Uint64 // messages a plugin chain dropped on purpose
 	deadLettered atomic.Uint64 // dead-letter records acknowledged by Kafka
 	byKind       sync.Map      // kind string -> *atomic.Uint64, dead letters by error kind
+	progress     progress      // records waiting for Kafka; see stall.go
 }
 
 func (c *routeCounters) deadLetter(kind string) {
@@ -48,6 +50,8 @@ type metrics struct {
 	produceLatency  prometheus.Histogram
 	deliveryLatency prometheus.Histogram
 	kafkaUp         prometheus.Gauge
+	// stallTimeout is kafka.stall_timeout, for tributary_route_stalled.
+	stallTimeout time.Duration
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -151,6 +155,9 @@ var (
 		"Messages a route's plugin chain filtered out.", []string{"tenant", "route"}, nil)
 	descRouteDead = prometheus.NewDesc("tributary_route_dead_letters_total",
 		"Dead-letter records of a route acknowledged by Kafka, by error kind.", []string{"tenant", "route", "kind"}, nil)
+	descRouteStalled = prometheus.NewDesc("tributary_route_stalled",
+		"1 while a route has records waiting for Kafka and none has been acknowledged for longer than kafka.stall_timeout; 0 otherwise.",
+		[]string{"tenant", "route"}, nil)
 )
 
 // routeCollector exports routeCounters at scrape time.
@@ -161,6 +168,7 @@ func (c routeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descRouteOut
 	ch <- descRouteFiltered
 	ch <- descRouteDead
+	ch <- descRouteStalled
 }
 
 func (c routeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -168,6 +176,8 @@ func (c routeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRouteIn, prometheus.CounterValue, float64(r.in.Load()), r.tenant, r.name)
 		ch <- prometheus.MustNewConstMetric(descRouteOut, prometheus.CounterValue, float64(r.out.Load()), r.tenant, r.name)
 		ch <- prometheus.MustNewConstMetric(descRouteFiltered, prometheus.CounterValue, float64(r.filtered.Load()), r.tenant, r.name)
+		stalled, _, _ := r.progress.stalled(c.m.stallTimeout)
+		ch <- prometheus.MustNewConstMetric(descRouteStalled, prometheus.GaugeValue, float64(b2i(stalled)), r.tenant, r.name)
 		r.byKind.Range(func(k, v any) bool {
 			ch <- prometheus.MustNewConstMetric(descRouteDead, prometheus.CounterValue,
 				float64(v.(*atomic.Uint64).Load()), r.tenant, r.name, k.(string))
@@ -214,4 +224,13 @@ type RouteStats struct {
 	DeadLettered uint64
 	// Plugins are the stages of the route's chain in force, with their versions.
 	Plugins []PluginReport `json:",omitempty"`
+	// Stalled is true while the route has records waiting for Kafka and none has been
+	// acknowledged for longer than kafka.stall_timeout.
+	Stalled bool `json:"stalled"`
+	// RecordsOutstanding counts the route's records handed to Kafka (or waiting for a retry)
+	// and not yet acknowledged.
+	RecordsOutstanding int64 `json:"records_outstanding"`
+	// SinceLastAckSeconds is how long the route has had records outstanding without an
+	// acknowledgement; 0 when none are outstanding.
+	SinceLastAckSeconds float64 `json:"since_last_ack_seconds,omitempty"`
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/base64"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,6 +26,9 @@ const (
 	HeaderOriginalTopic  = "tributary.kafka.topic"
 	HeaderTruncatedBytes = "tributary.payload.original_bytes"
 	HeaderTenant         = "tributary.tenant"
+	// HeaderDropped lists, comma-separated, what a dead letter too large for Kafka left out:
+	// "user_properties", "payload", "headers" (see route.deadLetterRecord).
+	HeaderDropped = "tributary.dead_letter.dropped"
 )
 
 // Dead-letter error kinds raised by the gateway itself; plugin kinds come from wasmhost.
@@ -63,6 +67,7 @@ type deadReason struct {
 	version string
 	topic   string // the Kafka topic the record was meant for, when known
 	limit   int    // bytes the dead-letter record may take; 0 means kafka.max_record_bytes
+	retries int    // failed produces of the dead letter retried so far (sink.backoff)
 }
 
 // maxErrorHeader bounds the tributary.error header: a guest's error may quote the payload.
@@ -128,12 +133,95 @@ func (m *message) headers(extra int) []kgo.RecordHeader {
 	return h
 }
 
-// deadLetterRecord builds the dead-letter record of m: the original payload unchanged (cut to
-// fit max_record_bytes, with the original size in a header), the MQTT topic as key, the MQTT
-// headers, and headers naming the route and the error.
+// Values of HeaderDropped: what a dead letter too large for its limit left out.
+const (
+	droppedUserProperties = "user_properties"
+	droppedPayload        = "payload"
+	droppedHeaders        = "headers" // the minimal dead letter: every header it can spare
+)
+
+// Bounds of the minimal dead letter (the last step of the ladder in deadLetterRecord).
+const (
+	minimalTopicBytes = 256 // the key and the mqtt.topic header
+	minimalErrorBytes = 256 // the tributary.error header
+	// minPayloadCut is the least of a payload worth keeping: a dead letter with less room
+	// drops the payload instead.
+	minPayloadCut = 64
+)
+
+// deadLetterRecord builds the dead-letter record of m: the original payload unchanged, the
+// MQTT topic as key, the MQTT headers, and headers naming the route and the error. A record
+// over maxBytes goes down a ladder, taking the first step that fits:
+//
+//  1. everything, the payload cut to fit (HeaderTruncatedBytes gives its original size) if at
+//     least minPayloadCut bytes of it do; with user properties, only if they leave the payload
+//     all it needs or at least half of maxBytes;
+//  2. without the MQTT user properties, the payload cut to fit if at least minPayloadCut bytes
+//     of it do;
+//  3. without the user properties and the payload;
+//  4. the minimal record: key and mqtt.topic cut to minimalTopicBytes, the tenant, route, error
+//     kind and error (cut to minimalErrorBytes) and the payload's original size only. It is
+//     returned even when it does not fit: the ladder ends there.
+//
+// From step 2 on, HeaderDropped lists what was left out.
 func (r *route) deadLetterRecord(m *message, why *deadReason, maxBytes int) *kgo.Record {
-	rec := &kgo.Record{Topic: r.deadLetter, Key: m.topicBytes, Value: m.payload}
-	h := m.headers(9)
+	all := m.headers(0)
+	fixed, propHeaders := all[:len(all)-len(m.userProperties)], all[len(all)-len(m.userProperties):]
+	tail := r.deadLetterHeaders(why)
+	props := len(m.userProperties) > 0
+	for _, keepProps := range []bool{true, false} {
+		if !keepProps && !props {
+			break // step 2 is step 1 without its threshold: taken below
+		}
+		var dropped []string
+		h := make([]kgo.RecordHeader, 0, len(fixed)+len(m.userProperties)+len(tail)+2)
+		h = append(h, fixed...)
+		if keepProps {
+			h = append(h, propHeaders...)
+		} else {
+			dropped = append(dropped, droppedUserProperties)
+		}
+		h = append(h, tail...)
+		rec := &kgo.Record{Topic: r.deadLetter, Key: m.topicBytes, Value: m.payload, Headers: h}
+		rec.Headers = appendDropped(rec.Headers, dropped)
+		if recordSize(rec) <= maxBytes {
+			return rec
+		}
+		if len(m.payload) == 0 {
+			continue
+		}
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderTruncatedBytes, Value: []byte(strconv.Itoa(len(m.payload)))})
+		room := maxBytes - (recordSize(rec) - len(m.payload))
+		if keepProps && props && room < maxBytes/2 {
+			continue // the user properties crowd the payload out: drop them first
+		}
+		if room >= minPayloadCut {
+			rec.Value = m.payload[:room]
+			return rec
+		}
+	}
+	if len(m.payload) > 0 || props {
+		// Step 3: the payload's size and the route's headers, no user properties, no payload.
+		var dropped []string
+		if props {
+			dropped = append(dropped, droppedUserProperties)
+		}
+		h := append(append([]kgo.RecordHeader(nil), fixed...), tail...)
+		if len(m.payload) > 0 {
+			dropped = append(dropped, droppedPayload)
+			h = append(h, kgo.RecordHeader{Key: HeaderTruncatedBytes, Value: []byte(strconv.Itoa(len(m.payload)))})
+		}
+		rec := &kgo.Record{Topic: r.deadLetter, Key: m.topicBytes, Headers: appendDropped(h, dropped)}
+		if recordSize(rec) <= maxBytes {
+			return rec
+		}
+	}
+	return r.minimalDeadLetter(m, why)
+}
+
+// deadLetterHeaders returns the headers naming the route and the error of a dead letter.
+func (r *route) deadLetterHeaders(why *deadReason) []kgo.RecordHeader {
+	h := make([]kgo.RecordHeader, 0, 8)
 	if r.tenant != "" {
 		h = append(h, kgo.RecordHeader{Key: HeaderTenant, Value: []byte(r.tenant)})
 	}
@@ -152,13 +240,41 @@ func (r *route) deadLetterRecord(m *message, why *deadReason, maxBytes int) *kgo
 	if why.topic != "" {
 		h = append(h, kgo.RecordHeader{Key: HeaderOriginalTopic, Value: []byte(why.topic)})
 	}
-	rec.Headers = h
-	if recordSize(rec) > maxBytes {
-		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderTruncatedBytes, Value: []byte(strconv.Itoa(len(m.payload)))})
-		over := recordSize(rec) - maxBytes
-		rec.Value = rec.Value[:max(len(rec.Value)-over, 0)]
+	return h
+}
+
+// minimalDeadLetter is the last step of the dead-letter ladder: the route, the error and the
+// MQTT topic, each bounded, and nothing else of the message but its payload's size.
+func (r *route) minimalDeadLetter(m *message, why *deadReason) *kgo.Record {
+	topic := []byte(truncate(m.topic, minimalTopicBytes))
+	h := make([]kgo.RecordHeader, 0, 7)
+	h = append(h, kgo.RecordHeader{Key: HeaderMQTTTopic, Value: topic})
+	if r.tenant != "" {
+		h = append(h, kgo.RecordHeader{Key: HeaderTenant, Value: []byte(r.tenant)})
 	}
-	return rec
+	h = append(h,
+		kgo.RecordHeader{Key: HeaderRoute, Value: []byte(r.name)},
+		kgo.RecordHeader{Key: HeaderErrorKind, Value: []byte(why.kind)},
+		kgo.RecordHeader{Key: HeaderError, Value: []byte(truncate(why.err, minimalErrorBytes))},
+	)
+	dropped := make([]string, 0, 3)
+	if len(m.userProperties) > 0 {
+		dropped = append(dropped, droppedUserProperties)
+	}
+	if len(m.payload) > 0 {
+		dropped = append(dropped, droppedPayload)
+		h = append(h, kgo.RecordHeader{Key: HeaderTruncatedBytes, Value: []byte(strconv.Itoa(len(m.payload)))})
+	}
+	dropped = append(dropped, droppedHeaders)
+	return &kgo.Record{Topic: r.deadLetter, Key: topic, Headers: appendDropped(h, dropped)}
+}
+
+// appendDropped appends HeaderDropped listing dropped, if any.
+func appendDropped(h []kgo.RecordHeader, dropped []string) []kgo.RecordHeader {
+	if len(dropped) == 0 {
+		return h
+	}
+	return append(h, kgo.RecordHeader{Key: HeaderDropped, Value: []byte(strings.Join(dropped, ","))})
 }
 
 // recordSize approximates a record's size on the wire, as Kafka counts it against

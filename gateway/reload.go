@@ -8,12 +8,10 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-gw/tributary/gateway/config"
@@ -323,47 +321,6 @@ func firstDiff(key string, a, b reflect.Value) (string, any, any, bool) {
 		return key, "[redacted]", "[redacted]", true
 	}
 	return key, a.Interface(), b.Interface(), true
-}
-
-// resubscribe moves the MQTT subscriptions from old to next: new filters first, so there is no
-// moment when a filter kept across the change is not subscribed, then unsubscribes the rest.
-// While disconnected it does nothing: the next connection subscribes to the current set.
-func (s *source) resubscribe(ctx context.Context, old, next []subscription) {
-	if s.cm == nil || !s.connected.Load() {
-		return
-	}
-	has := func(subs []subscription, f subscription) bool { return slices.Contains(subs, f) }
-	var add, drop []subscription
-	for _, n := range next {
-		if !has(old, n) {
-			add = append(add, n)
-		}
-	}
-	for _, o := range old {
-		if !slices.ContainsFunc(next, func(n subscription) bool { return n.filter == o.filter }) {
-			drop = append(drop, o)
-		}
-	}
-	if len(add) > 0 {
-		s.subscribeSet(s.cm, add)
-	}
-	if len(add) > 0 && len(drop) > 0 {
-		// Between a message routed only to an old filter and one routed only to a new one,
-		// put a fence: the two can then never look like copies of one message.
-		s.fence(ctx)
-	}
-	if len(drop) > 0 {
-		var filters []string
-		for _, d := range drop {
-			filters = append(filters, s.filterName(d.filter))
-		}
-		ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
-		defer cancel()
-		if _, err := s.cm.Unsubscribe(ctx, &paho.Unsubscribe{Topics: filters}); err != nil {
-			s.log.Warn("mqtt unsubscribe failed; messages on these filters will be counted as unrouted",
-				slog.String("filters", strings.Join(filters, ",")), slog.String("error", err.Error()))
-		}
-	}
 }
 
 func newReloadMetrics(reg prometheus.Registerer, st *reloadState) {

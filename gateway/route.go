@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/internal/mqttsource"
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
 	"github.com/tributary-gw/tributary/wasmhost"
 )
@@ -109,15 +110,8 @@ func (t *routeTable) match(topic string, dst []*route) []*route {
 	return dst
 }
 
-// subscription is one MQTT filter to subscribe to, at the highest QoS any route asks for it.
-type subscription struct {
-	filter string
-	qos    byte
-	own    bool // the source's fence topic: never shared, never a route's
-}
-
 // subscriptions returns the union of the routes' filters, sorted for stable SUBSCRIBE packets.
-func (t *routeTable) subscriptions() []subscription {
+func (t *routeTable) subscriptions() []mqttsource.Subscription {
 	byFilter := make(map[string]byte)
 	for _, r := range t.routes {
 		for _, f := range r.filters {
@@ -126,10 +120,10 @@ func (t *routeTable) subscriptions() []subscription {
 			}
 		}
 	}
-	subs := make([]subscription, 0, len(byFilter))
+	subs := make([]mqttsource.Subscription, 0, len(byFilter))
 	for f, q := range byFilter {
-		subs = append(subs, subscription{filter: f, qos: q})
+		subs = append(subs, mqttsource.Subscription{Filter: f, QoS: q})
 	}
-	sort.Slice(subs, func(i, j int) bool { return subs[i].filter < subs[j].filter })
+	sort.Slice(subs, func(i, j int) bool { return subs[i].Filter < subs[j].Filter })
 	return subs
 }

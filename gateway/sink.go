@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +28,45 @@ type sink struct {
 	log      *slog.Logger
 	metrics  *metrics
 	retry    *deadLetterRetrier
+	purger   *topicPurger // purges topics Kafka recreated; see recreate.go
+	// retryBase and retryMax override defaultRetryBase and defaultRetryMax (tests).
+	retryBase, retryMax time.Duration
+	// send overrides client.Produce (tests).
+	send func(ctx context.Context, rec *kgo.Record, promise func(*kgo.Record, error))
+}
+
+// The backoff of a record, or a dead letter, whose produce failed with an error that says
+// nothing against the record: defaultRetryBase before the first retry, doubling up to
+// defaultRetryMax, each wait jittered by ±20% so that messages failed together spread out.
+const (
+	defaultRetryBase = time.Second
+	defaultRetryMax  = 30 * time.Second
+)
+
+// backoff returns the wait before retry n (from 0) of one record.
+func (s *sink) backoff(n int) time.Duration {
+	base, ceil := s.retryBase, s.retryMax
+	if base <= 0 {
+		base = defaultRetryBase
+	}
+	if ceil <= 0 {
+		ceil = defaultRetryMax
+	}
+	d := base
+	for i := 0; i < n && d < ceil; i++ {
+		d *= 2
+	}
+	d = min(d, ceil)
+	return d - d/5 + rand.N(2*(d/5)+1)
+}
+
+// clientProduce hands rec to franz-go (or to the test's send).
+func (s *sink) clientProduce(ctx context.Context, rec *kgo.Record, promise func(*kgo.Record, error)) {
+	if s.send != nil {
+		s.send(ctx, rec, promise)
+		return
+	}
+	s.client.Produce(ctx, rec, promise)
 }
 
 // kafkaOptions maps the kafka section of the configuration to franz-go options.
@@ -56,7 +97,7 @@ func kafkaOptions(kc config.Kafka) ([]kgo.Opt, error) {
 		return nil, fmt.Errorf("kafka.compression: unknown codec %q", kc.Compression)
 	}
 	if kc.TLS.Enabled {
-		tc, err := tlsConfig(kc.TLS, "kafka.tls")
+		tc, err := kc.TLS.ClientConfig("kafka.tls")
 		if err != nil {
 			return nil, err
 		}
@@ -88,16 +129,25 @@ func saslMechanism(s config.SASL) (sasl.Mechanism, error) {
 // produce hands one record of message m on route r to the producer. The caller has already
 // counted it in m's delivery.
 func (s *sink) produce(ctx context.Context, r *route, m *message, rec *kgo.Record) {
+	s.produceTry(ctx, r, m, rec, 0)
+}
+
+// produceTry is produce for the retry-th time (from 0) of rec.
+func (s *sink) produceTry(ctx context.Context, r *route, m *message, rec *kgo.Record, retry int) {
 	start := time.Now()
-	s.client.Produce(ctx, rec, func(rec *kgo.Record, err error) {
+	s.clientProduce(ctx, rec, func(rec *kgo.Record, err error) {
 		if err == nil {
 			s.metrics.produceLatency.Observe(time.Since(start).Seconds())
 			r.counters.out.Add(1)
+			r.counters.progress.acked()
 			m.delivery.Done()
 			return
 		}
 		if errors.Is(err, kgo.ErrClientClosed) {
 			return // stopping: the message stays unacknowledged and the broker redelivers it
+		}
+		if recreatedTopic(err) {
+			s.purger.note(rec.Topic, start) // then the retry below reaches the new topic
 		}
 		if !refusesRecord(err) {
 			// A connection-level failure franz-go gave up on (a broker that closes connections
@@ -107,7 +157,7 @@ func (s *sink) produce(ctx context.Context, r *route, m *message, rec *kgo.Recor
 			s.log.LogAttrs(context.Background(), slog.LevelWarn, "kafka produce failed; retrying the record",
 				slog.String("route", r.name), slog.String("topic", rec.Topic), slog.String("error", err.Error()))
 			again := &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Timestamp: rec.Timestamp}
-			s.retry.enqueueRecord(r, m, again, time.Second)
+			s.retry.enqueueRecord(r, m, again, retry+1, s.backoff(retry))
 			return
 		}
 		s.metrics.kafkaErrors.WithLabelValues("record").Inc()
@@ -139,6 +189,12 @@ func refusesRecord(err error) bool {
 }
 
 // deadLetter produces the dead-letter record of m. The caller has already counted it.
+//
+// Every way this can fail ends in a dead letter Kafka accepts or a wait: a dead letter Kafka
+// refuses as too large is built again under half its size (see route.deadLetterRecord) and
+// produced at once, so each retry after a refusal is a smaller record, down to the minimal one;
+// any other failure, and a refusal of the minimal record, is retried as is after a backoff.
+// Until then the message stays unacknowledged.
 func (s *sink) deadLetter(ctx context.Context, r *route, m *message, why *deadReason) {
 	limit := s.maxBytes
 	if why.limit > 0 {
@@ -148,31 +204,63 @@ func (s *sink) deadLetter(ctx context.Context, r *route, m *message, why *deadRe
 	s.log.LogAttrs(ctx, slog.LevelWarn, "dead-lettering message",
 		slog.String("route", r.name), slog.String("mqtt_topic", m.topic),
 		slog.String("kind", why.kind), slog.String("error", why.err),
-		slog.String("plugin", why.plugin), slog.String("dead_letter_topic", r.deadLetter))
-	s.client.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+		slog.String("plugin", why.plugin), slog.String("dead_letter_topic", r.deadLetter),
+		slog.Int("bytes", recordSize(rec)), slog.String("dropped", headerValue(rec, HeaderDropped)))
+	start := time.Now()
+	s.clientProduce(ctx, rec, func(_ *kgo.Record, err error) {
 		if err == nil {
 			r.counters.deadLetter(why.kind)
+			r.counters.progress.acked()
 			m.delivery.Done()
 			return
 		}
-		s.metrics.kafkaErrors.WithLabelValues("dead_letter").Inc()
-		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
-			// The broker's limit is below kafka.max_record_bytes: cut the payload further and
-			// retry at once, down to headers only if need be.
-			smaller := *why
-			smaller.limit = recordSize(rec) / 2
-			s.retry.enqueue(r, m, &smaller)
-			return
+		if errors.Is(err, kgo.ErrClientClosed) {
+			return // stopping: the message stays unacknowledged and the broker redelivers it
 		}
+		s.metrics.kafkaErrors.WithLabelValues("dead_letter").Inc()
+		if recreatedTopic(err) {
+			s.purger.note(rec.Topic, start)
+		}
+		next := *why
+		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+			// The broker's limit is below this record: build it again under half its size.
+			// The promise must not produce inline: hand it to the retrier.
+			n := recordSize(rec)
+			next.limit = n / 2
+			if smaller := r.deadLetterRecord(m, &next, next.limit); recordSize(smaller) < n {
+				s.log.LogAttrs(context.Background(), slog.LevelWarn, "dead-letter record refused as too large; producing a smaller one",
+					slog.String("route", r.name), slog.String("dead_letter_topic", r.deadLetter),
+					slog.Int("bytes", n), slog.Int("limit", next.limit), slog.String("error", err.Error()))
+				s.retry.enqueue(r, m, &next)
+				return
+			}
+			// The minimal dead letter is refused: the ladder has ended. Wait for the broker's
+			// limit to be raised rather than lose the message.
+			next.limit = why.limit
+		}
+		wait := s.backoff(why.retries)
+		next.retries++
 		s.log.LogAttrs(context.Background(), slog.LevelError, "dead-letter record failed; retrying (the message stays unacknowledged)",
-			slog.String("route", r.name), slog.String("dead_letter_topic", r.deadLetter), slog.String("error", err.Error()))
-		s.retry.enqueueAfter(r, m, why, time.Second)
+			slog.String("route", r.name), slog.String("dead_letter_topic", r.deadLetter), slog.String("error", err.Error()),
+			slog.Int("retry", next.retries), slog.Duration("wait", wait))
+		s.retry.enqueueAfter(r, m, &next, wait)
 	})
 }
 
-// deadLetterRetrier produces dead letters off the promise goroutine, retrying a failed
-// dead-letter record with backoff. A message whose dead letter cannot be written is never
-// acknowledged, so nothing is lost: the gateway stalls and the broker keeps the rest.
+// headerValue returns the value of rec's first header named key, or "".
+func headerValue(rec *kgo.Record, key string) string {
+	for _, h := range rec.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// deadLetterRetrier produces dead letters off the promise goroutine, and produces again, after
+// their backoff, records and dead letters whose produce failed. A message whose dead letter
+// cannot be written is never acknowledged, so nothing is lost: the gateway stalls and the
+// broker keeps the rest.
 type deadLetterRetrier struct {
 	mu    sync.Mutex
 	queue []deadJob
@@ -184,6 +272,7 @@ type deadJob struct {
 	m   *message
 	why *deadReason // the dead letter to produce, or nil with rec
 	rec *kgo.Record // a record to produce again
+	try int         // rec's retry count (sink.produceTry)
 	at  time.Time
 }
 
@@ -199,13 +288,23 @@ func (q *deadLetterRetrier) enqueueAfter(r *route, m *message, why *deadReason, 
 	q.add(deadJob{r: r, m: m, why: why, at: time.Now().Add(d)})
 }
 
-// enqueueRecord produces rec of m on r again after d.
-func (q *deadLetterRetrier) enqueueRecord(r *route, m *message, rec *kgo.Record, d time.Duration) {
-	q.add(deadJob{r: r, m: m, rec: rec, at: time.Now().Add(d)})
+// enqueueRecord produces rec of m on r again, for the try-th time, after d.
+func (q *deadLetterRetrier) enqueueRecord(r *route, m *message, rec *kgo.Record, try int, d time.Duration) {
+	q.add(deadJob{r: r, m: m, rec: rec, try: try, at: time.Now().Add(d)})
 }
 
 func (q *deadLetterRetrier) add(j deadJob) {
 	q.mu.Lock()
+	if j.rec != nil {
+		// Keep the order of one key's records: a record retried never goes before one of the
+		// same topic and key queued earlier, whatever their backoffs and jitter. Jobs due
+		// together are produced in queue order.
+		for _, o := range q.queue {
+			if o.rec != nil && o.at.After(j.at) && o.rec.Topic == j.rec.Topic && bytes.Equal(o.rec.Key, j.rec.Key) {
+				j.at = o.at
+			}
+		}
+	}
 	q.queue = append(q.queue, j)
 	q.mu.Unlock()
 	select {
@@ -238,7 +337,7 @@ func (q *deadLetterRetrier) run(ctx context.Context, s *sink, stop <-chan struct
 		q.mu.Unlock()
 		for _, j := range due {
 			if j.rec != nil {
-				s.produce(ctx, j.r, j.m, j.rec)
+				s.produceTry(ctx, j.r, j.m, j.rec, j.try)
 				continue
 			}
 			s.deadLetter(ctx, j.r, j.m, j.why)

@@ -29,6 +29,7 @@ func TestRefusesRecord(t *testing.T) {
 		kerr.NotLeaderForPartition,
 		kerr.RequestTimedOut,
 		kerr.NotEnoughReplicas,
+		kerr.UnknownTopicID, // the topic was recreated: purged and produced again (recreate.go)
 		fmt.Errorf("produce: %w", io.ErrUnexpectedEOF),
 	}
 	for _, err := range retried {

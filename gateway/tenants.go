@@ -231,7 +231,7 @@ func (g *Gateway) applyFlow(ctx context.Context, sl *tenantSlot, spec *flowSpec,
 	f.table.Store(next)
 	f.intakeMu.Unlock()
 	f.setLimits(spec.tenant)
-	f.src.resubscribe(ctx, old.subscriptions(), next.subscriptions())
+	f.src.Resubscribe(ctx, old.subscriptions(), next.subscriptions())
 	for _, r := range old.routes {
 		if !slices.Contains(next.routes, r) {
 			if st != nil && !slices.ContainsFunc(next.routes, func(n *route) bool { return n.name == r.name }) {

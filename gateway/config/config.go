@@ -93,6 +93,12 @@ type Kafka struct {
 	Compression string `koanf:"compression"`
 	// RequestTimeout bounds one produce request. Defaults to 30s.
 	RequestTimeout time.Duration `koanf:"request_timeout"`
+	// StallTimeout is how long a route may have records waiting for Kafka without any of them
+	// being acknowledged before it counts as stalled: /readyz fails naming the route, the
+	// route shows "stalled" in /api/v1/status and tributary_route_stalled is 1. It clears
+	// when a record of the route is acknowledged again. Nothing is dropped either way: the
+	// records stay unacknowledged and keep being retried. Defaults to 60s.
+	StallTimeout time.Duration `koanf:"stall_timeout"`
 	// TLS for the broker connections; set tls.enabled to use it.
 	TLS TLS `koanf:"tls"`
 	// SASL authentication, optional.
@@ -300,6 +306,7 @@ func Default() *Config {
 			MaxRecordBytes: 1 << 20,
 			Compression:    "snappy",
 			RequestTimeout: 30 * time.Second,
+			StallTimeout:   60 * time.Second,
 		},
 		Flow: Flow{
 			Shards:           4 * runtime.GOMAXPROCS(0),

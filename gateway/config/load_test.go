@@ -217,6 +217,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "no brokers", yaml: minimal + "kafka: {brokers: []}\n", wantErr: []string{"kafka.brokers: at least one broker is required"}},
 		{name: "bad broker", yaml: minimal + "kafka: {brokers: [ok:9092, nohost]}\n", wantErr: []string{`kafka.brokers[1]: invalid host:port "nohost"`}},
 		{name: "compression", yaml: minimal + "kafka: {compression: brotli}\n", wantErr: []string{`kafka.compression: "brotli" is not one of`}},
+		{name: "stall timeout", yaml: minimal + "kafka: {stall_timeout: 0s}\n", wantErr: []string{"kafka.stall_timeout: 0s must be greater than 0"}},
 		{name: "sasl mechanism", yaml: minimal + "kafka: {sasl: {mechanism: GSSAPI}}\n", wantErr: []string{`kafka.sasl.mechanism: "GSSAPI"`}},
 		{name: "sasl username", yaml: minimal + "kafka: {sasl: {mechanism: PLAIN}}\n", wantErr: []string{"kafka.sasl.username: required with kafka.sasl.mechanism PLAIN"}},
 		{name: "cert without key", yaml: minimal + "mqtt: {tls: {cert_file: testdata/example.yaml}}\n", wantErr: []string{"mqtt.tls.key_file: required with mqtt.tls.cert_file"}},

@@ -136,6 +136,7 @@ func (k *Kafka) check(p *problems) {
 	}
 	checkDuration(p, "kafka.linger", k.Linger, 0, 0)
 	checkDuration(p, "kafka.request_timeout", k.RequestTimeout, 1, 0)
+	checkDuration(p, "kafka.stall_timeout", k.StallTimeout, 1, 0)
 	if k.BatchMaxBytes <= 0 {
 		p.add("kafka.batch_max_bytes", "%d must be greater than 0", k.BatchMaxBytes)
 	}

@@ -27,7 +27,8 @@
 // gatewaytest may import gateway/config and gateway/mqtttopic, and must never
 // import the gateway package itself: in-package tests of gateway import
 // gatewaytest, and the reverse edge would be a cycle. TestImportBoundaries in
-// this package checks that arrow and the rest of STYLE.md B1 with go list.
+// this package checks every package of the module with go list against the
+// import table of ARCHITECTURE.md at the module's root.
 //
 // # Entry points
 //

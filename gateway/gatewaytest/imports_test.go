@@ -6,15 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// importRule states what the packages under one path may import (STYLE.md
-// B1). Paths are relative to the module; "x/..." means x and everything under
-// it, anything else means exactly that package.
+// importRule states what the packages under one path may import: one row of
+// the table "Packages and allowed imports" in ARCHITECTURE.md. Paths are
+// relative to the module; "x/..." means x and everything under it, anything
+// else means exactly that package.
 type importRule struct {
 	pkgs string
 	// ours lists the module packages a package may import directly; nil
@@ -29,43 +32,119 @@ type importRule struct {
 	why        string
 }
 
-// stdlibOnly is an empty allowlist: standard library only.
-var stdlibOnly = []string{}
+// architectureDoc is the document whose import table the check enforces,
+// relative to the module root.
+const architectureDoc = "ARCHITECTURE.md"
 
-// importRules is the table of STYLE.md B1. The most specific rule for a package
-// applies; packages no rule covers (cmd, examples) may import anything.
-var importRules = []importRule{
-	{pkgs: "sdk/...", ours: []string{"sdk/..."}, thirdParty: stdlibOnly,
-		why: "the guest SDK imports only the standard library and sdk/..., so plugin builds stay small"},
-	{pkgs: "sdk/abi/...", ours: []string{"sdk/abi/..."}, thirdParty: stdlibOnly,
-		why: "sdk/abi is the wire format leaf shared by host and guests"},
-	{pkgs: "sdk/sdktest/...", ours: []string{"sdk/..."}, thirdParty: []string{"github.com/tetratelabs/wazero/..."},
-		why: "sdktest may import sdk/abi (DESIGN.md layout); running guests needs wazero"},
-	{pkgs: "wasmhost/...", ours: []string{"wasmhost/...", "sdk/abi/...", "sdk/jsonfield/..."},
-		thirdParty: []string{"github.com/tetratelabs/wazero/...", "golang.org/x/sync/..."},
-		forbidDeps: []string{"gateway/...", "cmd/..."},
-		why:        "wasmhost sits below gateway and imports only sdk/abi, sdk/jsonfield (the host JSON imports) and wazero"},
-	{pkgs: "gateway", ours: []string{"gateway/...", "wasmhost/...", "sdk/abi/..."}, forbidDeps: []string{"cmd/..."},
-		why: "gateway imports its subpackages and wasmhost"},
-	{pkgs: "gateway/internal/...", forbidDeps: []string{"gateway", "cmd/..."},
-		why: "gateway/internal serves gateway and cannot import it"},
-	{pkgs: "gateway/mqtttopic/...", ours: []string{"gateway/mqtttopic/..."}, thirdParty: stdlibOnly,
-		why: "mqtttopic is pure and standard library only"},
-	{pkgs: "gateway/config/...", ours: []string{"gateway/config/...", "gateway/mqtttopic/..."}, forbidDeps: []string{"gateway"},
-		why: "config imports only mqtttopic, never gateway"},
-	{pkgs: "gateway/admin/...", ours: []string{"gateway/admin/...", "gateway/config/...", "gateway/mqtttopic/...", "gateway/pluginstore/..."},
-		forbidDeps: []string{"gateway"},
-		why:        "admin declares the interfaces it needs; importing gateway would be a cycle"},
-	{pkgs: "gateway/pluginstore/...", ours: []string{"gateway/pluginstore/..."}, thirdParty: stdlibOnly,
-		why: "pluginstore keeps plugin files and their versions with the standard library alone"},
-	{pkgs: "gateway/gatewaytest/...", ours: []string{"gateway/gatewaytest/...", "gateway/config/...", "gateway/mqtttopic/..."},
-		forbidDeps: []string{"gateway"},
-		why:        "in-package gateway tests import gatewaytest; the reverse edge is a cycle"},
-	{pkgs: "plugins/internal/...", ours: []string{"sdk/...", "wasmhost/...", "plugins/internal/..."}, forbidDeps: []string{"cmd/..."},
-		why: "test support for the plugins' tests: runs them through wasmhost; plugin code never imports it"},
-	{pkgs: "plugins/...", ours: []string{"sdk/..."},
-		thirdParty: []string{"google.golang.org/protobuf/encoding/protowire"},
-		why:        "first-party plugins are built with the SDK alone (protowire is the listed exception)"},
+// Markers around the import table in architectureDoc.
+const (
+	rulesBegin = "<!-- import-rules"
+	rulesEnd   = "<!-- end import-rules -->"
+)
+
+// parseImportRules reads the import table of the architecture document: one
+// row per package pattern, with columns package, owns, may import (ours),
+// may import (third party), must never depend on. Patterns are written in
+// backquotes; "any" means no limit, "standard library" no third-party
+// import, "—" none.
+func parseImportRules(doc string) ([]importRule, error) {
+	_, rest, ok := strings.Cut(doc, rulesBegin)
+	if !ok {
+		return nil, fmt.Errorf("no %q marker", rulesBegin)
+	}
+	table, _, ok := strings.Cut(rest, rulesEnd)
+	if !ok {
+		return nil, fmt.Errorf("no %q marker", rulesEnd)
+	}
+	var rules []importRule
+	for i, line := range strings.Split(table, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "|") || strings.HasPrefix(line, "|---") || strings.HasPrefix(line, "| package ") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if len(cells) != 5 {
+			return nil, fmt.Errorf("table line %d: %d cells, want 5: %s", i, len(cells), line)
+		}
+		pkgs := quoted(cells[0])
+		if len(pkgs) != 1 {
+			return nil, fmt.Errorf("table line %d: the package cell must hold one `pattern`: %s", i, cells[0])
+		}
+		ours, err := patternCell(cells[2], false)
+		if err != nil {
+			return nil, fmt.Errorf("table line %d, may import (ours): %w", i, err)
+		}
+		third, err := patternCell(cells[3], true)
+		if err != nil {
+			return nil, fmt.Errorf("table line %d, may import (third party): %w", i, err)
+		}
+		forbid, err := patternCell(cells[4], false)
+		if err != nil {
+			return nil, fmt.Errorf("table line %d, must never depend on: %w", i, err)
+		}
+		if forbid == nil {
+			return nil, fmt.Errorf("table line %d: \"any\" makes no sense in must never depend on", i)
+		}
+		rules = append(rules, importRule{pkgs: pkgs[0], ours: ours, thirdParty: third, forbidDeps: forbid,
+			why: pkgs[0] + " owns " + strings.TrimSpace(cells[1])})
+	}
+	if len(rules) == 0 {
+		return nil, errors.New("the import table has no rows")
+	}
+	return rules, nil
+}
+
+// patternCell reads one cell of patterns: "any" is nil, "—" (or, for third
+// parties, "standard library") an empty non-nil slice, else the quoted
+// patterns.
+func patternCell(cell string, thirdParty bool) ([]string, error) {
+	c := strings.TrimSpace(cell)
+	switch {
+	case c == "any":
+		return nil, nil
+	case c == "—", thirdParty && c == "standard library":
+		return []string{}, nil
+	}
+	ps := quoted(c)
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("%q: want `patterns`, \"any\", \"—\" or \"standard library\"", c)
+	}
+	return ps, nil
+}
+
+// quoted returns the backquoted strings of s, in order.
+func quoted(s string) []string {
+	var out []string
+	for {
+		_, rest, ok := strings.Cut(s, "`")
+		if !ok {
+			return out
+		}
+		q, after, ok := strings.Cut(rest, "`")
+		if !ok {
+			return out
+		}
+		out = append(out, q)
+		s = after
+	}
+}
+
+// importRules returns the rules of the module's architecture document.
+func importRules(t *testing.T) []importRule {
+	t.Helper()
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(root, architectureDoc))
+	if err != nil {
+		t.Fatalf("the import rules live in %s: %v", architectureDoc, err)
+	}
+	rules, err := parseImportRules(string(doc))
+	if err != nil {
+		t.Fatalf("%s: %v", architectureDoc, err)
+	}
+	return rules
 }
 
 // forbiddenNames are package names that say nothing about their contents.
@@ -209,12 +288,47 @@ func TestImportBoundaries(t *testing.T) {
 	if len(pkgs) == 0 {
 		t.Fatal("go list found no packages; the check would pass vacuously")
 	}
-	for _, msg := range checkBoundaries(module, pkgs, importRules) {
+	rules := importRules(t)
+	for _, msg := range checkBoundaries(module, pkgs, rules) {
+		t.Error(msg)
+	}
+	for _, msg := range checkCoverage(module, pkgs, rules) {
 		t.Error(msg)
 	}
 }
 
+// checkCoverage returns one message per module package no row of the import
+// table covers, and per row that covers no package: the document describes
+// every package there is and no package that is not.
+func checkCoverage(module string, pkgs []listedPackage, rules []importRule) []string {
+	var bad []string
+	used := make([]bool, len(rules))
+	for _, pkg := range pkgs {
+		me, ok := strings.CutPrefix(pkg.ImportPath, module+"/")
+		if !ok {
+			continue
+		}
+		r := ruleFor(rules, me)
+		if r == nil {
+			bad = append(bad, fmt.Sprintf("%s: no row of %s's import table covers it; add one saying what it owns and may import", pkg.ImportPath, architectureDoc))
+			continue
+		}
+		for i := range rules {
+			if &rules[i] == r {
+				used[i] = true
+			}
+		}
+	}
+	for i, r := range rules {
+		if !used[i] {
+			bad = append(bad, fmt.Sprintf("%s: the import table's row %q covers no package; remove it or fix the pattern", architectureDoc, r.pkgs))
+		}
+	}
+	return bad
+}
+
 func TestCheckBoundaries(t *testing.T) {
+	rules := importRules(t)
 	const m = "example.com/trib"
 	tests := []struct {
 		name string
@@ -226,7 +340,7 @@ func TestCheckBoundaries(t *testing.T) {
 		{"sdk importing wazero",
 			listedPackage{ImportPath: m + "/sdk", Name: "sdk", Imports: []string{"github.com/tetratelabs/wazero"}}, "only the standard library"},
 		{"abi importing sdk",
-			listedPackage{ImportPath: m + "/sdk/abi", Name: "abi", Imports: []string{m + "/sdk"}}, "sdk/abi/... may import only"},
+			listedPackage{ImportPath: m + "/sdk/abi", Name: "abi", Imports: []string{m + "/sdk"}}, "sdk/abi may import only"},
 		{"wasmhost depending on gateway",
 			listedPackage{ImportPath: m + "/wasmhost", Name: "wasmhost", Deps: []string{m + "/gateway/config"}}, "depends on " + m + "/gateway/config"},
 		{"wasmhost importing abi and wazero is fine",
@@ -240,7 +354,7 @@ func TestCheckBoundaries(t *testing.T) {
 		{"gatewaytest importing config is fine",
 			listedPackage{ImportPath: m + "/gateway/gatewaytest", Name: "gatewaytest", Imports: []string{m + "/gateway/config"}, Deps: []string{m + "/gateway/config", m + "/gateway/mqtttopic"}}, ""},
 		{"gatewaytest depending on gateway",
-			listedPackage{ImportPath: m + "/gateway/gatewaytest", Name: "gatewaytest", Deps: []string{m + "/gateway"}}, "cycle"},
+			listedPackage{ImportPath: m + "/gateway/gatewaytest", Name: "gatewaytest", Deps: []string{m + "/gateway"}}, "depends on " + m + "/gateway:"},
 		{"plugin importing wasmhost",
 			listedPackage{ImportPath: m + "/plugins/celsius", Name: "main", Imports: []string{m + "/wasmhost"}}, "plugins/... may import only"},
 		{"plugin with protowire is fine",
@@ -254,7 +368,7 @@ func TestCheckBoundaries(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := checkBoundaries(m, []listedPackage{tc.pkg}, importRules)
+			got := checkBoundaries(m, []listedPackage{tc.pkg}, rules)
 			if tc.want == "" {
 				if len(got) != 0 {
 					t.Fatalf("unexpected violations: %q", got)
@@ -265,5 +379,51 @@ func TestCheckBoundaries(t *testing.T) {
 				t.Fatalf("violations %q, want one containing %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestParseImportRules(t *testing.T) {
+	row := func(cells string) string {
+		return "intro\n" + rulesBegin + " -->\n| package | owns | ours | third | never |\n|---|---|---|---|---|\n" + cells + "\n" + rulesEnd + "\n"
+	}
+	rules, err := parseImportRules(row("| `a/...` | things | `b`, `c/...` | standard library | `d` |\n| `b` | more | any | any | — |"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 2 || rules[0].pkgs != "a/..." || len(rules[0].ours) != 2 || rules[0].ours[1] != "c/..." ||
+		rules[0].thirdParty == nil || len(rules[0].thirdParty) != 0 || len(rules[0].forbidDeps) != 1 {
+		t.Fatalf("first row parsed as %+v", rules[0])
+	}
+	if rules[1].ours != nil || rules[1].thirdParty != nil || rules[1].forbidDeps == nil || len(rules[1].forbidDeps) != 0 {
+		t.Fatalf("second row parsed as %+v", rules[1])
+	}
+	for name, doc := range map[string]string{
+		"no table":      "nothing here",
+		"no end":        rulesBegin + " -->\n| `a` | x | any | any | — |\n",
+		"no rows":       row(""),
+		"four cells":    row("| `a` | x | any | any |"),
+		"two packages":  row("| `a`, `b` | x | any | any | — |"),
+		"bare word":     row("| `a` | x | gateway | any | — |"),
+		"any forbidden": row("| `a` | x | any | any | any |"),
+	} {
+		if _, err := parseImportRules(doc); err == nil {
+			t.Errorf("%s: parsed without error", name)
+		}
+	}
+}
+
+func TestCheckCoverage(t *testing.T) {
+	const m = "example.com/trib"
+	rules := []importRule{{pkgs: "sdk/..."}, {pkgs: "gateway"}, {pkgs: "gone/..."}}
+	got := strings.Join(checkCoverage(m, []listedPackage{
+		{ImportPath: m + "/sdk/abi"}, {ImportPath: m + "/gateway"}, {ImportPath: m + "/gateway/newpkg"}, {ImportPath: "other.org/x"},
+	}, rules), "\n")
+	for _, want := range []string{m + "/gateway/newpkg: no row", `row "gone/..." covers no package`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("coverage messages %q lack %q", got, want)
+		}
+	}
+	if strings.Contains(got, "sdk/abi") || strings.Contains(got, "other.org") || strings.Contains(got, `"gateway"`) {
+		t.Errorf("coverage messages %q name a covered package or another module", got)
 	}
 }

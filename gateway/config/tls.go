@@ -1,17 +1,15 @@
-package gateway
+package config
 
 import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"os"
-
-	"github.com/tributary-gw/tributary/gateway/config"
 )
 
-// tlsConfig builds a client TLS configuration. key names the configuration section for errors,
-// e.g. "mqtt.tls".
-func tlsConfig(c config.TLS, key string) (*tls.Config, error) {
+// ClientConfig builds the client TLS configuration c describes, reading its files. key names
+// the configuration section in errors, e.g. "mqtt.tls".
+func (c TLS) ClientConfig(key string) (*tls.Config, error) {
 	tc := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         c.ServerName,

@@ -1,7 +1,6 @@
-package gateway
+package mqttsource
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -22,16 +21,48 @@ import (
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
 )
 
-// source is the MQTT side: one autopaho connection with manual acknowledgement.
-type source struct {
+// Config is what a Source needs besides its MQTT settings.
+type Config struct {
+	// MQTT is the session's configuration; its ClientID is the session's.
+	MQTT config.MQTT
+	// Log receives connection events.
+	Log *slog.Logger
+	// Metrics are the session's counters.
+	Metrics Metrics
+	// OnMessage receives every message but the extra copies and the source's own fences, on
+	// paho's receive goroutine; while it blocks, paho reads nothing more. It reports, as
+	// paho.PublishReceived handlers do, whether it handled the message.
+	OnMessage func(paho.PublishReceived) (bool, error)
+	// Subscriptions returns the filters in force; a new connection subscribes to them.
+	Subscriptions func() []Subscription
+	// Holding reports whether OnMessage is waiting on purpose (backpressure); see pinger.
+	Holding func() bool
+}
+
+// Metrics are the counters and the gauge a Source keeps current.
+type Metrics struct {
+	Connected   prometheus.Gauge   // 1 while connected
+	Connects    prometheus.Counter // successful connections
+	ConnErrors  prometheus.Counter // failed connection attempts and lost connections
+	CopyDropped prometheus.Counter // extra copies of a message (overlapping filters), dropped
+}
+
+// Subscription is one MQTT filter to subscribe to, at the highest QoS any route asks for it.
+type Subscription struct {
+	Filter string
+	QoS    byte
+	own    bool // the source's fence topic: never shared, never a route's
+}
+
+// Source is one MQTT v5 session: autopaho with manual acknowledgement, subscription
+// identifiers and fences to tell copies of one message apart, a buffered connection and a
+// pinger that takes deliberate backpressure for silence. Build it with New; Start connects.
+type Source struct {
 	cfg     config.MQTT
 	log     *slog.Logger
-	metrics *metrics
-	// connGauge is tributary_mqtt_connected for this session's tenant.
-	connGauge prometheus.Gauge
-	onMsg     func(paho.PublishReceived) (bool, error)
-	subs      func() []subscription
-	// holding reports whether onMsg is waiting on purpose (backpressure); see pinger.
+	metrics Metrics
+	onMsg   func(paho.PublishReceived) (bool, error)
+	subs    func() []Subscription
 	holding func() bool
 
 	cm         *autopaho.ConnectionManager
@@ -53,14 +84,26 @@ type source struct {
 	fenceName string      // fenceTopic(), set by start
 }
 
+// New returns the Source of c; nothing connects until Start.
+func New(c Config) *Source {
+	s := &Source{cfg: c.MQTT, log: c.Log, metrics: c.Metrics, onMsg: c.OnMessage, subs: c.Subscriptions, holding: c.Holding}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.holding == nil {
+		s.holding = func() bool { return false }
+	}
+	return s
+}
+
 // fenceTopic is where a source publishes to itself to separate, in its own queue at the
 // broker, the messages routed before a subscription change from those routed after.
-func (s *source) fenceTopic() string {
+func (s *Source) fenceTopic() string {
 	return "$tributary/fence/" + strings.NewReplacer("+", "_", "#", "_", "/", "_").Replace(s.cfg.ClientID)
 }
 
 // subID returns the subscription identifier of filter, assigning the next one on first use.
-func (s *source) subID(filter string) int {
+func (s *Source) subID(filter string) int {
 	s.idsMu.Lock()
 	defer s.idsMu.Unlock()
 	if s.subIDs == nil {
@@ -75,37 +118,9 @@ func (s *source) subID(filter string) int {
 	return id
 }
 
-// twins recognises the extra copies a broker sends when several of a session's filters match
-// one message (Mosquitto sends one per filter, each with that filter's subscription
-// identifier, one after the other in the session's queue). A copy is an extra one when the
-// message before it on the connection has the same topic and payload, at least its QoS, and a
-// group of identifiers that does not yet hold the copy's: the same message delivered again by
-// one filter (a real repeat, or a redelivery) always starts a new group and is processed.
-type twins struct {
-	topic   string
-	payload []byte
-	qos     byte
-	ids     []int
-}
-
-// extra reports whether p is an extra copy of the message before it, and remembers p.
-func (t *twins) extra(p *paho.Publish) bool {
-	if p.Properties == nil || p.Properties.SubscriptionIdentifier == nil {
-		t.topic, t.payload, t.ids = "", nil, t.ids[:0]
-		return false
-	}
-	id := *p.Properties.SubscriptionIdentifier
-	if p.Topic == t.topic && p.QoS <= t.qos && !slices.Contains(t.ids, id) && bytes.Equal(p.Payload, t.payload) {
-		t.ids = append(t.ids, id)
-		return true
-	}
-	t.topic, t.payload, t.qos, t.ids = p.Topic, p.Payload, p.QoS, append(t.ids[:0], id)
-	return false
-}
-
 // filterCopies is paho's callback: it acknowledges extra copies and the source's own fences
 // without handing them on, and hands every other message to onMsg.
-func (s *source) filterCopies(pr paho.PublishReceived) (bool, error) {
+func (s *Source) filterCopies(pr paho.PublishReceived) (bool, error) {
 	p := pr.Packet
 	if s.twins.extra(p) || p.Topic == s.fenceName {
 		if p.QoS > 0 {
@@ -114,7 +129,7 @@ func (s *source) filterCopies(pr paho.PublishReceived) (bool, error) {
 			}
 		}
 		if p.Topic != s.fenceName {
-			s.metrics.copiesDropped.Inc()
+			s.metrics.CopyDropped.Inc()
 		}
 		return true, nil
 	}
@@ -122,7 +137,7 @@ func (s *source) filterCopies(pr paho.PublishReceived) (bool, error) {
 }
 
 // clientConfig maps the mqtt section of the configuration to autopaho.
-func (s *source) clientConfig(ctx context.Context) (autopaho.ClientConfig, error) {
+func (s *Source) clientConfig(ctx context.Context) (autopaho.ClientConfig, error) {
 	c := s.cfg
 	u, err := url.Parse(c.URL)
 	if err != nil {
@@ -131,7 +146,7 @@ func (s *source) clientConfig(ctx context.Context) (autopaho.ClientConfig, error
 	var tc *tls.Config
 	switch strings.ToLower(u.Scheme) {
 	case "ssl", "tls", "mqtts", "wss":
-		if tc, err = tlsConfig(c.TLS, "mqtt.tls"); err != nil {
+		if tc, err = c.TLS.ClientConfig("mqtt.tls"); err != nil {
 			return autopaho.ClientConfig{}, err
 		}
 		if tc.ServerName == "" {
@@ -162,7 +177,7 @@ func (s *source) clientConfig(ctx context.Context) (autopaho.ClientConfig, error
 		OnConnectionUp:   s.onConnectionUp,
 		OnConnectionDown: s.onConnectionDown,
 		OnConnectError: func(err error) {
-			s.metrics.mqttConnErrors.Inc()
+			s.metrics.ConnErrors.Inc()
 			s.log.Warn("mqtt connect failed", slog.String("url", c.URL), slog.String("error", err.Error()))
 		},
 		ConnectUsername: c.Username,
@@ -202,7 +217,8 @@ func reasonString(d *paho.Disconnect) string {
 	return ""
 }
 
-func (s *source) start(ctx context.Context) error {
+// Start connects in the background (autopaho retries until ctx is done or Disconnect).
+func (s *Source) Start(ctx context.Context) error {
 	s.fenceName = s.fenceTopic()
 	ac, err := s.clientConfig(ctx)
 	if err != nil {
@@ -216,10 +232,10 @@ func (s *source) start(ctx context.Context) error {
 	return nil
 }
 
-func (s *source) onConnectionUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
+func (s *Source) onConnectionUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 	s.connected.Store(true)
-	s.connGauge.Set(1)
-	s.metrics.mqttConnects.Inc()
+	s.metrics.Connected.Set(1)
+	s.metrics.Connects.Inc()
 	s.log.Info("mqtt connected", slog.String("url", s.cfg.URL), slog.String("client_id", s.cfg.ClientID),
 		slog.Bool("session_present", ack.SessionPresent))
 	s.useSubIDs.Store(ack.Properties == nil || ack.Properties.SubIDAvailable)
@@ -227,19 +243,19 @@ func (s *source) onConnectionUp(cm *autopaho.ConnectionManager, ack *paho.Connac
 	go s.subscribe(cm)
 }
 
-func (s *source) onConnectionDown() bool {
+func (s *Source) onConnectionDown() bool {
 	s.connected.Store(false)
 	s.subscribed.Store(false)
-	s.connGauge.Set(0)
-	s.metrics.mqttConnErrors.Inc()
+	s.metrics.Connected.Set(0)
+	s.metrics.ConnErrors.Inc()
 	s.log.Warn("mqtt connection lost; reconnecting", slog.String("url", s.cfg.URL))
 	return true
 }
 
 // subscribe subscribes to every route filter on a new connection, and to the fence topic.
-func (s *source) subscribe(cm *autopaho.ConnectionManager) {
+func (s *Source) subscribe(cm *autopaho.ConnectionManager) {
 	if s.useSubIDs.Load() {
-		s.fenceOK.Store(s.subscribeSet(cm, []subscription{{filter: s.fenceName, qos: 1, own: true}}))
+		s.fenceOK.Store(s.subscribeSet(cm, []Subscription{{Filter: s.fenceName, QoS: 1, own: true}}))
 	}
 	s.subscribed.Store(s.subscribeSet(cm, s.subs()))
 }
@@ -248,7 +264,7 @@ func (s *source) subscribe(cm *autopaho.ConnectionManager) {
 // broker has then routed every message it routed before, and will route every later one,
 // on the far side of the fence in this session's queue. Without subscription identifiers or
 // when the broker refused the fence topic it does nothing.
-func (s *source) fence(ctx context.Context) {
+func (s *Source) fence(ctx context.Context) {
 	if s.cm == nil || !s.fenceOK.Load() {
 		return
 	}
@@ -262,7 +278,7 @@ func (s *source) fence(ctx context.Context) {
 
 // filterName is the filter as subscribed: with the shared-subscription prefix when
 // mqtt.shared_group is set.
-func (s *source) filterName(filter string) string {
+func (s *Source) filterName(filter string) string {
 	if s.cfg.SharedGroup != "" {
 		return mqtttopic.Shared(s.cfg.SharedGroup, filter)
 	}
@@ -272,7 +288,7 @@ func (s *source) filterName(filter string) string {
 // subscribeSet subscribes to subs in one SUBSCRIBE and reports whether the broker granted all.
 // Retain handling 1 asks the broker to send retained messages only for new subscriptions, so a
 // reconnect does not replay them.
-func (s *source) subscribeSet(cm *autopaho.ConnectionManager, subs []subscription) bool {
+func (s *Source) subscribeSet(cm *autopaho.ConnectionManager, subs []Subscription) bool {
 	if len(subs) == 0 {
 		return true
 	}
@@ -280,11 +296,11 @@ func (s *source) subscribeSet(cm *autopaho.ConnectionManager, subs []subscriptio
 	// identifier applies to a whole packet.
 	var reqs []*paho.Subscribe
 	for _, sub := range subs {
-		name := sub.filter
+		name := sub.Filter
 		if !sub.own {
-			name = s.filterName(sub.filter)
+			name = s.filterName(sub.Filter)
 		}
-		opt := paho.SubscribeOptions{Topic: name, QoS: sub.qos, RetainHandling: 1}
+		opt := paho.SubscribeOptions{Topic: name, QoS: sub.QoS, RetainHandling: 1}
 		if s.useSubIDs.Load() {
 			id := s.subID(name)
 			reqs = append(reqs, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{opt},
@@ -319,10 +335,12 @@ func (s *source) subscribeSet(cm *autopaho.ConnectionManager, subs []subscriptio
 	return ok
 }
 
-// acksWritten returns once the acknowledgements given so far have been written to the
-// broker and the broker has read them (a PINGREQ written after them is answered), or their
-// connection has closed, so they never will be; or with ctx's error.
-func (s *source) acksWritten(ctx context.Context) error {
+// AcksWritten returns once the acknowledgements sent so far (Ack.Send) have been written to
+// the broker and the broker has read them (a PINGREQ written after them is answered), or their
+// connection has closed, so they never will be; or with ctx's error. A drain calls it before
+// Disconnect: paho writes acknowledgements every mqtt.ack_interval and has no call that
+// flushes them or says they are out.
+func (s *Source) AcksWritten(ctx context.Context) error {
 	pc := s.conn.Load()
 	if pc == nil {
 		return nil
@@ -339,11 +357,53 @@ func (s *source) acksWritten(ctx context.Context) error {
 	return nil
 }
 
-// ready reports whether the session is connected and subscribed.
-func (s *source) ready() bool { return s.connected.Load() && s.subscribed.Load() }
+// HoldReads stops reading from the broker until ReleaseReads: the caller's OnMessage waits
+// for room (see readGate), and what the broker sends meanwhile should stay with the broker,
+// not pile up in paho's queue.
+func (s *Source) HoldReads() { s.reads.hold() }
 
-// disconnect sends DISCONNECT and waits for autopaho to finish.
-func (s *source) disconnect(ctx context.Context) error {
+// ReleaseReads lets reading go on after HoldReads.
+func (s *Source) ReleaseReads() { s.reads.open() }
+
+// Ack acknowledges one message on the connection it arrived on, and lets AcksWritten wait
+// for it. The zero value acknowledges nothing.
+type Ack struct {
+	conn   *packetConn
+	client *paho.Client
+	packet *paho.Publish
+}
+
+// AckOf returns the acknowledgement of pr, a message OnMessage is receiving. autopaho dials
+// only after the previous connection's client has stopped, so it arrived on the newest
+// connection.
+func (s *Source) AckOf(pr paho.PublishReceived) Ack {
+	return Ack{conn: s.conn.Load(), client: pr.Client, packet: pr.Packet}
+}
+
+// Send acknowledges the message; paho writes acknowledgements in receive order every
+// mqtt.ack_interval. A QoS 0 message has none. An error means the connection that delivered
+// the message is gone, and the broker redelivers it.
+func (a Ack) Send() error {
+	if a.client == nil || a.packet == nil || a.packet.QoS == 0 {
+		return nil
+	}
+	// Expect it before paho can write it, so that AcksWritten waits for it.
+	a.conn.expectAck(a.packet.PacketID)
+	if err := a.client.Ack(a.packet); err != nil {
+		a.conn.unexpectAck(a.packet.PacketID)
+		return err
+	}
+	return nil
+}
+
+// Ready reports whether the session is connected and subscribed.
+func (s *Source) Ready() bool { return s.connected.Load() && s.subscribed.Load() }
+
+// Connected reports whether the session is connected.
+func (s *Source) Connected() bool { return s.connected.Load() }
+
+// Disconnect sends DISCONNECT and waits for autopaho to finish, or for ctx.
+func (s *Source) Disconnect(ctx context.Context) error {
 	if s.cm == nil {
 		return nil
 	}
@@ -353,4 +413,55 @@ func (s *source) disconnect(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	return err
+}
+
+// Resubscribe moves the MQTT subscriptions from old to next: new filters first, so there is no
+// moment when a filter kept across the change is not subscribed, then unsubscribes the rest.
+// While disconnected it does nothing: the next connection subscribes to the current set.
+func (s *Source) Resubscribe(ctx context.Context, old, next []Subscription) {
+	if s.cm == nil || !s.connected.Load() {
+		return
+	}
+	has := func(subs []Subscription, f Subscription) bool { return slices.Contains(subs, f) }
+	var add, drop []Subscription
+	for _, n := range next {
+		if !has(old, n) {
+			add = append(add, n)
+		}
+	}
+	for _, o := range old {
+		if !slices.ContainsFunc(next, func(n Subscription) bool { return n.Filter == o.Filter }) {
+			drop = append(drop, o)
+		}
+	}
+	if len(add) > 0 {
+		s.subscribeSet(s.cm, add)
+	}
+	if len(add) > 0 && len(drop) > 0 {
+		// Between a message routed only to an old filter and one routed only to a new one,
+		// put a fence: the two can then never look like copies of one message.
+		s.fence(ctx)
+	}
+	if len(drop) > 0 {
+		var filters []string
+		for _, d := range drop {
+			filters = append(filters, s.filterName(d.Filter))
+		}
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
+		defer cancel()
+		if _, err := s.cm.Unsubscribe(ctx, &paho.Unsubscribe{Topics: filters}); err != nil {
+			s.log.Warn("mqtt unsubscribe failed; messages on these filters will be counted as unrouted",
+				slog.String("filters", strings.Join(filters, ",")), slog.String("error", err.Error()))
+		}
+	}
+}
+
+// LeaveShares unsubscribes subs when the session is a member of a shared-subscription group:
+// the broker keeps dealing new messages to a member's session even while it is away, so an
+// instance that stops without unsubscribing would hold its share until it comes back.
+// Messages already sent to it still arrive.
+func (s *Source) LeaveShares(ctx context.Context, subs []Subscription) {
+	if s.cfg.SharedGroup != "" {
+		s.Resubscribe(ctx, subs, nil)
+	}
 }
