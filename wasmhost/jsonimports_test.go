@@ -19,6 +19,7 @@ import (
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/sdk/jsonfield"
 
+	"github.com/tributary-gw/tributary/wasmhost/hostfunc"
 	"github.com/tributary-gw/tributary/wasmhost/wasmtest"
 )
 
@@ -341,13 +342,13 @@ func TestJSONImports_badPointers(t *testing.T) {
 			if !tc.wantErr {
 				// The result frame is empty, so the call itself fails
 				// decoding (BadResult) but not in the import.
-				if err != nil && strings.Contains(err.Error(), errGuestPointer.Error()) {
+				if err != nil && strings.Contains(err.Error(), hostfunc.ErrGuestPointer.Error()) {
 					t.Fatalf("in-range call failed in the import: %v", err)
 				}
 				return
 			}
 			pe, ok := AsPluginError(err)
-			if !ok || pe.Kind != BadResult || !strings.Contains(err.Error(), errGuestPointer.Error()) {
+			if !ok || pe.Kind != BadResult || !strings.Contains(err.Error(), hostfunc.ErrGuestPointer.Error()) {
 				t.Fatalf("err = %v, want a bad_result PluginError about the pointer", err)
 			}
 			if _, err := in.Handle(ctx, []abi.Message{msg("x")}); err != ErrInstanceClosed {
