@@ -1,4 +1,4 @@
-package wasmhost
+package jsonimports
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/tributary-gw/tributary/sdk/abi"
@@ -16,96 +15,40 @@ import (
 	"github.com/tributary-gw/tributary/wasmhost/hostfunc"
 )
 
-// The optional JSON imports of module tributary (sdk/ABI.md §2.1). They run
-// sdk/jsonfield natively on guest memory, so a guest's JSON field access
-// costs what it costs natively instead of what Go compiled to wasm costs.
-const (
-	importJSONParse    = "json_parse"
-	importJSONGet      = "json_get"
-	importJSONSet      = "json_set"
-	importJSONDelete   = "json_delete"
-	importJSONFloat    = "json_float"
-	importJSONSetFloat = "json_set_float"
-	importJSONEdit     = "json_edit"
-	importJSONFind     = "json_find"
-	importJSONChildren = "json_children"
-)
-
 // Result codes of the JSON imports (sdk/ABI.md §2.1). Spans and sizes are
 // non-negative; failures are negative.
 const (
-	jsonNotFound  int64 = -1 // json_get: no such path; json_delete: nothing deleted
-	jsonMalformed int64 = -2 // malformed JSON, or a path that cannot be set
+	jsonNotFound  = abi.JSONNotFound  // json_get: no such path; json_delete: nothing deleted
+	jsonMalformed = abi.JSONMalformed // malformed JSON, or a path that cannot be set
 )
 
-// hostImport is one function of module tributary: its wasm signature and
-// its implementation.
-type hostImport struct {
-	name           string
-	params, result []api.ValueType
-	paramNames     []string
-	fn             func(h *Host) api.GoModuleFunc
-}
-
-// tributaryImports lists every function of module tributary. A guest may
-// import any subset; checkModule rejects other names and other signatures.
-var tributaryImports = func() []hostImport {
+// Functions returns the JSON imports of module tributary (sdk/ABI.md §2.1),
+// one [hostfunc.Function] per name of abi.ImportsJSON, for
+// wasmhost.HostConfig.Extensions. Each call returns a new slice; the
+// functions are safe for concurrent use.
+func Functions() []hostfunc.Function {
 	i32, i64, f64 := api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeF64
-	return []hostImport{
-		{name: abi.ImportLog, params: []api.ValueType{i32, i32, i32}, paramNames: []string{"level", "ptr", "len"},
-			fn: func(h *Host) api.GoModuleFunc { return h.hostLog }},
-		{name: importJSONParse, params: []api.ValueType{i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonParse }},
-		{name: importJSONGet, params: []api.ValueType{i32, i32, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonGet }},
-		{name: importJSONSet, params: []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "val_ptr", "val_len", "out_ptr", "out_cap"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonSet }},
-		{name: importJSONDelete, params: []api.ValueType{i32, i32, i32, i32, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "out_ptr", "out_cap"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonDelete }},
-		{name: importJSONFloat, params: []api.ValueType{i32, i32}, result: []api.ValueType{f64},
-			paramNames: []string{"val_ptr", "val_len"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonFloat }},
-		{name: importJSONSetFloat, params: []api.ValueType{i32, i32, i32, i32, f64, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "f", "out_ptr", "out_cap"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonSetFloat }},
-		{name: importJSONEdit, params: []api.ValueType{i32, i32, i32, i32, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len", "prog_ptr", "prog_len", "out_ptr", "out_cap"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonEdit }},
-		{name: importJSONFind, params: []api.ValueType{i32, i32, i32, i32, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len", "paths_ptr", "paths_len", "out_ptr", "n"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonFind }},
-		{name: importJSONChildren, params: []api.ValueType{i32, i32, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"val_ptr", "val_len", "out_ptr", "out_cap"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonChildren }},
+	return []hostfunc.Function{
+		{Name: abi.ImportJSONParse, Params: []api.ValueType{i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len"}, Func: jsonParse},
+		{Name: abi.ImportJSONGet, Params: []api.ValueType{i32, i32, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len"}, Func: jsonGet},
+		{Name: abi.ImportJSONSet, Params: []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "val_ptr", "val_len", "out_ptr", "out_cap"},
+			Func:       jsonSet},
+		{Name: abi.ImportJSONDelete, Params: []api.ValueType{i32, i32, i32, i32, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "out_ptr", "out_cap"}, Func: jsonDelete},
+		{Name: abi.ImportJSONFloat, Params: []api.ValueType{i32, i32}, Results: []api.ValueType{f64},
+			ParamNames: []string{"val_ptr", "val_len"}, Func: jsonFloat},
+		{Name: abi.ImportJSONSetFloat, Params: []api.ValueType{i32, i32, i32, i32, f64, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "f", "out_ptr", "out_cap"}, Func: jsonSetFloat},
+		{Name: abi.ImportJSONEdit, Params: []api.ValueType{i32, i32, i32, i32, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len", "prog_ptr", "prog_len", "out_ptr", "out_cap"}, Func: jsonEdit},
+		{Name: abi.ImportJSONFind, Params: []api.ValueType{i32, i32, i32, i32, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len", "paths_ptr", "paths_len", "out_ptr", "n"}, Func: jsonFind},
+		{Name: abi.ImportJSONChildren, Params: []api.ValueType{i32, i32, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"val_ptr", "val_len", "out_ptr", "out_cap"}, Func: jsonChildren},
 	}
-}()
-
-// findImport returns the tributary import called name.
-func findImport(name string) (hostImport, bool) {
-	for _, im := range tributaryImports {
-		if im.name == name {
-			return im, true
-		}
-	}
-	return hostImport{}, false
-}
-
-// instantiateTributary adds module tributary, with every import of
-// tributaryImports, to rt.
-func (h *Host) instantiateTributary(ctx context.Context, rt wazero.Runtime, module string) error {
-	b := rt.NewHostModuleBuilder(module)
-	for _, im := range tributaryImports {
-		b = b.NewFunctionBuilder().
-			WithGoModuleFunction(im.fn(h), im.params, im.result).
-			WithParameterNames(im.paramNames...).
-			Export(im.name)
-	}
-	_, err := b.Instantiate(ctx)
-	return err
 }
 
 // span packs the position of v inside doc as off<<32 | len, or returns
