@@ -202,9 +202,10 @@ func (h *Host) runtime(ctx context.Context, c class) (wazero.Runtime, error) {
 //
 // Errors name the plugin: a module limit ([Precheck]), the compile budget
 // ([CompileBudgetError]), invalid wasm, a missing ABI marker, a missing or
-// mistyped export (each one is listed), an import other than a function of module
-// tributary (sdk/ABI.md §2) or WASI preview 1, an imported memory, ctx's
-// error, or ErrHostClosed.
+// mistyped export (each one is listed), an import other than tributary.log,
+// a function registered in HostConfig.Extensions (sdk/ABI.md §2) or WASI
+// preview 1, or one with another signature, an imported memory, ctx's error,
+// or ErrHostClosed.
 func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, error) {
 	return h.CompileWithLimits(ctx, name, wasm, h.limits)
 }
