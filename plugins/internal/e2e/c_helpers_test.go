@@ -21,6 +21,7 @@ import (
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 	"github.com/tributary-gw/tributary/wasmhost"
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 )
 
 // requireClangEnv makes C guest tests fail instead of skipping when clang or
@@ -87,7 +88,9 @@ var (
 // plugin binary is compiled once.
 func sharedHost(t testing.TB) *wasmhost.Host {
 	t.Helper()
-	testHostOnce.Do(func() { testHost, testHostErr = wasmhost.NewHost(context.Background(), wasmhost.HostConfig{}) })
+	testHostOnce.Do(func() {
+		testHost, testHostErr = wasmhost.NewHost(context.Background(), wasmhost.HostConfig{Extensions: jsonimports.Functions()})
+	})
 	if testHostErr != nil {
 		t.Fatal(testHostErr)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 	"github.com/tributary-gw/tributary/wasmhost"
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 )
 
 // SensorPayload is the realistic ~180-byte reading the benchmarks use.
@@ -95,7 +96,7 @@ func NewWasm(t testing.TB, cfg string) (*wasmhost.Instance, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{})
+	host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{Extensions: jsonimports.Functions()})
 	if err != nil {
 		t.Fatal(err)
 	}
