@@ -83,9 +83,9 @@ mqtt: {url: %q, client_id: %q, reconnect_max: 500ms}
 kafka: {brokers: [%s], compression: none}
 admin: {listen: "127.0.0.1:0"}
 flow: {drain_timeout: 20s}
-plugins: {dir: %q}
+plugins: {dir: %q, cache_dir: %q}
 tenants: {dir: %q}
-`, mq.URL(), clientID, strings.Join(kf.Brokers(), ", "), pluginsDir, tenantsDir)
+`, mq.URL(), clientID, strings.Join(kf.Brokers(), ", "), pluginsDir, compileCache(t), tenantsDir)
 	tenant := `
 mqtt_prefixes: [acme/]
 kafka_prefixes: [acme.]

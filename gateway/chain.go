@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/wasmhost"
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 )
 
 // pluginLimits maps the plugins.limits section to wasmhost.Limits.
@@ -45,6 +46,8 @@ func hostConfig(cfg *config.Config, log *slog.Logger, obs wasmhost.Observer) was
 			Concurrency: c.Concurrency,
 		},
 		ModuleLimits: moduleLimits(cfg.Plugins.Limits),
+		// sdk/jsonfield in guests runs natively through these (sdk/ABI.md §2.1).
+		Extensions: jsonimports.Functions(),
 	}
 }
 

@@ -133,6 +133,7 @@ func TestChain_InitFailureFailsNew(t *testing.T) {
 	r.Chain = []config.Stage{{Plugin: "conformance", Config: map[string]any{"fail_init": "no such sensor table"}}}
 	cfg.Routes = []config.Route{r}
 	cfg.Plugins.Dir = conformancePlugins(t)
+	cfg.Plugins.CacheDir = compileCache(t)
 	_, err := gateway.New(cfg)
 	if err == nil || !strings.Contains(err.Error(), "routes[0] (r).chain[0] (conformance)") ||
 		!strings.Contains(err.Error(), "no such sensor table") {

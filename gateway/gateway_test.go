@@ -34,6 +34,7 @@ func testConfig(t *testing.T, mqURL string, kf *gatewaytest.KafkaCluster, routes
 	cfg.Admin.Listen = "127.0.0.1:0"
 	cfg.Flow.DrainTimeout = 20 * time.Second
 	cfg.MQTT.ReconnectMax = 500 * time.Millisecond
+	cfg.Plugins.CacheDir = compileCache(t)
 	for i := range routes {
 		r := &routes[i]
 		if r.To.Key == "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/tributary-gw/tributary/gateway"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
+	"github.com/tributary-gw/tributary/wasmhost/wasmtest"
 )
 
 func TestMain(m *testing.M) {
@@ -29,6 +30,18 @@ func httpGet(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// compileCache returns the compile cache that test binaries share (wasmtest.CompileCacheDir),
+// so each distinct plugin is compiled once per machine rather than once per test; "" (compile
+// without a cache) when it cannot be had.
+func compileCache(t *testing.T) string {
+	dir, err := wasmtest.CompileCacheDir()
+	if err != nil {
+		t.Logf("no shared compile cache, compiling plugins in this test: %v", err)
+		return ""
+	}
+	return dir
 }
 
 func gatewayWithReload(path string) gateway.Option { return gateway.WithReloadFrom(path, nil) }

@@ -173,8 +173,8 @@ func TestReload_FromFile(t *testing.T) {
 	path := filepath.Join(dir, "tributary.yaml")
 	write := func(routes string) {
 		t.Helper()
-		yaml := fmt.Sprintf("mqtt:\n  url: %s\n  client_id: reload-from-file\nkafka:\n  brokers: [%s]\n  compression: none\nadmin:\n  listen: 127.0.0.1:0\nplugins:\n  dir: %s\nroutes:\n%s",
-			mq.URL(), kf.Brokers()[0], dir, routes)
+		yaml := fmt.Sprintf("mqtt:\n  url: %s\n  client_id: reload-from-file\nkafka:\n  brokers: [%s]\n  compression: none\nadmin:\n  listen: 127.0.0.1:0\nplugins:\n  dir: %s\n  cache_dir: %q\nroutes:\n%s",
+			mq.URL(), kf.Brokers()[0], dir, compileCache(t), routes)
 		if err := os.WriteFile(path+".tmp", []byte(yaml), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 	"github.com/tributary-gw/tributary/wasmhost"
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 )
 
 // markerVersions builds the marker guest and returns its two versions, v1 and v2: the same
@@ -63,7 +64,7 @@ func swapUnderLoad(b *testing.B, rate int) {
 	}
 	// Warm the disk cache with both versions, as a previous run would have.
 	ctx := context.Background()
-	warm, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{CacheDir: cache})
+	warm, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{CacheDir: cache, Extensions: jsonimports.Functions()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -45,9 +45,9 @@ mqtt: {url: %q, client_id: %q, reconnect_max: 500ms}
 kafka: {brokers: [%s], compression: none}
 admin: {listen: "127.0.0.1:0"}
 flow: {drain_timeout: 20s}
-plugins: {dir: %q}
+plugins: {dir: %q, cache_dir: %q}
 tenants: {dir: %q}
-`, mqURL, clientID, strings.Join(kf.Brokers(), ", "), s.pluginsDir, s.tenantsDir)
+`, mqURL, clientID, strings.Join(kf.Brokers(), ", "), s.pluginsDir, compileCache(t), s.tenantsDir)
 	if err := os.WriteFile(s.cfgPath, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}

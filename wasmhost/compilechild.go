@@ -37,6 +37,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/tributary-gw/tributary/wasmhost/hostfunc"
 )
 
 // compileChildEnv marks a process as a compile child (value "1").
@@ -110,6 +112,9 @@ type childRequest struct {
 	Timeout     time.Duration `json:"timeout"`
 	Size        int           `json:"size"`
 	SleepFirst  time.Duration `json:"sleep_first,omitempty"` // tests only
+	// Extensions are the signatures of the Host's HostConfig.Extensions,
+	// so the child accepts the same imports of module tributary.
+	Extensions []extensionSignature `json:"extensions,omitempty"`
 }
 
 // childReply is the child's answer, one JSON line on stdout.
@@ -171,7 +176,8 @@ func compileInChild(in io.Reader) (reply childReply) {
 			cache = nil
 		}
 	}
-	reply = checkModuleBytes(context.Background(), cache, wasm)
+	tributary := append([]hostfunc.Function{logFunction}, signatureFunctions(req.Extensions)...)
+	reply = checkModuleBytes(context.Background(), cache, tributary, wasm)
 	if cacheErr != nil && reply.CacheError == "" {
 		reply.CacheError = cacheErr.Error()
 	}
@@ -181,9 +187,10 @@ func compileInChild(in io.Reader) (reply childReply) {
 // checkModuleBytes does the work of an in-process compile on its own, in
 // throwaway runtimes: instrumentLoops, then compile and checkModule of the
 // rewritten module in a runtime configured like Host.validatorFast, else of
-// wasm in one configured like Host.validator. With cache nil, it uses an
-// in-memory cache it closes afterwards.
-func checkModuleBytes(ctx context.Context, cache wazero.CompilationCache, wasm []byte) (reply childReply) {
+// wasm in one configured like Host.validator, accepting the functions
+// tributary of module tributary (only their signatures are used). With
+// cache nil, it uses an in-memory cache it closes afterwards.
+func checkModuleBytes(ctx context.Context, cache wazero.CompilationCache, tributary []hostfunc.Function, wasm []byte) (reply childReply) {
 	defer func() {
 		// wazero panics when it cannot map executable memory.
 		if r := recover(); r != nil {
@@ -191,7 +198,7 @@ func checkModuleBytes(ctx context.Context, cache wazero.CompilationCache, wasm [
 			reply = childReply{Error: fmt.Sprintf("compile: wazero panicked: %v", r), OutOfMemory: errors.Is(err, syscall.ENOMEM)}
 		}
 	}()
-	h := &Host{logger: slog.New(slog.DiscardHandler), cache: cache}
+	h := &Host{logger: slog.New(slog.DiscardHandler), cache: cache, tributary: tributary}
 	if cache == nil {
 		h.cache = wazero.NewCompilationCache()
 		defer h.cache.Close(ctx)
@@ -252,7 +259,8 @@ const maxChildStderr = 16 << 10
 // child crashed.
 func (h *Host) checkInChild(ctx context.Context, wasm []byte, cacheDir string) (childReply, error) {
 	b := h.budget
-	hdr, _ := json.Marshal(childRequest{CacheDir: cacheDir, MemoryBytes: b.MemoryBytes, Timeout: b.Timeout, Size: len(wasm), SleepFirst: h.childSleep})
+	hdr, _ := json.Marshal(childRequest{CacheDir: cacheDir, MemoryBytes: b.MemoryBytes, Timeout: b.Timeout, Size: len(wasm), SleepFirst: h.childSleep,
+		Extensions: h.extensionSignatures()})
 	in := io.MultiReader(bytes.NewReader(hdr), bytes.NewReader([]byte{'\n'}), bytes.NewReader(wasm))
 
 	cmd := exec.Command(childExecutable())

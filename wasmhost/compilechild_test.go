@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 	"github.com/tributary-gw/tributary/wasmhost/wasmtest"
 )
 
@@ -427,12 +428,12 @@ func TestCompile_measurePlugins(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for _, f := range files {
 		wasm := readFile(t, f)
-		h, _ := newWatchedHost(t, HostConfig{Logger: logger})
+		h, _ := newWatchedHost(t, HostConfig{Logger: logger, Extensions: jsonimports.Functions()}) // as the gateway's
 		start := time.Now()
 		_, err := h.Compile(context.Background(), filepath.Base(f), wasm)
 		t.Logf("%s (%d bytes): %v, error %v", filepath.Base(f), len(wasm), time.Since(start), err)
 		for _, mib := range []int64{32, 64, 96, 128, 256} {
-			h, _ := newWatchedHost(t, HostConfig{Logger: logger, Compile: CompileBudget{MemoryBytes: mib << 20}})
+			h, _ := newWatchedHost(t, HostConfig{Logger: logger, Compile: CompileBudget{MemoryBytes: mib << 20}, Extensions: jsonimports.Functions()})
 			if _, err := h.Validate(context.Background(), filepath.Base(f), wasm, ModuleLimits{}); err == nil {
 				t.Logf("%s compiles within a memory budget of %d MiB", filepath.Base(f), mib)
 				break

@@ -6,12 +6,16 @@
 // their bytes), instances ([Instance]), the bounded pools that lend them to
 // workers ([Pool]), chains of pools ([Chain]), per-plugin [Limits] and the
 // host side of the ABI: frame transfer, pointer checks, error classification
-// ([PluginError]) and the tributary.log import.
+// ([PluginError]) and the tributary.log import. Other functions of module
+// tributary are extensions its user registers ([HostConfig].Extensions, each
+// a wasmhost/hostfunc.Function), such as the JSON imports of sdk/ABI.md §2.1
+// in wasmhost/jsonimports; a guest importing a function the Host does not
+// have fails [Host.Compile], naming the import.
 //
 // The main entry point is [NewHost], then [Host.Compile], [NewPool] per chain
 // stage and [NewChain]:
 //
-//	host, _ := wasmhost.NewHost(ctx, wasmhost.HostConfig{CacheDir: dir})
+//	host, _ := wasmhost.NewHost(ctx, wasmhost.HostConfig{CacheDir: dir, Extensions: jsonimports.Functions()})
 //	p, _ := host.Compile(ctx, "celsius", wasmBytes)
 //	pool, _ := wasmhost.NewPool(ctx, host, p, []byte(`{"field":"temp"}`), wasmhost.Limits{}, 4)
 //	p.Close() // the pool keeps its own reference
@@ -82,11 +86,14 @@
 //
 // # Imports
 //
-// wasmhost imports sdk/abi (the wire format shared with guests), sdk/jsonfield
-// (the JSON code behind the optional tributary.json_* host imports, so guests
-// and host edit JSON identically) and wazero, nothing else outside the
-// standard library. It must never import gateway or
-// a metrics library: it reports through the [Observer] interface instead.
+// wasmhost imports sdk/abi (the wire format shared with guests),
+// wasmhost/hostfunc (the type of a host function, shared with extensions) and
+// wazero, nothing else outside the standard library. It does not import
+// sdk/jsonfield or any other guest library: the optional tributary.json_*
+// imports live in wasmhost/jsonimports, which imports sdk/jsonfield (so
+// guests and host edit JSON identically) and is handed to [NewHost] by the
+// gateway and the CLI. It must never import gateway or a metrics library: it
+// reports through the [Observer] interface instead.
 //
 // # Rationale
 //

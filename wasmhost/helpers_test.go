@@ -16,6 +16,7 @@ import (
 
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 )
 
 // One Host and one build directory per test binary: each guest is built and
@@ -41,7 +42,8 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(buildDir)
 		logger := slog.New(slog.NewTextHandler(io.MultiWriter(testLogs), &slog.HandlerOptions{Level: slog.LevelDebug}))
-		testHostV, err = NewHost(ctx, HostConfig{CacheDir: filepath.Join(buildDir, "cache"), Logger: logger, Observer: testObs})
+		testHostV, err = NewHost(ctx, HostConfig{CacheDir: filepath.Join(buildDir, "cache"), Logger: logger, Observer: testObs,
+			Extensions: jsonimports.Functions()}) // the jsonfast guests of the interrupt tests use them
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -105,6 +107,29 @@ func newTestPool(tb testing.TB, p *Plugin, config string, lim Limits, size int) 
 		}
 	})
 	return pool
+}
+
+// sensorPayload is the seed's ~180-byte building sensor reading.
+const sensorPayload = `{"device_id":"bldg1-f1-r101-s000","floor":1,"room":101,"metric":"temperature",` +
+	`"ts":1795580496255,"value":21.25,"unit":"celsius","battery":76.07,"rssi":-48,"seq":12}`
+
+// noRecycle keeps one instance for the whole run.
+var noRecycle = Limits{RecycleAfterCalls: 1 << 30, RecycleAboveBytes: 1 << 40}
+
+// loopPerMsg runs f in a b.Loop and reports ns/msg (wall) and cpu-ns/msg:
+// the process's user+system CPU time per message, which stays meaningful
+// when other processes compete for the cores (wall time then includes the
+// time spent waiting for one).
+func loopPerMsg(b *testing.B, batch int, f func()) {
+	b.ReportAllocs()
+	before := cpuTime()
+	for b.Loop() {
+		f()
+	}
+	cpu := cpuTime() - before
+	msgs := float64(b.N * batch)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/msgs, "ns/msg")
+	b.ReportMetric(float64(cpu.Nanoseconds())/msgs, "cpu-ns/msg")
 }
 
 // msg is a message with the given payload and fixed metadata.

@@ -18,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/tributary-gw/tributary/sdk/abi"
+	"github.com/tributary-gw/tributary/wasmhost/hostfunc"
 )
 
 // ErrHostClosed is returned by Host methods after [Host.Close].
@@ -42,6 +43,14 @@ type HostConfig struct {
 	// ([Precheck]); [Host.CompileWithLimits] takes its own. The zero value
 	// means the defaults.
 	ModuleLimits ModuleLimits
+	// Extensions are host functions added to module tributary next to log
+	// (sdk/ABI.md §2), such as the optional JSON imports of §2.1
+	// (wasmhost/jsonimports.Functions). A module may import log and the
+	// registered extensions of module tributary, and nothing else of it:
+	// Compile rejects an import of an unregistered function, naming it.
+	// Names must be unique and must not be log, or NewHost fails. The
+	// functions are called concurrently by every instance of the Host.
+	Extensions []hostfunc.Function
 }
 
 // Host owns the wazero runtimes (one per limit class, keyed by
@@ -63,6 +72,9 @@ type Host struct {
 	validator, validatorFast wazero.RuntimeConfig
 	// wasi holds the signatures of every WASI preview 1 function.
 	wasi map[string]api.FunctionDefinition
+	// tributary holds the functions of module tributary: log first, then
+	// HostConfig.Extensions. In a compile child, only their signatures.
+	tributary []hostfunc.Function
 
 	mu       sync.Mutex
 	closed   bool
@@ -94,7 +106,13 @@ type Host struct {
 // NewHost creates a Host. A CacheDir that cannot be created or written does
 // not fail it: the Host compiles in memory, logs the error once and reports
 // it from [Host.CacheError].
+//
+// NewHost fails, naming the function, when an extension is registered twice,
+// is called log, or has no implementation.
 func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
+	if err := checkExtensions(cfg.Extensions); err != nil {
+		return nil, err
+	}
 	h := &Host{
 		logger:   cfg.Logger,
 		obs:      cfg.Observer,
@@ -111,6 +129,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	if h.obs == nil {
 		h.obs = nopObserver{}
 	}
+	h.tributary = h.tributaryFunctions(slices.Clone(cfg.Extensions))
 	h.compileSlots = make(chan struct{}, h.budget.Concurrency)
 	h.openCache(cfg.CacheDir)
 	h.validator = h.runtimeConfig(false)
@@ -158,7 +177,7 @@ func (h *Host) runtime(ctx context.Context, c class) (wazero.Runtime, error) {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("wasmhost: runtime for %d pages: wasi: %w", pages, err)
 	}
-	err := h.instantiateTributary(ctx, rt, abi.ImportModule)
+	err := h.instantiateTributary(ctx, rt)
 	if err != nil {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("wasmhost: runtime for %d pages: host module %s: %w", pages, abi.ImportModule, err)
@@ -183,9 +202,10 @@ func (h *Host) runtime(ctx context.Context, c class) (wazero.Runtime, error) {
 //
 // Errors name the plugin: a module limit ([Precheck]), the compile budget
 // ([CompileBudgetError]), invalid wasm, a missing ABI marker, a missing or
-// mistyped export (each one is listed), an import other than a function of module
-// tributary (sdk/ABI.md §2) or WASI preview 1, an imported memory, ctx's
-// error, or ErrHostClosed.
+// mistyped export (each one is listed), an import other than tributary.log,
+// a function registered in HostConfig.Extensions (sdk/ABI.md §2) or WASI
+// preview 1, or one with another signature, an imported memory, ctx's error,
+// or ErrHostClosed.
 func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, error) {
 	return h.CompileWithLimits(ctx, name, wasm, h.limits)
 }
@@ -342,7 +362,7 @@ func (h *Host) Validate(ctx context.Context, name string, wasm []byte, lim Modul
 	defer h.releaseCompileSlot()
 	var reply childReply
 	if h.budget.InProcess {
-		reply = checkModuleBytes(ctx, nil, moved)
+		reply = checkModuleBytes(ctx, nil, h.tributary, moved)
 	} else if reply, err = h.checkInChild(ctx, moved, ""); err != nil {
 		return "", fmt.Errorf("plugin %q: %w", name, err)
 	}
@@ -501,14 +521,15 @@ func (h *Host) checkModule(cm wazero.CompiledModule) error {
 		var want api.FunctionDefinition
 		switch mod {
 		case abi.ImportModule:
-			im, ok := findImport(name)
+			im, ok := h.findImport(name)
 			if !ok {
-				errs = append(errs, fmt.Errorf("unknown import %s.%s", mod, name))
+				errs = append(errs, fmt.Errorf("unknown import %s.%s: not registered with this host, whose module %s has %s (HostConfig.Extensions registers more)",
+					mod, name, mod, h.tributaryNames()))
 				continue
 			}
-			if !sameTypes(fn.ParamTypes(), im.params) || !sameTypes(fn.ResultTypes(), im.result) {
+			if !sameTypes(fn.ParamTypes(), im.Params) || !sameTypes(fn.ResultTypes(), im.Results) {
 				errs = append(errs, fmt.Errorf("import %s.%s has signature %s, want %s",
-					mod, name, signature(fn.ParamTypes(), fn.ResultTypes()), signature(im.params, im.result)))
+					mod, name, signature(fn.ParamTypes(), fn.ResultTypes()), signature(im.Params, im.Results)))
 			}
 			continue
 		case wasi_snapshot_preview1.ModuleName:

@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/tributary-gw/tributary/sdk/abi"
+	"github.com/tributary-gw/tributary/wasmhost/hostfunc"
 )
 
 // ErrInstanceClosed is returned by [Instance.Handle] on an instance that was
@@ -279,7 +280,7 @@ func (in *Instance) classifyCall(fn api.Function, err error) error {
 	limit := in.lim.memoryLimitBytes()
 	nearLimit := uint64(in.mem.Size())+min(4<<20, limit/4) >= limit
 	kind := classify(err, nearLimit, in.oom.Load())
-	if errors.Is(err, errGuestPointer) {
+	if errors.Is(err, hostfunc.ErrGuestPointer) {
 		kind = BadResult
 	}
 	return in.fail(kind, fmt.Errorf("%s: %w", funcName(fn), err))

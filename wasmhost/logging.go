@@ -2,7 +2,6 @@ package wasmhost
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/tributary-gw/tributary/sdk/abi"
+	"github.com/tributary-gw/tributary/wasmhost/hostfunc"
 )
 
 // Guest log lines are rate-limited per plugin with a token bucket: bursts of
@@ -21,11 +21,6 @@ const (
 	logBurst     = 100
 	maxLogLine   = 4096
 )
-
-// errGuestPointer is the panic value of a host import that was handed a
-// pointer outside the guest's memory. wazero recovers it and wraps it with
-// %w, so the call fails and classify reports BadResult.
-var errGuestPointer = errors.New("guest passed a pointer outside its memory")
 
 // logLimiter is a token bucket shared by all instances of one plugin.
 type logLimiter struct {
@@ -145,10 +140,7 @@ func (h *Host) hostLog(_ context.Context, mod api.Module, stack []uint64) {
 	if n > maxLogLine {
 		n = maxLogLine
 	}
-	b, ok := mod.Memory().Read(ptr, n)
-	if !ok {
-		panic(errGuestPointer)
-	}
+	b := hostfunc.Bytes(mod.Memory(), uint64(ptr), uint64(n)) // panics with hostfunc.ErrGuestPointer: BadResult
 	v, ok := h.instances.Load(mod.Name())
 	if !ok {
 		return // the instance is being closed

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tributary-gw/tributary/cmd/tributary/internal/pluginkit"
 	"github.com/tributary-gw/tributary/wasmhost"
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 )
 
 var pluginUsage = `Usage:
@@ -291,7 +292,7 @@ func pluginCache() string {
 // newPluginHost makes the wasm host of build and test: guest logs to stderr, machine code
 // cached in pluginCache, or kept in memory when that folder cannot be used.
 func newPluginHost(ctx context.Context, stderr io.Writer) (*wasmhost.Host, error) {
-	cfg := wasmhost.HostConfig{Logger: guestLogger(stderr), CacheDir: pluginCache()}
+	cfg := wasmhost.HostConfig{Logger: guestLogger(stderr), CacheDir: pluginCache(), Extensions: jsonimports.Functions()}
 	host, err := wasmhost.NewHost(ctx, cfg)
 	if err != nil && cfg.CacheDir != "" {
 		cfg.CacheDir = ""

@@ -14,6 +14,7 @@ import (
 	"github.com/tributary-gw/tributary/gateway/pluginstore"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 	"github.com/tributary-gw/tributary/wasmhost"
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 )
 
 func TestMain(m *testing.M) {
@@ -119,7 +120,7 @@ func TestPluginLifecycle_RealModules(t *testing.T) {
 	broken := append(append([]byte{}, guest[:8]...), 0xff, 0xff, 0xff)
 
 	ctx := context.Background()
-	host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{})
+	host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{Extensions: jsonimports.Functions()})
 	if err != nil {
 		t.Fatal(err)
 	}

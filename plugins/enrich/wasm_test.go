@@ -10,6 +10,7 @@ import (
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 	"github.com/tributary-gw/tributary/wasmhost"
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 )
 
 // instance builds this plugin for wasip1 and instantiates it with cfg.
@@ -51,7 +52,7 @@ func TestWasmInitError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{})
+	host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{Extensions: jsonimports.Functions()})
 	if err != nil {
 		t.Fatal(err)
 	}

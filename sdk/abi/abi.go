@@ -25,6 +25,53 @@ const (
 	ImportLog = "log"
 )
 
+// The optional JSON field access imports of [ImportModule] (ABI.md §2.1).
+// A host provides them as an extension it registers; a guest imports only
+// those it calls. Signatures are in ABI.md §2.1; results are spans or sizes
+// (>= 0) or one of [JSONNotFound] and [JSONMalformed].
+const (
+	// ImportJSONParse is (doc_ptr, doc_len i32) -> i64 (§2.1).
+	ImportJSONParse = "json_parse"
+	// ImportJSONGet is (doc_ptr, doc_len, path_ptr, path_len i32) -> i64 (§2.1).
+	ImportJSONGet = "json_get"
+	// ImportJSONSet is (doc_ptr, doc_len, path_ptr, path_len, val_ptr,
+	// val_len, out_ptr, out_cap i32) -> i64 (§2.1).
+	ImportJSONSet = "json_set"
+	// ImportJSONDelete is (doc_ptr, doc_len, path_ptr, path_len, out_ptr,
+	// out_cap i32) -> i64 (§2.1).
+	ImportJSONDelete = "json_delete"
+	// ImportJSONFloat is (val_ptr, val_len i32) -> f64 (§2.1).
+	ImportJSONFloat = "json_float"
+	// ImportJSONSetFloat is (doc_ptr, doc_len, path_ptr, path_len i32, f
+	// f64, out_ptr, out_cap i32) -> i64 (§2.1).
+	ImportJSONSetFloat = "json_set_float"
+	// ImportJSONEdit is (doc_ptr, doc_len, prog_ptr, prog_len, out_ptr,
+	// out_cap i32) -> i64 (§2.1).
+	ImportJSONEdit = "json_edit"
+	// ImportJSONFind is (doc_ptr, doc_len, paths_ptr, paths_len, out_ptr, n
+	// i32) -> i64 (§2.1).
+	ImportJSONFind = "json_find"
+	// ImportJSONChildren is (val_ptr, val_len, out_ptr, out_cap i32) -> i64 (§2.1).
+	ImportJSONChildren = "json_children"
+)
+
+// ImportsJSON lists the JSON import names, in ABI.md §2.1's order of
+// definition. Do not modify it.
+var ImportsJSON = []string{
+	ImportJSONParse, ImportJSONGet, ImportJSONFloat, ImportJSONSet, ImportJSONSetFloat,
+	ImportJSONDelete, ImportJSONEdit, ImportJSONFind, ImportJSONChildren,
+}
+
+// Failure codes of the JSON imports' i64 results (ABI.md §2.1).
+const (
+	// JSONNotFound (-1): the path does not exist in a well-formed part of
+	// the document (json_get, json_delete; per path in json_find).
+	JSONNotFound int64 = -1
+	// JSONMalformed (-2): the document or value is not valid JSON, or the
+	// edit is impossible (§2.1).
+	JSONMalformed int64 = -2
+)
+
 // Log levels passed to the [ImportLog] host function (ABI.md §2). Other
 // values are treated as [LogInfo] by the host.
 const (

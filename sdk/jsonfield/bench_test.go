@@ -70,7 +70,7 @@ func BenchmarkEncodingJSONSetFloat(b *testing.B) {
 }
 
 // sensorReading is the ~180-byte sensor payload of issue #4's target (the
-// one wasmhost's guest benchmarks use).
+// one wasmhost/jsonimports' guest benchmarks use).
 const sensorReading = `{"device_id":"bldg1-f1-r101-s000","floor":1,"room":101,"metric":"temperature",` +
 	`"ts":1795580496255,"value":21.25,"unit":"celsius","battery":76.07,"rssi":-48,"seq":12}`
 

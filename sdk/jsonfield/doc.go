@@ -39,9 +39,10 @@
 // instead of one per field. The results are the same values and the same
 // errors (on a failure the Go code runs again to produce the error). The
 // module then imports those functions, so it needs a host that has them
-// (every Tributary host does). On other targets, and for the other
-// functions, the Go code runs; it is what the tests and fuzzers cover, and
-// wasmhost's tests compare the two paths.
+// (every Tributary host registers them, as the extension
+// wasmhost/jsonimports). On other targets, and for the other functions, the
+// Go code runs; it is what the tests and fuzzers cover, and
+// wasmhost/jsonimports' tests compare the two paths.
 //
 // [AppendEdit], [FindPaths] and [AppendChildSpans] are the host's side of
 // json_edit, json_find and json_children; plugins do not need them.

@@ -44,7 +44,9 @@ func jsonFloat(val unsafe.Pointer, valLen uint32) float64
 func jsonSetFloat(doc unsafe.Pointer, docLen uint32, path unsafe.Pointer, pathLen uint32,
 	f float64, out unsafe.Pointer, outCap uint32) int64
 
-// Result codes of the imports (ABI.md §2.1): spans and sizes are >= 0.
+// Result codes of the imports (ABI.md §2.1; abi.JSONNotFound and
+// abi.JSONMalformed, checked equal by TestHostImportNames): spans and sizes
+// are >= 0.
 const (
 	codeNotFound  = -1
 	codeMalformed = -2

@@ -3,7 +3,7 @@ package jsonfield
 import "errors"
 
 // This file is the native side of the json_edit, json_find and
-// json_children imports (sdk/ABI.md §2.1): wasmhost calls these functions
+// json_children imports (sdk/ABI.md §2.1): wasmhost/jsonimports calls these functions
 // on a guest's memory. Plugins use Edit, Fields and Value instead.
 
 // Program returns e's operations encoded as tributary.json_edit takes them

@@ -21,6 +21,8 @@ import (
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 	"github.com/tributary-gw/tributary/wasmhost"
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
+	"github.com/tributary-gw/tributary/wasmhost/wasmtest"
 )
 
 // requireClangEnv makes C guest tests fail instead of skipping when clang or
@@ -87,7 +89,13 @@ var (
 // plugin binary is compiled once.
 func sharedHost(t testing.TB) *wasmhost.Host {
 	t.Helper()
-	testHostOnce.Do(func() { testHost, testHostErr = wasmhost.NewHost(context.Background(), wasmhost.HostConfig{}) })
+	testHostOnce.Do(func() {
+		hc := wasmhost.HostConfig{Extensions: jsonimports.Functions()}
+		if cache, err := wasmtest.CompileCacheDir(); err == nil {
+			hc.CacheDir = cache
+		}
+		testHost, testHostErr = wasmhost.NewHost(context.Background(), hc)
+	})
 	if testHostErr != nil {
 		t.Fatal(testHostErr)
 	}
@@ -150,6 +158,9 @@ func startChainGateway(t *testing.T, mq *gatewaytest.Broker, kf *gatewaytest.Kaf
 	cfg.Flow.DrainTimeout = 20 * time.Second
 	cfg.Plugins.Dir = dir
 	cfg.Plugins.Instances = 1
+	if cache, err := wasmtest.CompileCacheDir(); err == nil {
+		cfg.Plugins.CacheDir = cache // each plugin compiled once per machine, not per test
+	}
 	for i := range routes {
 		r := &routes[i]
 		if r.To.Key == "" {

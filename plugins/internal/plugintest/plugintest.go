@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 	"github.com/tributary-gw/tributary/wasmhost"
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
+	"github.com/tributary-gw/tributary/wasmhost/wasmtest"
 )
 
 // SensorPayload is the realistic ~180-byte reading the benchmarks use.
@@ -84,32 +87,52 @@ func CheckLines(t *testing.T, got, want []string) {
 	}
 }
 
-// NewWasm builds this plugin for wasip1 (once per test binary) and returns
-// an instance initialised with cfg, closed at the end of the test; an init
-// failure is returned as the error. The call timeout is generous: tests and
-// benchmarks share a loaded machine, and limits are wasmhost's tests' job.
+// NewWasm builds this plugin for wasip1 and compiles it (both once per test binary, the
+// compilation kept in the compile cache that test binaries share) and returns an instance
+// initialised with cfg, closed at the end of the test; an init failure is returned as the
+// error. The call timeout is generous: tests and benchmarks share a loaded machine, and
+// limits are wasmhost's tests' job.
 func NewWasm(t testing.TB, cfg string) (*wasmhost.Instance, error) {
 	t.Helper()
 	ctx := context.Background()
-	wasm, err := os.ReadFile(sdktest.Build(t, "."))
-	if err != nil {
-		t.Fatal(err)
+	compiled.once.Do(func() { compiled.plugin, compiled.err = compilePlugin(t) })
+	if compiled.err != nil {
+		t.Fatal(compiled.err)
 	}
-	host, err := wasmhost.NewHost(ctx, wasmhost.HostConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = host.Close(ctx) })
-	p, err := host.Compile(ctx, "plugin", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := wasmhost.NewInstance(ctx, host, p, []byte(cfg), wasmhost.Limits{CallTimeout: time.Minute})
+	inst, err := wasmhost.NewInstance(ctx, compiled.host, compiled.plugin, []byte(cfg), wasmhost.Limits{CallTimeout: time.Minute})
 	if err != nil {
 		return nil, err
 	}
 	t.Cleanup(func() { _ = inst.Close(ctx) })
 	return inst, nil
+}
+
+// compiled is this test binary's plugin, compiled once by NewWasm's first call and kept for
+// the life of the process.
+var compiled struct {
+	once   sync.Once
+	host   *wasmhost.Host
+	plugin *wasmhost.Plugin
+	err    error
+}
+
+// compilePlugin builds the plugin in the working directory and compiles it in a Host whose
+// cache is the one test binaries share (or none, when that cannot be had).
+func compilePlugin(t testing.TB) (*wasmhost.Plugin, error) {
+	ctx := context.Background()
+	wasm, err := os.ReadFile(sdktest.Build(t, "."))
+	if err != nil {
+		return nil, err
+	}
+	hc := wasmhost.HostConfig{Extensions: jsonimports.Functions()}
+	if dir, err := wasmtest.CompileCacheDir(); err == nil {
+		hc.CacheDir = dir
+	}
+	compiled.host, err = wasmhost.NewHost(ctx, hc)
+	if err != nil {
+		return nil, err
+	}
+	return compiled.host.Compile(ctx, "plugin", wasm)
 }
 
 // RunWasm runs msgs through inst and describes each result.

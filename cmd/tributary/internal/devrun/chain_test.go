@@ -6,6 +6,9 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/wasmhost/wasmtest"
 )
 
 func TestChainPlugins(t *testing.T) {
@@ -57,6 +60,19 @@ func testPluginCache(t *testing.T) string {
 		t.Fatal(pluginCacheErr)
 	}
 	return pluginCacheDir
+}
+
+// loadSharingCompiles is config.LoadBytes with plugins.cache_dir set to the compile cache test
+// binaries share (wasmtest.CompileCacheDir), so the example's plugins are compiled once per
+// machine rather than once per test.
+func loadSharingCompiles(b []byte, env []string) (*config.Config, error) {
+	cfg, err := config.LoadBytes(b, env)
+	if err == nil && cfg.Plugins.CacheDir == "" {
+		if dir, derr := wasmtest.CompileCacheDir(); derr == nil {
+			cfg.Plugins.CacheDir = dir
+		}
+	}
+	return cfg, err
 }
 
 func TestMain(m *testing.M) {

@@ -110,7 +110,7 @@ func TestRun_EndToEnd(t *testing.T) {
 			ViewInterval: 50 * time.Millisecond,
 			SourceRoot:   t.TempDir(), // no example plugins; first-party ones from the checkout
 			PluginCache:  testPluginCache(t),
-			Load:         config.LoadBytes,
+			Load:         loadSharingCompiles,
 			Logger:       newTestLogger(&logs),
 			Stdout:       &out,
 		})
@@ -193,7 +193,7 @@ func TestRun_DurationStopsOnItsOwn(t *testing.T) {
 		Quiet:       true,
 		SourceRoot:  t.TempDir(),
 		PluginCache: testPluginCache(t),
-		Load:        config.LoadBytes,
+		Load:        loadSharingCompiles,
 		Logger:      newTestLogger(&gatewaytest.SyncBuffer{}),
 		Stdout:      &out,
 	})
@@ -263,7 +263,7 @@ func TestRun_BuildsExamplePlugins(t *testing.T) {
 	var environ []string
 	load := func(b []byte, env []string) (*config.Config, error) {
 		environ = env
-		return config.LoadBytes(b, env)
+		return loadSharingCompiles(b, env)
 	}
 	_, err := Run(ctx, Options{Duration: time.Millisecond, Quiet: true, SourceRoot: root, PluginCache: cache,
 		Load: load, Logger: newTestLogger(&gatewaytest.SyncBuffer{}), Stdout: &out})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 	"github.com/tributary-gw/tributary/wasmhost"
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 )
 
 func TestMain(m *testing.M) {
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) {
 
 func newHost(t *testing.T) *wasmhost.Host {
 	t.Helper()
-	h, err := wasmhost.NewHost(context.Background(), wasmhost.HostConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h, err := wasmhost.NewHost(context.Background(), wasmhost.HostConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Extensions: jsonimports.Functions()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func run(m *sdk.Message) error {
 }
 
 // outcome runs op on doc and formats what it returned. Keep it identical to
-// jsonOutcome in wasmhost/jsonimports_test.go.
+// jsonOutcome in wasmhost/jsonimports/jsonimports_test.go.
 func outcome(op string, doc []byte, path, value string) string {
 	show := func(b []byte, err error) string {
 		if err != nil {

@@ -1,10 +1,13 @@
-package wasmhost
+package jsonimports_test
 
 import (
 	"context"
 	"testing"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/tributary-gw/tributary/sdk/abi"
+	"github.com/tributary-gw/tributary/wasmhost"
 )
 
 // BenchmarkGuestNop measures a Go SDK guest that does nothing (the
@@ -15,7 +18,7 @@ func BenchmarkGuestNop(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchSensorBatches(b, "", p, func(b *testing.B, in *Instance, batch []abi.Message) {
+	benchSensorBatches(b, "", p, func(b *testing.B, in *wasmhost.Instance, batch []abi.Message) {
 		loopPerMsg(b, len(batch), func() {
 			if _, err := in.Handle(context.Background(), batch); err != nil {
 				b.Fatal(err)
@@ -26,7 +29,8 @@ func BenchmarkGuestNop(b *testing.B) {
 
 // BenchmarkJSONImports_call measures one call of a JSON import from a guest
 // with no language runtime (export call included; "none" is the export
-// call alone), without termination checks, on the `{"a":1}` document.
+// call alone), in a bare wazero runtime without termination checks whose
+// module tributary is Functions() alone, on the `{"a":1}` document.
 func BenchmarkJSONImports_call(b *testing.B) {
 	const out = 4096
 	none := passthroughModule()
@@ -36,25 +40,28 @@ func BenchmarkJSONImports_call(b *testing.B) {
 		wasm []byte
 	}{
 		{"none", none.Bytes()},
-		{"json_get", jsonCallerModule(importJSONGet, 64, 7, 96, 1)},
-		{"json_set", jsonCallerModule(importJSONSet, 64, 7, 96, 1, 100, 1, out, 64)},
+		{"json_get", jsonCallerModule(abi.ImportJSONGet, 64, 7, 96, 1)},
+		{"json_set", jsonCallerModule(abi.ImportJSONSet, 64, 7, 96, 1, 100, 1, out, 64)},
 	}
 	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	if err := instantiateJSON(ctx, rt); err != nil {
+		b.Fatal(err)
+	}
 	for _, m := range mods {
 		b.Run(m.name, func(b *testing.B) {
-			p, err := testHostV.Compile(ctx, "bench-"+m.name, m.wasm)
+			mod, err := rt.InstantiateWithConfig(ctx, m.wasm, wazero.NewModuleConfig().WithName(m.name))
 			if err != nil {
 				b.Fatal(err)
 			}
-			in, err := NewInstance(ctx, testHostV, p, nil, Limits{Trusted: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer in.Close(ctx)
+			defer mod.Close(ctx)
+			handle := mod.ExportedFunction(abi.ExportHandle)
+			stack := make([]uint64, 2)
 			b.ReportAllocs()
 			for b.Loop() {
-				in.stack[0], in.stack[1] = 0, 0
-				if err := in.call(ctx, in.handle); err != nil {
+				stack[0], stack[1] = 0, 0
+				if err := handle.CallWithStack(ctx, stack); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,4 +1,4 @@
-package wasmhost
+package jsonimports_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tributary-gw/tributary/sdk/abi"
+	"github.com/tributary-gw/tributary/wasmhost"
 )
 
 // sensorPayload is the seed's ~180-byte building sensor reading.
@@ -15,7 +16,7 @@ const sensorPayload = `{"device_id":"bldg1-f1-r101-s000","floor":1,"room":101,"m
 	`"ts":1795580496255,"value":21.25,"unit":"celsius","battery":76.07,"rssi":-48,"seq":12}`
 
 // jsonGuests are the two Go SDK guests that read "value" and write
-// "value_f" (testdata/guests/jsonfast with sdk/jsonfield, jsonstd with
+// "value_f" (wasmhost/testdata/guests/jsonfast with sdk/jsonfield, jsonstd with
 // encoding/json).
 var jsonGuests = []struct{ name, dir string }{
 	{"jsonfield", "jsonfast"},
@@ -23,7 +24,7 @@ var jsonGuests = []struct{ name, dir string }{
 }
 
 // jsonGuest compiles one of the JSON guests on the shared host.
-func jsonGuest(tb testing.TB, dir string) *Plugin {
+func jsonGuest(tb testing.TB, dir string) *wasmhost.Plugin {
 	tb.Helper()
 	p, err := testHostV.Compile(context.Background(), dir, guestWasm(tb, dir))
 	if err != nil {
@@ -33,10 +34,10 @@ func jsonGuest(tb testing.TB, dir string) *Plugin {
 }
 
 // noRecycle keeps one instance for the whole run.
-var noRecycle = Limits{RecycleAfterCalls: 1 << 30, RecycleAboveBytes: 1 << 40}
+var noRecycle = wasmhost.Limits{RecycleAfterCalls: 1 << 30, RecycleAboveBytes: 1 << 40}
 
 // handleSensor runs batch on in and checks every output carries value_f.
-func handleSensor(tb testing.TB, in *Instance, batch []abi.Message) {
+func handleSensor(tb testing.TB, in *wasmhost.Instance, batch []abi.Message) {
 	tb.Helper()
 	rs, err := in.Handle(context.Background(), batch)
 	if err != nil {
@@ -79,7 +80,7 @@ func TestInstance_memoryStaysFlat(t *testing.T) {
 	for _, g := range jsonGuests {
 		t.Run(g.name, func(t *testing.T) {
 			ctx := context.Background()
-			in, err := NewInstance(ctx, testHostV, jsonGuest(t, g.dir), nil, noRecycle)
+			in, err := wasmhost.NewInstance(ctx, testHostV, jsonGuest(t, g.dir), nil, noRecycle)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,7 +116,7 @@ func TestInstance_memoryStaysFlat(t *testing.T) {
 func BenchmarkGuestJSON(b *testing.B) {
 	for _, g := range jsonGuests {
 		p := jsonGuest(b, g.dir)
-		benchSensorBatches(b, g.name+"/", p, func(b *testing.B, in *Instance, batch []abi.Message) {
+		benchSensorBatches(b, g.name+"/", p, func(b *testing.B, in *wasmhost.Instance, batch []abi.Message) {
 			handleSensor(b, in, batch) // the guest does the work, not just a call
 			b.ReportAllocs()
 			for b.Loop() {
@@ -128,7 +129,7 @@ func BenchmarkGuestJSON(b *testing.B) {
 	}
 	ops := jsonGuest(b, "jsonops")
 	for _, op := range jsonOpsCases {
-		benchSensorBatches(b, "jsonfield-"+op.topic+"/", ops, func(b *testing.B, in *Instance, batch []abi.Message) {
+		benchSensorBatches(b, "jsonfield-"+op.topic+"/", ops, func(b *testing.B, in *wasmhost.Instance, batch []abi.Message) {
 			for i := range batch {
 				batch[i].Topic = op.topic
 			}
@@ -156,7 +157,7 @@ var jsonOpsCases = []struct{ topic, want string }{
 
 // handleOps runs batch on in and checks every output contains want, or
 // is the input payload unchanged when want is "".
-func handleOps(tb testing.TB, in *Instance, batch []abi.Message, want string) {
+func handleOps(tb testing.TB, in *wasmhost.Instance, batch []abi.Message, want string) {
 	tb.Helper()
 	rs, err := in.Handle(context.Background(), batch)
 	if err != nil {
@@ -178,7 +179,7 @@ func TestGuestJSONOps(t *testing.T) {
 	for _, trusted := range []bool{false, true} {
 		lim := noRecycle
 		lim.Trusted = trusted
-		in, err := NewInstance(ctx, testHostV, p, nil, lim)
+		in, err := wasmhost.NewInstance(ctx, testHostV, p, nil, lim)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +195,7 @@ func TestGuestJSONOps(t *testing.T) {
 // benchSensorBatches runs body as the sub-benchmarks prefix+"batch=N" and
 // prefix+"batch=N/trusted" for N 1 and 64, each on a fresh instance of p
 // and a batch of N copies of the seed's sensor message.
-func benchSensorBatches(b *testing.B, prefix string, p *Plugin, body func(b *testing.B, in *Instance, batch []abi.Message)) {
+func benchSensorBatches(b *testing.B, prefix string, p *wasmhost.Plugin, body func(b *testing.B, in *wasmhost.Instance, batch []abi.Message)) {
 	for _, run := range []struct {
 		n       int
 		trusted bool
@@ -207,7 +208,7 @@ func benchSensorBatches(b *testing.B, prefix string, p *Plugin, body func(b *tes
 		}
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			in, err := NewInstance(ctx, testHostV, p, nil, lim)
+			in, err := wasmhost.NewInstance(ctx, testHostV, p, nil, lim)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -231,7 +232,7 @@ func TestTrusted_sameResults(t *testing.T) {
 		for i, trusted := range []bool{false, true} {
 			lim := noRecycle
 			lim.Trusted = trusted
-			in, err := NewInstance(ctx, testHostV, p, nil, lim)
+			in, err := wasmhost.NewInstance(ctx, testHostV, p, nil, lim)
 			if err != nil {
 				t.Fatal(err)
 			}

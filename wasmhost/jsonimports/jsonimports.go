@@ -1,4 +1,4 @@
-package wasmhost
+package jsonimports
 
 import (
 	"context"
@@ -8,131 +8,48 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/sdk/jsonfield"
-)
-
-// The optional JSON imports of module tributary (sdk/ABI.md §2.1). They run
-// sdk/jsonfield natively on guest memory, so a guest's JSON field access
-// costs what it costs natively instead of what Go compiled to wasm costs.
-const (
-	importJSONParse    = "json_parse"
-	importJSONGet      = "json_get"
-	importJSONSet      = "json_set"
-	importJSONDelete   = "json_delete"
-	importJSONFloat    = "json_float"
-	importJSONSetFloat = "json_set_float"
-	importJSONEdit     = "json_edit"
-	importJSONFind     = "json_find"
-	importJSONChildren = "json_children"
+	"github.com/tributary-gw/tributary/wasmhost/hostfunc"
 )
 
 // Result codes of the JSON imports (sdk/ABI.md §2.1). Spans and sizes are
 // non-negative; failures are negative.
 const (
-	jsonNotFound  int64 = -1 // json_get: no such path; json_delete: nothing deleted
-	jsonMalformed int64 = -2 // malformed JSON, or a path that cannot be set
+	jsonNotFound  = abi.JSONNotFound  // json_get: no such path; json_delete: nothing deleted
+	jsonMalformed = abi.JSONMalformed // malformed JSON, or a path that cannot be set
 )
 
-// hostImport is one function of module tributary: its wasm signature and
-// its implementation.
-type hostImport struct {
-	name           string
-	params, result []api.ValueType
-	paramNames     []string
-	fn             func(h *Host) api.GoModuleFunc
-}
-
-// tributaryImports lists every function of module tributary. A guest may
-// import any subset; checkModule rejects other names and other signatures.
-var tributaryImports = func() []hostImport {
+// Functions returns the JSON imports of module tributary (sdk/ABI.md §2.1),
+// one [hostfunc.Function] per name of abi.ImportsJSON, for
+// wasmhost.HostConfig.Extensions. Each call returns a new slice; the
+// functions are safe for concurrent use.
+func Functions() []hostfunc.Function {
 	i32, i64, f64 := api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeF64
-	return []hostImport{
-		{name: abi.ImportLog, params: []api.ValueType{i32, i32, i32}, paramNames: []string{"level", "ptr", "len"},
-			fn: func(h *Host) api.GoModuleFunc { return h.hostLog }},
-		{name: importJSONParse, params: []api.ValueType{i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonParse }},
-		{name: importJSONGet, params: []api.ValueType{i32, i32, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonGet }},
-		{name: importJSONSet, params: []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "val_ptr", "val_len", "out_ptr", "out_cap"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonSet }},
-		{name: importJSONDelete, params: []api.ValueType{i32, i32, i32, i32, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "out_ptr", "out_cap"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonDelete }},
-		{name: importJSONFloat, params: []api.ValueType{i32, i32}, result: []api.ValueType{f64},
-			paramNames: []string{"val_ptr", "val_len"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonFloat }},
-		{name: importJSONSetFloat, params: []api.ValueType{i32, i32, i32, i32, f64, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "f", "out_ptr", "out_cap"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonSetFloat }},
-		{name: importJSONEdit, params: []api.ValueType{i32, i32, i32, i32, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len", "prog_ptr", "prog_len", "out_ptr", "out_cap"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonEdit }},
-		{name: importJSONFind, params: []api.ValueType{i32, i32, i32, i32, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"doc_ptr", "doc_len", "paths_ptr", "paths_len", "out_ptr", "n"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonFind }},
-		{name: importJSONChildren, params: []api.ValueType{i32, i32, i32, i32}, result: []api.ValueType{i64},
-			paramNames: []string{"val_ptr", "val_len", "out_ptr", "out_cap"},
-			fn:         func(*Host) api.GoModuleFunc { return jsonChildren }},
+	return []hostfunc.Function{
+		{Name: abi.ImportJSONParse, Params: []api.ValueType{i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len"}, Func: jsonParse},
+		{Name: abi.ImportJSONGet, Params: []api.ValueType{i32, i32, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len"}, Func: jsonGet},
+		{Name: abi.ImportJSONSet, Params: []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "val_ptr", "val_len", "out_ptr", "out_cap"},
+			Func:       jsonSet},
+		{Name: abi.ImportJSONDelete, Params: []api.ValueType{i32, i32, i32, i32, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "out_ptr", "out_cap"}, Func: jsonDelete},
+		{Name: abi.ImportJSONFloat, Params: []api.ValueType{i32, i32}, Results: []api.ValueType{f64},
+			ParamNames: []string{"val_ptr", "val_len"}, Func: jsonFloat},
+		{Name: abi.ImportJSONSetFloat, Params: []api.ValueType{i32, i32, i32, i32, f64, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len", "path_ptr", "path_len", "f", "out_ptr", "out_cap"}, Func: jsonSetFloat},
+		{Name: abi.ImportJSONEdit, Params: []api.ValueType{i32, i32, i32, i32, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len", "prog_ptr", "prog_len", "out_ptr", "out_cap"}, Func: jsonEdit},
+		{Name: abi.ImportJSONFind, Params: []api.ValueType{i32, i32, i32, i32, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"doc_ptr", "doc_len", "paths_ptr", "paths_len", "out_ptr", "n"}, Func: jsonFind},
+		{Name: abi.ImportJSONChildren, Params: []api.ValueType{i32, i32, i32, i32}, Results: []api.ValueType{i64},
+			ParamNames: []string{"val_ptr", "val_len", "out_ptr", "out_cap"}, Func: jsonChildren},
 	}
-}()
-
-// findImport returns the tributary import called name.
-func findImport(name string) (hostImport, bool) {
-	for _, im := range tributaryImports {
-		if im.name == name {
-			return im, true
-		}
-	}
-	return hostImport{}, false
 }
-
-// instantiateTributary adds module tributary, with every import of
-// tributaryImports, to rt.
-func (h *Host) instantiateTributary(ctx context.Context, rt wazero.Runtime, module string) error {
-	b := rt.NewHostModuleBuilder(module)
-	for _, im := range tributaryImports {
-		b = b.NewFunctionBuilder().
-			WithGoModuleFunction(im.fn(h), im.params, im.result).
-			WithParameterNames(im.paramNames...).
-			Export(im.name)
-	}
-	_, err := b.Instantiate(ctx)
-	return err
-}
-
-// guestBytes returns the view [ptr, ptr+n) of the guest's memory. A range
-// outside memory panics with errGuestPointer, which fails the guest's call
-// with Kind BadResult: a guest pointer is never trusted.
-func guestBytes(mem api.Memory, ptr, n uint64) []byte {
-	b, ok := mem.Read(uint32(ptr), uint32(n))
-	if !ok {
-		panic(errGuestPointer)
-	}
-	return b
-}
-
-// guestI64s returns the view of n i64 (8n bytes) at ptr in the guest's
-// memory, panicking with errGuestPointer as guestBytes does when it does
-// not fit in memory.
-func guestI64s(mem api.Memory, ptr, n uint64) []byte {
-	if n > math.MaxUint32/8 {
-		panic(errGuestPointer)
-	}
-	return guestBytes(mem, ptr, 8*n)
-}
-
-// guestString returns b, a view of guest memory, as a string without
-// copying it. Only for the duration of a host function: jsonfield keeps no
-// reference to a path after it returns (errors copy it), and the guest's
-// memory cannot change or move until the host function returns.
-func guestString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // span packs the position of v inside doc as off<<32 | len, or returns
 // jsonMalformed when v does not lie inside doc (jsonfield's values always
@@ -153,7 +70,7 @@ func span(doc []byte, v jsonfield.Value) int64 {
 // span of the trimmed document when it is one valid JSON value, else
 // jsonMalformed.
 func jsonParse(_ context.Context, mod api.Module, stack []uint64) {
-	doc := guestBytes(mod.Memory(), stack[0], stack[1])
+	doc := hostfunc.Bytes(mod.Memory(), stack[0], stack[1])
 	v, err := jsonfield.Parse(doc)
 	if err != nil {
 		stack[0] = api.EncodeI64(jsonMalformed)
@@ -167,9 +84,9 @@ func jsonParse(_ context.Context, mod api.Module, stack []uint64) {
 // jsonMalformed, as jsonfield.Lookup decides.
 func jsonGet(_ context.Context, mod api.Module, stack []uint64) {
 	mem := mod.Memory()
-	doc := guestBytes(mem, stack[0], stack[1])
-	path := guestBytes(mem, stack[2], stack[3])
-	v, err := jsonfield.Lookup(doc, guestString(path))
+	doc := hostfunc.Bytes(mem, stack[0], stack[1])
+	path := hostfunc.Bytes(mem, stack[2], stack[3])
+	v, err := jsonfield.Lookup(doc, hostfunc.String(path))
 	switch {
 	case errors.Is(err, jsonfield.ErrNotFound):
 		stack[0] = api.EncodeI64(jsonNotFound)
@@ -186,10 +103,10 @@ func jsonGet(_ context.Context, mod api.Module, stack []uint64) {
 // value is its size either way, or jsonMalformed when Set fails.
 func jsonSet(_ context.Context, mod api.Module, stack []uint64) {
 	mem := mod.Memory()
-	doc := guestBytes(mem, stack[0], stack[1])
-	path := guestBytes(mem, stack[2], stack[3])
-	val := guestBytes(mem, stack[4], stack[5])
-	out, err := jsonfield.Set(doc, guestString(path), val)
+	doc := hostfunc.Bytes(mem, stack[0], stack[1])
+	path := hostfunc.Bytes(mem, stack[2], stack[3])
+	val := hostfunc.Bytes(mem, stack[4], stack[5])
+	out, err := jsonfield.Set(doc, hostfunc.String(path), val)
 	if err != nil {
 		stack[0] = api.EncodeI64(jsonMalformed)
 		return
@@ -202,9 +119,9 @@ func jsonSet(_ context.Context, mod api.Module, stack []uint64) {
 // and jsonNotFound (nothing written) when the path does not exist.
 func jsonDelete(_ context.Context, mod api.Module, stack []uint64) {
 	mem := mod.Memory()
-	doc := guestBytes(mem, stack[0], stack[1])
-	path := guestBytes(mem, stack[2], stack[3])
-	out, err := jsonfield.Delete(doc, guestString(path))
+	doc := hostfunc.Bytes(mem, stack[0], stack[1])
+	path := hostfunc.Bytes(mem, stack[2], stack[3])
+	out, err := jsonfield.Delete(doc, hostfunc.String(path))
 	switch {
 	case err != nil:
 		stack[0] = api.EncodeI64(jsonMalformed)
@@ -220,7 +137,7 @@ func jsonDelete(_ context.Context, mod api.Module, stack []uint64) {
 // space) as jsonfield.Value.Float reads it, or NaN when it is not a number
 // or out of float64's range (JSON has no NaN, so NaN is never a value).
 func jsonFloat(_ context.Context, mod api.Module, stack []uint64) {
-	raw := guestBytes(mod.Memory(), stack[0], stack[1])
+	raw := hostfunc.Bytes(mod.Memory(), stack[0], stack[1])
 	v, err := jsonfield.Parse(raw)
 	f, ok := v.Float()
 	if err != nil || !ok || len(v.Raw()) != len(raw) {
@@ -234,9 +151,9 @@ func jsonFloat(_ context.Context, mod api.Module, stack []uint64) {
 // f formatted as jsonfield.SetFloat (and encoding/json) formats it.
 func jsonSetFloat(_ context.Context, mod api.Module, stack []uint64) {
 	mem := mod.Memory()
-	doc := guestBytes(mem, stack[0], stack[1])
-	path := guestBytes(mem, stack[2], stack[3])
-	out, err := jsonfield.SetFloat(doc, guestString(path), api.DecodeF64(stack[4]))
+	doc := hostfunc.Bytes(mem, stack[0], stack[1])
+	path := hostfunc.Bytes(mem, stack[2], stack[3])
+	out, err := jsonfield.SetFloat(doc, hostfunc.String(path), api.DecodeF64(stack[4]))
 	if err != nil {
 		stack[0] = api.EncodeI64(jsonMalformed)
 		return
@@ -248,7 +165,7 @@ func jsonSetFloat(_ context.Context, mod api.Module, stack []uint64) {
 // returns len(out). The output buffer is checked against memory whether or
 // not out fits, so a bad out_ptr fails every call, not only large ones.
 func writeOut(mem api.Memory, ptr, capacity uint64, out []byte) int64 {
-	buf := guestBytes(mem, ptr, capacity)
+	buf := hostfunc.Bytes(mem, ptr, capacity)
 	if len(out) <= len(buf) {
 		copy(buf, out)
 	}
@@ -284,14 +201,14 @@ func putScratch(s *scratch) {
 // or jsonMalformed when Apply fails (or the program does not decode).
 func jsonEdit(_ context.Context, mod api.Module, stack []uint64) {
 	mem := mod.Memory()
-	doc := guestBytes(mem, stack[0], stack[1])
-	prog := guestBytes(mem, stack[2], stack[3])
+	doc := hostfunc.Bytes(mem, stack[0], stack[1])
+	prog := hostfunc.Bytes(mem, stack[2], stack[3])
 	s := scratchPool.Get().(*scratch)
 	defer putScratch(s)
 	out, err := jsonfield.AppendEdit(s.out[:0], doc, prog)
 	s.out = out
 	if err != nil {
-		guestBytes(mem, stack[4], stack[5]) // a bad out_ptr fails every call
+		hostfunc.Bytes(mem, stack[4], stack[5]) // a bad out_ptr fails every call
 		stack[0] = api.EncodeI64(jsonMalformed)
 		return
 	}
@@ -311,10 +228,10 @@ const maxFindPaths = 1 << 16
 // malformed or paths does not hold exactly n paths.
 func jsonFind(_ context.Context, mod api.Module, stack []uint64) {
 	mem := mod.Memory()
-	doc := guestBytes(mem, stack[0], stack[1])
-	paths := guestBytes(mem, stack[2], stack[3])
+	doc := hostfunc.Bytes(mem, stack[0], stack[1])
+	paths := hostfunc.Bytes(mem, stack[2], stack[3])
 	n := uint64(uint32(stack[5]))
-	out := guestI64s(mem, stack[4], n)
+	out := hostfunc.I64s(mem, stack[4], n)
 	if n > maxFindPaths || n > uint64(len(paths)) { // every path takes a length byte
 		stack[0] = api.EncodeI64(jsonMalformed)
 		return
@@ -349,8 +266,8 @@ func jsonFind(_ context.Context, mod api.Module, stack []uint64) {
 // array.
 func jsonChildren(_ context.Context, mod api.Module, stack []uint64) {
 	mem := mod.Memory()
-	val := guestBytes(mem, stack[0], stack[1])
-	out := guestI64s(mem, stack[2], uint64(uint32(stack[3])))
+	val := hostfunc.Bytes(mem, stack[0], stack[1])
+	out := hostfunc.I64s(mem, stack[2], uint64(uint32(stack[3])))
 	s := scratchPool.Get().(*scratch)
 	defer putScratch(s)
 	spans, err := jsonfield.AppendChildSpans(s.spans[:0], val)

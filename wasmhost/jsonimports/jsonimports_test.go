@@ -1,4 +1,4 @@
-package wasmhost
+package jsonimports_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,7 +19,9 @@ import (
 
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/sdk/jsonfield"
-
+	"github.com/tributary-gw/tributary/wasmhost"
+	"github.com/tributary-gw/tributary/wasmhost/hostfunc"
+	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 	"github.com/tributary-gw/tributary/wasmhost/wasmtest"
 )
 
@@ -169,7 +172,7 @@ func jsonDiffMessages(cases []struct{ doc, path, value string }) (msgs []abi.Mes
 	return msgs, want
 }
 
-func jsonDiffPlugin(tb testing.TB) *Plugin {
+func jsonDiffPlugin(tb testing.TB) *wasmhost.Plugin {
 	tb.Helper()
 	p, err := testHostV.Compile(context.Background(), "jsonfastdiff", guestWasm(tb, "jsonfastdiff"))
 	if err != nil {
@@ -179,7 +182,7 @@ func jsonDiffPlugin(tb testing.TB) *Plugin {
 }
 
 // runDiff runs msgs through in and compares each output with want.
-func runDiff(tb testing.TB, in *Instance, msgs []abi.Message, want []string) {
+func runDiff(tb testing.TB, in *wasmhost.Instance, msgs []abi.Message, want []string) {
 	tb.Helper()
 	res, err := in.Handle(context.Background(), msgs)
 	if err != nil {
@@ -207,7 +210,7 @@ func TestJSONImports_sameAsNative(t *testing.T) {
 		t.Run(fmt.Sprintf("trusted=%v", trusted), func(t *testing.T) {
 			lim := noRecycle
 			lim.Trusted = trusted
-			in, err := NewInstance(ctx, testHostV, p, nil, lim)
+			in, err := wasmhost.NewInstance(ctx, testHostV, p, nil, lim)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -233,7 +236,7 @@ func TestJSONImports_guestsUseThem(t *testing.T) {
 			got[name] = true
 		}
 	}
-	for _, name := range []string{importJSONGet, importJSONFloat, importJSONSetFloat} {
+	for _, name := range []string{abi.ImportJSONGet, abi.ImportJSONFloat, abi.ImportJSONSetFloat} {
 		if !got[name] {
 			t.Errorf("jsonfast guest does not import %s.%s; imports: %v", abi.ImportModule, name, got)
 		}
@@ -248,7 +251,7 @@ func TestJSONImports_guestsUseThem(t *testing.T) {
 			got[name] = true
 		}
 	}
-	for _, name := range []string{importJSONEdit, importJSONFind, importJSONChildren} {
+	for _, name := range []string{abi.ImportJSONEdit, abi.ImportJSONFind, abi.ImportJSONChildren} {
 		if !got[name] {
 			t.Errorf("jsonfastdiff guest does not import %s.%s; imports: %v", abi.ImportModule, name, got)
 		}
@@ -263,7 +266,7 @@ func FuzzJSONImports(f *testing.F) {
 	}
 	p := jsonDiffPlugin(f)
 	ctx := context.Background()
-	in, err := NewInstance(ctx, testHostV, p, nil, noRecycle)
+	in, err := wasmhost.NewInstance(ctx, testHostV, p, nil, noRecycle)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -284,7 +287,7 @@ func jsonCallerModule(name string, args ...int32) []byte {
 	var body []byte
 	for i, a := range args {
 		params[i] = i32
-		body = appendSLEB(append(body, 0x41), int64(a)) // i32.const a
+		body = wasmtest.AppendSLEB(append(body, 0x41), int64(a)) // i32.const a
 	}
 	body = append(body, 0x10, 0x00, 0x1a) // call 0; drop
 	body = append(body, 0x42, 0x00)       // i64.const 0
@@ -296,7 +299,7 @@ func jsonCallerModule(name string, args ...int32) []byte {
 }
 
 // TestJSONImports_badPointers checks that a guest pointer outside memory
-// fails the call with Kind BadResult and closes the instance, and never
+// fails the call with Kind wasmhost.BadResult and closes the instance, and never
 // panics the host; in-range calls succeed.
 func TestJSONImports_badPointers(t *testing.T) {
 	const out, past = 4096, 2 * 65536 // an output buffer; the end of memory
@@ -305,25 +308,25 @@ func TestJSONImports_badPointers(t *testing.T) {
 		wasm    []byte
 		wantErr bool
 	}{
-		{"get ok", jsonCallerModule(importJSONGet, 64, 7, 96, 1), false},
-		{"get doc past memory", jsonCallerModule(importJSONGet, past-3, 7, 96, 1), true},
-		{"get path past memory", jsonCallerModule(importJSONGet, 64, 7, -1, 2), true},
-		{"parse doc past memory", jsonCallerModule(importJSONParse, 64, past), true},
-		{"set ok", jsonCallerModule(importJSONSet, 64, 7, 96, 1, 100, 1, out, 64), false},
-		{"set value past memory", jsonCallerModule(importJSONSet, 64, 7, 96, 1, past, 1, out, 64), true},
-		{"set out past memory", jsonCallerModule(importJSONSet, 64, 7, 96, 1, 100, 1, past-8, 64), true},
-		{"set out too small is fine", jsonCallerModule(importJSONSet, 64, 7, 96, 1, 100, 1, out, 2), false},
-		{"delete ok", jsonCallerModule(importJSONDelete, 64, 7, 96, 1, out, 64), false},
-		{"delete out past memory", jsonCallerModule(importJSONDelete, 64, 7, 96, 1, -64, 64), true},
-		{"edit ok", jsonCallerModule(importJSONEdit, 64, 7, 96, 1, out, 64), false},
-		{"edit program past memory", jsonCallerModule(importJSONEdit, 64, 7, past-1, 2, out, 64), true},
-		{"edit out past memory", jsonCallerModule(importJSONEdit, 64, 7, 96, 1, past-8, 64), true},
-		{"find ok", jsonCallerModule(importJSONFind, 64, 7, 96, 1, out, 1), false},
-		{"find out past memory", jsonCallerModule(importJSONFind, 64, 7, 96, 1, past-4, 1), true},
-		{"find n beyond any memory", jsonCallerModule(importJSONFind, 64, 7, 96, 1, out, -1), true},
-		{"children ok", jsonCallerModule(importJSONChildren, 64, 7, out, 4), false},
-		{"children out too small is fine", jsonCallerModule(importJSONChildren, 64, 7, out, 0), false},
-		{"children out past memory", jsonCallerModule(importJSONChildren, 64, 7, past-8, 2), true},
+		{"get ok", jsonCallerModule(abi.ImportJSONGet, 64, 7, 96, 1), false},
+		{"get doc past memory", jsonCallerModule(abi.ImportJSONGet, past-3, 7, 96, 1), true},
+		{"get path past memory", jsonCallerModule(abi.ImportJSONGet, 64, 7, -1, 2), true},
+		{"parse doc past memory", jsonCallerModule(abi.ImportJSONParse, 64, past), true},
+		{"set ok", jsonCallerModule(abi.ImportJSONSet, 64, 7, 96, 1, 100, 1, out, 64), false},
+		{"set value past memory", jsonCallerModule(abi.ImportJSONSet, 64, 7, 96, 1, past, 1, out, 64), true},
+		{"set out past memory", jsonCallerModule(abi.ImportJSONSet, 64, 7, 96, 1, 100, 1, past-8, 64), true},
+		{"set out too small is fine", jsonCallerModule(abi.ImportJSONSet, 64, 7, 96, 1, 100, 1, out, 2), false},
+		{"delete ok", jsonCallerModule(abi.ImportJSONDelete, 64, 7, 96, 1, out, 64), false},
+		{"delete out past memory", jsonCallerModule(abi.ImportJSONDelete, 64, 7, 96, 1, -64, 64), true},
+		{"edit ok", jsonCallerModule(abi.ImportJSONEdit, 64, 7, 96, 1, out, 64), false},
+		{"edit program past memory", jsonCallerModule(abi.ImportJSONEdit, 64, 7, past-1, 2, out, 64), true},
+		{"edit out past memory", jsonCallerModule(abi.ImportJSONEdit, 64, 7, 96, 1, past-8, 64), true},
+		{"find ok", jsonCallerModule(abi.ImportJSONFind, 64, 7, 96, 1, out, 1), false},
+		{"find out past memory", jsonCallerModule(abi.ImportJSONFind, 64, 7, 96, 1, past-4, 1), true},
+		{"find n beyond any memory", jsonCallerModule(abi.ImportJSONFind, 64, 7, 96, 1, out, -1), true},
+		{"children ok", jsonCallerModule(abi.ImportJSONChildren, 64, 7, out, 4), false},
+		{"children out too small is fine", jsonCallerModule(abi.ImportJSONChildren, 64, 7, out, 0), false},
+		{"children out past memory", jsonCallerModule(abi.ImportJSONChildren, 64, 7, past-8, 2), true},
 	}
 	ctx := context.Background()
 	for _, tc := range tests {
@@ -332,7 +335,7 @@ func TestJSONImports_badPointers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			in, err := NewInstance(ctx, testHostV, p, nil, Limits{})
+			in, err := wasmhost.NewInstance(ctx, testHostV, p, nil, wasmhost.Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -340,18 +343,18 @@ func TestJSONImports_badPointers(t *testing.T) {
 			_, err = in.Handle(ctx, []abi.Message{msg("x")})
 			if !tc.wantErr {
 				// The result frame is empty, so the call itself fails
-				// decoding (BadResult) but not in the import.
-				if err != nil && strings.Contains(err.Error(), errGuestPointer.Error()) {
+				// decoding (wasmhost.BadResult) but not in the import.
+				if err != nil && strings.Contains(err.Error(), hostfunc.ErrGuestPointer.Error()) {
 					t.Fatalf("in-range call failed in the import: %v", err)
 				}
 				return
 			}
-			pe, ok := AsPluginError(err)
-			if !ok || pe.Kind != BadResult || !strings.Contains(err.Error(), errGuestPointer.Error()) {
+			pe, ok := wasmhost.AsPluginError(err)
+			if !ok || pe.Kind != wasmhost.BadResult || !strings.Contains(err.Error(), hostfunc.ErrGuestPointer.Error()) {
 				t.Fatalf("err = %v, want a bad_result PluginError about the pointer", err)
 			}
-			if _, err := in.Handle(ctx, []abi.Message{msg("x")}); err != ErrInstanceClosed {
-				t.Fatalf("after a bad pointer: %v, want ErrInstanceClosed", err)
+			if _, err := in.Handle(ctx, []abi.Message{msg("x")}); err != wasmhost.ErrInstanceClosed {
+				t.Fatalf("after a bad pointer: %v, want wasmhost.ErrInstanceClosed", err)
 			}
 		})
 	}
@@ -363,7 +366,7 @@ func TestJSONImports_badPointers(t *testing.T) {
 func TestCompile_jsonImportSignatures(t *testing.T) {
 	ctx := context.Background()
 	m := passthroughModule()
-	m.Imports = []wasmtest.Import{{Module: abi.ImportModule, Name: importJSONGet, Params: []byte{i32, i32}, Results: []byte{i32}}}
+	m.Imports = []wasmtest.Import{{Module: abi.ImportModule, Name: abi.ImportJSONGet, Params: []byte{i32, i32}, Results: []byte{i32}}}
 	_, err := testHostV.Compile(ctx, "badsig", m.Bytes())
 	want := "import tributary.json_get has signature (i32, i32) -> (i32), want (i32, i32, i32, i32) -> (i64)"
 	if err == nil || !strings.Contains(err.Error(), want) {
@@ -375,13 +378,13 @@ func TestCompile_jsonImportSignatures(t *testing.T) {
 	}
 }
 
-// TestJSONImports_cGuest builds testdata/guests/jsonfastc with clang
+// TestJSONImports_cGuest builds wasmhost/testdata/guests/jsonfastc with clang
 // (skipped without it) on sdk/c/tributary.h alone and checks it computes
 // what the Go jsonfast guest computes, growing its output buffer once.
 func TestJSONImports_cGuest(t *testing.T) {
 	ctx := context.Background()
-	in := cGuestInstance(t, "jsonfastc", "testdata/guests/jsonfastc/jsonfast.c")
-	goIn, err := NewInstance(ctx, testHostV, jsonGuest(t, "jsonfast"), nil, Limits{})
+	in := cGuestInstance(t, "jsonfastc", "../testdata/guests/jsonfastc/jsonfast.c")
+	goIn, err := wasmhost.NewInstance(ctx, testHostV, jsonGuest(t, "jsonfast"), nil, wasmhost.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,14 +421,15 @@ func TestJSONImports_cGuest(t *testing.T) {
 
 // TestJSONImports_jsonfieldSuiteInWasm runs sdk/jsonfield's own tests,
 // examples and fuzz seeds compiled to wasm, where the package calls the
-// host's JSON imports, against this package's implementation of them. With
+// host's JSON imports, against this package's implementation of them (in a
+// bare wazero runtime: module tributary is Functions() alone). With
 // the native run of the same suite it covers both paths with one set of
 // expectations. Skipped with -short (it compiles a 7 MB test binary).
 func TestJSONImports_jsonfieldSuiteInWasm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the wasm build of sdk/jsonfield's tests")
 	}
-	dir, err := filepath.Abs("../sdk/jsonfield")
+	dir, err := filepath.Abs("../../sdk/jsonfield")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +448,7 @@ func TestJSONImports_jsonfieldSuiteInWasm(t *testing.T) {
 	rt := wazero.NewRuntime(ctx)
 	defer rt.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	if err := testHostV.instantiateTributary(ctx, rt, abi.ImportModule); err != nil {
+	if err := instantiateJSON(ctx, rt); err != nil {
 		t.Fatal(err)
 	}
 	cm, err := rt.CompileModule(ctx, wasm)
@@ -457,8 +461,8 @@ func TestJSONImports_jsonfieldSuiteInWasm(t *testing.T) {
 			imported++
 		}
 	}
-	if imported < len(tributaryImports)-1 { // every JSON import; log is not used
-		t.Fatalf("the wasm test binary imports %d functions of module %s, want the %d JSON imports", imported, abi.ImportModule, len(tributaryImports)-1)
+	if imported < len(abi.ImportsJSON) { // every JSON import; log is not used
+		t.Fatalf("the wasm test binary imports %d functions of module %s, want the %d JSON imports", imported, abi.ImportModule, len(abi.ImportsJSON))
 	}
 	var out bytes.Buffer
 	cfg := wazero.NewModuleConfig().
@@ -479,13 +483,13 @@ func TestJSONImports_jsonfieldSuiteInWasm(t *testing.T) {
 	t.Logf("%d tests, examples and fuzz seeds passed in wasm", strings.Count(out.String(), "--- PASS"))
 }
 
-// TestJSONImports_cGuestBatch builds testdata/guests/jsonbatchc with clang
+// TestJSONImports_cGuestBatch builds wasmhost/testdata/guests/jsonbatchc with clang
 // (skipped without it) on sdk/c/tributary.h alone, so json_find,
 // json_children and json_edit are declared as the host defines them, and
 // checks its outputs against sdk/jsonfield run natively.
 func TestJSONImports_cGuestBatch(t *testing.T) {
 	ctx := context.Background()
-	in := cGuestInstance(t, "jsonbatchc", "testdata/guests/jsonbatchc/jsonbatch.c") // Compile checks the imports' signatures
+	in := cGuestInstance(t, "jsonbatchc", "../testdata/guests/jsonbatchc/jsonbatch.c") // Compile checks the imports' signatures
 	payloads := []string{
 		`{"value":21.5,"rssi":-48,"tags":["a","b","c"]}`,
 		` {"tags" : [ ], "value":{"x":1}} `,
@@ -536,7 +540,7 @@ func TestJSONImports_cGuestBatch(t *testing.T) {
 // alone and returns an instance of it, closed at the end of the test.
 // Without clang and wasm-ld the test is skipped with install instructions,
 // or fails when TRIBUTARY_REQUIRE_CLANG=1 (as in CI).
-func cGuestInstance(t *testing.T, name, src string) *Instance {
+func cGuestInstance(t *testing.T, name, src string) *wasmhost.Instance {
 	t.Helper()
 	clang, err := exec.LookPath("clang")
 	if err == nil {
@@ -551,7 +555,7 @@ func cGuestInstance(t *testing.T, name, src string) *Instance {
 	}
 	out := filepath.Join(t.TempDir(), name+".wasm")
 	cmd := exec.Command(clang, "--target=wasm32", "-O2", "-nostdlib", "-ffreestanding", "-mbulk-memory", "-msign-ext",
-		"-Wl,--no-entry", "-Wl,--strip-all", "-I", "../sdk/c", "-o", out, src)
+		"-Wl,--no-entry", "-Wl,--strip-all", "-I", "../../sdk/c", "-o", out, src)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("clang: %v\n%s", err, msg)
 	}
@@ -564,10 +568,34 @@ func cGuestInstance(t *testing.T, name, src string) *Instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := NewInstance(ctx, testHostV, p, nil, Limits{})
+	in, err := wasmhost.NewInstance(ctx, testHostV, p, nil, wasmhost.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = in.Close(ctx) })
 	return in
+}
+
+// TestFunctions checks that Functions defines exactly the JSON imports
+// sdk/abi names (the ones sdk/jsonfield imports), each with an
+// implementation and a name for every parameter.
+func TestFunctions(t *testing.T) {
+	fs := jsonimports.Functions()
+	var names []string
+	for _, f := range fs {
+		names = append(names, f.Name)
+		if f.Func == nil || len(f.ParamNames) != len(f.Params) || len(f.Results) != 1 {
+			t.Errorf("%s: func %v, %d parameter names for %d parameters, %d results", f.Name, f.Func != nil,
+				len(f.ParamNames), len(f.Params), len(f.Results))
+		}
+	}
+	slices.Sort(names)
+	want := slices.Sorted(slices.Values(abi.ImportsJSON))
+	if !slices.Equal(names, want) {
+		t.Fatalf("Functions() names %v, want abi.ImportsJSON %v", names, want)
+	}
+	fs[0].Name = "changed"
+	if jsonimports.Functions()[0].Name == "changed" {
+		t.Fatal("Functions returns a shared slice")
+	}
 }
