@@ -271,9 +271,7 @@ func (g *Gateway) retire(r *route) {
 		return
 	}
 	g.reload.retiring.Go(func() {
-		for r.active.Load() > 0 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		<-r.active.retire()
 		_ = r.chain.Close(context.Background())
 	})
 }

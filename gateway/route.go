@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	"github.com/tributary-gw/tributary/gateway/config"
@@ -34,7 +35,7 @@ type route struct {
 	maxMessageBytes int
 	// active counts messages matched to this route whose chain work is not finished; a route
 	// replaced by a reload closes its chain when it reaches zero.
-	active atomic.Int64
+	active work
 
 	// staticTopic is the Kafka topic when the topic template has no actions.
 	staticTopic string
@@ -55,6 +56,7 @@ func buildRoute(rc config.Route, t *config.Tenant, m *metrics) (*route, error) {
 		counters:   m.route(tenant, rc.Name),
 		conf:       rc,
 	}
+	r.active.idle = make(chan struct{})
 	if t != nil {
 		ns := *t
 		ns.Routes = nil
@@ -126,4 +128,31 @@ func (t *routeTable) subscriptions() []mqttsource.Subscription {
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].Filter < subs[j].Filter })
 	return subs
+}
+
+// work counts a route's messages whose chain work is not finished, and tells a reload that
+// retired the route when none is left, without polling: the route is out of the route table
+// by then (the swap waited for every hand-over), so the count only goes down.
+type work struct {
+	n       atomic.Int64
+	retired atomic.Bool
+	once    sync.Once
+	idle    chan struct{} // closed once the route is retired and n is zero
+}
+
+// Add adds d (negative when work finishes) to the count.
+func (w *work) Add(d int64) {
+	if w.n.Add(d) == 0 && w.retired.Load() {
+		w.once.Do(func() { close(w.idle) })
+	}
+}
+
+// retire returns a channel closed when the count is zero: at once if it already is, else
+// when the last message still in the route's chain finishes.
+func (w *work) retire() <-chan struct{} {
+	w.retired.Store(true)
+	if w.n.Load() == 0 {
+		w.once.Do(func() { close(w.idle) })
+	}
+	return w.idle
 }
