@@ -306,7 +306,7 @@ func (g *Gateway) runChain(ctx context.Context, r *route, msgs []*message) {
 			continue
 		case res.Err != nil:
 			m.delivery.Add(1)
-			r.counters.progress.started()
+			r.counters.progress.Started()
 			g.sink.deadLetter(ctx, r, m, pluginReason(res.Err))
 		case len(res.Outputs) == 0:
 			r.counters.filtered.Add(1)

@@ -308,7 +308,7 @@ func (g *Gateway) process(batch []*message) {
 			r.counters.in.Add(1)
 			if r.maxMessageBytes > 0 && len(m.payload) > r.maxMessageBytes {
 				m.delivery.Add(1)
-				r.counters.progress.started()
+				r.counters.progress.Started()
 				g.sink.deadLetter(ctx, r, m, &deadReason{kind: KindMessageTooLarge, stage: -1,
 					err: fmt.Sprintf("payload of %d bytes exceeds tenant %s's limits.max_message_bytes %d", len(m.payload), r.tenant, r.maxMessageBytes)})
 				m.delivery.Done() // the route's token
@@ -339,7 +339,7 @@ func (g *Gateway) process(batch []*message) {
 // emit produces one output of m on r, or its dead letter when it cannot be mapped.
 func (g *Gateway) emit(ctx context.Context, r *route, m *message, o *output) {
 	m.delivery.Add(1)
-	r.counters.progress.started()
+	r.counters.progress.Started()
 	rec, why := r.record(m, o, g.sink.maxBytes)
 	if why != nil {
 		g.sink.deadLetter(ctx, r, m, why)
@@ -531,7 +531,7 @@ func (g *Gateway) Stats() Stats {
 		})
 		rs := &s.Routes[len(s.Routes)-1]
 		var since time.Duration
-		rs.Stalled, since, rs.RecordsOutstanding = r.progress.stalled(g.metrics.stallTimeout)
+		rs.Stalled, since, rs.RecordsOutstanding = r.progress.Stalled(g.metrics.stallTimeout)
 		rs.SinceLastAckSeconds = since.Seconds()
 	}
 	s.LastReload = g.reload.last.Load()

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
 )
 
 // routeCounters are the per-route message counters. They live as long as the gateway (a route
@@ -15,12 +17,14 @@ import (
 type routeCounters struct {
 	tenant       string // "" for top-level routes
 	name         string
-	in           atomic.Uint64 // messages that entered the route
-	out          atomic.Uint64 // records acknowledged by Kafka
-	filtered     atomic.Uint64 // messages a plugin chain dropped on purpose
-	deadLettered atomic.Uint64 // dead-letter records acknowledged by Kafka
-	byKind       sync.Map      // kind string -> *atomic.Uint64, dead letters by error kind
-	progress     progress      // records waiting for Kafka; see stall.go
+	in           atomic.Uint64      // messages that entered the route
+	out          atomic.Uint64      // records acknowledged by Kafka
+	filtered     atomic.Uint64      // messages a plugin chain dropped on purpose
+	deadLettered atomic.Uint64      // dead-letter records acknowledged by Kafka
+	byKind       sync.Map           // kind string -> *atomic.Uint64, dead letters by error kind
+	progress     kafkasink.Progress // records waiting for Kafka
+	// stallReported is the stalled state last logged by watchStalls.
+	stallReported atomic.Bool
 }
 
 func (c *routeCounters) deadLetter(kind string) {
@@ -176,7 +180,7 @@ func (c routeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRouteIn, prometheus.CounterValue, float64(r.in.Load()), r.tenant, r.name)
 		ch <- prometheus.MustNewConstMetric(descRouteOut, prometheus.CounterValue, float64(r.out.Load()), r.tenant, r.name)
 		ch <- prometheus.MustNewConstMetric(descRouteFiltered, prometheus.CounterValue, float64(r.filtered.Load()), r.tenant, r.name)
-		stalled, _, _ := r.progress.stalled(c.m.stallTimeout)
+		stalled, _, _ := r.progress.Stalled(c.m.stallTimeout)
 		ch <- prometheus.MustNewConstMetric(descRouteStalled, prometheus.GaugeValue, float64(b2i(stalled)), r.tenant, r.name)
 		r.byKind.Range(func(k, v any) bool {
 			ch <- prometheus.MustNewConstMetric(descRouteDead, prometheus.CounterValue,

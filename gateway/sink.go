@@ -139,7 +139,7 @@ func (s *sink) produceTry(ctx context.Context, r *route, m *message, rec *kgo.Re
 		if err == nil {
 			s.metrics.produceLatency.Observe(time.Since(start).Seconds())
 			r.counters.out.Add(1)
-			r.counters.progress.acked()
+			r.counters.progress.Acked()
 			m.delivery.Done()
 			return
 		}
@@ -210,7 +210,7 @@ func (s *sink) deadLetter(ctx context.Context, r *route, m *message, why *deadRe
 	s.clientProduce(ctx, rec, func(_ *kgo.Record, err error) {
 		if err == nil {
 			r.counters.deadLetter(why.kind)
-			r.counters.progress.acked()
+			r.counters.progress.Acked()
 			m.delivery.Done()
 			return
 		}
