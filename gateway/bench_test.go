@@ -9,6 +9,7 @@ import (
 
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/internal/delivery"
+	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
 )
 
 // Per-message micro-benchmarks of the gateway's hot path. No thresholds: run them with
@@ -31,39 +32,13 @@ func benchRoute(b *testing.B, name string, to config.Destination) *route {
 // benchMessage is a typical sensor reading: a 5-level topic and a ~180-byte JSON payload.
 func benchMessage() *message {
 	return &message{
-		topic: "building/floor3/room301/sensor/s042/temperature",
-		payload: []byte(`{"device":"s042","floor":3,"room":"301","kind":"temperature","value":21.53,` +
-			`"unit":"C","battery":0.93,"rssi":-61,"seq":123456,"ts":1764045000123,"fw":"2.4.1","ok":true}`),
-		qos:       1,
-		arrivedAt: time.UnixMilli(1764045000123),
-	}
-}
-
-// BenchmarkRecord measures mapping one message to a Kafka record, per destination style.
-func BenchmarkRecord(b *testing.B) {
-	tests := []struct {
-		name string
-		to   config.Destination
-	}{
-		{"raw", config.Destination{Topic: "sensors", Envelope: config.EnvelopeNone}},
-		{"envelope", config.Destination{Topic: "sensors", Envelope: config.EnvelopeJSON}},
-		{"template_key", config.Destination{Topic: "sensors", Key: "{{.Segment 1}}-{{.Segment 4}}"}},
-		{"template_topic", config.Destination{Topic: "sensors.{{.Segment 1}}"}},
-	}
-	for _, tc := range tests {
-		b.Run(tc.name, func(b *testing.B) {
-			r := benchRoute(b, tc.name, tc.to)
-			m := benchMessage()
-			o := &output{payload: m.payload}
-			b.ReportAllocs()
-			b.SetBytes(int64(len(m.payload)))
-			for b.Loop() {
-				rec, why := r.record(m, o, 1<<20)
-				if why != nil || rec == nil {
-					b.Fatalf("record: %+v", why)
-				}
-			}
-		})
+		Message: kafkasink.Message{
+			MQTTTopic: "building/floor3/room301/sensor/s042/temperature",
+			Payload: []byte(`{"device":"s042","floor":3,"room":"301","kind":"temperature","value":21.53,` +
+				`"unit":"C","battery":0.93,"rssi":-61,"seq":123456,"ts":1764045000123,"fw":"2.4.1","ok":true}`),
+			QoS:       1,
+			ArrivedAt: time.UnixMilli(1764045000123),
+		},
 	}
 }
 
@@ -89,7 +64,7 @@ func BenchmarkRouteMatch(b *testing.B) {
 			m := benchMessage()
 			b.ReportAllocs()
 			for b.Loop() {
-				if got := table.match(m.topic, m.routeBuf[:0]); len(got) != 1 {
+				if got := table.match(m.MQTTTopic, m.routeBuf[:0]); len(got) != 1 {
 					b.Fatalf("matched %d routes, want 1", len(got))
 				}
 			}
@@ -113,16 +88,5 @@ func BenchmarkDelivery(b *testing.B) {
 	}
 	if acks != b.N {
 		b.Fatalf("%d acks for %d messages", acks, b.N)
-	}
-}
-
-// BenchmarkAppendEnvelope measures the JSON envelope alone, with a reused buffer.
-func BenchmarkAppendEnvelope(b *testing.B) {
-	m := benchMessage()
-	buf := make([]byte, 0, 512)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(m.payload)))
-	for b.Loop() {
-		buf = appendEnvelope(buf[:0], m, m.payload)
 	}
 }

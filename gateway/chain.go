@@ -12,9 +12,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/wasmhost"
 	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
@@ -305,15 +304,13 @@ func (g *Gateway) runChain(ctx context.Context, r *route, msgs []*message) {
 			// acknowledged, so the broker redelivers the message to the next session.
 			continue
 		case res.Err != nil:
-			m.delivery.Add(1)
-			r.counters.progress.Started()
-			g.sink.deadLetter(ctx, r, m, pluginReason(res.Err))
+			g.sink.DeadLetter(ctx, r.sink, &m.Message, pluginReason(res.Err))
 		case len(res.Outputs) == 0:
 			r.counters.filtered.Add(1)
 		default:
 			for j := range res.Outputs {
-				o := outputOf(&res.Outputs[j])
-				g.emit(ctx, r, m, &o)
+				o := kafkasink.OutputOf(&res.Outputs[j])
+				g.sink.Produce(ctx, r.sink, &m.Message, &o)
 			}
 		}
 		m.delivery.Done() // the route's token
@@ -324,38 +321,26 @@ func (g *Gateway) runChain(ctx context.Context, r *route, msgs []*message) {
 // abiMessage is m as a plugin of route r sees it.
 func (m *message) abiMessage(r *route) abi.Message {
 	am := abi.Message{
-		Topic:       m.topic,
-		Payload:     m.payload,
-		ContentType: m.contentType,
+		Topic:       m.MQTTTopic,
+		Payload:     m.Payload,
+		ContentType: m.ContentType,
 		Route:       r.name,
 		Tenant:      r.tenant,
-		QoS:         m.qos,
-		Retain:      m.retain,
-		ArrivedAtMs: m.arrivedAt.UnixMilli(),
+		QoS:         m.QoS,
+		Retain:      m.Retain,
+		ArrivedAtMs: m.ArrivedAt.UnixMilli(),
 	}
-	if len(m.userProperties) > 0 {
-		am.Properties = make([]abi.Property, len(m.userProperties))
-		for i, p := range m.userProperties {
+	if len(m.UserProperties) > 0 {
+		am.Properties = make([]abi.Property, len(m.UserProperties))
+		for i, p := range m.UserProperties {
 			am.Properties[i] = abi.Property{Name: p.Key, Value: p.Value}
 		}
 	}
 	return am
 }
 
-// outputOf maps a chain output to a record-to-be.
-func outputOf(o *abi.Message) output {
-	out := output{payload: o.Payload, kafkaTopic: o.KafkaTopic, key: o.Key, keySet: o.KeySet}
-	if len(o.Headers) > 0 {
-		out.headers = make([]kgo.RecordHeader, len(o.Headers))
-		for i, h := range o.Headers {
-			out.headers[i] = kgo.RecordHeader{Key: h.Name, Value: []byte(h.Value)}
-		}
-	}
-	return out
-}
-
 // pluginReason is the dead-letter reason for a plugin failure.
-func pluginReason(e *wasmhost.PluginError) *deadReason {
-	return &deadReason{kind: e.Kind.String(), err: fmt.Sprint(e.Err), stage: e.Stage,
-		plugin: e.Plugin, version: e.Version}
+func pluginReason(e *wasmhost.PluginError) *kafkasink.Reason {
+	return &kafkasink.Reason{Kind: e.Kind.String(), Err: fmt.Sprint(e.Err), Stage: e.Stage,
+		Plugin: e.Plugin, Version: e.Version}
 }

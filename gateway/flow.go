@@ -16,6 +16,7 @@ import (
 
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/internal/delivery"
+	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
 	"github.com/tributary-gw/tributary/gateway/internal/mqttsource"
 )
 
@@ -152,17 +153,20 @@ func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 	f.inFlightBytes.Add(float64(size))
 	g.metrics.receivedByQoS[p.QoS%3].Inc()
 	m := &message{
-		topic:      p.Topic,
-		topicBytes: []byte(p.Topic),
-		payload:    p.Payload,
-		qos:        p.QoS,
-		retain:     p.Retain,
-		arrivedAt:  g.now(),
-		ack:        f.src.AckOf(pr),
+		Message: kafkasink.Message{
+			MQTTTopic:  p.Topic,
+			TopicBytes: []byte(p.Topic),
+			Payload:    p.Payload,
+			QoS:        p.QoS,
+			Retain:     p.Retain,
+			ArrivedAt:  g.now(),
+		},
+		ack: f.src.AckOf(pr),
 	}
+	m.Delivery = &m.delivery
 	if p.Properties != nil {
-		m.contentType = p.Properties.ContentType
-		m.userProperties = p.Properties.User
+		m.ContentType = p.Properties.ContentType
+		m.UserProperties = userProperties(p.Properties.User)
 	}
 	f.tracker.Track(&m.delivery, m, size)
 	// The read lock spans matching and handing over, so a reload's swap (write lock) sees every
@@ -173,7 +177,7 @@ func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 		f.release(size)
 		return true, nil
 	}
-	m.routes = f.table.Load().match(m.topic, m.routeBuf[:0])
+	m.routes = f.table.Load().match(m.MQTTTopic, m.routeBuf[:0])
 	if len(m.routes) == 0 {
 		f.intakeMu.RUnlock()
 		g.metrics.unroutedCount.Add(1)
@@ -185,9 +189,21 @@ func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 	for _, r := range m.routes {
 		r.active.Add(1)
 	}
-	f.shards[maphash.String(f.seed, m.topic)%uint64(len(f.shards))] <- m
+	f.shards[maphash.String(f.seed, m.MQTTTopic)%uint64(len(f.shards))] <- m
 	f.intakeMu.RUnlock()
 	return true, nil
+}
+
+// userProperties copies MQTT v5 user properties into the sink's form; nil when there are none.
+func userProperties(ps []paho.UserProperty) []kafkasink.Property {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]kafkasink.Property, len(ps))
+	for i, p := range ps {
+		out[i] = kafkasink.Property{Key: p.Key, Value: p.Value}
+	}
+	return out
 }
 
 // ack acknowledges m to the broker (paho sends PUBACKs in receive order). The tracker calls
@@ -195,9 +211,9 @@ func (f *flow) onPublish(pr paho.PublishReceived) (bool, error) {
 func (f *flow) ack(m *message) {
 	if err := m.ack.Send(); err != nil {
 		// The connection that delivered m is gone; the broker redelivers it.
-		f.log.Debug("mqtt ack not sent", slog.String("mqtt_topic", m.topic), slog.String("error", err.Error()))
+		f.log.Debug("mqtt ack not sent", slog.String("mqtt_topic", m.MQTTTopic), slog.String("error", err.Error()))
 	}
-	f.g.metrics.deliveryLatency.Observe(f.g.now().Sub(m.arrivedAt).Seconds())
+	f.g.metrics.deliveryLatency.Observe(f.g.now().Sub(m.ArrivedAt).Seconds())
 	f.inFlight.Dec()
 	f.inFlightBytes.Sub(float64(m.delivery.Size()))
 }

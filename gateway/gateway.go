@@ -13,9 +13,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
 	"github.com/tributary-gw/tributary/wasmhost"
 )
 
@@ -28,8 +28,7 @@ type Gateway struct {
 	metrics  *metrics
 	now      func() time.Time
 
-	sink  *sink
-	retry *deadLetterRetrier
+	sink *kafkasink.Sink
 
 	// flows are the MQTT sessions by tenant ("" for the top-level routes). The map is
 	// replaced, never edited, under flowsMu; reloads add and remove flows.
@@ -88,7 +87,6 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		cfg:   cfg,
 		log:   slog.Default(),
 		now:   time.Now,
-		retry: newDeadLetterRetrier(),
 		flows: map[string]*flow{},
 	}
 	for _, o := range opts {
@@ -139,24 +137,18 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		_ = g.holdBroken(b)
 	}
 
-	kopts, err := kafkaOptions(cfg.Kafka)
-	if err != nil {
-		g.closeRoutes()
-		return nil, err
-	}
 	// The producer holds records made from the messages in flight, so its bound follows the
 	// flows': twice flow.max_in_flight_bytes leaves room for a full flow's records plus
 	// another flow's or a fan-out's. Beyond it a shard waits in Produce for Kafka, which is
 	// backpressure too. It is at least two records of kafka.max_record_bytes (config
 	// validation), as franz-go fails a record larger than the whole buffer.
-	kopts = append(kopts, kgo.WithLogger(kgoLogger{g.log}), kgo.MaxBufferedBytes(producerBufferedBytes(cfg)))
-	client, err := kgo.NewClient(kopts...)
+	sink, err := kafkasink.New(kafkasink.Config{Kafka: cfg.Kafka, MaxBufferedBytes: producerBufferedBytes(cfg), Log: g.log,
+		Metrics: kafkasink.Metrics{KafkaErrors: g.metrics.kafkaErrors, ProduceLatency: g.metrics.produceLatency}})
 	if err != nil {
 		g.closeRoutes()
-		return nil, fmt.Errorf("kafka: %w", err)
+		return nil, err
 	}
-	g.sink = &sink{client: client, maxBytes: cfg.Kafka.MaxRecordBytes, log: g.log, metrics: g.metrics, retry: g.retry,
-		purger: newTopicPurger()}
+	g.sink = sink
 	return g, nil
 }
 
@@ -184,10 +176,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	defer stopBG()
 	var bgWG sync.WaitGroup
 	retryStop := make(chan struct{})
-	bgWG.Go(func() { g.retry.run(bg, g.sink, retryStop) })
+	bgWG.Go(func() { g.sink.RunRetries(bg, retryStop) })
 	bgWG.Go(func() { g.pingKafka(bg) })
 	bgWG.Go(func() { g.watchStalls(bg) })
-	bgWG.Go(func() { g.sink.purger.run(bg, g.sink.client, g.log) })
+	bgWG.Go(func() { g.sink.RunPurger(bg) })
 
 	var adminSrv *http.Server
 	if g.cfg.Admin.Listen != "" {
@@ -260,7 +252,7 @@ func (g *Gateway) abort(stopBG context.CancelFunc, bg *sync.WaitGroup, retryStop
 	close(retryStop)
 	stopBG()
 	bg.Wait()
-	g.sink.client.Close()
+	g.sink.Close()
 	g.closeRoutes()
 }
 
@@ -306,17 +298,13 @@ func (g *Gateway) process(batch []*message) {
 	for _, m := range batch {
 		for _, r := range m.routes {
 			r.counters.in.Add(1)
-			if r.maxMessageBytes > 0 && len(m.payload) > r.maxMessageBytes {
-				m.delivery.Add(1)
-				r.counters.progress.Started()
-				g.sink.deadLetter(ctx, r, m, &deadReason{kind: KindMessageTooLarge, stage: -1,
-					err: fmt.Sprintf("payload of %d bytes exceeds tenant %s's limits.max_message_bytes %d", len(m.payload), r.tenant, r.maxMessageBytes)})
+			if g.sink.DeadLetterOversized(ctx, r.sink, &m.Message) {
 				m.delivery.Done() // the route's token
 				r.active.Add(-1)
 				continue
 			}
 			if r.chain == nil {
-				g.emit(ctx, r, m, &output{payload: m.payload})
+				g.sink.Produce(ctx, r.sink, &m.Message, &kafkasink.Output{Payload: m.Payload})
 				m.delivery.Done() // the route's token
 				r.active.Add(-1)
 				continue
@@ -334,18 +322,6 @@ func (g *Gateway) process(batch []*message) {
 	for _, cb := range chained {
 		g.runChain(ctx, cb.r, cb.msgs)
 	}
-}
-
-// emit produces one output of m on r, or its dead letter when it cannot be mapped.
-func (g *Gateway) emit(ctx context.Context, r *route, m *message, o *output) {
-	m.delivery.Add(1)
-	r.counters.progress.Started()
-	rec, why := r.record(m, o, g.sink.maxBytes)
-	if why != nil {
-		g.sink.deadLetter(ctx, r, m, why)
-		return
-	}
-	g.sink.produce(ctx, r, m, rec)
 }
 
 // drainBounded runs the drain and returns within flow.drain_timeout plus drainGrace whatever
@@ -417,7 +393,7 @@ func (g *Gateway) drain() error {
 	// that failed is produced again, or dead-lettered, after the flush, and its message is
 	// acknowledged only then.
 	if err == nil {
-		if ferr := g.sink.client.Flush(ctx); ferr != nil {
+		if ferr := g.sink.Flush(ctx); ferr != nil {
 			err = fmt.Errorf("drain timeout: flushing kafka: %w", ferr)
 		}
 	}
@@ -453,7 +429,7 @@ func (g *Gateway) drain() error {
 		})
 	}
 	wg.Wait()
-	g.sink.client.Close()
+	g.sink.Close()
 	g.closeRoutes()
 	if err != nil {
 		g.log.Warn("stopped before the drain finished; unacknowledged QoS 1/2 messages will be redelivered by the broker",
@@ -493,7 +469,7 @@ func (g *Gateway) pingKafka(ctx context.Context) {
 	defer t.Stop()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		err := g.sink.client.Ping(pctx)
+		err := g.sink.Ping(pctx)
 		cancel()
 		g.kafkaUp.Store(err == nil)
 		g.metrics.kafkaUp.Set(float64(b2i(err == nil)))

@@ -27,7 +27,12 @@ type routeCounters struct {
 	stallReported atomic.Bool
 }
 
-func (c *routeCounters) deadLetter(kind string) {
+// Produced counts one record of the route acknowledged by Kafka (kafkasink.Counters).
+func (c *routeCounters) Produced() { c.out.Add(1) }
+
+// DeadLettered counts one dead-letter record of the route, of kind, acknowledged by Kafka
+// (kafkasink.Counters).
+func (c *routeCounters) DeadLettered(kind string) {
 	c.deadLettered.Add(1)
 	v, ok := c.byKind.Load(kind)
 	if !ok {
@@ -35,6 +40,8 @@ func (c *routeCounters) deadLetter(kind string) {
 	}
 	v.(*atomic.Uint64).Add(1)
 }
+
+var _ kafkasink.Counters = (*routeCounters)(nil)
 
 // metrics holds the gateway's Prometheus instruments.
 type metrics struct {
@@ -237,4 +244,11 @@ type RouteStats struct {
 	// SinceLastAckSeconds is how long the route has had records outstanding without an
 	// acknowledgement; 0 when none are outstanding.
 	SinceLastAckSeconds float64 `json:"since_last_ack_seconds,omitempty"`
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -119,7 +119,7 @@ func unchanged(r *route, spec *flowSpec, rc config.Route) bool {
 	if spec.tenant != nil {
 		ns := *spec.tenant
 		ns.Routes = nil
-		if r.ns == nil || !reflect.DeepEqual(*r.ns, ns) {
+		if cur := r.sink.Namespace(); cur == nil || !reflect.DeepEqual(*cur, ns) {
 			return false
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
 	"github.com/tributary-gw/tributary/gateway/internal/mqttsource"
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
 	"github.com/tributary-gw/tributary/wasmhost"
@@ -15,30 +16,19 @@ import (
 // route is one compiled, immutable route. A reload replaces routes whole; nothing edits one
 // in place.
 type route struct {
-	tenant     string // "" for top-level routes
-	name       string
-	filters    []mqtttopic.Filter
-	qos        byte
-	topic      *mqtttopic.Template // Kafka topic; see staticTopic
-	key        *mqtttopic.Template // record key; nil means the MQTT topic (the default)
-	envelope   bool
-	deadLetter string
-	counters   *routeCounters
-	chain      *wasmhost.Chain // nil when the route has no plugins
-	plugins    []PluginReport  // the chain's stages as built
-	conf       config.Route    // what the route was built from, to spot changes on reload
-	limits     config.Plugins  // the plugin settings its chain was built with
-	// ns is the owning tenant's namespace, checked on topics chosen at run time; nil for
-	// top-level routes, which may produce anywhere.
-	ns *config.Tenant
-	// maxMessageBytes is the tenant's limits.max_message_bytes; 0 means no cap.
-	maxMessageBytes int
+	tenant   string // "" for top-level routes
+	name     string
+	filters  []mqtttopic.Filter
+	qos      byte
+	sink     *kafkasink.Route // the route's Kafka mapping: topic, key, envelope, dead letters
+	counters *routeCounters
+	chain    *wasmhost.Chain // nil when the route has no plugins
+	plugins  []PluginReport  // the chain's stages as built
+	conf     config.Route    // what the route was built from, to spot changes on reload
+	limits   config.Plugins  // the plugin settings its chain was built with
 	// active counts messages matched to this route whose chain work is not finished; a route
 	// replaced by a reload closes its chain when it reaches zero.
 	active work
-
-	// staticTopic is the Kafka topic when the topic template has no actions.
-	staticTopic string
 }
 
 // buildRoute compiles a validated route configuration of tenant t (nil for a top-level route).
@@ -48,21 +38,13 @@ func buildRoute(rc config.Route, t *config.Tenant, m *metrics) (*route, error) {
 		tenant = t.Name
 	}
 	r := &route{
-		tenant:     tenant,
-		name:       rc.Name,
-		qos:        byte(rc.QoS),
-		envelope:   rc.To.Envelope == config.EnvelopeJSON,
-		deadLetter: rc.DeadLetter,
-		counters:   m.route(tenant, rc.Name),
-		conf:       rc,
+		tenant:   tenant,
+		name:     rc.Name,
+		qos:      byte(rc.QoS),
+		counters: m.route(tenant, rc.Name),
+		conf:     rc,
 	}
 	r.active.idle = make(chan struct{})
-	if t != nil {
-		ns := *t
-		ns.Routes = nil
-		r.ns = &ns
-		r.maxMessageBytes = t.Limits.MaxMessageBytes
-	}
 	for i, f := range rc.From {
 		flt, err := mqtttopic.ParseFilter(f)
 		if err != nil {
@@ -70,18 +52,9 @@ func buildRoute(rc config.Route, t *config.Tenant, m *metrics) (*route, error) {
 		}
 		r.filters = append(r.filters, flt)
 	}
-	tpl, err := mqtttopic.ParseTemplate(rc.To.Topic)
-	if err != nil {
-		return nil, fmt.Errorf("route %q: to.topic: %w", rc.Name, err)
-	}
-	r.topic = tpl
-	if tpl.IsStatic() {
-		r.staticTopic = string(tpl.Append(nil, nil))
-	}
-	if rc.To.Key != "" && rc.To.Key != config.DefaultKeyTemplate {
-		if r.key, err = mqtttopic.ParseTemplate(rc.To.Key); err != nil {
-			return nil, fmt.Errorf("route %q: to.key: %w", rc.Name, err)
-		}
+	var err error
+	if r.sink, err = kafkasink.NewRoute(rc, t, r.counters, &r.counters.progress); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

@@ -31,15 +31,15 @@ var monoStart = time.Now()
 // monoClock returns the monotonic time since the process started, in nanoseconds.
 func monoClock() int64 { return int64(time.Since(monoStart)) }
 
-// Started counts one record of the route handed to the sink.
-func (p *Progress) Started() {
+// started counts one record of the route handed to the sink.
+func (p *Progress) started() {
 	if p.outstanding.Add(1) == 1 {
 		p.since.Store(monoClock())
 	}
 }
 
-// Acked counts one record of the route acknowledged by Kafka.
-func (p *Progress) Acked() {
+// acked counts one record of the route acknowledged by Kafka.
+func (p *Progress) acked() {
 	p.since.Store(monoClock())
 	p.outstanding.Add(-1)
 }

@@ -18,13 +18,13 @@ func TestProgress_Stalled(t *testing.T) {
 	}
 
 	p.since.Store(monoClock() - int64(time.Hour)) // idle for an hour, then a record
-	p.Started()
+	p.started()
 	if stalled, _, _ := p.Stalled(limit); stalled {
 		t.Fatal("a route idle for longer than the limit is stalled by its first record")
 	}
 
 	p.since.Store(monoClock() - int64(2*limit)) // nothing acknowledged for twice the limit
-	p.Started()
+	p.started()
 	stalled, d, n := p.Stalled(limit)
 	if !stalled || n != 2 || d < 2*limit {
 		t.Fatalf("2 records waiting, none acknowledged for %v: stalled %v for %v with %d outstanding", 2*limit, stalled, d, n)
@@ -33,11 +33,11 @@ func TestProgress_Stalled(t *testing.T) {
 		t.Fatalf("stall error %q does not name the tenant, the route and the count", err)
 	}
 
-	p.Acked() // one acknowledgement clears the stall, though a record still waits
+	p.acked() // one acknowledgement clears the stall, though a record still waits
 	if stalled, _, n := p.Stalled(limit); stalled || n != 1 {
 		t.Fatalf("after an acknowledgement: stalled %v with %d outstanding", stalled, n)
 	}
-	p.Acked()
+	p.acked()
 	if stalled, d, n := p.Stalled(limit); stalled || n != 0 || d != 0 {
 		t.Fatalf("nothing outstanding: stalled %v for %v with %d outstanding", stalled, d, n)
 	}
@@ -51,12 +51,12 @@ func TestProgress_hammer(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 10_000 {
-				p.Started()
+				p.started()
 				if stalled, _, _ := p.Stalled(time.Minute); stalled {
 					t.Error("stalled while records are acknowledged")
 					return
 				}
-				p.Acked()
+				p.acked()
 			}
 		})
 	}
@@ -65,4 +65,3 @@ func TestProgress_hammer(t *testing.T) {
 		t.Fatalf("%d outstanding after every record was acknowledged", n)
 	}
 }
-

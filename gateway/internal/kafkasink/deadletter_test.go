@@ -1,4 +1,4 @@
-package gateway
+package kafkasink
 
 import (
 	"bytes"
@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -23,11 +21,11 @@ import (
 
 // ladderMessage is a message whose user properties (about 1,100 bytes) and payload (4,000
 // bytes) each outweigh the rest of a dead letter.
-func ladderMessage() *message {
+func ladderMessage() *Message {
 	m := testMessage()
-	m.payload = bytes.Repeat([]byte("p"), 4000)
+	m.Payload = bytes.Repeat([]byte("p"), 4000)
 	for i := range 10 {
-		m.userProperties = append(m.userProperties, paho.UserProperty{Key: "k" + strconv.Itoa(i), Value: strings.Repeat("v", 100)})
+		m.UserProperties = append(m.UserProperties, Property{Key: "k" + strconv.Itoa(i), Value: strings.Repeat("v", 100)})
 	}
 	return m
 }
@@ -55,9 +53,9 @@ func ladderStep(rec *kgo.Record) int {
 func TestDeadLetterLadder(t *testing.T) {
 	r := testRoute(t, config.Destination{Topic: "raw"}, "dlq")
 	m := ladderMessage()
-	why := &deadReason{kind: KindRecordTooLarge, stage: -1, topic: "raw", err: "record too large"}
+	why := &Reason{Kind: KindRecordTooLarge, Stage: -1, Topic: "raw", Err: "record too large"}
 	full := r.deadLetterRecord(m, why, 1<<20)
-	if ladderStep(full) != 0 || !bytes.Equal(full.Value, m.payload) || len(full.Headers) != 4+len(m.userProperties)+4 {
+	if ladderStep(full) != 0 || !bytes.Equal(full.Value, m.Payload) || len(full.Headers) != 4+len(m.UserProperties)+4 {
 		t.Fatalf("dead letter under no limit: step %d, %d payload bytes, headers %v", ladderStep(full), len(full.Value), full.Headers)
 	}
 	if _, ok := header(full, HeaderTruncatedBytes); ok {
@@ -76,10 +74,10 @@ func TestDeadLetterLadder(t *testing.T) {
 		if step != 3 && recordSize(rec) > limit {
 			t.Fatalf("limit %d: step %d record of %d bytes", limit, step, recordSize(rec))
 		}
-		if rec.Topic != "dlq" || !bytes.HasPrefix(m.payload, rec.Value) {
+		if rec.Topic != "dlq" || !bytes.HasPrefix(m.Payload, rec.Value) {
 			t.Fatalf("limit %d: topic %q, payload not a prefix of the original", limit, rec.Topic)
 		}
-		cut := len(rec.Value) < len(m.payload)
+		cut := len(rec.Value) < len(m.Payload)
 		if got, _ := header(rec, HeaderTruncatedBytes); (got == "4000") != cut {
 			t.Fatalf("limit %d: %s = %q with %d of 4000 payload bytes", limit, HeaderTruncatedBytes, got, len(rec.Value))
 		}
@@ -123,9 +121,9 @@ func TestDeadLetterLadder(t *testing.T) {
 func TestDeadLetterMinimal(t *testing.T) {
 	r := testRoute(t, config.Destination{Topic: "raw"}, "dlq")
 	m := ladderMessage()
-	m.topic = strings.Repeat("t/", 2000)
-	m.topicBytes = []byte(m.topic)
-	why := &deadReason{kind: KindProduceFailed, stage: 2, plugin: "p", version: "v", topic: "raw", err: strings.Repeat("e", 5000)}
+	m.MQTTTopic = strings.Repeat("t/", 2000)
+	m.TopicBytes = []byte(m.MQTTTopic)
+	why := &Reason{Kind: KindProduceFailed, Stage: 2, Plugin: "p", Version: "v", Topic: "raw", Err: strings.Repeat("e", 5000)}
 	rec := r.deadLetterRecord(m, why, 10)
 	if ladderStep(rec) != 3 || len(rec.Value) != 0 || len(rec.Key) > minimalTopicBytes || recordSize(rec) > 1024 {
 		t.Fatalf("minimal dead letter: step %d, %d payload bytes, key of %d bytes, %d bytes in all", ladderStep(rec), len(rec.Value), len(rec.Key), recordSize(rec))
@@ -172,8 +170,8 @@ func (k *fakeKafka) tries() []int {
 }
 
 // fakeSink returns a sink producing through k, with its retrier running until the test ends.
-func fakeSink(t *testing.T, k *fakeKafka, base, ceil time.Duration) *sink {
-	s := &sink{maxBytes: 1 << 20, log: slog.New(slog.DiscardHandler), metrics: newMetrics(prometheus.NewRegistry()),
+func fakeSink(t *testing.T, k *fakeKafka, base, ceil time.Duration) *Sink {
+	s := &Sink{maxBytes: 1 << 20, log: slog.New(slog.DiscardHandler), metrics: testMetrics(),
 		retry: newDeadLetterRetrier(), send: k.send, retryBase: base, retryMax: ceil}
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -183,11 +181,13 @@ func fakeSink(t *testing.T, k *fakeKafka, base, ceil time.Duration) *sink {
 }
 
 // countedMessage returns m counted once in its delivery, acks counting its acknowledgements.
-func countedMessage(m *message, acks *atomic.Int32) *message {
-	tr := delivery.NewTracker(1, 1<<30, func(*message) { acks.Add(1) })
+func countedMessage(m *Message, acks *atomic.Int32) *Message {
+	tr := delivery.NewTracker(1, 1<<30, func(*Message) { acks.Add(1) })
 	tr.TryAcquire(1)
-	tr.Track(&m.delivery, m, 1)
-	m.delivery.Add(1)
+	d := new(delivery.Delivery[*Message])
+	tr.Track(d, m, 1)
+	m.Delivery = d
+	m.Delivery.Add(1)
 	return m
 }
 
@@ -204,17 +204,17 @@ func TestDeadLetterRefusedShrinks(t *testing.T) {
 	s := fakeSink(t, k, 0, 0)
 	r := testRoute(t, config.Destination{Topic: "raw"}, "dlq")
 	m := testMessage()
-	m.payload = bytes.Repeat([]byte("p"), 20<<10)
-	m.userProperties = []paho.UserProperty{{Key: "big", Value: strings.Repeat("u", 50<<10)}}
+	m.Payload = bytes.Repeat([]byte("p"), 20<<10)
+	m.UserProperties = []Property{{Key: "big", Value: strings.Repeat("u", 50<<10)}}
 	var acks atomic.Int32
-	s.deadLetter(context.Background(), r, countedMessage(m, &acks), &deadReason{kind: KindRecordTooLarge, stage: -1, err: "too large"})
+	s.deadLetter(context.Background(), r, countedMessage(m, &acks), &Reason{Kind: KindRecordTooLarge, Stage: -1, Err: "too large"})
 	deadline := time.Now().Add(10 * time.Second)
 	for acks.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	tries := k.tries()
-	if acks.Load() != 1 || r.counters.deadLettered.Load() != 1 {
-		t.Fatalf("acks %d, dead letters %d after tries of %v bytes", acks.Load(), r.counters.deadLettered.Load(), tries)
+	if acks.Load() != 1 || r.counters.(*testCounters).deadLettered.Load() != 1 {
+		t.Fatalf("acks %d, dead letters %d after tries of %v bytes", acks.Load(), r.counters.(*testCounters).deadLettered.Load(), tries)
 	}
 	if len(tries) > 6 || tries[len(tries)-1] > 8<<10 {
 		t.Fatalf("tries of %v bytes", tries)
@@ -235,7 +235,7 @@ func TestDeadLetterRefusedToTheEnd(t *testing.T) {
 	r := testRoute(t, config.Destination{Topic: "raw"}, "dlq")
 	m := ladderMessage()
 	var acks atomic.Int32
-	s.deadLetter(context.Background(), r, countedMessage(m, &acks), &deadReason{kind: KindRecordTooLarge, stage: -1, err: "too large"})
+	s.deadLetter(context.Background(), r, countedMessage(m, &acks), &Reason{Kind: KindRecordTooLarge, Stage: -1, Err: "too large"})
 	time.Sleep(600 * time.Millisecond)
 	tries := k.tries()
 	// The ladder (a handful of halvings) then at most one try per 16 ms (the first backoff
@@ -262,23 +262,23 @@ func TestRetryBackoff(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		err   error
-		start func(s *sink, m *message)
+		start func(s *Sink, m *Message)
 	}{
-		{"record", io.EOF, func(s *sink, m *message) {
-			rec, why := r.record(m, &output{payload: m.payload}, 1<<20)
+		{"record", io.EOF, func(s *Sink, m *Message) {
+			rec, why := r.record(m, &Output{Payload: m.Payload}, 1<<20)
 			if why != nil {
-				t.Fatal(why.err)
+				t.Fatal(why.Err)
 			}
 			s.produce(context.Background(), r, m, rec)
 		}},
-		{"dead letter", kerr.TopicAuthorizationFailed, func(s *sink, m *message) {
-			s.deadLetter(context.Background(), r, m, &deadReason{kind: KindBadTopic, stage: -1, err: "bad"})
+		{"dead letter", kerr.TopicAuthorizationFailed, func(s *Sink, m *Message) {
+			s.deadLetter(context.Background(), r, m, &Reason{Kind: KindBadTopic, Stage: -1, Err: "bad"})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			promises := make(chan struct{}, 1)
 			k := &fakeKafka{fail: func(*kgo.Record) error { return tc.err }}
-			s := &sink{maxBytes: 1 << 20, log: slog.New(slog.DiscardHandler), metrics: newMetrics(prometheus.NewRegistry()),
+			s := &Sink{maxBytes: 1 << 20, log: slog.New(slog.DiscardHandler), metrics: testMetrics(),
 				retry: newDeadLetterRetrier()}
 			s.send = func(ctx context.Context, rec *kgo.Record, promise func(*kgo.Record, error)) {
 				k.send(ctx, rec, func(rec *kgo.Record, err error) { promise(rec, err); promises <- struct{}{} })
@@ -324,9 +324,9 @@ func TestRetryBackoffWindow(t *testing.T) {
 	r := testRoute(t, config.Destination{Topic: "raw"}, "dlq")
 	var acks atomic.Int32
 	m := countedMessage(testMessage(), &acks)
-	rec, why := r.record(m, &output{payload: m.payload}, 1<<20)
+	rec, why := r.record(m, &Output{Payload: m.Payload}, 1<<20)
 	if why != nil {
-		t.Fatal(why.err)
+		t.Fatal(why.Err)
 	}
 	s.produce(context.Background(), r, m, rec)
 	time.Sleep(500 * time.Millisecond)

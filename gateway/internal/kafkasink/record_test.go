@@ -1,39 +1,56 @@
-package gateway
+package kafkasink
 
 import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-gw/tributary/gateway/config"
 )
 
-func testRoute(t *testing.T, to config.Destination, deadLetter string) *route {
+// testCounters counts a route's acknowledged records, as the gateway's route counters do.
+type testCounters struct {
+	out          atomic.Uint64
+	deadLettered atomic.Uint64
+}
+
+func (c *testCounters) Produced()           { c.out.Add(1) }
+func (c *testCounters) DeadLettered(string) { c.deadLettered.Add(1) }
+
+// testMetrics returns a sink's instruments, registered nowhere.
+func testMetrics() Metrics {
+	return Metrics{
+		KafkaErrors:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kafka_errors_total", Help: "test"}, []string{"kind"}),
+		ProduceLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "produce_latency_seconds", Help: "test"}),
+	}
+}
+
+func testRoute(t testing.TB, to config.Destination, deadLetter string) *Route {
 	t.Helper()
-	r, err := buildRoute(config.Route{Name: "r1", From: []string{"building/#"}, QoS: 1, To: to, DeadLetter: deadLetter},
-		nil, newMetrics(prometheus.NewRegistry()))
+	r, err := NewRoute(config.Route{Name: "r1", From: []string{"building/#"}, QoS: 1, To: to, DeadLetter: deadLetter},
+		nil, &testCounters{}, &Progress{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-func testMessage() *message {
-	return &message{
-		topic:          "building/floor1/sensor/7/temp",
-		topicBytes:     []byte("building/floor1/sensor/7/temp"),
-		payload:        []byte(`{"t":21.5}`),
-		qos:            1,
-		retain:         true,
-		contentType:    "application/json",
-		userProperties: []paho.UserProperty{{Key: "site", Value: "north"}},
-		arrivedAt:      time.UnixMilli(1732500000123),
+func testMessage() *Message {
+	return &Message{
+		MQTTTopic:      "building/floor1/sensor/7/temp",
+		TopicBytes:     []byte("building/floor1/sensor/7/temp"),
+		Payload:        []byte(`{"t":21.5}`),
+		QoS:            1,
+		Retain:         true,
+		ContentType:    "application/json",
+		UserProperties: []Property{{Key: "site", Value: "north"}},
+		ArrivedAt:      time.UnixMilli(1732500000123),
 	}
 }
 
@@ -50,7 +67,7 @@ func TestRecordMapping(t *testing.T) {
 	tests := []struct {
 		name      string
 		to        config.Destination
-		out       output
+		out       Output
 		wantTopic string
 		wantKey   string
 		wantValue string
@@ -68,13 +85,13 @@ func TestRecordMapping(t *testing.T) {
 		{
 			name:      "plugin output overrides topic, key and payload",
 			to:        config.Destination{Topic: "raw"},
-			out:       output{payload: []byte("x"), kafkaTopic: "other", key: []byte("k"), keySet: true},
+			out:       Output{Payload: []byte("x"), KafkaTopic: "other", Key: []byte("k"), KeySet: true},
 			wantTopic: "other", wantKey: "k", wantValue: "x",
 		},
 		{
 			name:      "plugin output sets an empty key",
 			to:        config.Destination{Topic: "raw"},
-			out:       output{payload: []byte("x"), keySet: true},
+			out:       Output{Payload: []byte("x"), KeySet: true},
 			wantTopic: "raw", wantKey: "", wantValue: "x",
 		},
 	}
@@ -83,8 +100,8 @@ func TestRecordMapping(t *testing.T) {
 			r := testRoute(t, tc.to, "dlq")
 			m := testMessage()
 			o := tc.out
-			if o.payload == nil {
-				o.payload = m.payload
+			if o.Payload == nil {
+				o.Payload = m.Payload
 			}
 			rec, why := r.record(m, &o, 1<<20)
 			if why != nil {
@@ -94,7 +111,7 @@ func TestRecordMapping(t *testing.T) {
 				t.Fatalf("record = (%q, %q, %q), want (%q, %q, %q)", rec.Topic, rec.Key, rec.Value, tc.wantTopic, tc.wantKey, tc.wantValue)
 			}
 			for k, want := range map[string]string{
-				HeaderMQTTTopic: m.topic, HeaderMQTTQoS: "1", HeaderMQTTRetain: "true",
+				HeaderMQTTTopic: m.MQTTTopic, HeaderMQTTQoS: "1", HeaderMQTTRetain: "true",
 				HeaderContentType: "application/json", "site": "north",
 			} {
 				if got, ok := header(rec, k); !ok || got != want {
@@ -108,22 +125,22 @@ func TestRecordMapping(t *testing.T) {
 func TestRecordDeadReasons(t *testing.T) {
 	r := testRoute(t, config.Destination{Topic: "s.{{.Segment 5}}"}, "dlq")
 	m := testMessage()
-	m.topic = "a/b" // segment 5 is out of range and renders empty: "s." is still legal
-	_, why := r.record(m, &output{payload: m.payload}, 1<<20)
+	m.MQTTTopic = "a/b" // segment 5 is out of range and renders empty: "s." is still legal
+	_, why := r.record(m, &Output{Payload: m.Payload}, 1<<20)
 	if why != nil {
 		t.Fatalf("s. is a legal topic name, got %+v", why)
 	}
 	r = testRoute(t, config.Destination{Topic: "{{.Segment 1}}"}, "dlq")
-	m.topic = "a/b c"
-	_, why = r.record(m, &output{payload: m.payload}, 1<<20)
-	if why == nil || why.kind != KindBadTopic || !strings.Contains(why.err, `"b c"`) {
+	m.MQTTTopic = "a/b c"
+	_, why = r.record(m, &Output{Payload: m.Payload}, 1<<20)
+	if why == nil || why.Kind != KindBadTopic || !strings.Contains(why.Err, `"b c"`) {
 		t.Fatalf("want bad_topic naming the topic, got %+v", why)
 	}
 	r = testRoute(t, config.Destination{Topic: "raw"}, "dlq")
 	big := testMessage()
-	big.payload = make([]byte, 2000)
-	_, why = r.record(big, &output{payload: big.payload}, 1000)
-	if why == nil || why.kind != KindRecordTooLarge {
+	big.Payload = make([]byte, 2000)
+	_, why = r.record(big, &Output{Payload: big.Payload}, 1000)
+	if why == nil || why.Kind != KindRecordTooLarge {
 		t.Fatalf("want record_too_large, got %+v", why)
 	}
 	dl := r.deadLetterRecord(big, why, 1000)
@@ -133,7 +150,7 @@ func TestRecordDeadReasons(t *testing.T) {
 	if got, _ := header(dl, HeaderTruncatedBytes); got != "2000" {
 		t.Fatalf("truncation header = %q, want 2000", got)
 	}
-	for k, want := range map[string]string{HeaderRoute: "r1", HeaderErrorKind: KindRecordTooLarge, HeaderMQTTTopic: big.topic} {
+	for k, want := range map[string]string{HeaderRoute: "r1", HeaderErrorKind: KindRecordTooLarge, HeaderMQTTTopic: big.MQTTTopic} {
 		if got, _ := header(dl, k); got != want {
 			t.Errorf("dead-letter header %s = %q, want %q", k, got, want)
 		}
@@ -163,7 +180,7 @@ func TestEnvelope(t *testing.T) {
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatalf("invalid JSON %s: %v", out, err)
 			}
-			want := map[string]any{"mqtt_topic": m.topic, "arrived_at_ms": float64(1732500000123), "qos": float64(1)}
+			want := map[string]any{"mqtt_topic": m.MQTTTopic, "arrived_at_ms": float64(1732500000123), "qos": float64(1)}
 			for k, v := range tc.want {
 				want[k] = v
 			}

@@ -1,4 +1,4 @@
-package gateway
+package kafkasink
 
 import (
 	"encoding/base64"
@@ -27,7 +27,7 @@ const (
 	HeaderTruncatedBytes = "tributary.payload.original_bytes"
 	HeaderTenant         = "tributary.tenant"
 	// HeaderDropped lists, comma-separated, what a dead letter too large for Kafka left out:
-	// "user_properties", "payload", "headers" (see route.deadLetterRecord).
+	// "user_properties", "payload", "headers" (see Route.deadLetterRecord).
 	HeaderDropped = "tributary.dead_letter.dropped"
 )
 
@@ -48,86 +48,64 @@ var (
 	recordExtra = 64 // bytes of record overhead counted against max_record_bytes
 )
 
-// output is one record-to-be produced from a message on a route: the payload and any Kafka
-// topic, key or headers a plugin chose. Zero values mean "the route's default".
-type output struct {
-	payload    []byte
-	kafkaTopic string
-	key        []byte
-	keySet     bool
-	headers    []kgo.RecordHeader
-}
-
-// deadReason says why a message is dead-lettered. Plugin fields are empty for gateway errors.
-type deadReason struct {
-	kind    string
-	err     string
-	stage   int // chain stage index, -1 when not a plugin error
-	plugin  string
-	version string
-	topic   string // the Kafka topic the record was meant for, when known
-	limit   int    // bytes the dead-letter record may take; 0 means kafka.max_record_bytes
-	retries int    // failed produces of the dead letter retried so far (sink.backoff)
-}
-
 // maxErrorHeader bounds the tributary.error header: a guest's error may quote the payload.
 const maxErrorHeader = 1024
 
 // record maps an output of message m on route r to a Kafka record. When the output cannot be
 // produced as mapped it returns the reason to dead-letter the message instead.
-func (r *route) record(m *message, o *output, maxBytes int) (*kgo.Record, *deadReason) {
+func (r *Route) record(m *Message, o *Output, maxBytes int) (*kgo.Record, *Reason) {
 	rec := &kgo.Record{}
 	switch {
-	case o.kafkaTopic != "":
-		rec.Topic = o.kafkaTopic
+	case o.KafkaTopic != "":
+		rec.Topic = o.KafkaTopic
 	case r.staticTopic != "":
 		rec.Topic = r.staticTopic
 	default:
 		rec.Topic = string(r.topic.Append(nil, m))
 	}
 	if !validKafkaTopic(rec.Topic) {
-		return nil, &deadReason{kind: KindBadTopic, stage: -1, topic: rec.Topic,
-			err: "kafka topic " + strconv.Quote(rec.Topic) + " is not a legal topic name"}
+		return nil, &Reason{Kind: KindBadTopic, Stage: -1, Topic: rec.Topic,
+			Err: "kafka topic " + strconv.Quote(rec.Topic) + " is not a legal topic name"}
 	}
 	if r.ns != nil && rec.Topic != r.staticTopic && !r.ns.KafkaAllowed(rec.Topic) {
-		return nil, &deadReason{kind: KindNamespace, stage: -1, topic: rec.Topic,
-			err: "kafka topic " + strconv.Quote(rec.Topic) + " is outside tenant " + r.tenant + "'s kafka_prefixes"}
+		return nil, &Reason{Kind: KindNamespace, Stage: -1, Topic: rec.Topic,
+			Err: "kafka topic " + strconv.Quote(rec.Topic) + " is outside tenant " + r.tenant + "'s kafka_prefixes"}
 	}
 	switch {
-	case o.keySet:
-		rec.Key = o.key
+	case o.KeySet:
+		rec.Key = o.Key
 	case r.key != nil:
 		rec.Key = r.key.Append(nil, m)
 	default:
-		rec.Key = m.topicBytes
+		rec.Key = m.TopicBytes
 	}
 	if r.envelope {
 		// JSON payloads gain a backslash per quote: leave room so the buffer rarely grows.
-		rec.Value = appendEnvelope(make([]byte, 0, len(o.payload)+len(o.payload)/4+len(m.topic)+96), m, o.payload)
+		rec.Value = appendEnvelope(make([]byte, 0, len(o.Payload)+len(o.Payload)/4+len(m.MQTTTopic)+96), m, o.Payload)
 	} else {
-		rec.Value = o.payload
+		rec.Value = o.Payload
 	}
-	rec.Headers = m.headers(len(o.headers))
-	rec.Headers = append(rec.Headers, o.headers...)
+	rec.Headers = m.headers(len(o.Headers))
+	rec.Headers = append(rec.Headers, o.Headers...)
 	if n := recordSize(rec); n > maxBytes {
-		return nil, &deadReason{kind: KindRecordTooLarge, stage: -1, topic: rec.Topic,
-			err: "record of " + strconv.Itoa(n) + " bytes exceeds kafka.max_record_bytes " + strconv.Itoa(maxBytes)}
+		return nil, &Reason{Kind: KindRecordTooLarge, Stage: -1, Topic: rec.Topic,
+			Err: "record of " + strconv.Itoa(n) + " bytes exceeds kafka.max_record_bytes " + strconv.Itoa(maxBytes)}
 	}
 	return rec, nil
 }
 
 // headers returns the MQTT headers every record of m carries, with room for extra more.
-func (m *message) headers(extra int) []kgo.RecordHeader {
-	h := make([]kgo.RecordHeader, 0, 4+len(m.userProperties)+extra)
+func (m *Message) headers(extra int) []kgo.RecordHeader {
+	h := make([]kgo.RecordHeader, 0, 4+len(m.UserProperties)+extra)
 	h = append(h,
-		kgo.RecordHeader{Key: HeaderMQTTTopic, Value: m.topicBytes},
-		kgo.RecordHeader{Key: HeaderMQTTQoS, Value: qosValues[m.qos%3]},
-		kgo.RecordHeader{Key: HeaderMQTTRetain, Value: boolValues[b2i(m.retain)]},
+		kgo.RecordHeader{Key: HeaderMQTTTopic, Value: m.TopicBytes},
+		kgo.RecordHeader{Key: HeaderMQTTQoS, Value: qosValues[m.QoS%3]},
+		kgo.RecordHeader{Key: HeaderMQTTRetain, Value: boolValues[b2i(m.Retain)]},
 	)
-	if m.contentType != "" {
-		h = append(h, kgo.RecordHeader{Key: HeaderContentType, Value: []byte(m.contentType)})
+	if m.ContentType != "" {
+		h = append(h, kgo.RecordHeader{Key: HeaderContentType, Value: []byte(m.ContentType)})
 	}
-	for _, p := range m.userProperties {
+	for _, p := range m.UserProperties {
 		h = append(h, kgo.RecordHeader{Key: p.Key, Value: []byte(p.Value)})
 	}
 	return h
@@ -164,17 +142,17 @@ const (
 //     returned even when it does not fit: the ladder ends there.
 //
 // From step 2 on, HeaderDropped lists what was left out.
-func (r *route) deadLetterRecord(m *message, why *deadReason, maxBytes int) *kgo.Record {
+func (r *Route) deadLetterRecord(m *Message, why *Reason, maxBytes int) *kgo.Record {
 	all := m.headers(0)
-	fixed, propHeaders := all[:len(all)-len(m.userProperties)], all[len(all)-len(m.userProperties):]
+	fixed, propHeaders := all[:len(all)-len(m.UserProperties)], all[len(all)-len(m.UserProperties):]
 	tail := r.deadLetterHeaders(why)
-	props := len(m.userProperties) > 0
+	props := len(m.UserProperties) > 0
 	for _, keepProps := range []bool{true, false} {
 		if !keepProps && !props {
 			break // step 2 is step 1 without its threshold: taken below
 		}
 		var dropped []string
-		h := make([]kgo.RecordHeader, 0, len(fixed)+len(m.userProperties)+len(tail)+2)
+		h := make([]kgo.RecordHeader, 0, len(fixed)+len(m.UserProperties)+len(tail)+2)
 		h = append(h, fixed...)
 		if keepProps {
 			h = append(h, propHeaders...)
@@ -182,36 +160,36 @@ func (r *route) deadLetterRecord(m *message, why *deadReason, maxBytes int) *kgo
 			dropped = append(dropped, droppedUserProperties)
 		}
 		h = append(h, tail...)
-		rec := &kgo.Record{Topic: r.deadLetter, Key: m.topicBytes, Value: m.payload, Headers: h}
+		rec := &kgo.Record{Topic: r.deadLetter, Key: m.TopicBytes, Value: m.Payload, Headers: h}
 		rec.Headers = appendDropped(rec.Headers, dropped)
 		if recordSize(rec) <= maxBytes {
 			return rec
 		}
-		if len(m.payload) == 0 {
+		if len(m.Payload) == 0 {
 			continue
 		}
-		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderTruncatedBytes, Value: []byte(strconv.Itoa(len(m.payload)))})
-		room := maxBytes - (recordSize(rec) - len(m.payload))
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderTruncatedBytes, Value: []byte(strconv.Itoa(len(m.Payload)))})
+		room := maxBytes - (recordSize(rec) - len(m.Payload))
 		if keepProps && props && room < maxBytes/2 {
 			continue // the user properties crowd the payload out: drop them first
 		}
 		if room >= minPayloadCut {
-			rec.Value = m.payload[:room]
+			rec.Value = m.Payload[:room]
 			return rec
 		}
 	}
-	if len(m.payload) > 0 || props {
+	if len(m.Payload) > 0 || props {
 		// Step 3: the payload's size and the route's headers, no user properties, no payload.
 		var dropped []string
 		if props {
 			dropped = append(dropped, droppedUserProperties)
 		}
 		h := append(append([]kgo.RecordHeader(nil), fixed...), tail...)
-		if len(m.payload) > 0 {
+		if len(m.Payload) > 0 {
 			dropped = append(dropped, droppedPayload)
-			h = append(h, kgo.RecordHeader{Key: HeaderTruncatedBytes, Value: []byte(strconv.Itoa(len(m.payload)))})
+			h = append(h, kgo.RecordHeader{Key: HeaderTruncatedBytes, Value: []byte(strconv.Itoa(len(m.Payload)))})
 		}
-		rec := &kgo.Record{Topic: r.deadLetter, Key: m.topicBytes, Headers: appendDropped(h, dropped)}
+		rec := &kgo.Record{Topic: r.deadLetter, Key: m.TopicBytes, Headers: appendDropped(h, dropped)}
 		if recordSize(rec) <= maxBytes {
 			return rec
 		}
@@ -220,33 +198,33 @@ func (r *route) deadLetterRecord(m *message, why *deadReason, maxBytes int) *kgo
 }
 
 // deadLetterHeaders returns the headers naming the route and the error of a dead letter.
-func (r *route) deadLetterHeaders(why *deadReason) []kgo.RecordHeader {
+func (r *Route) deadLetterHeaders(why *Reason) []kgo.RecordHeader {
 	h := make([]kgo.RecordHeader, 0, 8)
 	if r.tenant != "" {
 		h = append(h, kgo.RecordHeader{Key: HeaderTenant, Value: []byte(r.tenant)})
 	}
 	h = append(h,
 		kgo.RecordHeader{Key: HeaderRoute, Value: []byte(r.name)},
-		kgo.RecordHeader{Key: HeaderErrorKind, Value: []byte(why.kind)},
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(truncate(why.err, maxErrorHeader))},
+		kgo.RecordHeader{Key: HeaderErrorKind, Value: []byte(why.Kind)},
+		kgo.RecordHeader{Key: HeaderError, Value: []byte(truncate(why.Err, maxErrorHeader))},
 	)
-	if why.stage >= 0 {
+	if why.Stage >= 0 {
 		h = append(h,
-			kgo.RecordHeader{Key: HeaderStage, Value: []byte(strconv.Itoa(why.stage))},
-			kgo.RecordHeader{Key: HeaderPlugin, Value: []byte(why.plugin)},
-			kgo.RecordHeader{Key: HeaderPluginVersion, Value: []byte(why.version)},
+			kgo.RecordHeader{Key: HeaderStage, Value: []byte(strconv.Itoa(why.Stage))},
+			kgo.RecordHeader{Key: HeaderPlugin, Value: []byte(why.Plugin)},
+			kgo.RecordHeader{Key: HeaderPluginVersion, Value: []byte(why.Version)},
 		)
 	}
-	if why.topic != "" {
-		h = append(h, kgo.RecordHeader{Key: HeaderOriginalTopic, Value: []byte(why.topic)})
+	if why.Topic != "" {
+		h = append(h, kgo.RecordHeader{Key: HeaderOriginalTopic, Value: []byte(why.Topic)})
 	}
 	return h
 }
 
 // minimalDeadLetter is the last step of the dead-letter ladder: the route, the error and the
 // MQTT topic, each bounded, and nothing else of the message but its payload's size.
-func (r *route) minimalDeadLetter(m *message, why *deadReason) *kgo.Record {
-	topic := []byte(truncate(m.topic, minimalTopicBytes))
+func (r *Route) minimalDeadLetter(m *Message, why *Reason) *kgo.Record {
+	topic := []byte(truncate(m.MQTTTopic, minimalTopicBytes))
 	h := make([]kgo.RecordHeader, 0, 7)
 	h = append(h, kgo.RecordHeader{Key: HeaderMQTTTopic, Value: topic})
 	if r.tenant != "" {
@@ -254,16 +232,16 @@ func (r *route) minimalDeadLetter(m *message, why *deadReason) *kgo.Record {
 	}
 	h = append(h,
 		kgo.RecordHeader{Key: HeaderRoute, Value: []byte(r.name)},
-		kgo.RecordHeader{Key: HeaderErrorKind, Value: []byte(why.kind)},
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(truncate(why.err, minimalErrorBytes))},
+		kgo.RecordHeader{Key: HeaderErrorKind, Value: []byte(why.Kind)},
+		kgo.RecordHeader{Key: HeaderError, Value: []byte(truncate(why.Err, minimalErrorBytes))},
 	)
 	dropped := make([]string, 0, 3)
-	if len(m.userProperties) > 0 {
+	if len(m.UserProperties) > 0 {
 		dropped = append(dropped, droppedUserProperties)
 	}
-	if len(m.payload) > 0 {
+	if len(m.Payload) > 0 {
 		dropped = append(dropped, droppedPayload)
-		h = append(h, kgo.RecordHeader{Key: HeaderTruncatedBytes, Value: []byte(strconv.Itoa(len(m.payload)))})
+		h = append(h, kgo.RecordHeader{Key: HeaderTruncatedBytes, Value: []byte(strconv.Itoa(len(m.Payload)))})
 	}
 	dropped = append(dropped, droppedHeaders)
 	return &kgo.Record{Topic: r.deadLetter, Key: topic, Headers: appendDropped(h, dropped)}
@@ -291,11 +269,11 @@ func recordSize(r *kgo.Record) int {
 // {"mqtt_topic":…,"arrived_at_ms":…,"payload":…,"qos":…}. The payload is a JSON string of the
 // UTF-8 payload; a payload that is not valid UTF-8 is base64-encoded instead and the envelope
 // gains "payload_encoding":"base64".
-func appendEnvelope(dst []byte, m *message, payload []byte) []byte {
+func appendEnvelope(dst []byte, m *Message, payload []byte) []byte {
 	dst = append(dst, `{"mqtt_topic":`...)
-	dst = appendJSONString(dst, m.topic)
+	dst = appendJSONString(dst, m.MQTTTopic)
 	dst = append(dst, `,"arrived_at_ms":`...)
-	dst = strconv.AppendInt(dst, m.arrivedAt.UnixMilli(), 10)
+	dst = strconv.AppendInt(dst, m.ArrivedAt.UnixMilli(), 10)
 	dst = append(dst, `,"payload":`...)
 	binary := !utf8.Valid(payload)
 	if binary {
@@ -306,7 +284,7 @@ func appendEnvelope(dst []byte, m *message, payload []byte) []byte {
 		dst = appendJSONString(dst, payload)
 	}
 	dst = append(dst, `,"qos":`...)
-	dst = strconv.AppendInt(dst, int64(m.qos), 10)
+	dst = strconv.AppendInt(dst, int64(m.QoS), 10)
 	if binary {
 		dst = append(dst, `,"payload_encoding":"base64"`...)
 	}

@@ -1,0 +1,77 @@
+package kafkasink
+
+import (
+	"fmt"
+
+	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/mqtttopic"
+)
+
+// Counters counts a route's records as Kafka acknowledges them. Implementations must be safe
+// for concurrent use and must not block: promises call them.
+type Counters interface {
+	// Produced counts one record acknowledged by Kafka.
+	Produced()
+	// DeadLettered counts one dead-letter record of kind acknowledged by Kafka.
+	DeadLettered(kind string)
+}
+
+// Route is the Kafka mapping of one configured route: where and how its messages become
+// records, and where its dead letters go. It is immutable once built and safe for concurrent
+// use; a reload builds a new one.
+type Route struct {
+	tenant     string // "" for top-level routes
+	name       string
+	topic      *mqtttopic.Template // Kafka topic; see staticTopic
+	key        *mqtttopic.Template // record key; nil means the MQTT topic (the default)
+	envelope   bool
+	deadLetter string
+	counters   Counters
+	progress   *Progress
+	// ns is the owning tenant's namespace, checked on topics chosen at run time; nil for
+	// top-level routes, which may produce anywhere.
+	ns *config.Tenant
+	// maxMessageBytes is the tenant's limits.max_message_bytes; 0 means no cap.
+	maxMessageBytes int
+
+	// staticTopic is the Kafka topic when the topic template has no actions.
+	staticTopic string
+}
+
+// NewRoute builds the mapping of a validated route configuration of tenant t (nil for a
+// top-level route). Its records are counted in c and p as Kafka acknowledges them. Errors
+// name the route and its key (to.topic, to.key).
+func NewRoute(rc config.Route, t *config.Tenant, c Counters, p *Progress) (*Route, error) {
+	r := &Route{
+		name:       rc.Name,
+		envelope:   rc.To.Envelope == config.EnvelopeJSON,
+		deadLetter: rc.DeadLetter,
+		counters:   c,
+		progress:   p,
+	}
+	if t != nil {
+		r.tenant = t.Name
+		ns := *t
+		ns.Routes = nil
+		r.ns = &ns
+		r.maxMessageBytes = t.Limits.MaxMessageBytes
+	}
+	tpl, err := mqtttopic.ParseTemplate(rc.To.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("route %q: to.topic: %w", rc.Name, err)
+	}
+	r.topic = tpl
+	if tpl.IsStatic() {
+		r.staticTopic = string(tpl.Append(nil, nil))
+	}
+	if rc.To.Key != "" && rc.To.Key != config.DefaultKeyTemplate {
+		if r.key, err = mqtttopic.ParseTemplate(rc.To.Key); err != nil {
+			return nil, fmt.Errorf("route %q: to.key: %w", rc.Name, err)
+		}
+	}
+	return r, nil
+}
+
+// Namespace returns the tenant namespace the route was built with (its routes left out), nil
+// for a top-level route. The caller must not modify it.
+func (r *Route) Namespace() *config.Tenant { return r.ns }
