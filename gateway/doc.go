@@ -1,7 +1,8 @@
 // Package gateway moves MQTT messages to Kafka: it owns the source (an autopaho MQTT v5
 // session with manual acknowledgement), the router (MQTT filter matching), the shards (one
-// ordered worker per hash bucket of MQTT topics), the plugin chains (through wasmhost), the
-// sink (a franz-go idempotent producer) and the dead letters.
+// ordered worker per hash bucket of MQTT topics) and the plugin chains (through wasmhost), and
+// hands every output and failure to the Kafka sink (gateway/internal/kafkasink: a franz-go
+// idempotent producer that also decides the dead letters).
 //
 // The entry point is New followed by Run:
 //
@@ -20,8 +21,9 @@
 //
 // The hot path takes no locks of its own: the route table is an atomic pointer, deliveries
 // count with atomics, shards own their queues. Gateway.intakeMu (read-locked by the MQTT
-// callback while it hands a message to a shard, write-locked once by the drain) and
-// deadLetterRetrier.mu (held only around its queue) are the only locks; no code path holds both.
+// callback while it hands a message to a shard, write-locked once by the drain) and the
+// sink's retry-queue lock (in gateway/internal/kafkasink, held only around its queue) are the
+// only locks; no code path holds both.
 //
 // Package gateway may import gateway/config, gateway/mqtttopic, gateway/admin and wasmhost;
 // nothing below it may import gateway.
