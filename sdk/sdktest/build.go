@@ -1,14 +1,15 @@
 package sdktest
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/tributary-gw/tributary/sdk/wasmbuild"
 )
 
 type build struct {
@@ -33,8 +34,8 @@ var (
 // [Cleanup] from TestMain to remove it, or leave it to the OS's temp
 // cleaning. On a failed build Build fails the test with the compiler output.
 //
-// The go command is $GOROOT/bin/go of the running toolchain when present,
-// else the first go on PATH.
+// The build is [wasmbuild.GoBuild], with the first go on PATH (go test puts
+// the running toolchain's first).
 func Build(t testing.TB, dir string) string {
 	t.Helper()
 	abs, err := filepath.Abs(dir)
@@ -82,32 +83,9 @@ func compile(dir string, n int) (string, error) {
 	if tmpErr != nil {
 		return "", fmt.Errorf("temp dir for guests: %w", tmpErr)
 	}
-	goBin, err := goCommand()
-	if err != nil {
+	out := filepath.Join(tmpDir, fmt.Sprintf("%s-%d.wasm", filepath.Base(dir), n))
+	if err := wasmbuild.GoBuild(context.Background(), dir, out); err != nil {
 		return "", err
 	}
-	out := filepath.Join(tmpDir, fmt.Sprintf("%s-%d.wasm", filepath.Base(dir), n))
-	cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-o", out, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	var output bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building guest %s: %v\n%s", dir, err, output.Bytes())
-	}
 	return out, nil
-}
-
-func goCommand() (string, error) {
-	if root := runtime.GOROOT(); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("go command not found in GOROOT or PATH: %w", err)
-	}
-	return p, nil
 }

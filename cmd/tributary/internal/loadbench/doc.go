@@ -16,7 +16,7 @@
 //
 // It owns the benchmark's own publisher (paho), consumer (franz-go), payload format and
 // accounting. It reuses cmd/tributary/internal/devstack for the embedded broker and Kafka,
-// kfake directly for the soak's Kafka and cmd/tributary/internal/wasmbuild for the soak
+// kfake directly for the soak's Kafka and sdk/wasmbuild for the soak
 // plugin, and imports gateway and gateway/config to run a gateway in-process. It must not import
 // gateway/gatewaytest, which is test-only.
 package loadbench

@@ -16,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/tributary-gw/tributary/cmd/tributary/internal/wasmbuild"
+	"github.com/tributary-gw/tributary/sdk/wasmbuild"
 )
 
 // soakPluginSource is the misbehaving plugin's Go source (stdlib only); see its comment.
