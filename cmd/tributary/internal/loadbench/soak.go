@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-gw/tributary/gateway/gatewaytest/faultproxy"
 )
 
 // ModeSoak publishes at Rate for Duration while a fault scheduler breaks things; see Soak.
@@ -103,7 +105,7 @@ type soak struct {
 	admin   string
 	log     func(format string, args ...any)
 	kafka   *soakKafka
-	mqProxy *faultProxy
+	mqProxy *faultproxy.Proxy
 
 	broker   *mosquitto
 	brokerMu sync.Mutex
@@ -155,10 +157,10 @@ func runSoak(ctx context.Context, o Options, run, dir string) (*Result, error) {
 		return nil, err
 	}
 	st.push(func() { s.brokerMu.Lock(); s.broker.stop(); s.brokerMu.Unlock() })
-	if s.mqProxy, err = newFaultProxy(s.broker.addr); err != nil {
+	if s.mqProxy, err = faultproxy.New(s.broker.addr); err != nil {
 		return nil, err
 	}
-	st.push(s.mqProxy.close)
+	st.push(s.mqProxy.Close)
 	topics := soakTopics{main: "soak_main_" + run, plugin: "soak_plugin_" + run, dlq: "soak_dlq_" + run}
 	if s.kafka, err = startSoakKafka(topics.all()...); err != nil {
 		return nil, err
@@ -184,7 +186,7 @@ func runSoak(ctx context.Context, o Options, run, dir string) (*Result, error) {
 	if s.admin, err = reserveAdmin(); err != nil {
 		return nil, err
 	}
-	mqURL := "tcp://" + s.mqProxy.addr()
+	mqURL := "tcp://" + s.mqProxy.Addr()
 	if err := primeSession(ctx, s.broker.url(), o.ClientID, []string{o.TopicPrefix + "/#", o.TopicPrefix + "-p/#"}, 2); err != nil {
 		return nil, err
 	}
@@ -407,19 +409,19 @@ func (s *soak) inject(ctx context.Context, kind string, hold time.Duration, rng 
 	case FaultKafkaSlow:
 		d := time.Duration(100+rng.IntN(400)) * time.Millisecond
 		note("+%v latency for %v", d, hold.Round(time.Millisecond))
-		s.kafka.proxy.setDelay(d)
+		s.kafka.proxy.Delay(d)
 		holdFor()
-		s.kafka.proxy.setDelay(0)
+		s.kafka.proxy.Delay(0)
 	case FaultMQTTCut:
 		note("gateway<->mqtt cut for %v", hold.Round(time.Millisecond))
-		s.mqProxy.setCut(true)
+		s.mqProxy.Blackhole()
 		holdFor()
-		s.mqProxy.setCut(false)
+		_ = s.mqProxy.Restore() // ends the blackhole; it never listens again, so no error
 	case FaultKafkaCut:
 		note("gateway<->kafka cut for %v", hold.Round(time.Millisecond))
-		s.kafka.proxy.setCut(true)
+		s.kafka.proxy.Blackhole()
 		holdFor()
-		s.kafka.proxy.setCut(false)
+		_ = s.kafka.proxy.Restore() // as above
 	case FaultPlugin:
 		note("next plugin-route messages trap, loop, return garbage")
 		s.pubs.markBurst()
