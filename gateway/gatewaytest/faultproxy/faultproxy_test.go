@@ -96,4 +96,3 @@ func TestBlackholeDelayRestore(t *testing.T) {
 		t.Fatalf("after Restore: %v", err)
 	}
 }
-

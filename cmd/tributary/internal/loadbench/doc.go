@@ -18,6 +18,6 @@
 // accounting. It reuses cmd/tributary/internal/devstack for the embedded broker and Kafka,
 // kfake directly for the soak's Kafka and sdk/wasmbuild for the soak
 // plugin, gateway/gatewaytest/faultproxy (the tests' fault proxy) between the gateway and the
-// broker and Kafka, and imports gateway and gateway/config to run a gateway in-process. It
+// broker and Kafka, gateway/gatewaytest/mosquitto (the tests' Mosquitto launcher), and imports gateway and gateway/config to run a gateway in-process. It
 // must not import gateway/gatewaytest itself, which is test-only.
 package loadbench
