@@ -1050,4 +1050,3 @@ func appendBase64(dst []byte, b []byte) []byte {
 	dst = base64.StdEncoding.AppendEncode(dst, b)
 	return append(dst, '"')
 }
-

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -68,6 +69,35 @@ func BuildConformanceGuest(t testing.TB) string {
 func GuestDir() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "guest")
+}
+
+// RequireClangEnv names the environment variable that turns missing clang or wasm-ld from a
+// skip into a test failure in [BuildC]. CI sets it to 1.
+const RequireClangEnv = "TRIBUTARY_REQUIRE_CLANG"
+
+// BuildC compiles the C guest source file src with [wasmbuild.CBuild] against
+// sdk/c/tributary.h, adding flags, into the test's temp dir and returns the .wasm bytes.
+// Without clang and wasm-ld the test is skipped with install instructions, or fails when
+// TRIBUTARY_REQUIRE_CLANG=1; a failed build fails the test with the compiler output.
+func BuildC(t testing.TB, src string, flags ...string) []byte {
+	t.Helper()
+	if err := wasmbuild.CToolsMissing(); err != nil {
+		if os.Getenv(RequireClangEnv) == "1" {
+			t.Fatalf("sdktest: %v (%s=1)", err, RequireClangEnv)
+		}
+		t.Skipf("sdktest: %v; set %s=1 to fail instead of skipping", err, RequireClangEnv)
+	}
+	_, file, _, _ := runtime.Caller(0)
+	include := filepath.Join(filepath.Dir(file), "..", "c")
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), ".c")+".wasm")
+	if err := wasmbuild.CBuild(context.Background(), src, out, include, flags...); err != nil {
+		t.Fatalf("sdktest: %v", err)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wasm
 }
 
 // Cleanup removes the directory Build writes into. Call it from TestMain
