@@ -2,8 +2,8 @@ package config
 
 import "fmt"
 
-// MaxKafkaTopicLen is Kafka's limit on the length of a topic name.
-const MaxKafkaTopicLen = 249
+// maxKafkaTopicLen is Kafka's limit on the length of a topic name.
+const maxKafkaTopicLen = 249
 
 // KafkaTopicProblem returns why name is not a legal Kafka topic name, or "" when it is one:
 // 1 to 249 bytes of letters, digits, '.', '_' and '-', and neither "." nor "..". It
@@ -15,8 +15,8 @@ func KafkaTopicProblem(name string) string {
 		return "empty"
 	case name == "." || name == "..":
 		return `"." and ".." are not allowed`
-	case len(name) > MaxKafkaTopicLen:
-		return fmt.Sprintf("longer than %d characters", MaxKafkaTopicLen)
+	case len(name) > maxKafkaTopicLen:
+		return fmt.Sprintf("longer than %d characters", maxKafkaTopicLen)
 	}
 	for i := 0; i < len(name); i++ {
 		if !isNameByte(name[i], true) {

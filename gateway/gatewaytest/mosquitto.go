@@ -20,7 +20,7 @@ const RequireMosquittoEnv = "TRIBUTARY_REQUIRE_MOSQUITTO"
 const MosquittoBinEnv = mosquitto.BinEnv
 
 // DefaultMaxInflight is the max_inflight_messages the broker is started with
-// unless [WithMaxInflight] says otherwise. Mosquitto uses it both for QoS 1/2
+// (a [WithConfig] line can change it). Mosquitto uses it both for QoS 1/2
 // messages it sends to a client (the gateway's own Receive Maximum can lower
 // it) and as the Receive Maximum it announces to publishers.
 const DefaultMaxInflight = 1000
@@ -63,12 +63,6 @@ func WithPersistence() MosquittoOption {
 // more users.
 func WithPasswordFile(user, pass string) MosquittoOption {
 	return func(s *mosquittoSettings) { s.Users = append(s.Users, [2]string{user, pass}) }
-}
-
-// WithMaxInflight sets max_inflight_messages (0 means no limit). Defaults to
-// [DefaultMaxInflight].
-func WithMaxInflight(n int) MosquittoOption {
-	return func(s *mosquittoSettings) { s.MaxInflight = n }
 }
 
 // WithConfig appends raw lines to the generated mosquitto.conf, after the

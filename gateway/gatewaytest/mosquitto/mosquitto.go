@@ -172,9 +172,6 @@ func (p *Process) URL() string { return "tcp://" + p.Addr() }
 // Addr returns the broker's host:port, 127.0.0.1:PORT.
 func (p *Process) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)) }
 
-// Port returns the broker's TCP port.
-func (p *Process) Port() int { return p.port }
-
 // LogFile returns the path of the broker's log, which accumulates across restarts.
 func (p *Process) LogFile() string { return p.log }
 
