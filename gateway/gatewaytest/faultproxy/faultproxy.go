@@ -333,3 +333,26 @@ func (p *Proxy) Close() {
 	p.releaseHeld()
 	p.wg.Wait()
 }
+
+// Advertise returns ln reporting the proxy's address as its own Addr, for a server that
+// advertises its listener's address to clients (kfake puts it in its metadata), so clients
+// come back through the proxy. Accept and Close are ln's.
+//
+// # Errors
+//
+// The proxy's address does not resolve (it always does for a started Proxy).
+func (p *Proxy) Advertise(ln net.Listener) (net.Listener, error) {
+	adv, err := net.ResolveTCPAddr("tcp", p.addr)
+	if err != nil {
+		return nil, fmt.Errorf("fault proxy address %q: %w", p.addr, err)
+	}
+	return advertised{Listener: ln, addr: adv}, nil
+}
+
+// advertised is a listener that reports another address.
+type advertised struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (l advertised) Addr() net.Addr { return l.addr }

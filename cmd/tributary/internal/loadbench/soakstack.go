@@ -59,15 +59,6 @@ type soakKafka struct {
 	down    atomic.Bool
 }
 
-// advertisedListener is a listener that reports another address: kfake advertises the
-// address of its listener in metadata.
-type advertisedListener struct {
-	net.Listener
-	addr net.Addr
-}
-
-func (l advertisedListener) Addr() net.Addr { return l.addr }
-
 func startSoakKafka(topics ...string) (*soakKafka, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,16 +69,16 @@ func startSoakKafka(topics ...string) (*soakKafka, error) {
 		_ = ln.Close()
 		return nil, err
 	}
-	adv, err := net.ResolveTCPAddr("tcp", proxy.Addr())
+	adv, err := proxy.Advertise(ln)
 	if err != nil {
 		proxy.Close()
 		_ = ln.Close()
-		return nil, fmt.Errorf("kafka: proxy address %q: %w", proxy.Addr(), err)
+		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	var once sync.Once
 	listen := func(network, address string) (net.Listener, error) {
 		var out net.Listener
-		once.Do(func() { out = advertisedListener{Listener: ln, addr: adv} })
+		once.Do(func() { out = adv })
 		if out == nil {
 			return nil, fmt.Errorf("kafka: second listener for %s requested; the soak runs one broker", address)
 		}
