@@ -47,3 +47,14 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func TestEscapeKey(t *testing.T) {
+	doc := []byte(`{"a.b":{"c\\d":1},"a":{"b":2}}`)
+	path := EscapeKey("a.b") + "." + EscapeKey(`c\d`)
+	if v, ok := Get(doc, path); !ok || string(v.Raw()) != "1" {
+		t.Fatalf("Get(%s) = %s, %v; want 1", path, v.Raw(), ok)
+	}
+	if got := EscapeKey("plain"); got != "plain" {
+		t.Fatalf("EscapeKey(plain) = %q", got)
+	}
+}
