@@ -181,4 +181,3 @@ func TestEnvelope(t *testing.T) {
 		})
 	}
 }
-
