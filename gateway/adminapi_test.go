@@ -2,8 +2,6 @@ package gateway_test
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/tributary-gw/tributary/gateway"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
+	"github.com/tributary-gw/tributary/gateway/pluginstore"
 )
 
 const (
@@ -43,10 +42,7 @@ func apiCall(t *testing.T, method, url, token string, body []byte) (int, string)
 	return resp.StatusCode, string(b)
 }
 
-func sha(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
+func sha(b []byte) string { return pluginstore.Hash(b) }
 
 // TestAdminAPI_TenantPluginLifecycle drives a tenant's plugin through the admin API of a
 // running gateway: replace it under a tenant token, see the new version serve and listed,

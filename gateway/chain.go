@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
+	"github.com/tributary-gw/tributary/gateway/pluginstore"
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/wasmhost"
 	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
@@ -253,8 +252,7 @@ func stageVersions(path func(string) string, lim wasmhost.ModuleLimits, rc confi
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(wasm)
-		vs[k] = hex.EncodeToString(sum[:])
+		vs[k] = pluginstore.Hash(wasm)
 	}
 	return vs, nil
 }

@@ -1,8 +1,11 @@
-// Package gateway moves MQTT messages to Kafka: it owns the source (an autopaho MQTT v5
-// session with manual acknowledgement), the router (MQTT filter matching), the shards (one
-// ordered worker per hash bucket of MQTT topics) and the plugin chains (through wasmhost), and
-// hands every output and failure to the Kafka sink (gateway/internal/kafkasink: a franz-go
-// idempotent producer that also decides the dead letters).
+// Package gateway moves MQTT messages to Kafka through per-route chains of WebAssembly
+// plugins. It builds the flows (one MQTT session per tenant, plus one for the top-level
+// routes), runs them, reloads them without dropping a message, watches the configuration,
+// tenant and plugin files, holds a tenant whose configuration or plugins do not load without
+// stopping anyone else, and serves the admin API's backend. The pieces of the message path
+// that need nothing of the gateway live under gateway/internal (the MQTT session, the
+// delivery tracker, the Kafka sink with its dead letters); ARCHITECTURE.md at the
+// repository's root maps them, with the goroutines and the locks.
 //
 // The entry point is New followed by Run:
 //
@@ -17,14 +20,10 @@
 // dead-letter record has. A message that matches no route is counted and acknowledged.
 // Messages of one MQTT topic are transformed and produced in arrival order.
 //
-// # Lock order
+// # Stopping
 //
-// The hot path takes no locks of its own: the route table is an atomic pointer, deliveries
-// count with atomics, shards own their queues. Gateway.intakeMu (read-locked by the MQTT
-// callback while it hands a message to a shard, write-locked once by the drain) and the
-// sink's retry-queue lock (in gateway/internal/kafkasink, held only around its queue) are the
-// only locks; no code path holds both.
-//
-// Package gateway may import gateway/config, gateway/mqtttopic, gateway/admin and wasmhost;
-// nothing below it may import gateway.
+// Run's drain stops intake, waits for the shards, flushes Kafka, waits until every message in
+// flight is acknowledged and the broker has read the acknowledgements, then disconnects, all
+// within flow.drain_timeout; nothing on that path sleeps or polls. What is not acknowledged
+// by then is redelivered by the broker to the next session.
 package gateway

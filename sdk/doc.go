@@ -31,14 +31,13 @@
 //
 // # Speed in a wasm guest
 //
-// Go compiled to wasm runs several times slower than natively, and what
-// costs most per message is allocating (hundreds of nanoseconds each) and
-// crossing to the host. So: build a message's new payload in a buffer kept
+// What costs most per message in a wasm guest is allocating and crossing to
+// the host. So: build a message's new payload in a buffer kept
 // between calls (the SDK copies it into the result when the handler
 // returns; see [Message.SetPayload]); return [One](m) rather than a new
 // slice; read and change JSON with sdk/jsonfield's Fields and Edit, one
 // host call each for any number of fields. The first-party plugins in
-// plugins/ do all three and cost 2–3 µs per message.
+// plugins/ do all three (docs/RATIONALE.md, "sdk", has what they cost).
 //
 // # Concurrency
 //

@@ -331,8 +331,7 @@ func TestValidate_keepsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(wasm)
-	if version != hex.EncodeToString(sum[:]) {
+	if sum := sha256.Sum256(wasm); version != hex.EncodeToString(sum[:]) {
 		t.Fatalf("version %s, want the sha256 of the bytes", version)
 	}
 	if started, _, _ := w.counts(); started != 1 {

@@ -48,20 +48,16 @@
 // (moveStart) and [NewInstance] calls it like any guest call, under the
 // watchdog and Limits.CallTimeout, before _initialize and tributary_init:
 // a start function that never returns is a Timeout error naming the plugin,
-// never a hang. What wazero's instantiation does besides (Store.instantiate,
-// internal/wasm/store.go): allocate tables (Min elements, up to 2^27 in
-// wazero, bounded by the pre-check's declared table limit), memory (Min
-// pages, which compiling in a class's runtime caps at Limits.MemoryPages),
-// globals, and copy data and element segments (bounded by the module's
-// size); then it would run the start function, the only guest code in it.
-// As a second line, modules compiled with wazero's termination checks are
-// instantiated under a context done after CallTimeout.
+// never a hang. The rest of instantiation allocates tables, memory and
+// globals and copies segments, all bounded by the pre-check and the class's
+// Limits.MemoryPages (docs/RATIONALE.md, "wasmhost"). As a second line,
+// modules compiled with wazero's termination checks are instantiated under
+// a context done after CallTimeout.
 //
 // # Compiling untrusted modules
 //
-// wazero cannot interrupt a compilation, and some shapes (deeply nested
-// blocks) make its time and memory grow super-linearly: a few hundred KB
-// can take minutes and GBs. So [Host.Compile] first checks the bytes with
+// wazero cannot interrupt a compilation, and some shapes make its time and
+// memory grow super-linearly. So [Host.Compile] first checks the bytes with
 // [Precheck], then compiles them in a child process of the same binary: the
 // Host re-executes itself (/proc/self/exe on Linux, else os.Executable) with
 // TRIBUTARY_WASMHOST_COMPILE_CHILD=1, and an init function of this package
@@ -77,8 +73,8 @@
 // file cache only loads what the child wrote (a Host without CacheDir uses a
 // private temporary one). [CompileBudget].Concurrency bounds the
 // compilations running at once; [Host.Validate] does the child's check
-// without any cache and keeps nothing. A child costs about 25ms of CPU and
-// 10 MiB before compiling; outside unix only the timeout is enforced.
+// without any cache and keeps nothing. Outside unix only the timeout is
+// enforced.
 //
 // The compilation cache is an optimisation: when its directory cannot be
 // created or written, at start or later, compiling still succeeds (in
@@ -95,61 +91,29 @@
 // gateway and the CLI. It must never import gateway or a metrics library: it
 // reports through the [Observer] interface instead.
 //
-// # Rationale
+// # Runtimes, pools and deadlines
 //
-// Memory caps (WithMemoryLimitPages) and deadlines (WithCloseOnContextDone)
-// are runtime-wide in wazero, so the Host keeps one runtime per limit class
-// (Limits.MemoryPages) rather than one per instance: runtimes share one
-// compilation cache and engine, so a plugin's machine code is produced once
-// per content hash and a new class only decodes the module again. Instances
-// live in bounded channel pools, never in sync.Pool (the GC would drop them
-// without Close), and an instance is never reused after an error because
-// its state is unknown (after a deadline wazero has closed it already).
+// Memory caps and deadlines are runtime-wide in wazero, so the Host keeps
+// one runtime per limit class (Limits.MemoryPages), all sharing one
+// compilation cache and engine: a plugin's machine code is produced once per
+// content hash. Instances live in bounded channel pools, never in
+// sync.Pool, and an instance is never reused after an error, because its
+// state is unknown. Compiled code is freed when its last reference goes
+// (see Ownership); the file cache keeps one file per distinct module and
+// grows with them. Each module is checked in a throwaway runtime, so the
+// per-class runtimes keep only the function signatures of plugins actually
+// instantiated.
 //
-// Memory of compiled code, as wazero v1.12.0 keeps it (read in its source):
+// Call deadlines are enforced by one watchdog goroutine per Host rather
+// than a timer per call: each Instance's guest calls run under its own
+// reusable context holding an atomic deadline, and every 5ms the watchdog
+// closes the Done channel of calls that are past their deadline or whose
+// caller's context is done. wazero (WithCloseOnContextDone) then closes the
+// module and the guest stops at its next loop back-edge or function entry;
+// the call fails with Kind Timeout.
 //
-//   - The CompilationCache all runtimes of a Host share is, in memory, one
-//     wazevo engine (cache.go, cache.engs). Its map compiledModules
-//     (internal/engine/wazevo/engine.go) holds each module's machine code by
-//     module ID (sha256 of the bytes and the termination-check flag), with a
-//     count: every Runtime.CompileModule of those bytes adds one, hit or
-//     miss (engine_cache.go, addCompiledModuleToMemory and
-//     getCompiledModuleFromMemory), every CompiledModule.Close takes one
-//     (config.go, compiledModule.Close → engine.DeleteCompiledModule), and
-//     the last removes it from the map and from the address-sorted list. So
-//     the in-memory cache keeps machine code exactly as long as one
-//     CompiledModule of it is open, which is why an entry closes all of its
-//     modules (validation and per class) when its last reference goes.
-//   - Machine code lives in mmapped memory outside the Go heap, unmapped by
-//     a finalizer (engine.go, executablesFinalizer) at a GC after the last
-//     CompiledModule is closed and the last instance running it is gone:
-//     wazero lets a module outlive its CompiledModule (the doc of
-//     CompiledModule.Close; call_engine.go addFrame copes with a module
-//     already removed from the engine).
-//   - The file cache (HostConfig.CacheDir, internal/filecache) keeps
-//     nothing in memory: one file per compiled module, written on a miss and
-//     never removed by wazero except for other wazero versions' files. Disk
-//     use grows with distinct modules compiled.
-//   - Each runtime's Store keeps a map of every distinct function signature
-//     compiled in it until the runtime closes (internal/wasm/store.go,
-//     getFunctionTypeIDByKey; up to 2^27). Compile therefore checks each
-//     module in a throwaway runtime (the engine, and so the machine code, is
-//     shared through the cache; the Store is not); only the per-class
-//     runtimes, which compile the plugins actually instantiated, keep the
-//     signatures they have seen.
-//
-// Call deadlines are enforced by one watchdog goroutine per Host rather than
-// a context.WithTimeout per call: each Instance's guest calls run under its
-// own reusable context (a callWatch) holding an atomic deadline, and every
-// 5ms the watchdog closes the Done channel of calls that are past their
-// deadline or whose caller's context is done. wazero (WithCloseOnContextDone)
-// then closes the module and the guest stops at its next loop back-edge or
-// function entry; the call fails with Kind Timeout. This saves the timer, the
-// cancelCtx and 5 allocations per call. wazero v1.12.0 still starts one
-// goroutine per call (3 allocations) and exits to Go at every loop back-edge
-// when WithCloseOnContextDone is on (wazero issue #2466, PR #2533), which
-// dominates the cost of a call into a Go guest; that is the price of being
-// able to stop a looping guest at all.
+// docs/RATIONALE.md ("wasmhost") has the wazero source these rest on and
+// what they cost.
 //
 // # Lock order
 //

@@ -2,8 +2,6 @@ package wasmhost
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -213,8 +211,7 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte) (*Plugin, 
 // CompileWithLimits is [Host.Compile] with module limits lim instead of the
 // Host's. Limits are checked on every call, also for bytes compiled before.
 func (h *Host) CompileWithLimits(ctx context.Context, name string, wasm []byte, lim ModuleLimits) (*Plugin, error) {
-	sum := sha256.Sum256(wasm)
-	hash := hex.EncodeToString(sum[:])
+	hash := contentHash(wasm)
 	h.mu.Lock()
 	e := h.entries[hash]
 	checked := e != nil && slices.Contains(e.prechecked, lim)
@@ -351,7 +348,7 @@ func (h *Host) Validate(ctx context.Context, name string, wasm []byte, lim Modul
 	if err := Precheck(wasm, lim); err != nil {
 		return "", fmt.Errorf("plugin %q: %w", name, err)
 	}
-	sum := sha256.Sum256(wasm)
+	v := contentHash(wasm)
 	moved, _, err := moveStart(wasm)
 	if err != nil {
 		return "", fmt.Errorf("plugin %q: %w", name, err)
@@ -369,7 +366,7 @@ func (h *Host) Validate(ctx context.Context, name string, wasm []byte, lim Modul
 	if !reply.OK {
 		return "", fmt.Errorf("plugin %q: %s", name, reply.Error)
 	}
-	return hex.EncodeToString(sum[:]), nil
+	return v, nil
 }
 
 // acquireCompileSlot waits for one of the Host's compile slots, or ctx.

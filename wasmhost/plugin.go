@@ -2,6 +2,8 @@ package wasmhost
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"sync"
@@ -58,6 +60,13 @@ func (p *Plugin) Name() string { return p.name }
 // Version returns the hex sha256 of the plugin's bytes. It is the plugin's
 // identity across reloads and the dead-letter header value.
 func (p *Plugin) Version() string { return p.entry.hash }
+
+// contentHash returns the version a Plugin compiled from wasm has: the hex sha256 of the
+// bytes. It is pluginstore.Hash, which wasmhost cannot import (it sits below gateway).
+func contentHash(wasm []byte) string {
+	sum := sha256.Sum256(wasm)
+	return hex.EncodeToString(sum[:])
+}
 
 // shortVersion returns the first 12 hex digits of Version, for logs.
 func (p *Plugin) shortVersion() string { return p.entry.hash[:12] }

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-gw/tributary/gateway/pluginstore"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 )
 
@@ -79,9 +78,9 @@ func TestPlugin_RoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("plugin build wrote no module at the default place: %v", err)
 	}
-	sum := sha256.Sum256(b)
+	version := pluginstore.Hash(b)
 	wantContains(t, "plugin build output", out, "built "+wasm, "  plugin   roundtrip\n",
-		"  version  "+hex.EncodeToString(sum[:])+"\n", "  size     ", "  compile  ")
+		"  version  "+version+"\n", "  size     ", "  compile  ")
 
 	input := filepath.Join(dir, "testdata", "input.jsonl")
 	code, out, errOut = runPlugin(t, "test", wasm, "--input", input, "--config", `{"field":"temp","unit":"F"}`, "--repeat", "3")
@@ -89,7 +88,7 @@ func TestPlugin_RoundTrip(t *testing.T) {
 		t.Fatalf("plugin test: exit %d\n%s%s", code, out, errOut)
 	}
 	wantContains(t, "plugin test output", out,
-		"plugin roundtrip "+hex.EncodeToString(sum[:]),
+		"plugin roundtrip "+version,
 		"#1 (line 1) building/floor1/sensor/001/temp {\"temp\":21.5,\"unit\":\"C\"}: 1 output\n  [0] payload: {\"temp\":70.7,\"unit\":\"C\"}\n",
 		"      headers: unit=F\n",
 		"#3 (line 3) building/floor1/sensor/003/humidity {\"rh\":41}: 1 output\n  [0] payload: {\"rh\":41}\n",

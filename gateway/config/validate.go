@@ -24,9 +24,6 @@ var compressions = []string{"none", "gzip", "snappy", "lz4", "zstd"}
 // saslMechanisms are the accepted kafka.sasl.mechanism values; "" turns SASL off.
 var saslMechanisms = []string{"", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 
-// maxKafkaTopic is Kafka's limit on topic name length.
-const maxKafkaTopic = 249
-
 // maxSessionExpiry is the largest MQTT v5 Session Expiry Interval (a uint32 of seconds).
 const maxSessionExpiry = math.MaxUint32 * time.Second
 
@@ -311,7 +308,7 @@ func (c *Config) checkRouteList(p *problems, at string, routes []Route, t *Tenan
 			add(".to.topic", "%v", err)
 		case t.IsStatic():
 			static = true
-			if reason := checkKafkaTopic(r.To.Topic); reason != "" {
+			if reason := KafkaTopicProblem(r.To.Topic); reason != "" {
 				add(".to.topic", "invalid Kafka topic %q: %s", r.To.Topic, reason)
 			}
 		}
@@ -325,7 +322,7 @@ func (c *Config) checkRouteList(p *problems, at string, routes []Route, t *Tenan
 		case r.DeadLetter == "" && !static && r.To.Topic != "":
 			add(".dead_letter", "required when to.topic is a template")
 		case r.DeadLetter != "":
-			if reason := checkKafkaTopic(r.DeadLetter); reason != "" {
+			if reason := KafkaTopicProblem(r.DeadLetter); reason != "" {
 				add(".dead_letter", "invalid Kafka topic %q: %s", r.DeadLetter, reason)
 			}
 		}
@@ -359,24 +356,6 @@ func checkHostPort(s string, listen bool) string {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || (n == 0 && !listen) {
 		return "invalid port in"
-	}
-	return ""
-}
-
-// checkKafkaTopic returns why name is not a legal Kafka topic name, or "".
-func checkKafkaTopic(name string) string {
-	switch {
-	case name == "":
-		return "empty"
-	case name == "." || name == "..":
-		return `"." and ".." are not allowed`
-	case len(name) > maxKafkaTopic:
-		return fmt.Sprintf("longer than %d characters", maxKafkaTopic)
-	}
-	for i := 0; i < len(name); i++ {
-		if !isNameByte(name[i], true) {
-			return "use only letters, digits, '.', '_' and '-'"
-		}
 	}
 	return ""
 }

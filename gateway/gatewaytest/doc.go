@@ -9,6 +9,8 @@
 //     restart ([Broker.Stop], [Broker.Kill], [Broker.Start]), persistence and
 //     a password file. Without the binary the test is skipped with install
 //     instructions, or fails when TRIBUTARY_REQUIRE_MOSQUITTO=1 (as in CI).
+//     The process itself is gateway/gatewaytest/mosquitto, which
+//     `tributary bench` uses too.
 //   - [Kafka]: an in-process franz-go kfake cluster, with [KafkaCluster.Records]
 //     and [KafkaCluster.WaitRecords] to read back what the gateway produced.
 //   - [Publisher] and [Publish]: an MQTT v5 publisher (paho.golang) that sends
@@ -16,7 +18,9 @@
 //     [Messages] and [Payload] to generate deterministic traffic.
 //   - [CheckDelivery]: loss, duplicate and per-topic order accounting of what
 //     reached Kafka against what was published.
-//   - [Proxy]: a TCP proxy that can cut, pause and delay a connection.
+//   - [Proxy]: a TCP proxy that can cut, reject, blackhole, pause and delay
+//     a connection; it is gateway/gatewaytest/faultproxy, which `tributary
+//     bench --mode soak` uses too.
 //   - [WaitFor], [FreePort] and [BuildBinary].
 //
 // It is an ordinary (non-_test) package so that tests of several packages can
@@ -24,7 +28,8 @@
 //
 // # Import boundaries
 //
-// gatewaytest may import gateway/config and gateway/mqtttopic, and must never
+// gatewaytest may import gateway/config, gateway/mqtttopic and its own
+// subpackages (faultproxy, mosquitto: standard library only), and must never
 // import the gateway package itself: in-package tests of gateway import
 // gatewaytest, and the reverse edge would be a cycle. TestImportBoundaries in
 // this package checks every package of the module with go list against the

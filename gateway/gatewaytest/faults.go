@@ -46,13 +46,13 @@ func KafkaBehindProxy(t testing.TB, opts ...kfake.Opt) (*KafkaCluster, *FaultPro
 			return nil, fmt.Errorf("kafka behind proxy: listen: %w", err)
 		}
 		p := Proxy(t, ln.Addr().String())
-		adv, err := net.ResolveTCPAddr("tcp", p.Addr())
+		adv, err := p.Advertise(ln)
 		if err != nil {
 			ln.Close()
-			return nil, fmt.Errorf("kafka behind proxy: proxy address %q: %w", p.Addr(), err)
+			return nil, fmt.Errorf("kafka behind proxy: %w", err)
 		}
 		proxy = p
-		return &advertisedListener{Listener: ln, addr: adv}, nil
+		return adv, nil
 	}
 	k := &KafkaCluster{opts: slices.Concat(
 		[]kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation()},
@@ -67,15 +67,6 @@ func KafkaBehindProxy(t testing.TB, opts ...kfake.Opt) (*KafkaCluster, *FaultPro
 	t.Cleanup(func() { k.Cluster().Close() })
 	return k, proxy
 }
-
-// advertisedListener accepts on the broker's private port but reports the
-// proxy's address, which kfake puts in its metadata.
-type advertisedListener struct {
-	net.Listener
-	addr net.Addr
-}
-
-func (l *advertisedListener) Addr() net.Addr { return l.addr }
 
 // Rewinds counts, per MQTT topic (see [RecordIdentity]), how often a record's
 // seq is not above the seq of the topic's previous record in got: each rewind

@@ -131,7 +131,7 @@ func compile(c config) (plugin, error) {
 		}
 		e := new(entry)
 		for name, val := range v.Members() {
-			e.fields = append(e.fields, field{path: prefix + escapePath(name), raw: append([]byte(nil), val.Raw()...)})
+			e.fields = append(e.fields, field{path: prefix + jsonfield.EscapeKey(name), raw: append([]byte(nil), val.Raw()...)})
 			e.names = append(e.names, name)
 			q, _ := json.Marshal(name)
 			e.members = append(append(append(append(e.members, ','), q...), ':'), val.Raw()...)
@@ -161,7 +161,7 @@ func (p *plugin) planFind() {
 				}
 				if _, ok := index[n]; !ok {
 					index[n] = len(paths)
-					paths = append(paths, escapePath(n))
+					paths = append(paths, jsonfield.EscapeKey(n))
 				}
 			}
 		}
@@ -181,14 +181,6 @@ func (p *plugin) planFind() {
 		p.fields = jsonfield.NewFields(paths...)
 		p.vals = make([]jsonfield.Value, len(paths))
 	}
-}
-
-// escapePath escapes the dots and backslashes of a member name for jsonfield.
-func escapePath(name string) string {
-	if !strings.ContainsAny(name, `.\`) {
-		return name
-	}
-	return strings.NewReplacer(`\`, `\\`, `.`, `\.`).Replace(name)
 }
 
 // handle looks the message's key up and adds the entry's fields.

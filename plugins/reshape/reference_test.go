@@ -69,7 +69,7 @@ func refCompileOp(o opConfig, at string) (refStep, error) {
 			if !ok || name == "" {
 				return nil, fmt.Errorf("%s.rename.%s: want the new key name as a string", at, p.k)
 			}
-			moves = append(moves, [2]string{p.k, parent(p.k) + escapeKey(name)})
+			moves = append(moves, [2]string{p.k, parent(p.k) + jsonfield.EscapeKey(name)})
 		}
 		return refMoveStep(moves), nil
 	case o.Move != nil:

@@ -152,7 +152,7 @@ func compileOp(o opConfig, at string) ([]op, error) {
 			if !ok || name == "" {
 				return nil, fmt.Errorf("%s.rename.%s: want the new key name as a string", at, p.k)
 			}
-			out = append(out, op{kind: opMove, path: p.k, to: parent(p.k) + escapeKey(name)})
+			out = append(out, op{kind: opMove, path: p.k, to: parent(p.k) + jsonfield.EscapeKey(name)})
 		}
 	case o.Move != nil:
 		pairs, err := members(o.Move, at+".move")
@@ -388,11 +388,3 @@ func parent(path string) string {
 
 // lastKey returns the last segment of path, still escaped.
 func lastKey(path string) string { return path[len(parent(path)):] }
-
-// escapeKey escapes dots and backslashes so name is one path segment.
-func escapeKey(name string) string {
-	if !strings.ContainsAny(name, `.\`) {
-		return name
-	}
-	return strings.NewReplacer(`\`, `\\`, `.`, `\.`).Replace(name)
-}

@@ -905,6 +905,12 @@ func refAppendString(dst []byte, s string) []byte {
 			switch {
 			case c == '"' || c == '\\':
 				dst = append(dst, '\\', c)
+			case c == '\n':
+				dst = append(dst, '\\', 'n')
+			case c == '\r':
+				dst = append(dst, '\\', 'r')
+			case c == '\t':
+				dst = append(dst, '\\', 't')
 			case c < 0x20:
 				dst = append(dst, '\\', 'u', '0', '0', refHexDigits[c>>4], refHexDigits[c&15])
 			default:

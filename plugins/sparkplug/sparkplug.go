@@ -8,7 +8,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tributary-gw/tributary/sdk"
 	"github.com/tributary-gw/tributary/sdk/jsonfield"
@@ -353,10 +352,10 @@ func appendState(dst []byte, t topic, body []byte) ([]byte, error) {
 	} else {
 		dst = append(dst, `{"message_type":"STATE","host_id":`...)
 	}
-	dst = appendString(dst, t.host)
+	dst = jsonfield.AppendString(dst, t.host)
 	dst = append(dst, `,"state":`...)
 	if t.legacyState {
-		dst = appendString(dst, body)
+		dst = jsonfield.AppendString(dst, body)
 		return append(dst, '}'), nil
 	}
 	v, err := jsonfield.Parse(body)
@@ -377,14 +376,14 @@ func sep(first bool) byte {
 // appendHeader opens a record with the topic's fields.
 func appendHeader(dst []byte, t topic) []byte {
 	dst = append(dst, `{"namespace":"`+namespace+`","group_id":`...)
-	dst = appendString(dst, t.group)
+	dst = jsonfield.AppendString(dst, t.group)
 	dst = append(dst, `,"message_type":`...)
-	dst = appendString(dst, t.msgType)
+	dst = jsonfield.AppendString(dst, t.msgType)
 	dst = append(dst, `,"edge_node_id":`...)
-	dst = appendString(dst, t.node)
+	dst = jsonfield.AppendString(dst, t.node)
 	if t.device != "" {
 		dst = append(dst, `,"device_id":`...)
-		dst = appendString(dst, t.device)
+		dst = jsonfield.AppendString(dst, t.device)
 	}
 	return dst
 }
@@ -398,7 +397,7 @@ func appendPayload(dst []byte, p *payload) ([]byte, error) {
 		dst = strconv.AppendUint(append(dst, `,"seq":`...), p.seq, 10)
 	}
 	if p.hasUUID {
-		dst = appendString(append(dst, `,"uuid":`...), p.uuid)
+		dst = jsonfield.AppendString(append(dst, `,"uuid":`...), p.uuid)
 	}
 	if p.hasBody {
 		dst = appendBase64(append(dst, `,"body":`...), p.body)
@@ -520,7 +519,7 @@ func renderedIDs(m *metric, i int) []byte {
 	c.name, c.alias, c.hasName, c.hasAlias = append(c.name[:0], m.name...), m.alias, m.hasName, m.hasAlias
 	c.rendered = c.rendered[:0]
 	if m.hasName {
-		c.rendered = appendString(append(c.rendered, `,"name":`...), m.name)
+		c.rendered = jsonfield.AppendString(append(c.rendered, `,"name":`...), m.name)
 	}
 	if m.hasAlias {
 		c.rendered = strconv.AppendUint(append(c.rendered, `,"alias":`...), m.alias, 10)
@@ -573,7 +572,7 @@ func appendDatatype(dst []byte, dt uint32) []byte {
 	if int(dt) < len(quotedDatatypes) {
 		return append(dst, quotedDatatypes[dt]...)
 	}
-	return appendString(dst, datatypeName(dt))
+	return jsonfield.AppendString(dst, datatypeName(dt))
 }
 
 func datatypeName(dt uint32) string {
@@ -610,7 +609,7 @@ func appendValue(dst []byte, dt uint32, s scalar) ([]byte, error) {
 	case kBool:
 		return strconv.AppendBool(dst, s.u != 0), nil
 	case kString:
-		return appendString(dst, s.b), nil
+		return jsonfield.AppendString(dst, s.b), nil
 	case kBytes:
 		if dt >= dtInt8Arr && dt <= dtDTArr {
 			return appendArray(dst, dt, s.b)
@@ -632,7 +631,7 @@ func appendValue(dst []byte, dt uint32, s scalar) ([]byte, error) {
 // the strings "NaN", "+Inf" and "-Inf".
 func appendFloat(dst []byte, f float64, bits int) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return appendString(dst, strconv.FormatFloat(f, 'g', -1, 64))
+		return jsonfield.AppendString(dst, strconv.FormatFloat(f, 'g', -1, 64))
 	}
 	if out, ok := appendShortDecimal(dst, f, bits); ok {
 		return out
@@ -674,7 +673,7 @@ func appendArray(dst []byte, dt uint32, b []byte) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, b[:end])
+			dst = jsonfield.AppendString(dst, b[:end])
 			b = b[end+1:]
 		}
 	default:
@@ -761,7 +760,7 @@ func appendPropertySet(dst []byte, b []byte, depth int) ([]byte, error) {
 		// b was checked above: nextBytes cannot fail here.
 		k, _ := keys.nextBytes(1)
 		v, _ := values.nextBytes(2)
-		dst = appendString(append(dst, sep(i == 0)), k)
+		dst = jsonfield.AppendString(append(dst, sep(i == 0)), k)
 		dst = append(dst, ':')
 		var err error
 		if dst, err = appendPropertyValue(dst, v, depth); err != nil {
@@ -898,7 +897,7 @@ func appendMetadata(dst []byte, b []byte) ([]byte, error) {
 			if err = want(num, wt, wireBytes); err == nil {
 				s, err = r.bytes()
 			}
-			dst = appendString(dst, s)
+			dst = jsonfield.AppendString(dst, s)
 		}
 		if err != nil {
 			return nil, err
@@ -975,14 +974,14 @@ func appendDataSet(dst []byte, b []byte) ([]byte, error) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, c)
+		dst = jsonfield.AppendString(dst, c)
 	}
 	dst = append(append(dst, ']'), `,"types":[`...)
 	for i, t := range types {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, datatypeName(t))
+		dst = jsonfield.AppendString(dst, datatypeName(t))
 	}
 	dst = append(append(dst, ']'), `,"rows":[`...)
 	for i, row := range rows {
@@ -1049,51 +1048,5 @@ func appendCell(dst []byte, dt uint32, b []byte) ([]byte, error) {
 func appendBase64(dst []byte, b []byte) []byte {
 	dst = append(dst, '"')
 	dst = base64.StdEncoding.AppendEncode(dst, b)
-	return append(dst, '"')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// plain marks the bytes appendString copies as they are.
-var plain = func() (p [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		p[c] = c != '"' && c != '\\'
-	}
-	return p
-}()
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-// Runs of bytes that need no escaping are copied at once.
-func appendString[S ~string | ~[]byte](dst []byte, s S) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if plain[c] {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			if c < 0x20 {
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-			} else {
-				dst = append(dst, '\\', c)
-			}
-			i++
-			start = i
-			continue
-		}
-		// A rune is at most utf8.UTFMax bytes; converting that much of a
-		// []byte to a string does not allocate.
-		r, n := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			start = i + 1
-		}
-		i += n
-	}
-	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }

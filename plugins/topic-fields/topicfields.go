@@ -87,9 +87,9 @@ func configure([]byte) error {
 			segs[i].number = numbers[segs[i].name]
 			segs[i].field = segs[i].name
 			if c.Into != "" {
-				segs[i].field = c.Into + "." + escapeKey(segs[i].name)
+				segs[i].field = c.Into + "." + jsonfield.EscapeKey(segs[i].name)
 			} else {
-				segs[i].field = escapeKey(segs[i].name)
+				segs[i].field = jsonfield.EscapeKey(segs[i].name)
 			}
 		}
 	}
@@ -365,14 +365,6 @@ func kindOf(doc []byte) jsonfield.Kind {
 		return jsonfield.Number
 	}
 	return jsonfield.Invalid
-}
-
-// escapeKey escapes dots and backslashes so name is one path segment.
-func escapeKey(name string) string {
-	if !strings.ContainsAny(name, `.\`) {
-		return name
-	}
-	return strings.NewReplacer(`\`, `\\`, `.`, `\.`).Replace(name)
 }
 
 func contains(names []string, n string) bool { return index(names, n) >= 0 }

@@ -16,8 +16,8 @@
 // [Delete] removes one; [Parse] validates a whole document. A plugin that
 // touches several fields of each message uses [Fields] (several lookups,
 // one validation) and [Edit] (several changes, one validation and one
-// copy): natively an Edit of five changes to a 180-byte document costs
-// about what two Sets do, and Find of four paths about two Gets.
+// copy), which cost much less than the same changes one by one
+// (docs/RATIONALE.md, "sdk/jsonfield").
 // [Edit.AppendApply] writes into a buffer the caller reuses.
 //
 // Malformed JSON is an error (or a false from Get), never a panic. Lookups
@@ -33,10 +33,9 @@
 // host imports tributary.json_parse, json_get, json_float, json_set,
 // json_set_float, json_delete, json_edit, json_find and json_children
 // (sdk/ABI.md §2.1), which run this package natively on the guest's
-// memory: several times faster than the same code compiled to wasm. Each
-// call crosses into the host once (roughly the cost of scanning a small
-// document), which is why Edit and Fields exist: one crossing per message
-// instead of one per field. The results are the same values and the same
+// memory, faster than the same code compiled to wasm. Each call crosses
+// into the host once, which is why Edit and Fields exist: one crossing per
+// message instead of one per field. The results are the same values and the same
 // errors (on a failure the Go code runs again to produce the error). The
 // module then imports those functions, so it needs a host that has them
 // (every Tributary host registers them, as the extension

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unicode/utf8"
 )
 
 // Set returns a copy of doc with the value at path replaced by raw, which
@@ -32,7 +31,7 @@ func Set(doc []byte, path string, raw []byte) ([]byte, error) {
 
 // SetString sets the value at path to the JSON string s; see [Set].
 func SetString(doc []byte, path, s string) ([]byte, error) {
-	return set(doc, path, appendQuoted(nil, s))
+	return set(doc, path, AppendString(nil, s))
 }
 
 // SetInt sets the value at path to the number n; see [Set].
@@ -155,7 +154,7 @@ func setGo(doc []byte, path string, raw []byte) ([]byte, error) {
 			ins = append(ins, ',')
 		}
 		if w.obj {
-			ins = append(appendQuoted(ins, seg), ':')
+			ins = append(AppendString(ins, seg), ':')
 		} else if idx, ok := arrayIndex(seg); !ok || idx != w.index+1 {
 			return nil, fmt.Errorf("jsonfield: path %q: %q is not an index of an array of %d elements (or its length, to append)", path, seg, w.index+1)
 		}
@@ -173,7 +172,7 @@ func appendNested(dst []byte, segs *segments, raw []byte) []byte {
 	if !ok {
 		return append(dst, raw...)
 	}
-	dst = append(appendQuoted(append(dst, '{'), seg), ':')
+	dst = append(AppendString(append(dst, '{'), seg), ':')
 	return append(appendNested(dst, segs, raw), '}')
 }
 
@@ -183,47 +182,6 @@ func splice(doc []byte, from, to int, ins []byte) []byte {
 	out = append(out, doc[:from]...)
 	out = append(out, ins...)
 	return append(out, doc[to:]...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendQuoted appends s as a JSON string. Control characters, quotes and
-// backslashes are escaped; invalid UTF-8 becomes U+FFFD so the result reads
-// back as written by encoding/json.
-func appendQuoted(dst []byte, s string) []byte {
-	if plainASCII(s) {
-		return append(append(append(dst, '"'), s...), '"')
-	}
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, `\ufffd`...)
-			} else {
-				dst = append(dst, s[i:i+size]...)
-			}
-			i += size
-			continue
-		}
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\r':
-			dst = append(dst, '\\', 'r')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-		i++
-	}
-	return append(dst, '"')
 }
 
 // appendFloat formats f as encoding/json does for float64.

@@ -95,7 +95,7 @@ func (e *Edit) SetString(path, s string) {
 		e.prog = append(e.prog, '"')
 		return
 	}
-	e.scratch = appendQuoted(e.scratch[:0], s)
+	e.scratch = AppendString(e.scratch[:0], s)
 	e.appendBytes(e.scratch)
 }
 

@@ -116,7 +116,7 @@ func (t *tree) addMember(n int32, m tmember) {
 // newKey returns the member for key seg, quoted as Set quotes it.
 func (t *tree) newKey(seg string, val int32) tmember {
 	start := len(t.srcs[srcArena])
-	t.srcs[srcArena] = appendQuoted(t.srcs[srcArena], seg)
+	t.srcs[srcArena] = AppendString(t.srcs[srcArena], seg)
 	m := tmember{key: t.arenaText(start), val: val}
 	if m.esc = int(m.key.n) != len(seg)+2; m.esc {
 		start = len(t.srcs[srcArena])

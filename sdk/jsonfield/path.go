@@ -11,6 +11,15 @@ import (
 // well-formed part of the document.
 var ErrNotFound = errors.New("jsonfield: path not found")
 
+// EscapeKey returns name as one path segment: its backslashes and dots escaped with a
+// backslash, so a member name such as "a.b" is addressed as the key, not as a path.
+func EscapeKey(name string) string {
+	if !strings.ContainsAny(name, `.\`) {
+		return name
+	}
+	return strings.NewReplacer(`\`, `\\`, `.`, `\.`).Replace(name)
+}
+
 // segments iterates over a path's segments without allocating (except for
 // segments with backslash escapes).
 type segments struct {

@@ -1,14 +1,16 @@
 package sdktest
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tributary-gw/tributary/sdk/wasmbuild"
 )
 
 type build struct {
@@ -33,8 +35,8 @@ var (
 // [Cleanup] from TestMain to remove it, or leave it to the OS's temp
 // cleaning. On a failed build Build fails the test with the compiler output.
 //
-// The go command is $GOROOT/bin/go of the running toolchain when present,
-// else the first go on PATH.
+// The build is [wasmbuild.GoBuild], with the first go on PATH (go test puts
+// the running toolchain's first).
 func Build(t testing.TB, dir string) string {
 	t.Helper()
 	abs, err := filepath.Abs(dir)
@@ -69,6 +71,35 @@ func GuestDir() string {
 	return filepath.Join(filepath.Dir(file), "guest")
 }
 
+// RequireClangEnv names the environment variable that turns missing clang or wasm-ld from a
+// skip into a test failure in [BuildC]. CI sets it to 1.
+const RequireClangEnv = "TRIBUTARY_REQUIRE_CLANG"
+
+// BuildC compiles the C guest source file src with [wasmbuild.CBuild] against
+// sdk/c/tributary.h, adding flags, into the test's temp dir and returns the .wasm bytes.
+// Without clang and wasm-ld the test is skipped with install instructions, or fails when
+// TRIBUTARY_REQUIRE_CLANG=1; a failed build fails the test with the compiler output.
+func BuildC(t testing.TB, src string, flags ...string) []byte {
+	t.Helper()
+	if err := wasmbuild.CToolsMissing(); err != nil {
+		if os.Getenv(RequireClangEnv) == "1" {
+			t.Fatalf("sdktest: %v (%s=1)", err, RequireClangEnv)
+		}
+		t.Skipf("sdktest: %v; set %s=1 to fail instead of skipping", err, RequireClangEnv)
+	}
+	_, file, _, _ := runtime.Caller(0)
+	include := filepath.Join(filepath.Dir(file), "..", "c")
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), ".c")+".wasm")
+	if err := wasmbuild.CBuild(context.Background(), src, out, include, flags...); err != nil {
+		t.Fatalf("sdktest: %v", err)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wasm
+}
+
 // Cleanup removes the directory Build writes into. Call it from TestMain
 // after m.Run; later Build calls in the same process fail.
 func Cleanup() {
@@ -82,32 +113,9 @@ func compile(dir string, n int) (string, error) {
 	if tmpErr != nil {
 		return "", fmt.Errorf("temp dir for guests: %w", tmpErr)
 	}
-	goBin, err := goCommand()
-	if err != nil {
+	out := filepath.Join(tmpDir, fmt.Sprintf("%s-%d.wasm", filepath.Base(dir), n))
+	if err := wasmbuild.GoBuild(context.Background(), dir, out); err != nil {
 		return "", err
 	}
-	out := filepath.Join(tmpDir, fmt.Sprintf("%s-%d.wasm", filepath.Base(dir), n))
-	cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-o", out, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	var output bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building guest %s: %v\n%s", dir, err, output.Bytes())
-	}
 	return out, nil
-}
-
-func goCommand() (string, error) {
-	if root := runtime.GOROOT(); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("go command not found in GOROOT or PATH: %w", err)
-	}
-	return p, nil
 }

@@ -6,14 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
 
 	"github.com/tributary-gw/tributary/sdk/abi"
+	"github.com/tributary-gw/tributary/sdk/sdktest"
 	"github.com/tributary-gw/tributary/wasmhost"
 	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 	"github.com/tributary-gw/tributary/wasmhost/wasmtest"
@@ -24,11 +23,7 @@ import (
 // guests live in wasmhost/testdata/guests, shared with wasmhost's own tests.
 var (
 	testHostV *wasmhost.Host
-	buildDir  string
-
-	buildMu  sync.Mutex
-	built    = map[string][]byte{}
-	buildErr = map[string]error{}
+	buildDir  string // holds the compilation cache
 )
 
 func TestMain(m *testing.M) {
@@ -50,35 +45,20 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer testHostV.Close(ctx)
+		defer sdktest.Cleanup()
 		return m.Run()
 	}()
 	os.Exit(code)
 }
 
-// guestWasm builds wasmhost/testdata/guests/<name> with GOOS=wasip1
-// GOARCH=wasm -buildmode=c-shared, once per test binary.
+// guestWasm builds wasmhost/testdata/guests/<name> with sdktest.Build, once
+// per test binary, and returns the module's bytes.
 func guestWasm(tb testing.TB, name string) []byte {
 	tb.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if b, ok := built[name]; ok {
-		return b
-	}
-	if err, ok := buildErr[name]; ok {
-		tb.Fatal(err)
-	}
-	out := filepath.Join(buildDir, name+".wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "../testdata/guests/"+name)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		buildErr[name] = fmt.Errorf("building guest %s: %v\n%s", name, err, msg)
-		tb.Fatal(buildErr[name])
-	}
-	b, err := os.ReadFile(out)
+	b, err := os.ReadFile(sdktest.Build(tb, "../testdata/guests/"+name))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	built[name] = b
 	return b
 }
 

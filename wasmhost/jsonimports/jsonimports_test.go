@@ -19,6 +19,7 @@ import (
 
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/sdk/jsonfield"
+	"github.com/tributary-gw/tributary/sdk/sdktest"
 	"github.com/tributary-gw/tributary/wasmhost"
 	"github.com/tributary-gw/tributary/wasmhost/hostfunc"
 	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
@@ -542,27 +543,7 @@ func TestJSONImports_cGuestBatch(t *testing.T) {
 // or fails when TRIBUTARY_REQUIRE_CLANG=1 (as in CI).
 func cGuestInstance(t *testing.T, name, src string) *wasmhost.Instance {
 	t.Helper()
-	clang, err := exec.LookPath("clang")
-	if err == nil {
-		_, err = exec.LookPath("wasm-ld")
-	}
-	if err != nil {
-		msg := "C guest tests need clang and wasm-ld: apt-get install -y clang lld"
-		if os.Getenv("TRIBUTARY_REQUIRE_CLANG") == "1" {
-			t.Fatalf("%s (TRIBUTARY_REQUIRE_CLANG=1): %v", msg, err)
-		}
-		t.Skipf("%s; set TRIBUTARY_REQUIRE_CLANG=1 to fail instead of skipping", msg)
-	}
-	out := filepath.Join(t.TempDir(), name+".wasm")
-	cmd := exec.Command(clang, "--target=wasm32", "-O2", "-nostdlib", "-ffreestanding", "-mbulk-memory", "-msign-ext",
-		"-Wl,--no-entry", "-Wl,--strip-all", "-I", "../../sdk/c", "-o", out, src)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("clang: %v\n%s", err, msg)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wasm := sdktest.BuildC(t, src)
 	ctx := context.Background()
 	p, err := testHostV.Compile(ctx, name, wasm)
 	if err != nil {

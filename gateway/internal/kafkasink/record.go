@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-gw/tributary/gateway/config"
 )
 
 // Record header names. They are part of the documented contract (README, "Kafka records"):
@@ -63,7 +65,7 @@ func (r *Route) record(m *Message, o *Output, maxBytes int) (*kgo.Record, *Reaso
 	default:
 		rec.Topic = string(r.topic.Append(nil, m))
 	}
-	if !validKafkaTopic(rec.Topic) {
+	if config.KafkaTopicProblem(rec.Topic) != "" {
 		return nil, &Reason{Kind: KindBadTopic, Stage: -1, Topic: rec.Topic,
 			Err: "kafka topic " + strconv.Quote(rec.Topic) + " is not a legal topic name"}
 	}
@@ -319,20 +321,6 @@ func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
-}
-
-// validKafkaTopic reports whether name is a legal Kafka topic name.
-func validKafkaTopic(name string) bool {
-	if name == "" || len(name) > 249 || name == "." || name == ".." {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 func b2i(b bool) int {

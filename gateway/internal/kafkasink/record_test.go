@@ -198,14 +198,3 @@ func TestEnvelope(t *testing.T) {
 		})
 	}
 }
-
-func TestValidKafkaTopic(t *testing.T) {
-	for name, want := range map[string]bool{
-		"a": true, "a.b_c-9": true, "": false, ".": false, "..": false, "a/b": false,
-		"a b": false, strings.Repeat("x", 249): true, strings.Repeat("x", 250): false,
-	} {
-		if got := validKafkaTopic(name); got != want {
-			t.Errorf("validKafkaTopic(%q) = %v, want %v", name, got, want)
-		}
-	}
-}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -20,23 +19,14 @@ import (
 	"github.com/tributary-gw/tributary/gateway"
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
+	"github.com/tributary-gw/tributary/sdk/sdktest"
 	"github.com/tributary-gw/tributary/wasmhost"
 	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 	"github.com/tributary-gw/tributary/wasmhost/wasmtest"
 )
 
-// requireClangEnv makes C guest tests fail instead of skipping when clang or
-// wasm-ld is missing; .ci/run sets it.
-const requireClangEnv = "TRIBUTARY_REQUIRE_CLANG"
-
-// cFlags are the flags every C guest is built with: freestanding wasm32,
-// no libc, bulk-memory so memcpy/memset lower to memory.copy/fill, a
-// reactor without an entry point. Exports come from export_name attributes.
-var cFlags = []string{
-	"--target=wasm32", "-O2", "-nostdlib", "-ffreestanding", "-mbulk-memory", "-msign-ext",
-	"-Wall", "-Wextra", "-Werror", "-Wno-unused-function",
-	"-Wl,--no-entry", "-Wl,--strip-all",
-}
+// cWarnings make the first-party C guests' builds fail on any warning.
+var cWarnings = []string{"-Wall", "-Wextra", "-Werror", "-Wno-unused-function"}
 
 // repoRoot returns the module root, found from this file's location.
 func repoRoot(t testing.TB) string {
@@ -48,35 +38,11 @@ func repoRoot(t testing.TB) string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
-// buildCGuest compiles plugins/c/<name>/<name>.c with clang against
-// sdk/c/tributary.h and returns the .wasm bytes. Without clang and wasm-ld
-// the test is skipped with install instructions, or fails when
-// TRIBUTARY_REQUIRE_CLANG=1.
+// buildCGuest compiles plugins/c/<name>/<name>.c with sdktest.BuildC (skipped without
+// clang and wasm-ld unless TRIBUTARY_REQUIRE_CLANG=1) and returns the .wasm bytes.
 func buildCGuest(t testing.TB, name string) []byte {
 	t.Helper()
-	clang, err := exec.LookPath("clang")
-	if err == nil {
-		_, err = exec.LookPath("wasm-ld")
-	}
-	if err != nil {
-		msg := "C guest tests need clang and wasm-ld: apt-get install -y clang lld (Debian/Ubuntu) or brew install llvm"
-		if os.Getenv(requireClangEnv) == "1" {
-			t.Fatalf("%s (%s=1): %v", msg, requireClangEnv, err)
-		}
-		t.Skipf("%s; set %s=1 to fail instead of skipping", msg, requireClangEnv)
-	}
-	root := repoRoot(t)
-	out := filepath.Join(t.TempDir(), name+".wasm")
-	args := append(append([]string{}, cFlags...), "-I", filepath.Join(root, "sdk", "c"),
-		"-o", out, filepath.Join(root, "plugins", "c", name, name+".c"))
-	if b, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
-		t.Fatalf("clang %s: %v\n%s", strings.Join(args, " "), err, b)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wasm
+	return sdktest.BuildC(t, filepath.Join(repoRoot(t), "plugins", "c", name, name+".c"), cWarnings...)
 }
 
 var (

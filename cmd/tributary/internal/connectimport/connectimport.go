@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tributary-gw/tributary/gateway/config"
 )
 
 // Family is the connector implementation a configuration was written for.
@@ -667,22 +669,14 @@ func routeName(connector string, i, n int) string {
 	return name
 }
 
-// kafkaTopicProblem returns why name is not a usable Kafka topic, or "".
+// kafkaTopicProblem returns why name is not a usable Kafka topic, or "": a dynamic target
+// ($...) is not imported, and anything else must be a legal topic name.
 func kafkaTopicProblem(name string) string {
-	switch {
-	case name == "":
-		return "empty"
-	case strings.HasPrefix(name, "$"):
+	if strings.HasPrefix(name, "$") {
 		return "dynamic targets are not imported (a topic template such as \"sensors.{{.Segment 1}}\" can do part of it)"
-	case name == "." || name == "..":
-		return "not a Kafka topic name"
-	case len(name) > 249:
-		return "longer than 249 characters"
 	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return "a Kafka topic name uses only letters, digits, '.', '_' and '-'"
-		}
+	if reason := config.KafkaTopicProblem(name); reason != "" {
+		return "not a Kafka topic name: " + reason
 	}
 	return ""
 }

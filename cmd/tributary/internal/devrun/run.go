@@ -19,9 +19,9 @@ import (
 	"github.com/tributary-gw/tributary/cmd/tributary/internal/devstack"
 	"github.com/tributary-gw/tributary/cmd/tributary/internal/devview"
 	"github.com/tributary-gw/tributary/cmd/tributary/internal/fleet"
-	"github.com/tributary-gw/tributary/cmd/tributary/internal/wasmbuild"
 	"github.com/tributary-gw/tributary/gateway"
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/sdk/wasmbuild"
 )
 
 // Port says where a local server listens: Number on 127.0.0.1, 0 for any free port. With

@@ -47,15 +47,6 @@ var metrics = [...]metric{
 	{name: "co2", unit: "ppm", min: 380, max: 2000, start: 620, spread: 120, step: 25},
 }
 
-// Metrics returns the metric names a device reports, in the order it reports them.
-func Metrics() []string {
-	names := make([]string, len(metrics))
-	for i, m := range metrics {
-		names[i] = m.name
-	}
-	return names
-}
-
 // sensor is one simulated device. Not safe for concurrent use; the Fleet's publishing loop
 // owns all sensors.
 type sensor struct {

@@ -16,7 +16,8 @@
 //
 // It owns the benchmark's own publisher (paho), consumer (franz-go), payload format and
 // accounting. It reuses cmd/tributary/internal/devstack for the embedded broker and Kafka,
-// kfake directly for the soak's Kafka and cmd/tributary/internal/wasmbuild for the soak
-// plugin, and imports gateway and gateway/config to run a gateway in-process. It must not import
-// gateway/gatewaytest, which is test-only.
+// kfake directly for the soak's Kafka and sdk/wasmbuild for the soak
+// plugin, gateway/gatewaytest/faultproxy (the tests' fault proxy) between the gateway and the
+// broker and Kafka, gateway/gatewaytest/mosquitto (the tests' Mosquitto launcher), and imports gateway and gateway/config to run a gateway in-process. It
+// must not import gateway/gatewaytest itself, which is test-only.
 package loadbench

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-gw/tributary/gateway/gatewaytest/faultproxy"
+	"github.com/tributary-gw/tributary/gateway/gatewaytest/mosquitto"
 )
 
 // ModeSoak publishes at Rate for Duration while a fault scheduler breaks things; see Soak.
@@ -103,9 +106,9 @@ type soak struct {
 	admin   string
 	log     func(format string, args ...any)
 	kafka   *soakKafka
-	mqProxy *faultProxy
+	mqProxy *faultproxy.Proxy
 
-	broker   *mosquitto
+	broker   *mosquitto.Process
 	brokerMu sync.Mutex
 
 	gwMu    sync.Mutex // guards gw, which sampleRSS reads from another goroutine
@@ -151,14 +154,14 @@ func runSoak(ctx context.Context, o Options, run, dir string) (*Result, error) {
 	if err := os.MkdirAll(mqDir, 0o755); err != nil {
 		return nil, fmt.Errorf("mosquitto dir %s: %w", mqDir, err)
 	}
-	if s.broker, err = startMosquittoAt(ctx, bin, mqDir, "", true); err != nil {
+	if s.broker, err = startMosquitto(ctx, bin, mqDir, true); err != nil {
 		return nil, err
 	}
-	st.push(func() { s.brokerMu.Lock(); s.broker.stop(); s.brokerMu.Unlock() })
-	if s.mqProxy, err = newFaultProxy(s.broker.addr); err != nil {
+	st.push(func() { s.brokerMu.Lock(); stopMosquitto(s.broker); s.brokerMu.Unlock() })
+	if s.mqProxy, err = faultproxy.New(s.broker.Addr()); err != nil {
 		return nil, err
 	}
-	st.push(s.mqProxy.close)
+	st.push(s.mqProxy.Close)
 	topics := soakTopics{main: "soak_main_" + run, plugin: "soak_plugin_" + run, dlq: "soak_dlq_" + run}
 	if s.kafka, err = startSoakKafka(topics.all()...); err != nil {
 		return nil, err
@@ -184,8 +187,8 @@ func runSoak(ctx context.Context, o Options, run, dir string) (*Result, error) {
 	if s.admin, err = reserveAdmin(); err != nil {
 		return nil, err
 	}
-	mqURL := "tcp://" + s.mqProxy.addr()
-	if err := primeSession(ctx, s.broker.url(), o.ClientID, []string{o.TopicPrefix + "/#", o.TopicPrefix + "-p/#"}, 2); err != nil {
+	mqURL := "tcp://" + s.mqProxy.Addr()
+	if err := primeSession(ctx, s.broker.URL(), o.ClientID, []string{o.TopicPrefix + "/#", o.TopicPrefix + "-p/#"}, 2); err != nil {
 		return nil, err
 	}
 	s.cfg = soakGatewayConfig(&o, mqURL, s.kafka.gatewayAddr(), pluginDir, s.admin, topics)
@@ -209,7 +212,7 @@ func runSoak(ctx context.Context, o Options, run, dir string) (*Result, error) {
 	})
 	defer func() { stopSampler(); sampling.Wait() }()
 
-	s.pubs = newSoakPublishers(&o, s.broker.url(), run)
+	s.pubs = newSoakPublishers(&o, s.broker.URL(), run)
 	s.log("publishing %.0f msg/s for %v over %d topics (seed %d, faults %v)", o.Rate, o.Duration, o.Topics, o.Seed, o.Faults)
 	stopPub, endPub := context.WithTimeout(ctx, o.Duration)
 	defer endPub()
@@ -267,7 +270,7 @@ func runSoak(ctx context.Context, o Options, run, dir string) (*Result, error) {
 	}
 	sr.PeakRSSBytes = s.peakRSS.Load()
 	sr.Faults, sr.FaultLog, sr.DrainSeconds = s.faults, s.fLog, drain.Seconds()
-	res := &Result{Mode: ModeSoak, Gateway: GatewaySubprocess, Broker: "mosquitto (persistence) " + s.broker.url(),
+	res := &Result{Mode: ModeSoak, Gateway: GatewaySubprocess, Broker: "mosquitto (persistence) " + s.broker.URL(),
 		Kafka: "embedded kfake " + s.kafka.real, KafkaTopic: topics.main, QoS: 1, Topics: o.Topics,
 		Publishers: o.Publishers, PayloadBytes: o.PayloadBytes, TargetRate: o.Rate,
 		Published: sr.Published, Received: sr.Delivered + sr.DeadLettered, Lost: sr.Lost, Duplicated: sr.Duplicated,
@@ -384,13 +387,11 @@ func (s *soak) inject(ctx context.Context, kind string, hold time.Duration, rng 
 	case FaultBrokerRestart:
 		note("SIGINT mosquitto, restart in %v", hold.Round(time.Millisecond))
 		s.brokerMu.Lock()
-		s.broker.stop()
+		stopMosquitto(s.broker)
 		holdFor()
 		var err error
 		for range 50 { // the port may take a moment to be free again
-			var m *mosquitto
-			if m, err = startMosquittoAt(bg, s.broker.cmd.Path, s.dir+"/mosquitto", s.broker.addr, true); err == nil {
-				s.broker = m
+			if err = startBrokerProcess(bg, s.broker); err == nil {
 				break
 			}
 			waitUntil(bg, 100*time.Millisecond, func() bool { return false })
@@ -407,19 +408,19 @@ func (s *soak) inject(ctx context.Context, kind string, hold time.Duration, rng 
 	case FaultKafkaSlow:
 		d := time.Duration(100+rng.IntN(400)) * time.Millisecond
 		note("+%v latency for %v", d, hold.Round(time.Millisecond))
-		s.kafka.proxy.setDelay(d)
+		s.kafka.proxy.Delay(d)
 		holdFor()
-		s.kafka.proxy.setDelay(0)
+		s.kafka.proxy.Delay(0)
 	case FaultMQTTCut:
 		note("gateway<->mqtt cut for %v", hold.Round(time.Millisecond))
-		s.mqProxy.setCut(true)
+		s.mqProxy.Blackhole()
 		holdFor()
-		s.mqProxy.setCut(false)
+		_ = s.mqProxy.Restore() // ends the blackhole; it never listens again, so no error
 	case FaultKafkaCut:
 		note("gateway<->kafka cut for %v", hold.Round(time.Millisecond))
-		s.kafka.proxy.setCut(true)
+		s.kafka.proxy.Blackhole()
 		holdFor()
-		s.kafka.proxy.setCut(false)
+		_ = s.kafka.proxy.Restore() // as above
 	case FaultPlugin:
 		note("next plugin-route messages trap, loop, return garbage")
 		s.pubs.markBurst()

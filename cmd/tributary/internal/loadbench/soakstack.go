@@ -16,7 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/tributary-gw/tributary/cmd/tributary/internal/wasmbuild"
+	"github.com/tributary-gw/tributary/gateway/gatewaytest/faultproxy"
+	"github.com/tributary-gw/tributary/sdk/wasmbuild"
 )
 
 // soakPluginSource is the misbehaving plugin's Go source (stdlib only); see its comment.
@@ -53,34 +54,31 @@ func buildSoakPlugin(ctx context.Context, dir string) (string, error) {
 // (down) to play an unavailable cluster.
 type soakKafka struct {
 	cluster *kfake.Cluster
-	proxy   *faultProxy
+	proxy   *faultproxy.Proxy
 	real    string // the broker's own listener
 	down    atomic.Bool
 }
-
-// advertisedListener is a listener that reports another address: kfake advertises the
-// address of its listener in metadata.
-type advertisedListener struct {
-	net.Listener
-	addr net.Addr
-}
-
-func (l advertisedListener) Addr() net.Addr { return l.addr }
 
 func startSoakKafka(topics ...string) (*soakKafka, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	proxy, err := newFaultProxy(ln.Addr().String())
+	proxy, err := faultproxy.New(ln.Addr().String())
 	if err != nil {
 		_ = ln.Close()
 		return nil, err
 	}
+	adv, err := proxy.Advertise(ln)
+	if err != nil {
+		proxy.Close()
+		_ = ln.Close()
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
 	var once sync.Once
 	listen := func(network, address string) (net.Listener, error) {
 		var out net.Listener
-		once.Do(func() { out = advertisedListener{Listener: ln, addr: proxy.ln.Addr()} })
+		once.Do(func() { out = adv })
 		if out == nil {
 			return nil, fmt.Errorf("kafka: second listener for %s requested; the soak runs one broker", address)
 		}
@@ -90,7 +88,7 @@ func startSoakKafka(topics ...string) (*soakKafka, error) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.ListenFn(listen),
 		kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(4), kfake.SeedTopics(4, topics...))
 	if err != nil {
-		proxy.close()
+		proxy.Close()
 		_ = ln.Close()
 		return nil, fmt.Errorf("kafka on %s: %w", ln.Addr(), err)
 	}
@@ -123,11 +121,11 @@ func (k *soakKafka) refuseProduce(r kmsg.Request) (kmsg.Response, error, bool) {
 }
 
 // gatewayAddr is the address the gateway is given: the proxy's.
-func (k *soakKafka) gatewayAddr() string { return k.proxy.addr() }
+func (k *soakKafka) gatewayAddr() string { return k.proxy.Addr() }
 
 // dial connects the benchmark's own clients to the broker itself, not through the proxy.
 func (k *soakKafka) dial(ctx context.Context, network, host string) (net.Conn, error) {
-	if host == k.proxy.addr() {
+	if host == k.proxy.Addr() {
 		host = k.real
 	}
 	var d net.Dialer
@@ -135,7 +133,7 @@ func (k *soakKafka) dial(ctx context.Context, network, host string) (net.Conn, e
 }
 
 func (k *soakKafka) close() {
-	k.proxy.close()
+	k.proxy.Close()
 	k.cluster.Close()
 }
 

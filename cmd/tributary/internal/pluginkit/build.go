@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tributary-gw/tributary/cmd/tributary/internal/wasmbuild"
+	"github.com/tributary-gw/tributary/sdk/wasmbuild"
 	"github.com/tributary-gw/tributary/wasmhost"
 )
 

@@ -11,6 +11,6 @@
 //     compiled plugin on the gateway's own path (wasmhost.Pool and Chain), with no broker,
 //     reporting outputs, filtered messages and dead letters per input.
 //
-// It may import wasmhost, sdk/abi and cmd/tributary/internal/wasmbuild; never gateway.
+// It may import wasmhost, sdk/abi and sdk/wasmbuild; never gateway.
 // The main entry points are New, Build and Test.
 package pluginkit

@@ -131,3 +131,57 @@ func GoBuild(ctx context.Context, srcDir, out string, flags ...string) error {
 	}
 	return nil
 }
+
+// CFlags are the flags every C guest is built with: freestanding wasm32, no libc,
+// bulk-memory so memcpy/memset lower to memory.copy/fill, sign-extension operators, and a
+// reactor without an entry point. Exports come from export_name attributes. The slice is new
+// on every call.
+func CFlags() []string {
+	return []string{"--target=wasm32", "-O2", "-nostdlib", "-ffreestanding", "-mbulk-memory", "-msign-ext",
+		"-Wl,--no-entry", "-Wl,--strip-all"}
+}
+
+// CToolsMissing returns an error naming what to install when clang or wasm-ld is not on
+// PATH, or nil.
+func CToolsMissing() error {
+	for _, tool := range []string{"clang", "wasm-ld"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("C guests need clang and wasm-ld: apt-get install -y clang lld (Debian/Ubuntu) or brew install llvm: %w", err)
+		}
+	}
+	return nil
+}
+
+// CBuild compiles the C guest src into out with clang, [CFlags], flags (for example
+// warnings, or -I for headers beyond sdk/c) and the directory of sdk/c/tributary.h given as
+// include. Like [GoBuild] it writes beside out and renames, so out is whole or untouched.
+//
+// # Errors
+//
+// CBuild returns an error naming src when clang is not on PATH, when the build fails (with
+// the compiler's output), or when out cannot be written.
+func CBuild(ctx context.Context, src, out, include string, flags ...string) error {
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		return fmt.Errorf("building C guest %s: %w", src, CToolsMissing())
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
+	if err != nil {
+		return fmt.Errorf("building C guest %s: %w", src, err)
+	}
+	tmpName := tmp.Name()
+	_ = tmp.Close()
+	defer os.Remove(tmpName) // a no-op once renamed
+	args := append(CFlags(), flags...)
+	args = append(args, "-I", include, "-o", tmpName, src)
+	var output bytes.Buffer
+	cmd := exec.CommandContext(ctx, clang, args...)
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building C guest %s: clang %s: %w\n%s", src, strings.Join(args, " "), err, bytes.TrimSpace(output.Bytes()))
+	}
+	if err := os.Rename(tmpName, out); err != nil {
+		return fmt.Errorf("building C guest %s: %w", src, err)
+	}
+	return nil
+}
