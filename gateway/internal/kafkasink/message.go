@@ -68,7 +68,8 @@ type Output struct {
 	// KafkaTopic overrides the route's topic when not "".
 	KafkaTopic string
 	// Key overrides the route's key when KeySet is true (an empty key included).
-	Key    []byte
+	Key []byte
+	// KeySet says Key was chosen by a plugin, even when it is empty.
 	KeySet bool
 	// Headers are added after the MQTT headers.
 	Headers []kgo.RecordHeader
