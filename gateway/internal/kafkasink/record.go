@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/sdk/jsonfield"
 )
 
 // Record header names. They are part of the documented contract (README, "Kafka records"):
@@ -273,7 +274,7 @@ func recordSize(r *kgo.Record) int {
 // gains "payload_encoding":"base64".
 func appendEnvelope(dst []byte, m *Message, payload []byte) []byte {
 	dst = append(dst, `{"mqtt_topic":`...)
-	dst = appendJSONString(dst, m.MQTTTopic)
+	dst = jsonfield.AppendString(dst, m.MQTTTopic)
 	dst = append(dst, `,"arrived_at_ms":`...)
 	dst = strconv.AppendInt(dst, m.ArrivedAt.UnixMilli(), 10)
 	dst = append(dst, `,"payload":`...)
@@ -283,7 +284,7 @@ func appendEnvelope(dst []byte, m *Message, payload []byte) []byte {
 		dst = base64.StdEncoding.AppendEncode(dst, payload)
 		dst = append(dst, '"')
 	} else {
-		dst = appendJSONString(dst, payload)
+		dst = jsonfield.AppendString(dst, payload)
 	}
 	dst = append(dst, `,"qos":`...)
 	dst = strconv.AppendInt(dst, int64(m.QoS), 10)
@@ -291,36 +292,6 @@ func appendEnvelope(dst []byte, m *Message, payload []byte) []byte {
 		dst = append(dst, `,"payload_encoding":"base64"`...)
 	}
 	return append(dst, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string. s must be valid UTF-8.
-func appendJSONString[T string | []byte](dst []byte, s T) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 func b2i(b bool) int {
