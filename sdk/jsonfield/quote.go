@@ -13,7 +13,7 @@ var plain = func() (p [256]bool) {
 }()
 
 // AppendString appends s to dst as a JSON string and returns the extended slice. Quotes and
-// backslashes are escaped with a backslash, \n, \r and \t by name, other control characters
+// backslashes are escaped with a backslash, \b, \f, \n, \r and \t by name, other control characters
 // as \u00XX, and invalid UTF-8 becomes \ufffd, so the result reads back as encoding/json
 // writes it (except that <, >, & and U+2028/U+2029 are left as they are). Runs of bytes that
 // need no escaping are copied at once: guests call it compiled to wasm, where every loop
@@ -41,6 +41,10 @@ func AppendString[S ~string | ~[]byte](dst []byte, s S) []byte {
 				dst = append(dst, '\\', 'r')
 			case '\t':
 				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}
