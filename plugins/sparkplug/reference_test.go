@@ -896,7 +896,8 @@ func refAppendBase64(dst []byte, b []byte) []byte {
 
 const refHexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+// refAppendString appends s as a JSON string the way encoding/json writes it (\b, \f, \n, \r,
+// \t by name); invalid UTF-8 becomes U+FFFD.
 func refAppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	for i := 0; i < len(s); {
@@ -911,6 +912,10 @@ func refAppendString(dst []byte, s string) []byte {
 				dst = append(dst, '\\', 'r')
 			case c == '\t':
 				dst = append(dst, '\\', 't')
+			case c == '\b':
+				dst = append(dst, '\\', 'b')
+			case c == '\f':
+				dst = append(dst, '\\', 'f')
 			case c < 0x20:
 				dst = append(dst, '\\', 'u', '0', '0', refHexDigits[c>>4], refHexDigits[c&15])
 			default:
