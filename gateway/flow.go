@@ -35,9 +35,8 @@ func (g *Gateway) newFlow(spec *flowSpec, table *routeTable) *tenantFlow {
 		mc.ClientID = mc.ClientID + "." + spec.name
 	}
 	tf.Flow = flow.New(flow.Config{
-		Tenant: spec.name,
-		Log:    tf.log,
-		Flow:   g.cfg.Flow,
+		Log:  tf.log,
+		Flow: g.cfg.Flow,
 		Source: mqttsource.Config{
 			MQTT: mc,
 			Log:  tf.log,

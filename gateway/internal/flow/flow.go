@@ -22,9 +22,8 @@ import (
 
 // Config is what a Flow is built from.
 type Config struct {
-	// Tenant names the flow's tenant, "" for the top-level routes.
-	Tenant string
-	// Log receives the flow's events. Defaults to slog.Default().
+	// Log receives the flow's events, with the tenant's name when it has one. Defaults to
+	// slog.Default().
 	Log *slog.Logger
 	// Flow holds the shard count, batch size and in-flight bounds (the flow section).
 	Flow config.Flow
