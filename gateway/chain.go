@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,9 +10,7 @@ import (
 	"time"
 
 	"github.com/tributary-gw/tributary/gateway/config"
-	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
 	"github.com/tributary-gw/tributary/gateway/pluginstore"
-	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/wasmhost"
 	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 )
@@ -284,61 +281,4 @@ func CheckPlugins(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]
 		}
 	}
 	return b.reports, nil
-}
-
-// runChain sends one shard's messages of route r through its plugin chain and produces the
-// results in order: outputs as records, rejections and failures as dead letters.
-func (g *Gateway) runChain(ctx context.Context, r *route, msgs []*message) {
-	in := make([]abi.Message, len(msgs))
-	for i, m := range msgs {
-		in[i] = m.abiMessage(r)
-	}
-	results := r.chain.Process(g.abortCtx, in)
-	for i, res := range results {
-		m := msgs[i]
-		switch {
-		case res.Err != nil && g.abortCtx.Err() != nil && errors.Is(res.Err, context.Canceled):
-			// Stopped by a drain that ran out of time: not the plugin's fault and not
-			// acknowledged, so the broker redelivers the message to the next session.
-			continue
-		case res.Err != nil:
-			g.sink.DeadLetter(ctx, r.sink, &m.Message, pluginReason(res.Err))
-		case len(res.Outputs) == 0:
-			r.counters.filtered.Add(1)
-		default:
-			for j := range res.Outputs {
-				o := kafkasink.OutputOf(&res.Outputs[j])
-				g.sink.Produce(ctx, r.sink, &m.Message, &o)
-			}
-		}
-		m.delivery.Done() // the route's token
-	}
-	r.active.Add(-int64(len(msgs)))
-}
-
-// abiMessage is m as a plugin of route r sees it.
-func (m *message) abiMessage(r *route) abi.Message {
-	am := abi.Message{
-		Topic:       m.MQTTTopic,
-		Payload:     m.Payload,
-		ContentType: m.ContentType,
-		Route:       r.name,
-		Tenant:      r.tenant,
-		QoS:         m.QoS,
-		Retain:      m.Retain,
-		ArrivedAtMs: m.ArrivedAt.UnixMilli(),
-	}
-	if len(m.UserProperties) > 0 {
-		am.Properties = make([]abi.Property, len(m.UserProperties))
-		for i, p := range m.UserProperties {
-			am.Properties[i] = abi.Property{Name: p.Key, Value: p.Value}
-		}
-	}
-	return am
-}
-
-// pluginReason is the dead-letter reason for a plugin failure.
-func pluginReason(e *wasmhost.PluginError) *kafkasink.Reason {
-	return &kafkasink.Reason{Kind: e.Kind.String(), Err: fmt.Sprint(e.Err), Stage: e.Stage,
-		Plugin: e.Plugin, Version: e.Version}
 }

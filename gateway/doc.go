@@ -2,10 +2,12 @@
 // plugins. It builds the flows (one MQTT session per tenant, plus one for the top-level
 // routes), runs them, reloads them without dropping a message, watches the configuration,
 // tenant and plugin files, holds a tenant whose configuration or plugins do not load without
-// stopping anyone else, and serves the admin API's backend. The pieces of the message path
-// that need nothing of the gateway live under gateway/internal (the MQTT session, the
-// delivery tracker, the Kafka sink with its dead letters); ARCHITECTURE.md at the
-// repository's root maps them, with the goroutines and the locks.
+// stopping anyone else, and serves the admin API's backend. The message path itself lives
+// under gateway/internal and never calls back into the gateway: the MQTT session
+// (mqttsource), the flow with its intake, shards and chain runs (flow), the delivery tracker
+// (delivery) and the Kafka sink with its dead letters (kafkasink). The gateway builds routes
+// from configuration and hands each flow finished routes; ARCHITECTURE.md at the
+// repository's root maps the pieces, with the goroutines and the locks.
 //
 // The entry point is New followed by Run:
 //

@@ -33,7 +33,7 @@ type Gateway struct {
 	// flows are the MQTT sessions by tenant ("" for the top-level routes). The map is
 	// replaced, never edited, under flowsMu; reloads add and remove flows.
 	flowsMu sync.RWMutex
-	flows   map[string]*flow
+	flows   map[string]*tenantFlow
 	runCtx  context.Context // where flows added by a reload run; nil before Run
 
 	kafkaUp   atomic.Bool
@@ -87,7 +87,7 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		cfg:   cfg,
 		log:   slog.Default(),
 		now:   time.Now,
-		flows: map[string]*flow{},
+		flows: map[string]*tenantFlow{},
 	}
 	for _, o := range opts {
 		o.apply(g)
@@ -124,19 +124,6 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		g.adminH = &adminHandler{g: g}
 		g.adminH.rebuild(cfg)
 	}
-	// The top-level routes are the operator's: when they do not load, New fails, as a bad
-	// configuration file does. A tenant that does not load is held alone (see applyFlow).
-	ctx := context.Background()
-	for _, spec := range flowSpecs(cfg) {
-		if err := g.applyFlow(ctx, g.tenants.slot(spec.name), &spec, nil); err != nil && spec.name == "" {
-			g.closeRoutes()
-			return nil, err
-		}
-	}
-	for _, b := range cfg.BrokenTenants() {
-		_ = g.holdBroken(b)
-	}
-
 	// The producer holds records made from the messages in flight, so its bound follows the
 	// flows': twice flow.max_in_flight_bytes leaves room for a full flow's records plus
 	// another flow's or a fan-out's. Beyond it a shard waits in Produce for Kafka, which is
@@ -145,10 +132,24 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	sink, err := kafkasink.New(kafkasink.Config{Kafka: cfg.Kafka, MaxBufferedBytes: producerBufferedBytes(cfg), Log: g.log,
 		Metrics: kafkasink.Metrics{KafkaErrors: g.metrics.kafkaErrors, ProduceLatency: g.metrics.produceLatency}})
 	if err != nil {
-		g.closeRoutes()
 		return nil, err
 	}
+	// The flows hand their records to it.
 	g.sink = sink
+	// The top-level routes are the operator's: when they do not load, New fails, as a bad
+	// configuration file does. A tenant that does not load is held alone (see applyFlow).
+	ctx := context.Background()
+	for _, spec := range flowSpecs(cfg) {
+		if err := g.applyFlow(ctx, g.tenants.slot(spec.name), &spec, nil); err != nil && spec.name == "" {
+			g.sink.Close()
+			g.closeRoutes()
+			return nil, err
+		}
+	}
+	for _, b := range cfg.BrokenTenants() {
+		_ = g.holdBroken(b)
+	}
+
 	return g, nil
 }
 
@@ -157,10 +158,10 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 func producerBufferedBytes(cfg *config.Config) int { return 2 * cfg.Flow.MaxInFlightBytes }
 
 // flowList returns the flows in force.
-func (g *Gateway) flowList() []*flow {
+func (g *Gateway) flowList() []*tenantFlow {
 	g.flowsMu.RLock()
 	defer g.flowsMu.RUnlock()
-	out := make([]*flow, 0, len(g.flows))
+	out := make([]*tenantFlow, 0, len(g.flows))
 	for _, f := range g.flows {
 		out = append(out, f)
 	}
@@ -212,7 +213,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	routes := 0
 	for _, f := range g.flows {
 		routes += len(f.table.Load().routes)
-		if err := f.start(bg); err != nil {
+		if err := f.Start(bg); err != nil {
 			g.flowsMu.Unlock()
 			g.abort(stopBG, &bgWG, retryStop)
 			return err
@@ -244,10 +245,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 func (g *Gateway) abort(stopBG context.CancelFunc, bg *sync.WaitGroup, retryStop chan struct{}) {
 	for _, f := range g.flowList() {
 		dctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = f.src.Disconnect(dctx)
+		_ = f.Source().Disconnect(dctx)
 		cancel()
-		f.closeShards()
-		f.shardsWG.Wait()
+		f.CloseIntake()
+		f.WaitShards()
 	}
 	close(retryStop)
 	stopBG()
@@ -262,8 +263,8 @@ func (g *Gateway) closeRoutes() {
 	ctx := context.Background()
 	for _, f := range g.flowList() {
 		for _, r := range f.table.Load().routes {
-			if r.chain != nil {
-				_ = r.chain.Close(ctx)
+			if r.Chain != nil {
+				_ = r.Chain.Close(ctx)
 			}
 		}
 	}
@@ -281,47 +282,6 @@ func (g *Gateway) AdminAddr() string {
 		return *p
 	}
 	return ""
-}
-
-// chainBatch gathers one route's messages of a shard batch for one call of its chain.
-type chainBatch struct {
-	r    *route
-	msgs []*message
-}
-
-// process sends a batch of one shard's messages through their routes. Routes without plugins
-// produce at once; each route with a chain gets the batch's messages in one Process call.
-// Either way one topic's messages keep their order on every route.
-func (g *Gateway) process(batch []*message) {
-	ctx := context.Background()
-	var chained []chainBatch
-	for _, m := range batch {
-		for _, r := range m.routes {
-			r.counters.in.Add(1)
-			if g.sink.DeadLetterOversized(ctx, r.sink, &m.Message) {
-				m.delivery.Done() // the route's token
-				r.active.Add(-1)
-				continue
-			}
-			if r.chain == nil {
-				g.sink.Produce(ctx, r.sink, &m.Message, &kafkasink.Output{Payload: m.Payload})
-				m.delivery.Done() // the route's token
-				r.active.Add(-1)
-				continue
-			}
-			i := 0
-			for i < len(chained) && chained[i].r != r {
-				i++
-			}
-			if i == len(chained) {
-				chained = append(chained, chainBatch{r: r})
-			}
-			chained[i].msgs = append(chained[i].msgs, m)
-		}
-	}
-	for _, cb := range chained {
-		g.runChain(ctx, cb.r, cb.msgs)
-	}
 }
 
 // drainBounded runs the drain and returns within flow.drain_timeout plus drainGrace whatever
@@ -361,23 +321,23 @@ func (g *Gateway) drain() error {
 	unacked := func() int {
 		n := 0
 		for _, f := range flows {
-			n += f.unacked()
+			n += f.Unacked()
 		}
 		return n
 	}
 	g.log.Info("draining", slog.Int("in_flight", unacked()))
 	var wg sync.WaitGroup
 	for _, f := range flows {
-		wg.Go(func() { f.leaveShares(ctx) })
+		wg.Go(func() { f.LeaveShares(ctx) })
 	}
 	wg.Wait()
 	for _, f := range flows {
-		f.closeShards()
+		f.CloseIntake()
 	}
 	shardsDone := make(chan struct{})
 	go func() {
 		for _, f := range flows {
-			f.shardsWG.Wait()
+			f.WaitShards()
 		}
 		close(shardsDone)
 	}()
@@ -398,7 +358,7 @@ func (g *Gateway) drain() error {
 		}
 	}
 	for _, f := range flows {
-		if err == nil && f.tracker.Wait(ctx) != nil {
+		if err == nil && f.WaitAcked(ctx) != nil {
 			err = errors.New("drain timeout: messages still unacknowledged")
 		}
 	}
@@ -413,7 +373,7 @@ func (g *Gateway) drain() error {
 		actx, acancel = context.WithTimeout(context.Background(), time.Second)
 	}
 	for _, f := range flows {
-		if f.src.AcksWritten(actx) != nil && err == nil {
+		if f.Source().AcksWritten(actx) != nil && err == nil {
 			err = errors.New("drain timeout: acknowledgements not yet written to the broker")
 		}
 	}
@@ -423,7 +383,7 @@ func (g *Gateway) drain() error {
 		wg.Go(func() {
 			dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer dcancel()
-			if derr := f.src.Disconnect(dctx); derr != nil {
+			if derr := f.Source().Disconnect(dctx); derr != nil {
 				f.log.Debug("mqtt disconnect", slog.String("error", derr.Error()))
 			}
 		})
@@ -445,7 +405,7 @@ func (g *Gateway) drain() error {
 func (g *Gateway) readiness() error {
 	var errs []error
 	for _, f := range g.flowList() {
-		if f.src.Ready() {
+		if f.Source().Ready() {
 			continue
 		}
 		if f.tenant == "" {
@@ -490,12 +450,12 @@ func (g *Gateway) Stats() Stats {
 	}
 	plugins := map[string][]PluginReport{}
 	for _, f := range g.flowList() {
-		s.MQTTConnected = s.MQTTConnected && f.src.Connected()
-		n, b := f.tracker.InFlight()
+		s.MQTTConnected = s.MQTTConnected && f.Source().Connected()
+		n, b := f.InFlight()
 		s.InFlight += n
 		s.InFlightBytes += b
 		for _, r := range f.table.Load().routes {
-			plugins[r.tenant+"/"+r.name] = r.plugins
+			plugins[r.Tenant+"/"+r.Name] = r.plugins
 		}
 	}
 	for _, r := range g.metrics.snapshot() {

@@ -48,7 +48,7 @@ type ReloadStatus struct {
 func (g *Gateway) buildTable(ctx context.Context, spec *flowSpec, old *routeTable) (*routeTable, []*route, error) {
 	reuse := make(map[string]*route, len(old.routes))
 	for _, r := range old.routes {
-		reuse[r.name] = r
+		reuse[r.Name] = r
 	}
 	var built []*route
 	fail := func(err error) (*routeTable, []*route, error) {
@@ -64,10 +64,10 @@ func (g *Gateway) buildTable(ctx context.Context, spec *flowSpec, old *routeTabl
 	}
 	chains := &chainBuilder{host: host, metrics: g.pluginMetrics, compiled: map[string]*wasmhost.Plugin{}}
 	defer chains.release()
-	next := &routeTable{}
+	var next []*route
 	for i, rc := range spec.routes {
 		if prev := reuse[rc.Name]; prev != nil && unchanged(prev, spec, rc) {
-			next.routes = append(next.routes, prev)
+			next = append(next, prev)
 			continue
 		}
 		r, err := buildRoute(rc, spec.tenant, g.metrics)
@@ -76,20 +76,20 @@ func (g *Gateway) buildTable(ctx context.Context, spec *flowSpec, old *routeTabl
 		}
 		if err == nil {
 			r.limits = spec.plugins
-			r.chain, r.plugins, err = chains.build(ctx, spec, i, rc) // its errors name the tenant
+			r.Chain, r.plugins, err = chains.build(ctx, spec, i, rc) // its errors name the tenant
 		}
 		if err != nil {
 			return fail(err)
 		}
 		built = append(built, r)
-		next.routes = append(next.routes, r)
+		next = append(next, r)
 		for _, rep := range r.plugins {
 			g.log.Info("plugin ready", slog.String("tenant", rep.Tenant), slog.String("route", rep.Route), slog.Int("stage", rep.Stage),
 				slog.String("plugin", rep.Plugin), slog.String("version", rep.Version[:12]),
 				slog.Duration("compile", rep.CompileTime.Round(time.Millisecond)))
 		}
 	}
-	return next, built, nil
+	return newRouteTable(next), built, nil
 }
 
 // specHasChains reports whether any route of spec has plugins.
@@ -105,8 +105,8 @@ func specHasChains(spec *flowSpec) bool {
 // closeChains closes the chains of routes that will not serve.
 func closeChains(ctx context.Context, routes []*route) {
 	for _, r := range routes {
-		if r.chain != nil {
-			_ = r.chain.Close(ctx)
+		if r.Chain != nil {
+			_ = r.Chain.Close(ctx)
 		}
 	}
 }
@@ -119,7 +119,7 @@ func unchanged(r *route, spec *flowSpec, rc config.Route) bool {
 	if spec.tenant != nil {
 		ns := *spec.tenant
 		ns.Routes = nil
-		if cur := r.sink.Namespace(); cur == nil || !reflect.DeepEqual(*cur, ns) {
+		if cur := r.Sink.Namespace(); cur == nil || !reflect.DeepEqual(*cur, ns) {
 			return false
 		}
 	}
@@ -228,7 +228,7 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *Relo
 
 	// Tenants no longer configured: forget them (under their own lock, so an upload to one
 	// cannot bring it back), then drain and stop their flows.
-	var removed []*flow
+	var removed []*tenantFlow
 	for _, name := range g.tenants.names() {
 		if keep[name] {
 			continue
@@ -244,7 +244,7 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *Relo
 			removed = append(removed, f)
 			st.TenantsRemoved = append(st.TenantsRemoved, name)
 			for _, r := range f.table.Load().routes {
-				st.Removed = append(st.Removed, qualified(r.tenant, r.name))
+				st.Removed = append(st.Removed, qualified(r.Tenant, r.Name))
 			}
 		}
 		g.flowsMu.Unlock()
@@ -256,8 +256,8 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *Relo
 		g.adminH.rebuild(cfg)
 	}
 	for _, f := range removed {
-		if f.started {
-			g.reload.retiring.Go(f.remove)
+		if f.Started() {
+			g.reload.retiring.Go(func() { g.removeFlow(f) })
 		} else {
 			closeChains(ctx, f.table.Load().routes)
 		}
@@ -267,12 +267,12 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *Relo
 
 // retire closes r's chain once no message uses it any more.
 func (g *Gateway) retire(r *route) {
-	if r.chain == nil {
+	if r.Chain == nil {
 		return
 	}
 	g.reload.retiring.Go(func() {
-		<-r.active.retire()
-		_ = r.chain.Close(context.Background())
+		<-r.Retire()
+		_ = r.Chain.Close(context.Background())
 	})
 }
 

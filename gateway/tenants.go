@@ -190,7 +190,7 @@ func (g *Gateway) applyFlow(ctx context.Context, sl *tenantSlot, spec *flowSpec,
 	}
 	sl.spec = spec
 	f := g.flowOf(name)
-	old := &routeTable{}
+	old := newRouteTable(nil)
 	if f != nil {
 		old = f.table.Load()
 	}
@@ -205,7 +205,7 @@ func (g *Gateway) applyFlow(ctx context.Context, sl *tenantSlot, spec *flowSpec,
 	}
 	for _, r := range built {
 		if st != nil {
-			st.Changed = append(st.Changed, qualified(r.tenant, r.name))
+			st.Changed = append(st.Changed, qualified(r.Tenant, r.Name))
 		}
 	}
 	g.setTenantState(sl, true, nil)
@@ -221,21 +221,19 @@ func (g *Gateway) applyFlow(ctx context.Context, sl *tenantSlot, spec *flowSpec,
 			st.TenantsAdded = append(st.TenantsAdded, name)
 		}
 		if runCtx != nil {
-			if err := f.start(runCtx); err != nil {
+			if err := f.Start(runCtx); err != nil {
 				f.log.Error("tenant's mqtt session did not start", slog.String("error", err.Error()))
 			}
 		}
 		return nil
 	}
-	f.intakeMu.Lock() // waits for callbacks between matching and handing over
-	f.table.Store(next)
-	f.intakeMu.Unlock()
-	f.setLimits(spec.tenant)
-	f.src.Resubscribe(ctx, old.subscriptions(), next.subscriptions())
+	f.swap(next) // waits for callbacks between matching and handing over
+	f.SetRateLimit(rateLimit(spec.tenant))
+	f.Source().Resubscribe(ctx, old.flow.Subscriptions(), next.flow.Subscriptions())
 	for _, r := range old.routes {
 		if !slices.Contains(next.routes, r) {
-			if st != nil && !slices.ContainsFunc(next.routes, func(n *route) bool { return n.name == r.name }) {
-				st.Removed = append(st.Removed, qualified(r.tenant, r.name))
+			if st != nil && !slices.ContainsFunc(next.routes, func(n *route) bool { return n.Name == r.Name }) {
+				st.Removed = append(st.Removed, qualified(r.Tenant, r.Name))
 			}
 			g.retire(r)
 		}
@@ -282,7 +280,7 @@ func (g *Gateway) setTenantState(sl *tenantSlot, serving bool, err error) {
 }
 
 // flowOf returns the running flow of name, or nil.
-func (g *Gateway) flowOf(name string) *flow {
+func (g *Gateway) flowOf(name string) *tenantFlow {
 	g.flowsMu.RLock()
 	defer g.flowsMu.RUnlock()
 	return g.flows[name]
