@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"github.com/tributary-gw/tributary/gateway/gatewaytest"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 )
 
 var devKafkaLine = regexp.MustCompile(`(?m)^  Kafka +(127\.0\.0\.1:\d+) `)
@@ -26,13 +28,15 @@ func TestDevCommand(t *testing.T) {
 	defer stop()
 
 	const count = 20
+	pluginCache := t.TempDir()
+	linkCompileCache(t, filepath.Join(pluginCache, "compiled")) // where dev keeps machine code
 	var stdout, stderr gatewaytest.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- devCommand(runCtx, []string{
 			"--mqtt-port", "0", "--kafka-port", "0", "--admin-port", "0",
 			"--sensors", "4", "--rate", "200", "--count", "20", "--view-interval", "100ms",
-			"--plugin-cache", t.TempDir(),
+			"--plugin-cache", pluginCache,
 		}, &stdout, &stderr)
 	}()
 

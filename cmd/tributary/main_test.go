@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
+	"github.com/tributary-gw/tributary/wasmhost/wasmtest"
 )
 
 // TestMain deletes the tributary binary that the process-level tests build with
@@ -18,6 +20,25 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	gatewaytest.RemoveBuilds()
 	os.Exit(code)
+}
+
+// linkCompileCache makes dir (a compilation cache folder the command under test will use) a
+// link to the cache test binaries share (wasmtest.CompileCacheDir), so the plugins it runs are
+// compiled once per machine rather than once per test. Without the shared cache, dir is left
+// to the command.
+func linkCompileCache(t *testing.T, dir string) {
+	t.Helper()
+	shared, err := wasmtest.CompileCacheDir()
+	if err != nil {
+		t.Logf("no shared compile cache, compiling plugins in this test: %v", err)
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(shared, dir); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestHelp checks that every way of asking for help prints the right usage exactly once to

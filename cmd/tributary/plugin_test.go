@@ -37,7 +37,9 @@ func wantContains(t *testing.T, what, got string, wants ...string) {
 // module, so the SDK resolves without a network), go test of the generated tests, build to
 // real wasm, then test against the generated sample input.
 func TestPlugin_RoundTrip(t *testing.T) {
-	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // plugin test's compilation cache
+	cacheHome := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cacheHome) // plugin test's compilation cache, $XDG_CACHE_HOME/tributary/wasm-cache
+	linkCompileCache(t, filepath.Join(cacheHome, "tributary", "wasm-cache"))
 	// A folder beginning with "_" inside the module: importable by `go build .`, but ignored by
 	// ./... patterns, so other packages' runs never pick it up.
 	tmp, err := os.MkdirTemp(".", "_plugintest-")
@@ -115,7 +117,9 @@ func TestPlugin_RoundTrip(t *testing.T) {
 // TestPluginTest_Failures runs `plugin test` on the conformance guest (its payload drives
 // it: sdk/ABI.md appendix) to show dead letters of each kind, then the load and input errors.
 func TestPluginTest_Failures(t *testing.T) {
-	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // plugin test's compilation cache
+	cacheHome := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cacheHome) // plugin test's compilation cache, $XDG_CACHE_HOME/tributary/wasm-cache
+	linkCompileCache(t, filepath.Join(cacheHome, "tributary", "wasm-cache"))
 	guest := sdktest.BuildConformanceGuest(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
