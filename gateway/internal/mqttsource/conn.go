@@ -26,13 +26,17 @@ import (
 // All writes must happen between Lock and Unlock, as paho's packets.ControlPacket.WriteTo does.
 // Close sends what is pending (paho's DISCONNECT) before it closes.
 //
-// It also tells when acknowledgements have left: the gateway expects each one (expectAck)
-// before it hands the message to paho's Ack, and the writer settles it once a PUBACK or PUBREC
-// with that packet identifier has been written to the network. waitAcks returns when none is
-// left, or when the connection is closed (what was not written then is never written; the
-// broker redelivers those messages). paho keeps acknowledgements in a queue it writes every
-// mqtt.ack_interval and has no call that flushes it or says it is empty: this is how the drain
-// knows, without sleeping, that the DISCONNECT it sends next follows every acknowledgement.
+// It also tells when acknowledgements have left: the source counts each one it asks paho to
+// send (expectAck, before paho's Ack: the messages' and the extra copies' and fences' alike),
+// and the writer counts each PUBACK or PUBREC it has written to the network. waitAcks returns
+// when the written count reaches what was expected when it was called, or when the connection
+// is closed (what was not written then is never written; the broker redelivers those
+// messages). paho keeps acknowledgements in a queue it writes every mqtt.ack_interval and has
+// no call that flushes it or says it is empty: this is how the drain knows, without sleeping,
+// that the DISCONNECT it sends next follows every acknowledgement. Counting, not matching
+// packet identifiers, keeps the message path to two atomic adds per acknowledgement: a lock
+// shared by the promise goroutines and the writer cost more than the rest of the tracking.
+// With manual acknowledgement paho writes no PUBACK or PUBREC the source did not ask for.
 type packetConn struct {
 	net.Conn
 	r *bufio.Reader
@@ -46,11 +50,13 @@ type packetConn struct {
 	done    chan struct{}
 	close   sync.Once
 
-	ackMu   sync.Mutex
-	awaited map[uint16]int // expected acknowledgements not yet written, by packet identifier
-	nAwait  atomic.Int32   // len of awaited, read by the writer without ackMu
-	ackIdle chan struct{}  // closed when awaited empties or the connection closes; nil if no one waits
-	ackDone bool           // closed: nothing more will be written
+	expected atomic.Int64  // acknowledgements handed to paho (expectAck less unexpectAck)
+	written  atomic.Int64  // PUBACK and PUBREC packets written to the network
+	ackMu    sync.Mutex    // guards the fields below; taken only while someone waits
+	waiters  atomic.Int32  // waitAcks calls in progress: the writer checks on them
+	ackIdle  chan struct{} // closed when written reaches ackGoal or the connection closes
+	ackGoal  int64         // the expected count the current waiters wait for
+	ackDone  bool          // closed: nothing more will be written
 
 	gate *readGate // when set, Read waits while it is closed; set before the first Read
 }
@@ -159,8 +165,11 @@ func (c *packetConn) flush() {
 			c.mu.Unlock()
 			_ = c.Conn.Close() // the read loop fails next and autopaho reconnects
 			c.acksAbandoned()
-		} else if c.nAwait.Load() > 0 {
-			c.acksWrittenIn(buf)
+		} else if n := acksIn(buf); n > 0 {
+			c.written.Add(n)
+			if c.waiters.Load() > 0 {
+				c.wakeWaiters()
+			}
 		}
 	}
 	if cap(buf) > 256<<10 {
@@ -187,77 +196,56 @@ const (
 	packetPubrec = 5 // QoS 2, first step; the broker's PUBREL and paho's PUBCOMP follow
 )
 
-// expectAck records that an acknowledgement of packet id will be written. Call it before the
-// acknowledgement can be written (before paho's Ack). A nil connection expects nothing.
-func (c *packetConn) expectAck(id uint16) {
-	if c == nil {
-		return
-	}
-	c.ackMu.Lock()
-	defer c.ackMu.Unlock()
-	if c.ackDone {
-		return
-	}
-	if c.awaited == nil {
-		c.awaited = map[uint16]int{}
-	}
-	c.awaited[id]++
-	c.nAwait.Add(1)
-}
-
-// unexpectAck withdraws an expectAck whose acknowledgement will not be written after all.
-func (c *packetConn) unexpectAck(id uint16) {
-	if c == nil {
-		return
-	}
-	c.ackMu.Lock()
-	defer c.ackMu.Unlock()
-	c.settleLocked(id)
-}
-
-// settleLocked removes one expected acknowledgement of id, if any. The caller holds ackMu.
-func (c *packetConn) settleLocked(id uint16) {
-	n, ok := c.awaited[id]
-	if !ok {
-		return // not expected: a duplicate copy's or fence's acknowledgement
-	}
-	if n <= 1 {
-		delete(c.awaited, id)
-	} else {
-		c.awaited[id] = n - 1
-	}
-	c.nAwait.Add(-1)
-	if len(c.awaited) == 0 && c.ackIdle != nil {
-		close(c.ackIdle)
-		c.ackIdle = nil
+// expectAck counts an acknowledgement about to be handed to paho. Call it before paho's Ack,
+// so that it is counted before it can be written. A nil connection counts nothing.
+func (c *packetConn) expectAck() {
+	if c != nil {
+		c.expected.Add(1)
 	}
 }
 
-// acksWrittenIn settles the expected acknowledgements among the whole packets in buf, which
-// were just written. Each packet is a fixed header (type in the high nibble of the first
-// byte, then the remaining length as a variable byte integer) and, for PUBACK and PUBREC,
-// the packet identifier first.
-func (c *packetConn) acksWrittenIn(buf []byte) {
-	c.ackMu.Lock()
-	defer c.ackMu.Unlock()
+// unexpectAck withdraws an expectAck whose acknowledgement will not be written after all
+// (paho's Ack failed).
+func (c *packetConn) unexpectAck() {
+	if c != nil {
+		c.expected.Add(-1)
+	}
+}
+
+// acksIn counts the PUBACK and PUBREC packets among the whole packets in buf. Each packet is
+// a fixed header (type in the high nibble of the first byte, then the remaining length as a
+// variable byte integer) and its remaining length of bytes.
+func acksIn(buf []byte) int64 {
+	var n int64
 	for len(buf) >= 2 {
 		typ := buf[0] >> 4
-		rem, n := 0, 1
-		for shift := 0; n < len(buf) && n <= 4; shift += 7 {
-			b := buf[n]
-			n++
+		rem, i := 0, 1
+		for shift := 0; i < len(buf) && i <= 4; shift += 7 {
+			b := buf[i]
+			i++
 			rem |= int(b&0x7f) << shift
 			if b&0x80 == 0 {
 				break
 			}
 		}
-		if n+rem > len(buf) {
-			return // cannot happen: the writer only takes whole packets
+		if i+rem > len(buf) {
+			return n // cannot happen: the writer only takes whole packets
 		}
-		if (typ == packetPuback || typ == packetPubrec) && rem >= 2 {
-			c.settleLocked(uint16(buf[n])<<8 | uint16(buf[n+1]))
+		if typ == packetPuback || typ == packetPubrec {
+			n++
 		}
-		buf = buf[n+rem:]
+		buf = buf[i+rem:]
+	}
+	return n
+}
+
+// wakeWaiters ends the wait of waitAcks once written reaches its goal.
+func (c *packetConn) wakeWaiters() {
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
+	if c.ackIdle != nil && c.written.Load() >= c.ackGoal {
+		close(c.ackIdle)
+		c.ackIdle = nil
 	}
 }
 
@@ -266,32 +254,37 @@ func (c *packetConn) acksAbandoned() {
 	c.ackMu.Lock()
 	defer c.ackMu.Unlock()
 	c.ackDone = true
-	clear(c.awaited)
-	c.nAwait.Store(0)
 	if c.ackIdle != nil {
 		close(c.ackIdle)
 		c.ackIdle = nil
 	}
 }
 
-// waitAcks returns nil once every expected acknowledgement has been written or the
-// connection has closed, or ctx's error when ctx is done first.
+// waitAcks returns nil once every acknowledgement expected before the call has been written
+// or the connection has closed, or ctx's error when ctx is done first.
 func (c *packetConn) waitAcks(ctx context.Context) error {
-	c.ackMu.Lock()
-	if c.ackDone || len(c.awaited) == 0 {
+	c.waiters.Add(1)
+	defer c.waiters.Add(-1)
+	goal := c.expected.Load()
+	for {
+		c.ackMu.Lock()
+		if c.ackDone || c.written.Load() >= goal {
+			c.ackMu.Unlock()
+			return nil
+		}
+		if c.ackIdle == nil {
+			c.ackIdle = make(chan struct{})
+			c.ackGoal = goal
+		} else if goal < c.ackGoal {
+			c.ackGoal = goal // woken at the smallest goal, the others wait again
+		}
+		idle := c.ackIdle
 		c.ackMu.Unlock()
-		return nil
-	}
-	if c.ackIdle == nil {
-		c.ackIdle = make(chan struct{})
-	}
-	idle := c.ackIdle
-	c.ackMu.Unlock()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

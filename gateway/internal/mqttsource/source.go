@@ -124,7 +124,9 @@ func (s *Source) filterCopies(pr paho.PublishReceived) (bool, error) {
 	p := pr.Packet
 	if s.twins.extra(p) || p.Topic == s.fenceName {
 		if p.QoS > 0 {
-			if err := pr.Client.Ack(p); err != nil {
+			// Counted like every acknowledgement, so that AcksWritten waits for what was
+			// asked before it (see packetConn).
+			if err := (Ack{conn: s.conn.Load(), client: pr.Client, packet: p}).Send(); err != nil {
 				s.log.Debug("mqtt ack not sent", slog.String("mqtt_topic", p.Topic), slog.String("error", err.Error()))
 			}
 		}
@@ -388,9 +390,9 @@ func (a Ack) Send() error {
 		return nil
 	}
 	// Expect it before paho can write it, so that AcksWritten waits for it.
-	a.conn.expectAck(a.packet.PacketID)
+	a.conn.expectAck()
 	if err := a.client.Ack(a.packet); err != nil {
-		a.conn.unexpectAck(a.packet.PacketID)
+		a.conn.unexpectAck()
 		return err
 	}
 	return nil
