@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -211,11 +212,13 @@ func vectors() []vector {
 	}
 	withHeaders := Msg("t", "header:a=1")
 	withHeaders.Headers = []abi.Property{{Name: "x", Value: "1"}, {Name: "a", Value: "0"}}
+	headerCase := Msg("t", "header:Unit=K")
+	headerCase.Headers = []abi.Property{{Name: "unit", Value: "C"}, {Name: "Unit", Value: "0"}, {Name: "UNIT", Value: "F"}}
 	emptyKey := Msg("t", "meta")
 	emptyKey.KeySet = true
 	emptyKey.Key = []byte{}
 
-	return []vector{
+	vs := []vector{
 		{"echo", []abi.Message{Msg("t", "echo")}, []expect{ok(unchanged)}},
 		{"drop", []abi.Message{Msg("t", "drop")}, []expect{ok()}},
 		{"set", []abi.Message{Msg("t", "set:hello")}, []expect{ok(payload("hello"))}},
@@ -237,6 +240,17 @@ func vectors() []vector {
 		{"meta empty key set", []abi.Message{emptyKey}, []expect{meta()}},
 		{"large echo", []abi.Message{Msg("t", "echo"), {Topic: "t", Payload: []byte("echo:" + big)}}, []expect{ok(unchanged), ok(unchanged)}},
 		{"large set", []abi.Message{Msg("t", "set:"+big)}, []expect{ok(payload(big))}},
+		{"header case", []abi.Message{headerCase}, []expect{ok(abi.Output{Flags: abi.PayloadUnchanged | abi.SetHeaders,
+			Headers: []abi.Property{{Name: "unit", Value: "C"}, {Name: "UNIT", Value: "F"}, {Name: "Unit", Value: "K"}}})}},
+		// §6: the first message's outputs outgrow its input while later messages are still
+		// to be read: a guest writing its result over the input buffer corrupts them.
+		{"input kept", []abi.Message{Msg("t/1", "split:300"), Msg("t/2", "set:"+strings.Repeat("q", 600)), full},
+			[]expect{ok(splitOutputs(300)...), ok(payload(strings.Repeat("q", 600))), meta()}},
+		// §6: two frames of one size in a row: the host writes the second into the same
+		// buffer without calling tributary_alloc, so a guest keeping references into the
+		// first frame would answer with its bytes.
+		{"same size before", []abi.Message{Msg("aaaa/1", "meta")}, []expect{meta()}},
+		{"same size again", []abi.Message{Msg("bbbb/2", "meta")}, []expect{meta()}},
 		{"mixed batch", []abi.Message{
 			Msg("t/1", "echo"), Msg("t/2", "drop"), Msg("t/3", "error:e"), Msg("t/4", "split:2"),
 			Msg("t/5", "set:x"), full, Msg("t/7", "key:k"),
@@ -244,6 +258,121 @@ func vectors() []vector {
 			ok(unchanged), ok(), failed("e"), ok(payload("0"), payload("1")),
 			ok(payload("x")), meta(), ok(abi.Output{Flags: abi.PayloadUnchanged | abi.SetKey, Key: []byte("k")}),
 		}},
+	}
+	for _, c := range jsonCases() {
+		vs = append(vs, vector{"json " + c.name, []abi.Message{Msg("t", c.payload)}, []expect{c.want}})
+	}
+	return vs
+}
+
+func splitOutputs(n int) []abi.Output {
+	outs := make([]abi.Output, n)
+	for i := range outs {
+		outs[i] = payload(strconv.Itoa(i))
+	}
+	return outs
+}
+
+// jsonCase is one check of sdk/ABI.md §2.1.1 through the conformance guest's json_*
+// commands.
+type jsonCase struct {
+	name, payload string
+	want          expect
+}
+
+// The answers of the json_* commands (sdk/ABI.md, "Appendix: conformance guest").
+var (
+	notFound  = failed("not found")
+	malformed = failed("malformed")
+)
+
+func jsonIs(s string) expect { return ok(payload(s)) }
+
+func jsonCases() []jsonCase {
+	get := func(path, doc string) string { return "json_get:" + path + "\n" + doc }
+	set := func(path, val, doc string) string { return "json_set:" + path + "\n" + val + "\n" + doc }
+	del := func(path, doc string) string { return "json_delete:" + path + "\n" + doc }
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	return []jsonCase{
+		// What is JSON.
+		{"parse trims whitespace", "json_parse: \t[1, 2]\r\n", jsonIs("[1, 2]")},
+		{"parse trailing data", "json_parse:{} x", malformed},
+		{"parse empty", "json_parse:", malformed},
+		{"control byte in string", "json_parse:\"a\x01\"", malformed},
+		{"bad escape", `json_parse:"\x41"`, malformed},
+		{"invalid UTF-8 accepted", "json_parse:\"\xff\xfe\"", jsonIs("\"\xff\xfe\"")},
+		{"lone surrogate accepted", `json_parse:"\ud800"`, jsonIs(`"\ud800"`)},
+		{"long number accepted", "json_parse:-123456789012345678901234567890.5e-999999", jsonIs("-123456789012345678901234567890.5e-999999")},
+		{"leading zero", "json_parse:01", malformed},
+		{"bare fraction", "json_parse:1.", malformed},
+		{"NaN literal", "json_parse:NaN", malformed},
+		{"upper-case literal", "json_parse:True", malformed},
+		{"depth 10000", "json_parse:" + deep(10000), jsonIs(deep(10000))},
+		{"depth 10001", "json_parse:" + deep(10001), malformed},
+		{"duplicate keys get first", get("a", `{"a":1,"a":2}`), jsonIs("1")},
+		{"duplicate keys set first", set("a", "3", `{"a":1,"a":2}`), jsonIs(`{"a":3,"a":2}`)},
+		{"duplicate keys delete first", del("a", `{"a":1,"a":2}`), jsonIs(`{"a":2}`)},
+		// How much is validated.
+		{"get stops at the value", get("a", `{"a":1,"b":} x`), jsonIs("1")},
+		{"get absent scans the object", get("c", `{"a":1,"b":}`), malformed},
+		{"get malformed before", get("b", `{"a":tru,"b":1}`), malformed},
+		{"set validates all", set("a", "2", `{"a":1} x`), malformed},
+		{"delete validates all", del("a", `{"a":1,"b":}`), malformed},
+		// Paths.
+		{"empty path", get("", " {\"a\":1} "), jsonIs(`{"a":1}`)},
+		{"nested", get("a.b", `{"a.b":1,"a":{"b":2}}`), jsonIs("2")},
+		{"escaped dot", get(`a\.b`, `{"a.b":1,"a":{"b":2}}`), jsonIs("1")},
+		{"escaped backslash", get(`a\\b`, `{"a\\b":1}`), jsonIs("1")},
+		{"empty segment", get("a.", `{"a":{"":2}}`), jsonIs("2")},
+		{"key case-sensitive", get("A", `{"a":1}`), notFound},
+		{"key escapes decoded", get("ab", `{"a\u0062":1}`), jsonIs("1")},
+		{"key surrogate pair", get("\U0001F600", `{"\ud83d\ude00":1}`), jsonIs("1")},
+		{"key no normalisation", get("e\u0301", `{"\u00e9":1}`), notFound},
+		{"key invalid UTF-8", get("\ufffd", "{\"\xff\":1}"), jsonIs("1")},
+		{"path invalid UTF-8", get("\xff", "{\"\xff\":1}"), jsonIs("1")},
+		{"key lone surrogate", get("\ufffd", `{"\udc00":1}`), jsonIs("1")},
+		{"array index", get("x.1", `{"x":[1,[2],3]}`), jsonIs("[2]")},
+		{"array index past end", get("x.3", `{"x":[1,[2],3]}`), notFound},
+		{"array index leading zero", get("x.01", `{"x":[1,[2],3]}`), notFound},
+		{"array index not a number", get("x.a", `{"x":[1]}`), notFound},
+		{"digits are a key in an object", get("1", `{"1":5}`), jsonIs("5")},
+		{"step into a scalar", get("a.b", `{"a":1}`), notFound},
+		// Writes.
+		{"set replaces", set("a", " [1,  2] ", `{"a": 1 ,"b":2}`), jsonIs(`{"a": [1,  2] ,"b":2}`)},
+		{"set appends member", set("c", "3", `{ "a" : 1 }`), jsonIs(`{ "a" : 1,"c":3 }`)},
+		{"set into empty object", set("c", "3", `{ }`), jsonIs(`{ "c":3}`)},
+		{"set appends element", set("1", "2", `[1 ]`), jsonIs(`[1,2 ]`)},
+		{"set index past end", set("a.2", "2", `{"a":[1]}`), malformed},
+		{"set creates objects", set("b.0", "1", `{}`), jsonIs(`{"b":{"0":1}}`)},
+		{"set appends then creates", set("0.x", "1", `[]`), jsonIs(`[{"x":1}]`)},
+		{"set through a scalar", set("a.b", "2", `{"a":1}`), malformed},
+		{"set bad value", set("a", "1 2", `{}`), malformed},
+		{"set empty path", set("", "2", ` {"a":1} `), jsonIs("2")},
+		{"set key escaping", set("q\"b\\\\s\tc\x01<&>\u2028é", "1", `{}`), jsonIs("{\"q\\\"b\\\\s\\tc\\u0001<&>\u2028é\":1}")},
+		{"set key invalid UTF-8", set("\xff", "1", `{}`), jsonIs("{\"\ufffd\":1}")},
+		// Floats.
+		{"float", "json_float:0.1", jsonIs("0.1")},
+		{"float exponent", "json_float:1E2", jsonIs("100")},
+		{"float long", "json_float:123456789012345678901234567890", jsonIs("1.2345678901234568e+29")},
+		{"float overflow", "json_float:1e400", failed("NaN")},
+		{"float negative overflow", "json_float:-1e400", failed("NaN")},
+		{"float underflow", "json_float:1e-400", jsonIs("0")},
+		{"float negative zero", "json_float:-0", jsonIs("-0")},
+		{"float whitespace", "json_float: 1", failed("NaN")},
+		{"float not a number", `json_float:"1"`, failed("NaN")},
+		{"float 1e21", "json_float:1e21", jsonIs("1e+21")},
+		{"float below 1e21", "json_float:1e20", jsonIs("100000000000000000000")},
+		{"float 1e-6", "json_float:0.000001", jsonIs("0.000001")},
+		{"float below 1e-6", "json_float:0.0000001", jsonIs("1e-7")},
+		// Deletes.
+		{"delete first", del("a", `{"a":1, "b":2, "c":3}`), jsonIs(`{"b":2, "c":3}`)},
+		{"delete middle", del("b", `{"a":1, "b":2, "c":3}`), jsonIs(`{"a":1, "c":3}`)},
+		{"delete last", del("b", `{"a":1 , "b":2}`), jsonIs(`{"a":1}`)},
+		{"delete only", del("a", `{ "a" : 1 }`), jsonIs(`{  }`)},
+		{"delete element", del("0", `[1, 2 ,3]`), jsonIs(`[2 ,3]`)},
+		{"delete absent", del("c", `{"a":1}`), notFound},
+		{"delete through a scalar", del("a.b", `{"a":1}`), notFound},
+		{"delete empty path", del("", `{"a":1}`), malformed},
 	}
 }
 

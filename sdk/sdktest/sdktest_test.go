@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tributary-gw/tributary/sdk/abi"
+	"github.com/tributary-gw/tributary/sdk/jsonfield"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 )
 
@@ -118,6 +119,13 @@ func reference(frame []byte) ([]byte, error) {
 		case "meta":
 			b, _ := json.Marshal(sdktest.MetaOf(m))
 			rs[i].Outputs = []abi.Output{{Payload: b}}
+		case "json_parse", "json_get", "json_set", "json_delete", "json_float":
+			out, err := jsonCommand(cmd, arg)
+			if err != nil {
+				rs[i] = abi.Result{Failed: true, Err: err.Error()}
+				break
+			}
+			rs[i].Outputs = []abi.Output{{Payload: out}}
 		default:
 			rs[i] = abi.Result{Failed: true, Err: "unknown command"}
 		}
@@ -144,4 +152,46 @@ func TestCall(t *testing.T) {
 	if !strings.Contains(r.fatal, "malformed frame") {
 		t.Fatalf("Call with a malformed result: %q", r.fatal)
 	}
+}
+
+// jsonCommand answers the conformance guest's json_* commands with
+// sdk/jsonfield, the Go implementation of sdk/ABI.md §2.1.1.
+func jsonCommand(cmd, arg string) ([]byte, error) {
+	path, rest, _ := strings.Cut(arg, "\n")
+	var (
+		out []byte
+		err error
+	)
+	switch cmd {
+	case "json_parse":
+		var v jsonfield.Value
+		v, err = jsonfield.Parse([]byte(arg))
+		out = v.Raw()
+	case "json_get":
+		var v jsonfield.Value
+		v, err = jsonfield.Lookup([]byte(rest), path)
+		out = v.Raw()
+	case "json_set":
+		val, doc, _ := strings.Cut(rest, "\n")
+		out, err = jsonfield.Set([]byte(doc), path, []byte(val))
+	case "json_delete":
+		out, err = jsonfield.Delete([]byte(rest), path)
+		if err == nil && len(out) == len(rest) {
+			return nil, errors.New("not found")
+		}
+	case "json_float":
+		v, perr := jsonfield.Parse([]byte(arg))
+		f, ok := v.Float()
+		if perr != nil || !ok || len(v.Raw()) != len(arg) {
+			return nil, errors.New("NaN")
+		}
+		out, err = jsonfield.SetFloat([]byte("0"), "", f)
+	}
+	switch {
+	case errors.Is(err, jsonfield.ErrNotFound):
+		return nil, errors.New("not found")
+	case err != nil:
+		return nil, errors.New("malformed")
+	}
+	return out, nil
 }

@@ -45,6 +45,7 @@ type Module struct {
 	Imports  []Import
 	Funcs    []Func
 	MemPages uint32 // initial pages of memory 0, exported as "memory"; 0: no memory
+	MemMax   uint32 // maximum pages of memory 0; 0: no maximum
 	NoExport bool   // define memory but do not export it
 	// TableElems is the initial size of a funcref table without maximum; 0:
 	// no table.
@@ -102,7 +103,11 @@ func (m Module) Bytes() []byte {
 		out = AppendSection(out, 4, AppendULEB([]byte{1, 0x70, 0x00}, uint64(m.TableElems)))
 	}
 	if m.MemPages > 0 {
-		out = AppendSection(out, 5, AppendULEB([]byte{1, 0x00}, uint64(m.MemPages)))
+		if m.MemMax > 0 {
+			out = AppendSection(out, 5, AppendULEB(AppendULEB([]byte{1, 0x01}, uint64(m.MemPages)), uint64(m.MemMax)))
+		} else {
+			out = AppendSection(out, 5, AppendULEB([]byte{1, 0x00}, uint64(m.MemPages)))
+		}
 	}
 	out = AppendSection(out, 7, Vec(nil, exports))
 	if start >= 0 {

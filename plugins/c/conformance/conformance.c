@@ -73,6 +73,79 @@ static void echo(u8 flags) {
 
 static u8 *held; /* keeps "grow" memory reachable */
 
+/* cut splits s at its first byte c: *head before it, *tail after it (empty
+ * when s has no c). */
+static void cut(trib_str s, u8 c, trib_str *head, trib_str *tail) {
+	*head = s;
+	*tail = (trib_str){s.p + s.n, 0};
+	for (u32 i = 0; i < s.n; i++) {
+		if (s.p[i] == c) {
+			head->n = i;
+			*tail = (trib_str){s.p + i + 1, s.n - i - 1};
+			return;
+		}
+	}
+}
+
+/* json_out: a buffer for the documents the json_set family writes, reused
+ * across calls and grown when a result needs more (ABI.md §2.1: the result
+ * is the size; nothing is written when it exceeds out_cap). */
+static u8 *json_out;
+static u32 json_out_cap;
+
+static int json_room(i64 n) {
+	if (n <= json_out_cap) return 1;
+	u32 c = json_out_cap ? json_out_cap : 256;
+	while (c < n) c *= 2;
+	u8 *p = trib_sbrk(c);
+	if (!p) __builtin_trap(); /* out of memory (ABI.md §7) */
+	json_out = p, json_out_cap = c;
+	return 0;
+}
+
+/* json_answer answers a json_* command (ABI.md, "Appendix: conformance
+ * guest"): r < 0 is an error; otherwise the n bytes at p are the payload. */
+static void json_answer(i64 r, const u8 *p, u32 n) {
+	if (r == TRIB_JSON_NOT_FOUND) {
+		trib_reject(trib_cstr("not found"));
+	} else if (r < 0) {
+		trib_reject(trib_cstr("malformed"));
+	} else {
+		trib_ok_begin(), trib_out_begin(0), trib_put_str((trib_str){p, n}), trib_ok_end();
+	}
+}
+
+static void json_command(trib_str cmd, trib_str arg) {
+	trib_str path, rest, val, doc;
+	cut(arg, '\n', &path, &rest);
+	i64 r;
+	if (trib_eq(cmd, "json_parse")) {
+		r = trib_json_parse(arg.p, arg.n);
+		json_answer(r, arg.p + (r >> 32), (u32)r);
+	} else if (trib_eq(cmd, "json_get")) {
+		r = trib_json_get(rest.p, rest.n, (const char *)path.p, path.n);
+		json_answer(r, rest.p + (r >> 32), (u32)r);
+	} else if (trib_eq(cmd, "json_set")) {
+		cut(rest, '\n', &val, &doc);
+		do r = trib_json_set(doc.p, doc.n, (const char *)path.p, path.n, val.p, val.n, json_out, json_out_cap);
+		while (r >= 0 && !json_room(r));
+		json_answer(r, json_out, (u32)r);
+	} else if (trib_eq(cmd, "json_delete")) {
+		do r = trib_json_delete(rest.p, rest.n, (const char *)path.p, path.n, json_out, json_out_cap);
+		while (r >= 0 && !json_room(r));
+		json_answer(r, json_out, (u32)r);
+	} else { /* json_float */
+		double f = trib_json_float(arg.p, arg.n);
+		if (f != f) {
+			trib_reject(trib_cstr("NaN"));
+			return;
+		}
+		do r = trib_json_set_float("0", 1, "", 0, f, json_out, json_out_cap);
+		while (r >= 0 && !json_room(r));
+		json_answer(r, json_out, (u32)r);
+	}
+}
+
 void trib_plugin_handle(const trib_msg *m) {
 	trib_str cmd = m->payload, arg = {0};
 	for (u32 i = 0; i < m->payload.n; i++) {
@@ -116,6 +189,9 @@ void trib_plugin_handle(const trib_msg *m) {
 		echo(TRIB_SET_HEADERS), trib_put_headers_set(m->headers, name, value), trib_ok_end();
 	} else if (trib_eq(cmd, "meta")) {
 		meta(m);
+	} else if (trib_eq(cmd, "json_parse") || trib_eq(cmd, "json_get") || trib_eq(cmd, "json_set") ||
+	           trib_eq(cmd, "json_delete") || trib_eq(cmd, "json_float")) {
+		json_command(cmd, arg);
 	} else if (trib_eq(cmd, "log")) {
 		trib_str level = arg, text = {0};
 		for (u32 i = 0; i < arg.n; i++) {

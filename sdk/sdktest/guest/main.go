@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tributary-gw/tributary/sdk"
+	"github.com/tributary-gw/tributary/sdk/jsonfield"
 )
 
 func init() {
@@ -79,6 +80,13 @@ func handle(m *sdk.Message) ([]*sdk.Message, error) {
 		}
 		m.SetPayload(b)
 		return []*sdk.Message{m}, nil
+	case "json_parse", "json_get", "json_set", "json_delete", "json_float":
+		out, err := jsonCommand(cmd, arg)
+		if err != nil {
+			return nil, err
+		}
+		m.SetPayload(out)
+		return []*sdk.Message{m}, nil
 	case "log":
 		level, text, _ := strings.Cut(arg, ":")
 		n, _ := strconv.Atoi(level)
@@ -136,4 +144,55 @@ func pairs(ps []sdk.Property) [][2]string {
 		out[i] = [2]string{p.Name, p.Value}
 	}
 	return out
+}
+
+// The errors the json_* commands answer with (sdk/ABI.md, "Appendix:
+// conformance guest"): the host imports' -1 and -2, and json_float's NaN.
+var (
+	errNotFound  = errors.New("not found")
+	errMalformed = errors.New("malformed")
+	errNaN       = errors.New("NaN")
+)
+
+// jsonCommand runs one json_* command with sdk/jsonfield, which calls the
+// host's JSON imports (sdk/ABI.md §2.1) when built for wasm.
+func jsonCommand(cmd, arg string) ([]byte, error) {
+	path, rest, _ := strings.Cut(arg, "\n")
+	switch cmd {
+	case "json_parse":
+		v, err := jsonfield.Parse([]byte(arg))
+		return v.Raw(), jsonErr(err)
+	case "json_get":
+		v, err := jsonfield.Lookup([]byte(rest), path)
+		return v.Raw(), jsonErr(err)
+	case "json_set":
+		val, doc, _ := strings.Cut(rest, "\n")
+		out, err := jsonfield.Set([]byte(doc), path, []byte(val))
+		return out, jsonErr(err)
+	case "json_delete":
+		out, err := jsonfield.Delete([]byte(rest), path)
+		if err == nil && len(out) == len(rest) { // a deletion always removes bytes
+			return nil, errNotFound
+		}
+		return out, jsonErr(err)
+	default: // json_float
+		v, err := jsonfield.Parse([]byte(arg))
+		f, ok := v.Float()
+		if err != nil || !ok || len(v.Raw()) != len(arg) {
+			return nil, errNaN
+		}
+		out, err := jsonfield.SetFloat([]byte("0"), "", f)
+		return out, jsonErr(err)
+	}
+}
+
+func jsonErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jsonfield.ErrNotFound):
+		return errNotFound
+	default:
+		return errMalformed
+	}
 }
