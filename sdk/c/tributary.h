@@ -18,9 +18,12 @@
  * fields the flags announce in ABI order (trib_put_str,
  * trib_put_headers_set and friends), then trib_ok_end().
  *
- * Memory: nothing is ever freed. The input buffer and the output buffer are
- * reused across calls and grow geometrically; trib_sbrk allocations made
- * while handling a message should be avoided or bounded. See sdk/C.md.
+ * Memory: nothing is ever freed. The input buffer stays the host's until the
+ * host calls tributary_alloc again (ABI.md §6): the result is written into a
+ * separate output buffer. Both are reused across calls and grow; trib_sbrk
+ * allocations made while handling a message should be avoided or bounded.
+ * trib_msg fields point into the input frame: copy what you keep past the
+ * call. See sdk/C.md.
  */
 #ifndef TRIBUTARY_H
 #define TRIBUTARY_H
@@ -40,7 +43,8 @@ typedef __SIZE_TYPE__ size_t;
 TRIB_IMPORT("tributary", "log") void trib_log_raw(i32 level, const void *p, i32 n);
 TRIB_IMPORT("wasi_snapshot_preview1", "proc_exit") _Noreturn void trib_proc_exit(i32 code);
 
-/* Optional native JSON field access (ABI.md §2.1). Spans are off<<32 | len
+/* Optional native JSON field access (ABI.md §2.1; §2.1.1 is what they accept
+ * and write: duplicate keys, depth, escapes, numbers). Spans are off<<32 | len
  * inside the document; sizes are >= 0; TRIB_JSON_NOT_FOUND (-1) and
  * TRIB_JSON_MALFORMED (-2) are failures. json_set, json_set_float and
  * json_delete write the new document at out only when its size (the result)
@@ -530,6 +534,9 @@ static u32 trib_in_cap;
 
 TRIB_EXPORT("tributary_abi_v1") void tributary_abi_v1(void) {}
 
+/* tributary_alloc lends [p, p+size) to the host until its next
+ * tributary_alloc call (ABI.md §6): the same buffer while it is large
+ * enough, else a fresh one; 0 when memory cannot grow (out_of_memory). */
 TRIB_EXPORT("tributary_alloc") u8 *tributary_alloc(u32 size) {
 	if (size <= trib_in_cap && trib_in) return trib_in;
 	u8 *p = trib_sbrk(size);

@@ -24,6 +24,13 @@
 // validate what they scan, which is the document up to and including the
 // value found; edits validate the whole document.
 //
+// The normative definition of what this package accepts and writes is
+// sdk/ABI.md §2.1.1 (what is JSON, nesting depth, duplicate keys, string
+// escapes and invalid UTF-8, number range, how paths select, where edits
+// insert and how keys are written): the host's JSON imports are this
+// package, and a guest in another language must match it byte for byte.
+// The conformance kit (sdk/sdktest, its json vectors) checks both.
+//
 // # In a wasm guest
 //
 // Built with GOOS=wasip1, [Parse], [Lookup], [Get], [Value.Get],

@@ -383,9 +383,14 @@ func jsonCases() []jsonCase {
 // each message's result is the specified one; then it sends batches of
 // growing and shrinking sizes to exercise the host's buffer reuse.
 //
+// Vectors named after a normative rule of sdk/ABI.md check it: "header
+// case" (§3), "input kept" and "same size again" (§6), and the "json …"
+// vectors (§2.1.1), which need the guest to reach the host's JSON imports or
+// code giving the same results.
+//
 // All vectors use one guest instance in order, as a pool would; call must
 // not be shared with parallel tests. The host's limits must allow a fan-out
-// of 3 and result frames of 2 MiB (one vector sets a 1 MiB payload).
+// of 300 and result frames of 2 MiB (one vector sets a 1 MiB payload).
 func Conformance(t *testing.T, call Caller) {
 	t.Helper()
 	for _, v := range vectors() {

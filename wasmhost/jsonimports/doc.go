@@ -14,6 +14,12 @@
 // the same code natively elsewhere, so results are identical by
 // construction; a C guest declares them from sdk/c/tributary.h.
 //
+// What the imports accept, return and write (duplicate keys, depth,
+// escapes, number range, invalid UTF-8, the result for each bad input) is
+// specified normatively in sdk/ABI.md §2.1.1, not here; this package follows
+// it by calling sdk/jsonfield, and the conformance kit's json vectors check
+// it through a guest.
+//
 // The import names and result codes are defined in sdk/abi (the wire
 // format both sides share), not here and not in sdk/jsonfield; sdk/jsonfield
 // checks its //go:wasmimport directives against them in a test. wasmhost
