@@ -2,8 +2,11 @@ package sdktest
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -373,7 +376,54 @@ func jsonCases() []jsonCase {
 		{"delete absent", del("c", `{"a":1}`), notFound},
 		{"delete through a scalar", del("a.b", `{"a":1}`), notFound},
 		{"delete empty path", del("", `{"a":1}`), malformed},
+		// The batched imports.
+		{"find", find(" {\"a\":1,\"b\":{\"c\":[2]}} ", "a", "b.c", "x"), jsonIs("{\"a\":1,\"b\":{\"c\":[2]}}\n1\n[2]\n-")},
+		{"find duplicate keys", find(`{"a":1,"a":2}`, "a"), jsonIs(`{"a":1,"a":2}` + "\n1")},
+		{"find validates all", find(`{"a":1} x`, "a"), malformed},
+		{"children of an object", "json_children:" + `{"a":1,"a":[2]}`, jsonIs("1:3 5:1 7:3 11:3")},
+		{"children keys as written", "json_children:" + `{"a\u0062" : 1}`, jsonIs("1:9 13:1")},
+		{"children of an array", "json_children:" + `[ 1 , "x" ]`, jsonIs("2:1 6:3")},
+		{"children of an empty array", "json_children:[]", jsonIs("")},
+		{"children with whitespace", "json_children: [1]", malformed},
+		{"children of a scalar", "json_children:1", malformed},
+		{"edit", edit(`{"a":1,"b":2,"c":3}`,
+			editOp(1, "a", "2"), editOp(4, "b"), editOp(5, "c", "d.e"), editOp(3, "a", "9"), editOp(3, "f", "true"), editOp(4, "zz")),
+			jsonIs(`{"a":2,"d":{"e":3},"f":true}`)},
+		{"edit set float", edit(`{}`, editFloat("t", 0.1)), jsonIs(`{"t":0.1}`)},
+		{"edit select", edit(`{"x":{"y":1,"w":2},"q":3}`, editSelect("x.y", "z", "q")), jsonIs(`{"x":{"y":1},"q":3}`)},
+		{"edit failing operation", edit(`{"a":1}`, editOp(1, "b", "2"), editOp(1, "a.b", "1")), malformed},
+		{"edit unknown opcode", edit(`{"a":1}`, editOp(9, "a")), malformed},
+		{"edit empty program", edit(` {"a":1} `), jsonIs(` {"a":1} `)},
 	}
+}
+
+// find is a json_find command: the paths, then the document.
+func find(doc string, paths ...string) string {
+	return "json_find:" + strings.Join(paths, "\n") + "\n" + doc
+}
+
+// edit is a json_edit command: the edit program (sdk/ABI.md §2.1) in hex, then the document.
+func edit(doc string, ops ...[]byte) string {
+	return "json_edit:" + hex.EncodeToString(bytes.Join(ops, nil)) + "\n" + doc
+}
+
+// editOp encodes an edit operation whose operands are all strings.
+func editOp(opcode byte, operands ...string) []byte {
+	b := []byte{opcode}
+	for _, o := range operands {
+		b = binary.AppendUvarint(b, uint64(len(o)))
+		b = append(b, o...)
+	}
+	return b
+}
+
+func editFloat(path string, f float64) []byte {
+	return binary.LittleEndian.AppendUint64(editOp(2, path), math.Float64bits(f))
+}
+
+func editSelect(paths ...string) []byte {
+	b := binary.AppendUvarint([]byte{6}, uint64(len(paths)))
+	return append(b, editOp(0, paths...)[1:]...)
 }
 
 // Conformance runs the ABI v1 test vectors through call, one subtest per

@@ -2,6 +2,7 @@ package sdktest_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,7 +120,7 @@ func reference(frame []byte) ([]byte, error) {
 		case "meta":
 			b, _ := json.Marshal(sdktest.MetaOf(m))
 			rs[i].Outputs = []abi.Output{{Payload: b}}
-		case "json_parse", "json_get", "json_set", "json_delete", "json_float":
+		case "json_parse", "json_get", "json_set", "json_delete", "json_float", "json_find", "json_children", "json_edit":
 			out, err := jsonCommand(cmd, arg)
 			if err != nil {
 				rs[i] = abi.Result{Failed: true, Err: err.Error()}
@@ -179,6 +180,36 @@ func jsonCommand(cmd, arg string) ([]byte, error) {
 		if err == nil && len(out) == len(rest) {
 			return nil, errors.New("not found")
 		}
+	case "json_find":
+		i := strings.LastIndexByte(arg, '\n')
+		paths := strings.Split(arg[:i], "\n")
+		vals := make([]jsonfield.Value, len(paths))
+		var v jsonfield.Value
+		if v, err = jsonfield.NewFields(paths...).Find([]byte(arg[i+1:]), vals); err == nil {
+			out = append(out, v.Raw()...)
+			for _, x := range vals {
+				out = append(out, '\n')
+				if x.Kind() == jsonfield.Invalid {
+					out = append(out, '-')
+				} else {
+					out = append(out, x.Raw()...)
+				}
+			}
+		}
+	case "json_children":
+		var spans []int64
+		spans, err = jsonfield.AppendChildSpans(nil, []byte(arg))
+		var parts []string
+		for _, sp := range spans {
+			parts = append(parts, fmt.Sprintf("%d:%d", sp>>32, sp&0xffffffff))
+		}
+		out = []byte(strings.Join(parts, " "))
+	case "json_edit":
+		prog, herr := hex.DecodeString(path)
+		if herr != nil {
+			return nil, herr
+		}
+		out, err = jsonfield.AppendEdit(nil, []byte(rest), prog)
 	case "json_float":
 		v, perr := jsonfield.Parse([]byte(arg))
 		f, ok := v.Float()

@@ -115,6 +115,103 @@ static void json_answer(i64 r, const u8 *p, u32 n) {
 	}
 }
 
+/* spans: room for the i64 spans json_find and json_children write. */
+static i64 *spans;
+static u32 spans_cap;
+
+static void spans_room(u32 n) {
+	if (n <= spans_cap) return;
+	spans = trib_sbrk(n * 8);
+	if (!spans) __builtin_trap();
+	spans_cap = n;
+}
+
+/* json_find_command: the paths are every LF-separated part of arg but the
+ * last, the document; they are encoded as json_find takes them, in memory
+ * never freed (as json_edit_command's program): fine for a test guest. */
+static void json_find_command(trib_str arg) {
+	u32 last = arg.n;
+	while (last > 0 && arg.p[last - 1] != '\n') last--;
+	if (last == 0) {
+		trib_reject(trib_cstr("json_find: no paths"));
+		return;
+	}
+	trib_str doc = {arg.p + last, arg.n - last}, paths = {arg.p, last}; /* each path ends in LF */
+	u32 n = 0;
+	for (u32 i = 0; i < paths.n; i++) n += paths.p[i] == '\n';
+	/* The encoded list: a ULEB128 length before each path, at most 5 bytes each. */
+	u8 *enc = trib_sbrk(paths.n + 5 * n);
+	if (!enc) __builtin_trap();
+	u32 e = 0, start = 0;
+	for (u32 i = 0; i < paths.n; i++) {
+		if (paths.p[i] != '\n') continue;
+		u32 len = i - start;
+		do {
+			u8 b = len & 0x7f;
+			len >>= 7;
+			enc[e++] = b | (len ? 0x80 : 0);
+		} while (len);
+		memcpy(enc + e, paths.p + start, i - start);
+		e += i - start;
+		start = i + 1;
+	}
+	spans_room(n);
+	i64 r = trib_json_find(doc.p, doc.n, enc, e, spans, n);
+	if (r < 0) {
+		json_answer(r, 0, 0);
+		return;
+	}
+	trib_ok_begin(), trib_out_begin(0);
+	u32 at = trib_put_open();
+	trib_put_raw(doc.p + (r >> 32), (u32)r);
+	for (u32 i = 0; i < n; i++) {
+		trib_put_u8('\n');
+		if (spans[i] < 0) trib_put_u8('-');
+		else trib_put_raw(doc.p + (spans[i] >> 32), (u32)spans[i]);
+	}
+	trib_put_close(at);
+	trib_ok_end();
+}
+
+static void json_children_command(trib_str val) {
+	i64 c = trib_json_children(val.p, val.n, spans, spans_cap);
+	if (c > spans_cap) {
+		spans_room((u32)c);
+		c = trib_json_children(val.p, val.n, spans, spans_cap);
+	}
+	if (c < 0) {
+		json_answer(c, 0, 0);
+		return;
+	}
+	trib_ok_begin(), trib_out_begin(0);
+	u32 at = trib_put_open();
+	for (i64 i = 0; i < c; i++) {
+		if (i) trib_put_u8(' ');
+		trib_put_dec(spans[i] >> 32);
+		trib_put_u8(':');
+		trib_put_dec(spans[i] & 0xffffffff);
+	}
+	trib_put_close(at);
+	trib_ok_end();
+}
+
+static void json_edit_command(trib_str hex, trib_str doc) {
+	u8 *prog = trib_sbrk(hex.n / 2 + 1);
+	if (!prog) __builtin_trap();
+	for (u32 i = 0; i + 1 < hex.n; i += 2) {
+		int hi = trib_hex(hex.p[i]), lo = trib_hex(hex.p[i + 1]);
+		if (hi < 0 || lo < 0 || hex.n % 2) {
+			trib_reject(trib_cstr("json_edit: program is not hex"));
+			return;
+		}
+		prog[i / 2] = (u8)(hi << 4 | lo);
+	}
+	i64 r;
+	do r = trib_json_edit(doc.p, doc.n, prog, hex.n / 2, json_out, json_out_cap);
+	while (r >= 0 && !json_room(r));
+	json_answer(r, json_out, (u32)r);
+}
+
 static void json_command(trib_str cmd, trib_str arg) {
 	trib_str path, rest, val, doc;
 	cut(arg, '\n', &path, &rest);
@@ -134,6 +231,12 @@ static void json_command(trib_str cmd, trib_str arg) {
 		do r = trib_json_delete(rest.p, rest.n, (const char *)path.p, path.n, json_out, json_out_cap);
 		while (r >= 0 && !json_room(r));
 		json_answer(r, json_out, (u32)r);
+	} else if (trib_eq(cmd, "json_find")) {
+		json_find_command(arg);
+	} else if (trib_eq(cmd, "json_children")) {
+		json_children_command(arg);
+	} else if (trib_eq(cmd, "json_edit")) {
+		json_edit_command(path, rest);
 	} else { /* json_float */
 		double f = trib_json_float(arg.p, arg.n);
 		if (f != f) {
@@ -190,7 +293,8 @@ void trib_plugin_handle(const trib_msg *m) {
 	} else if (trib_eq(cmd, "meta")) {
 		meta(m);
 	} else if (trib_eq(cmd, "json_parse") || trib_eq(cmd, "json_get") || trib_eq(cmd, "json_set") ||
-	           trib_eq(cmd, "json_delete") || trib_eq(cmd, "json_float")) {
+	           trib_eq(cmd, "json_delete") || trib_eq(cmd, "json_float") || trib_eq(cmd, "json_find") ||
+	           trib_eq(cmd, "json_children") || trib_eq(cmd, "json_edit")) {
 		json_command(cmd, arg);
 	} else if (trib_eq(cmd, "log")) {
 		trib_str level = arg, text = {0};

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,7 +81,7 @@ func handle(m *sdk.Message) ([]*sdk.Message, error) {
 		}
 		m.SetPayload(b)
 		return []*sdk.Message{m}, nil
-	case "json_parse", "json_get", "json_set", "json_delete", "json_float":
+	case "json_parse", "json_get", "json_set", "json_delete", "json_float", "json_find", "json_children", "json_edit":
 		out, err := jsonCommand(cmd, arg)
 		if err != nil {
 			return nil, err
@@ -175,6 +176,30 @@ func jsonCommand(cmd, arg string) ([]byte, error) {
 			return nil, errNotFound
 		}
 		return out, jsonErr(err)
+	case "json_find":
+		return jsonFind(arg)
+	case "json_children":
+		spans, err := jsonfield.AppendChildSpans(nil, []byte(arg))
+		if err != nil {
+			return nil, errMalformed
+		}
+		var out []byte
+		for i, sp := range spans {
+			if i > 0 {
+				out = append(out, ' ')
+			}
+			out = strconv.AppendInt(out, sp>>32, 10)
+			out = append(out, ':')
+			out = strconv.AppendInt(out, sp&0xffffffff, 10)
+		}
+		return out, nil
+	case "json_edit":
+		prog, err := hex.DecodeString(path)
+		if err != nil {
+			return nil, fmt.Errorf("json_edit: program: %w", err)
+		}
+		out, err := jsonfield.AppendEdit(nil, []byte(rest), prog)
+		return out, jsonErr(err)
 	default: // json_float
 		v, err := jsonfield.Parse([]byte(arg))
 		f, ok := v.Float()
@@ -195,4 +220,30 @@ func jsonErr(err error) error {
 	default:
 		return errMalformed
 	}
+}
+
+// jsonFind answers json_find: the paths are every LF-separated part of arg
+// but the last, the document.
+func jsonFind(arg string) ([]byte, error) {
+	i := strings.LastIndexByte(arg, '\n')
+	if i < 0 {
+		return nil, errors.New("json_find: no paths")
+	}
+	doc := []byte(arg[i+1:])
+	paths := strings.Split(arg[:i], "\n")
+	vals := make([]jsonfield.Value, len(paths))
+	v, err := jsonfield.NewFields(paths...).Find(doc, vals)
+	if err != nil {
+		return nil, jsonErr(err)
+	}
+	out := append([]byte(nil), v.Raw()...)
+	for _, x := range vals {
+		out = append(out, '\n')
+		if x.Kind() == jsonfield.Invalid {
+			out = append(out, '-')
+			continue
+		}
+		out = append(out, x.Raw()...)
+	}
+	return out, nil
 }
