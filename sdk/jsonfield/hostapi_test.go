@@ -114,3 +114,60 @@ func FuzzShortFloat(f *testing.F) {
 		}
 	})
 }
+
+// walkContainer is the recursive validator skipContainer replaced (a walker per
+// container), kept as the reference it must agree with.
+func walkContainer(doc []byte, i, depth int) (int, error) {
+	if depth > maxDepth {
+		return i, syntaxErr(i, "nested deeper than %d", maxDepth)
+	}
+	it := newWalker(doc, i, depth)
+	for it.next() {
+	}
+	return it.end, it.err
+}
+
+// FuzzSkipContainer checks that the iterative skipContainer accepts and rejects
+// what the recursive walker does, with the same offset and error.
+func FuzzSkipContainer(f *testing.F) {
+	f.Add([]byte(`{"battery":{"pct":91},"tags":["a","b"],"a":{"b":{"c":[0,{"d":null}]}}}`))
+	f.Add([]byte(`[{"a":[1,{"b":[]}],"c":{}},"x",[[[]]]]`))
+	f.Add([]byte(`{"a":[1,2}`))
+	f.Add([]byte(`{"a" 1}`))
+	f.Add([]byte(`[1,]`))
+	f.Add([]byte(`{"a":{"b":"\x"}}`))
+	f.Add([]byte(strings.Repeat("[", 40) + strings.Repeat("]", 39)))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if len(doc) == 0 || (doc[0] != '{' && doc[0] != '[') {
+			return
+		}
+		gotEnd, gotErr := skipContainer(doc, 0, 1)
+		wantEnd, wantErr := walkContainer(doc, 0, 1)
+		if gotEnd != wantEnd || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("skipContainer(%q) = %d, %v; the walker says %d, %v", doc, gotEnd, gotErr, wantEnd, wantErr)
+		}
+	})
+}
+
+// TestSkipContainer_deep checks the depth limit at both sides of it, and at
+// the limit from a depth other than 1, against the walker.
+func TestSkipContainer_deep(t *testing.T) {
+	for _, tc := range []struct {
+		doc   string
+		depth int
+	}{
+		{strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth), 1},
+		{strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1), 1},
+		{strings.Repeat(`{"k":`, maxDepth-5) + "1" + strings.Repeat("}", maxDepth-5), 6},
+		{strings.Repeat(`{"k":`, maxDepth-5) + "1" + strings.Repeat("}", maxDepth-5), 7},
+	} {
+		gotEnd, gotErr := skipContainer([]byte(tc.doc), 0, tc.depth)
+		wantEnd, wantErr := walkContainer([]byte(tc.doc), 0, tc.depth)
+		if gotEnd != wantEnd || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Errorf("depth %d, %d bytes: skipContainer = %d, %v; the walker says %d, %v", tc.depth, len(tc.doc), gotEnd, gotErr, wantEnd, wantErr)
+		}
+	}
+	if _, err := skipContainer([]byte(strings.Repeat("[", maxDepth+1)+strings.Repeat("]", maxDepth+1)), 0, 1); err == nil {
+		t.Error("a document nested deeper than maxDepth passed")
+	}
+}

@@ -164,14 +164,86 @@ func skipObject(doc []byte, i, depth int) (int, error) { return skipContainer(do
 
 func skipArray(doc []byte, i, depth int) (int, error) { return skipContainer(doc, i, depth) }
 
+// skipContainer validates the object or array at doc[i] (at nesting depth
+// depth) and returns the offset past its closing bracket. It keeps the
+// brackets still open on a slice rather than on the call stack: a document
+// nested maxDepth deep then costs maxDepth bytes, not maxDepth stack frames,
+// which a guest's Go stack (wasm, a 16 MiB memory) could not hold. It accepts
+// and rejects exactly what a walker does, with the same errors.
 func skipContainer(doc []byte, i, depth int) (int, error) {
 	if depth > maxDepth {
 		return i, syntaxErr(i, "nested deeper than %d", maxDepth)
 	}
-	it := newWalker(doc, i, depth)
-	for it.next() {
+	var room [64]byte
+	open := append(room[:0], closerOf(doc[i])) // closers of the open containers, innermost last
+	first := true
+	pos := i + 1
+	for {
+		closer := open[len(open)-1]
+		j := skipSpace(doc, pos)
+		if j >= len(doc) {
+			return 0, syntaxErr(j, "unexpected end, want %q", closer)
+		}
+		closed := false
+		if !first {
+			switch doc[j] {
+			case ',':
+				j = skipSpace(doc, j+1)
+			case closer:
+				closed = true
+			default:
+				return 0, syntaxErr(j, "unexpected %q, want ',' or %q", doc[j], closer)
+			}
+		} else if doc[j] == closer {
+			closed = true
+		}
+		if closed {
+			open = open[:len(open)-1]
+			if len(open) == 0 {
+				return j + 1, nil
+			}
+			pos, first = j+1, false
+			continue
+		}
+		if closer == '}' {
+			if j >= len(doc) || doc[j] != '"' {
+				return 0, syntaxErr(j, "want an object key")
+			}
+			end, _, err := skipString(doc, j)
+			if err != nil {
+				return 0, err
+			}
+			j = skipSpace(doc, end)
+			if j >= len(doc) || doc[j] != ':' {
+				return 0, syntaxErr(j, "want ':' after an object key")
+			}
+			j = skipSpace(doc, j+1)
+		}
+		if j >= len(doc) {
+			return 0, syntaxErr(j, "unexpected end, want a value")
+		}
+		if c := doc[j]; c == '{' || c == '[' {
+			if depth+len(open) > maxDepth {
+				return 0, syntaxErr(j, "nested deeper than %d", maxDepth)
+			}
+			open = append(open, closerOf(c))
+			pos, first = j+1, true
+			continue
+		}
+		end, err := skipValue(doc, j, depth+len(open)-1) // a scalar: no recursion
+		if err != nil {
+			return 0, err
+		}
+		pos, first = end, false
 	}
-	return it.end, it.err
+}
+
+// closerOf returns the closing bracket of the container opened by c.
+func closerOf(c byte) byte {
+	if c == '{' {
+		return '}'
+	}
+	return ']'
 }
 
 // walker steps through the members of an object or the elements of an
