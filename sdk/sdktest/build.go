@@ -119,3 +119,93 @@ func compile(dir string, n int) (string, error) {
 	}
 	return out, nil
 }
+
+// RequireNodeEnv names the environment variable that turns missing node or npm from a skip
+// into a test failure in [BuildAS]. CI sets it to 1.
+const RequireNodeEnv = "TRIBUTARY_REQUIRE_NODE"
+
+type asBuild struct {
+	once sync.Once
+	wasm []byte
+	err  error
+}
+
+var (
+	asMu      sync.Mutex
+	asBuilds  = map[string]*asBuild{}
+	npmOnce   sync.Once
+	npmModDir string
+	npmErr    error
+)
+
+// NPMCacheDir returns the folder where [BuildAS] keeps the AssemblyScript compiler installed
+// from sdk/assemblyscript/package-lock.json, shared by every test binary of this user on this
+// machine (beside wasmhost/wasmtest.CompileCacheDir), so npm ci runs once per lock file and
+// machine rather than once per test.
+func NPMCacheDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("tributary-test-npm-%d", os.Getuid()))
+}
+
+// ASSDKDir returns the directory of the AssemblyScript SDK, sdk/assemblyscript.
+func ASSDKDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "assemblyscript")
+}
+
+// BuildAS compiles the AssemblyScript guest entry (a .ts file inside this repository that
+// imports the SDK in sdk/assemblyscript by relative path) with [wasmbuild.ASBuild] and
+// [wasmbuild.ASFlags] and returns the .wasm bytes. The compiler is installed once per machine
+// with npm ci into [NPMCacheDir]; each entry is built once per test binary. Without node and
+// npm the test is skipped with install instructions, or fails when TRIBUTARY_REQUIRE_NODE=1;
+// a failed build fails the test with the compiler output.
+func BuildAS(t testing.TB, entry string) []byte {
+	t.Helper()
+	if err := wasmbuild.ASToolsMissing(); err != nil {
+		if os.Getenv(RequireNodeEnv) == "1" {
+			t.Fatalf("sdktest: %v (%s=1)", err, RequireNodeEnv)
+		}
+		t.Skipf("sdktest: %v; set %s=1 to fail instead of skipping", err, RequireNodeEnv)
+	}
+	abs, err := filepath.Abs(entry)
+	if err != nil {
+		t.Fatalf("sdktest: guest %q: %v", entry, err)
+	}
+	asMu.Lock()
+	b, ok := asBuilds[abs]
+	if !ok {
+		b = &asBuild{}
+		asBuilds[abs] = b
+	}
+	asMu.Unlock()
+	b.once.Do(func() { b.wasm, b.err = compileAS(abs) })
+	if b.err != nil {
+		t.Fatalf("sdktest: %v", b.err)
+	}
+	return b.wasm
+}
+
+func compileAS(entry string) ([]byte, error) {
+	ctx := context.Background()
+	sdk := ASSDKDir()
+	npmOnce.Do(func() { npmModDir, npmErr = wasmbuild.NPMInstall(ctx, sdk, NPMCacheDir()) })
+	if npmErr != nil {
+		return nil, npmErr
+	}
+	// asc runs in the repository root, so the SDK's abort handler has a fixed internal name.
+	root := filepath.Clean(filepath.Join(sdk, "..", ".."))
+	rel, err := filepath.Rel(root, entry)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return nil, fmt.Errorf("AssemblyScript guest %s is not inside the repository %s", entry, root)
+	}
+	tmp, err := os.MkdirTemp("", "tributary-as-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "guest.wasm")
+	flags := wasmbuild.ASFlags("sdk/assemblyscript/assembly/log/abortHandler")
+	if err := wasmbuild.ASBuild(ctx, npmModDir, root, filepath.ToSlash(rel), out, flags...); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(out)
+}
