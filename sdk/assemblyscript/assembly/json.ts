@@ -72,6 +72,7 @@ export function valid(doc: usize, n: i32): bool {
  */
 export class Paths {
   prog: Uint8Array;
+  /** The number of paths. */
   count: i32;
   spans: Int64Array;
 
@@ -83,14 +84,14 @@ export class Paths {
       n += ulebSize(enc[i].byteLength) + enc[i].byteLength;
     }
     this.prog = new Uint8Array(n);
+    this.count = paths.length;
+    this.spans = new Int64Array(max(paths.length, 1));
     let at = this.prog.dataStart;
     for (let i = 0; i < enc.length; i++) {
       at = putUleb(at, enc[i].byteLength);
       memory.copy(at, changetype<usize>(enc[i]), enc[i].byteLength);
       at += <usize>enc[i].byteLength;
     }
-    this.count = paths.length;
-    this.spans = new Int64Array(max(paths.length, 1));
   }
 
   /**
@@ -186,6 +187,13 @@ export class Edit {
     this.uleb(paths.length);
     for (let i = 0; i < paths.length; i++) this.str(paths[i]);
     this.ops++;
+    return this;
+  }
+
+  /** Appends every operation of other (built once, for example at init): a copy of its bytes. */
+  add(other: Edit): this {
+    memory.copy(this.reserve(other.n), other.prog.dataStart, other.n);
+    this.ops += other.ops;
     return this;
   }
 
