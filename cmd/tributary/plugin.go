@@ -39,7 +39,7 @@ plugin new NAME
   --lang LANG      go (default) or assemblyscript: package.json (asc pinned, build script),
                    assembly/index.ts (the same sample), README.md, testdata/input.jsonl and
                    the AssemblyScript SDK's source in tributary-sdk/ (from this binary; the
-                   compiler comes from npm: needs Node.js 18+ and npm)
+                   compiler comes from npm: needs Node.js 20+ and npm)
 
 plugin build DIR
   Builds the Go main package in DIR with GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared

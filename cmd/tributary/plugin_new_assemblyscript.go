@@ -28,7 +28,7 @@ func printNewAssemblyScript(stdout io.Writer, name string, c *pluginkit.Created)
 	fmt.Fprintf(stdout, "  %s%c  (the Tributary AssemblyScript SDK, ABI v1: %d files from this binary;\n", filepath.Join(c.Dir, pluginkit.ASSDKFolder), filepath.Separator, sdkFiles)
 	fmt.Fprintf(stdout, "      package.json depends on it as \"@tributary-gw/sdk\": \"file:%s\")\n", pluginkit.ASSDKFolder)
 	wasm := "../" + name + ".wasm"
-	fmt.Fprintln(stdout, "\nNext steps (Node.js 18 or later and npm):")
+	fmt.Fprintln(stdout, "\nNext steps (Node.js 20 or later and npm):")
 	fmt.Fprintf(stdout, "  cd %s\n", c.Dir)
 	fmt.Fprintf(stdout, "  npm install       # the AssemblyScript compiler %s from npm\n", compiler)
 	fmt.Fprintf(stdout, "  npm run build     # asc -> %s; edit assembly/index.ts\n", wasm)

@@ -11,17 +11,30 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
 // ASToolsMissing returns an error naming what to install when node or npm is not on PATH,
 // or nil. AssemblyScript guests are compiled by asc, which runs on Node.js and comes from
 // the npm registry.
+//
+// The pinned compiler (asc 0.28) needs Node.js 20 or later: an older node is reported too.
 func ASToolsMissing() error {
+	const install = "AssemblyScript guests need Node.js 20 or later and npm: apt-get install -y nodejs npm (Debian/Ubuntu, if it has 20), brew install node, or https://nodejs.org"
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("AssemblyScript guests need Node.js 18 or later and npm: apt-get install -y nodejs npm (Debian/Ubuntu), brew install node, or https://nodejs.org: %w", err)
+			return fmt.Errorf("%s: %w", install, err)
 		}
+	}
+	out, err := exec.Command("node", "--version").Output()
+	if err != nil {
+		return fmt.Errorf("%s: node --version: %w", install, err)
+	}
+	version := strings.TrimSpace(string(out))
+	major, _, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
+	if n, err := strconv.Atoi(major); err != nil || n < 20 {
+		return fmt.Errorf("%s: found node %s", install, version)
 	}
 	return nil
 }
