@@ -200,6 +200,9 @@ func pluginBuild(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	if pluginkit.IsAssemblyScript(dir) {
+		return asBuildError(dir)
+	}
 	if *out == "" {
 		if *out, err = pluginkit.DefaultOutput(dir); err != nil {
 			return err

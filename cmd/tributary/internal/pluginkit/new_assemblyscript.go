@@ -124,3 +124,13 @@ func (c *Created) writeAS(data any) error {
 		return c.writeFile(path.Join(ASSDKFolder, strings.TrimPrefix(p, "assemblyscript/sdk/")), b)
 	})
 }
+
+// IsAssemblyScript reports whether dir holds an AssemblyScript plugin: a package.json and no
+// .go file. `plugin build` then says how such a plugin is built instead of running go build.
+func IsAssemblyScript(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, "package.json")); err != nil {
+		return false
+	}
+	goFiles, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	return len(goFiles) == 0
+}

@@ -37,3 +37,13 @@ func printNewAssemblyScript(stdout io.Writer, name string, c *pluginkit.Created)
 	fmt.Fprintf(stdout, "    chain: [{plugin: %s, config: {field: temp, unit: F}}]\n", name)
 	return nil
 }
+
+// asBuildError is `plugin build`'s answer for an AssemblyScript plugin folder: how to build it.
+func asBuildError(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	return fmt.Errorf("%s is an AssemblyScript plugin (package.json, no .go files): build it with npm: cd %s && npm install && npm run build (writes ../%s.wasm), then tributary plugin test it",
+		abs, dir, filepath.Base(abs))
+}

@@ -36,3 +36,16 @@ func TestPluginNew_AssemblyScript(t *testing.T) {
 		t.Errorf("plugin new --lang rust: exit %d, stderr %q; want 2 naming the flag", code, errOut)
 	}
 }
+
+func TestPluginBuild_AssemblyScriptFolder(t *testing.T) {
+	tmp := t.TempDir()
+	if code, out, errOut := runPlugin(t, "new", "to-f", "--lang", "assemblyscript", "--dir", tmp); code != 0 {
+		t.Fatalf("plugin new: exit %d\n%s%s", code, out, errOut)
+	}
+	dir := filepath.Join(tmp, "to-f")
+	code, _, errOut := runPlugin(t, "build", dir)
+	if code != 1 {
+		t.Fatalf("plugin build of an AssemblyScript folder: exit %d, want 1; stderr:\n%s", code, errOut)
+	}
+	wantContains(t, "stderr", errOut, "AssemblyScript plugin", "npm run build", "../to-f.wasm")
+}
