@@ -2,6 +2,7 @@ package sdktest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -141,9 +142,23 @@ var (
 // NPMCacheDir returns the folder where [BuildAS] keeps the AssemblyScript compiler installed
 // from sdk/assemblyscript/package-lock.json, shared by every test binary of this user on this
 // machine (beside wasmhost/wasmtest.CompileCacheDir), so npm ci runs once per lock file and
-// machine rather than once per test.
-func NPMCacheDir() string {
-	return filepath.Join(os.TempDir(), fmt.Sprintf("tributary-test-npm-%d", os.Getuid()))
+// machine rather than once per test. It creates the folder on first use.
+//
+// The folder must be this user's alone (mode 0700): the compiler in it runs. When it is not,
+// or cannot be made, NPMCacheDir returns an error.
+func NPMCacheDir() (string, error) {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("tributary-test-npm-%d", os.Getuid()))
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() || fi.Mode().Perm() != 0o700 || !ownedByMe(fi) {
+		return "", fmt.Errorf("%s is not a directory of mode 0700 owned by this user: remove it", dir)
+	}
+	return dir, nil
 }
 
 // ASSDKDir returns the directory of the AssemblyScript SDK, sdk/assemblyscript.
@@ -187,7 +202,12 @@ func BuildAS(t testing.TB, entry string) []byte {
 func compileAS(entry string) ([]byte, error) {
 	ctx := context.Background()
 	sdk := ASSDKDir()
-	npmOnce.Do(func() { npmModDir, npmErr = wasmbuild.NPMInstall(ctx, sdk, NPMCacheDir()) })
+	npmOnce.Do(func() {
+		var cache string
+		if cache, npmErr = NPMCacheDir(); npmErr == nil {
+			npmModDir, npmErr = wasmbuild.NPMInstall(ctx, sdk, cache)
+		}
+	})
 	if npmErr != nil {
 		return nil, npmErr
 	}

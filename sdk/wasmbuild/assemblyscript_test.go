@@ -32,11 +32,15 @@ func TestASBuild(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	modules, err := wasmbuild.NPMInstall(ctx, sdktest.ASSDKDir(), sdktest.NPMCacheDir())
+	cache, err := sdktest.NPMCacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := wasmbuild.NPMInstall(ctx, sdktest.ASSDKDir(), sdktest.NPMCacheDir())
+	modules, err := wasmbuild.NPMInstall(ctx, sdktest.ASSDKDir(), cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := wasmbuild.NPMInstall(ctx, sdktest.ASSDKDir(), cache)
 	if err != nil || again != modules {
 		t.Fatalf("second NPMInstall = %s, %v; want the cached %s", again, err, modules)
 	}

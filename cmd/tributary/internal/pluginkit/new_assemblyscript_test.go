@@ -152,7 +152,11 @@ func TestNew_AssemblyScriptBuildsAndRuns(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	modules, err := wasmbuild.NPMInstall(ctx, asSDKSource(t), sdktest.NPMCacheDir())
+	cache, err := sdktest.NPMCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules, err := wasmbuild.NPMInstall(ctx, asSDKSource(t), cache)
 	if err != nil {
 		t.Fatal(err)
 	}
