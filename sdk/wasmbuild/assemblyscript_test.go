@@ -1,7 +1,6 @@
 package wasmbuild_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -22,7 +21,7 @@ func TestNPMInstall_NoLockFile(t *testing.T) {
 }
 
 // TestASBuild installs the SDK's pinned compiler (once per machine, in the shared cache) and
-// builds a good and a broken entry file.
+// builds a broken entry file: the error carries asc's words and names the file.
 func TestASBuild(t *testing.T) {
 	if err := wasmbuild.ASToolsMissing(); err != nil {
 		if os.Getenv(sdktest.RequireNodeEnv) == "1" {
@@ -44,18 +43,7 @@ func TestASBuild(t *testing.T) {
 	if err != nil || again != modules {
 		t.Fatalf("second NPMInstall = %s, %v; want the cached %s", again, err, modules)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "ok.ts"), []byte("export function answer(): i32 { return 42; }\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "out", "ok.wasm")
-	if err := wasmbuild.ASBuild(ctx, modules, dir, "ok.ts", out, "--optimize", "--runtime", "stub"); err != nil {
-		t.Fatal(err)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil || !bytes.HasPrefix(wasm, []byte("\x00asm")) {
-		t.Fatalf("%s: %v, want a wasm module", out, err)
-	}
+	dir := t.TempDir() // a good build is what plugins/internal/e2e and pluginkit check
 	if err := os.WriteFile(filepath.Join(dir, "bad.ts"), []byte("export function f(): i32 { return undefinedThing; }\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
