@@ -18,7 +18,7 @@ import (
 )
 
 var pluginUsage = `Usage:
-  tributary plugin new NAME [--dir DIR] [--module PATH]
+  tributary plugin new NAME [--dir DIR] [--module PATH] [--lang go|assemblyscript]
   tributary plugin build DIR [-o FILE]
   tributary plugin test FILE.wasm --input FILE.jsonl [--config JSON|@FILE] [--route R]
                         [--timeout D] [--memory-mb N] [--batch N] [--repeat N]
@@ -36,6 +36,10 @@ plugin new NAME
   --module PATH    make the plugin its own Go module with this path (writes go.mod). Default:
                    no go.mod inside an existing Go module (the plugin is one of its packages),
                    else a go.mod with module NAME.
+  --lang LANG      go (default) or assemblyscript: package.json (asc pinned, build script),
+                   assembly/index.ts (the same sample), README.md, testdata/input.jsonl and
+                   the AssemblyScript SDK's source in tributary-sdk/ (from this binary; the
+                   compiler comes from npm: needs Node.js 20+ and npm)
 
 plugin build DIR
   Builds the Go main package in DIR with GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared
@@ -149,6 +153,7 @@ func pluginNew(args []string, stdout io.Writer) error {
 	fs := newPluginFlagSet("new")
 	dir := fs.String("dir", pluginkit.DefaultParent, "")
 	module := fs.String("module", "", "")
+	lang := fs.String("lang", pluginkit.LangGo, "")
 	name, err := parseInterleaved(fs, args, "NAME", stdout)
 	if err != nil {
 		return err
@@ -156,9 +161,15 @@ func pluginNew(args []string, stdout io.Writer) error {
 	if err := pluginkit.CheckName(name); err != nil {
 		return usageError{err}
 	}
-	c, err := pluginkit.New(pluginkit.NewOptions{Name: name, Parent: *dir, Module: *module})
+	if *lang != pluginkit.LangGo && *lang != pluginkit.LangAssemblyScript {
+		return usageError{fmt.Errorf("--lang %q: want %s or %s", *lang, pluginkit.LangGo, pluginkit.LangAssemblyScript)}
+	}
+	c, err := pluginkit.New(pluginkit.NewOptions{Name: name, Parent: *dir, Module: *module, Lang: *lang})
 	if err != nil {
 		return err
+	}
+	if *lang == pluginkit.LangAssemblyScript {
+		return printNewAssemblyScript(stdout, name, c)
 	}
 	fmt.Fprintf(stdout, "created plugin %s in %s:\n", name, c.Dir)
 	for _, f := range c.Files {
@@ -188,6 +199,9 @@ func pluginBuild(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	dir, err := parseInterleaved(fs, args, "DIR", stdout)
 	if err != nil {
 		return err
+	}
+	if pluginkit.IsAssemblyScript(dir) {
+		return asBuildError(dir)
 	}
 	if *out == "" {
 		if *out, err = pluginkit.DefaultOutput(dir); err != nil {

@@ -2,6 +2,7 @@ package sdktest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -118,4 +119,113 @@ func compile(dir string, n int) (string, error) {
 		return "", err
 	}
 	return out, nil
+}
+
+// RequireNodeEnv names the environment variable that turns missing node or npm from a skip
+// into a test failure in [BuildAS]. CI sets it to 1.
+const RequireNodeEnv = "TRIBUTARY_REQUIRE_NODE"
+
+type asBuild struct {
+	once sync.Once
+	wasm []byte
+	err  error
+}
+
+var (
+	asMu      sync.Mutex
+	asBuilds  = map[string]*asBuild{}
+	npmOnce   sync.Once
+	npmModDir string
+	npmErr    error
+)
+
+// NPMCacheDir returns the folder where [BuildAS] keeps the AssemblyScript compiler installed
+// from sdk/assemblyscript/package-lock.json, shared by every test binary of this user on this
+// machine (beside wasmhost/wasmtest.CompileCacheDir), so npm ci runs once per lock file and
+// machine rather than once per test. It creates the folder on first use.
+//
+// The folder must be this user's alone (mode 0700): the compiler in it runs. When it is not,
+// or cannot be made, NPMCacheDir returns an error.
+func NPMCacheDir() (string, error) {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("tributary-test-npm-%d", os.Getuid()))
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() || fi.Mode().Perm() != 0o700 || !ownedByMe(fi) {
+		return "", fmt.Errorf("%s is not a directory of mode 0700 owned by this user: remove it", dir)
+	}
+	return dir, nil
+}
+
+// ASSDKDir returns the directory of the AssemblyScript SDK, sdk/assemblyscript.
+func ASSDKDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "assemblyscript")
+}
+
+// BuildAS compiles the AssemblyScript guest entry (a .ts file inside this repository that
+// imports the SDK in sdk/assemblyscript by relative path) with [wasmbuild.ASBuild] and
+// [wasmbuild.ASFlags] and returns the .wasm bytes. The compiler is installed once per machine
+// with npm ci into [NPMCacheDir]; each entry is built once per test binary. Without node and
+// npm the test is skipped with install instructions, or fails when TRIBUTARY_REQUIRE_NODE=1;
+// a failed build fails the test with the compiler output.
+func BuildAS(t testing.TB, entry string) []byte {
+	t.Helper()
+	if err := wasmbuild.ASToolsMissing(); err != nil {
+		if os.Getenv(RequireNodeEnv) == "1" {
+			t.Fatalf("sdktest: %v (%s=1)", err, RequireNodeEnv)
+		}
+		t.Skipf("sdktest: %v; set %s=1 to fail instead of skipping", err, RequireNodeEnv)
+	}
+	abs, err := filepath.Abs(entry)
+	if err != nil {
+		t.Fatalf("sdktest: guest %q: %v", entry, err)
+	}
+	asMu.Lock()
+	b, ok := asBuilds[abs]
+	if !ok {
+		b = &asBuild{}
+		asBuilds[abs] = b
+	}
+	asMu.Unlock()
+	b.once.Do(func() { b.wasm, b.err = compileAS(abs) })
+	if b.err != nil {
+		t.Fatalf("sdktest: %v", b.err)
+	}
+	return b.wasm
+}
+
+func compileAS(entry string) ([]byte, error) {
+	ctx := context.Background()
+	sdk := ASSDKDir()
+	npmOnce.Do(func() {
+		var cache string
+		if cache, npmErr = NPMCacheDir(); npmErr == nil {
+			npmModDir, npmErr = wasmbuild.NPMInstall(ctx, sdk, cache)
+		}
+	})
+	if npmErr != nil {
+		return nil, npmErr
+	}
+	// asc runs in the repository root, so the SDK's abort handler has a fixed internal name.
+	root := filepath.Clean(filepath.Join(sdk, "..", ".."))
+	rel, err := filepath.Rel(root, entry)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return nil, fmt.Errorf("AssemblyScript guest %s is not inside the repository %s", entry, root)
+	}
+	tmp, err := os.MkdirTemp("", "tributary-as-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "guest.wasm")
+	flags := wasmbuild.ASFlags("sdk/assemblyscript/assembly/log/abortHandler")
+	if err := wasmbuild.ASBuild(ctx, npmModDir, root, filepath.ToSlash(rel), out, flags...); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(out)
 }

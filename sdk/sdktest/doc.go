@@ -6,7 +6,10 @@
 //     [BuildConformanceGuest] builds the conformance guest shipped in
 //     sdk/sdktest/guest; [BuildC] compiles a C guest against
 //     sdk/c/tributary.h, skipping without clang unless
-//     TRIBUTARY_REQUIRE_CLANG=1.
+//     TRIBUTARY_REQUIRE_CLANG=1; [BuildAS] compiles an AssemblyScript
+//     guest with the SDK in sdk/assemblyscript (npm ci of the pinned
+//     compiler once per machine into [NPMCacheDir], then asc), skipping
+//     without node and npm unless TRIBUTARY_REQUIRE_NODE=1.
 //   - [Conformance] runs the ABI test vectors through a [Caller], the
 //     host-side function that hands an input frame to a guest instance and
 //     returns its result frame. The guest's behaviour for each vector is

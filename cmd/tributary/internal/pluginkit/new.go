@@ -35,6 +35,9 @@ type NewOptions struct {
 	// is written. When empty, no go.mod is written if the folder lies inside a Go module
 	// (the plugin is a package of it); otherwise the module path is Name.
 	Module string
+	// Lang is the plugin's language: LangGo (the default when empty) or LangAssemblyScript
+	// (new_assemblyscript.go).
+	Lang string
 }
 
 // Created describes what New wrote.
@@ -93,6 +96,13 @@ func New(opts NewOptions) (*Created, error) {
 	}
 	if opts.Parent == "" {
 		opts.Parent = DefaultParent
+	}
+	switch opts.Lang {
+	case "", LangGo:
+	case LangAssemblyScript:
+		return newAssemblyScript(opts)
+	default:
+		return nil, fmt.Errorf("plugin language %q: want %s or %s", opts.Lang, LangGo, LangAssemblyScript)
 	}
 	dir := filepath.Join(opts.Parent, opts.Name)
 	if _, err := os.Lstat(dir); err == nil {
