@@ -41,8 +41,8 @@ func ASToolsMissing() error {
 
 // ASFlags are the asc flags every AssemblyScript guest is built with: optimized, the
 // incremental garbage collector (memory freed between messages), asc's default non-trapping
-// float-to-int conversions turned off (a float that does not fit traps, as in Go; the host
-// would accept either, sdk/ABI.md §1.1), and abort
+// float-to-int conversions turned off (a float that does not fit an integer traps; the
+// host would accept either, sdk/ABI.md §1.1), and abort
 // (failed assertions, out-of-range accesses) routed to abortHandler, the internal name of
 // the SDK's handler that logs the message and traps, instead of an env.abort import the host
 // does not provide. The slice is new on every call.
