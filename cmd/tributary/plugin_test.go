@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 	"github.com/tributary-gw/tributary/gateway/pluginstore"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 )
@@ -53,11 +54,18 @@ func TestPlugin_RoundTrip(t *testing.T) {
 		t.Fatalf("plugin new: exit %d\n%s%s", code, out, errOut)
 	}
 	dir := filepath.Join(tmp, "roundtrip")
-	wasm := filepath.Join(tmp, "roundtrip.wasm")
+	// Inside the checkout the module goes to build/plugins under its root, not among the sources.
+	root, err := gatewaytest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasm := filepath.Join(root, "build", "plugins", "roundtrip.wasm")
+	t.Cleanup(func() { _ = os.Remove(wasm) })
 	wantContains(t, "plugin new output", out, "created plugin roundtrip in "+dir, filepath.Join(dir, "roundtrip_test.go"),
-		"Next steps:", "tributary plugin build "+dir, "tributary plugin test "+wasm)
-	if strings.Contains(out, "go mod tidy") || strings.Contains(out, "go get") {
-		t.Errorf("inside the tributary module the plugin needs no module step:\n%s", out)
+		"Next steps, from here:", "  cd "+dir+"\n", "tributary plugin build .", "-> ../../../../build/plugins/roundtrip.wasm",
+		"tributary plugin test ../../../../build/plugins/roundtrip.wasm --input testdata/input.jsonl")
+	if strings.Contains(out, "go mod") || strings.Contains(out, "go get") || strings.Contains(out, "tributary-sdk") {
+		t.Errorf("inside the tributary module the plugin needs no SDK copy and no module step:\n%s", out)
 	}
 	if code, _, errOut := runPlugin(t, "new", "roundtrip", "--dir", tmp); code != 1 || !strings.Contains(errOut, "already exists") {
 		t.Errorf("second plugin new: exit %d, stderr %q; want 1 and 'already exists'", code, errOut)
@@ -91,7 +99,7 @@ func TestPlugin_RoundTrip(t *testing.T) {
 	}
 	wantContains(t, "plugin test output", out,
 		"plugin roundtrip "+version,
-		"#1 (line 1) building/floor1/sensor/001/temp {\"temp\":21.5,\"unit\":\"C\"}: 1 output\n  [0] payload: {\"temp\":70.7,\"unit\":\"C\"}\n",
+		"#1 (line 1) building/floor1/sensor/001/temp {\"temp\":21.5,\"unit\":\"C\"}: 1 output\n  [0] payload: {\"temp\":70.7,\"unit\":\"F\"}\n",
 		"      headers: unit=F\n",
 		"#3 (line 3) building/floor1/sensor/003/humidity {\"rh\":41}: 1 output\n  [0] payload: {\"rh\":41}\n",
 		"#4 (line 4) building/floor1/sensor/004/temp {\"temp\":\"warm\"}: dead letter\n    kind:  rejected\n    error: field temp: want a number, got string\n",
