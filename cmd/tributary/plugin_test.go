@@ -39,6 +39,11 @@ func wantContains(t *testing.T, what, got string, wants ...string) {
 // real wasm, then test against the generated sample input.
 func TestPlugin_RoundTrip(t *testing.T) {
 	cacheHome := t.TempDir()
+	// Keep Go's build cache where it is: XDG_CACHE_HOME would move it too, and the go
+	// commands below would start cold (minutes).
+	if gocache, err := exec.Command("go", "env", "GOCACHE").Output(); err == nil {
+		t.Setenv("GOCACHE", strings.TrimSpace(string(gocache)))
+	}
 	t.Setenv("XDG_CACHE_HOME", cacheHome) // plugin test's compilation cache, $XDG_CACHE_HOME/tributary/wasm-cache
 	linkCompileCache(t, filepath.Join(cacheHome, "tributary", "wasm-cache"))
 	// A folder beginning with "_" inside the module: importable by `go build .`, but ignored by
