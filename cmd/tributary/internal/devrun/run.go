@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -221,6 +222,9 @@ func (s *session) buildPlugins(ctx context.Context) ([]string, error) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(srcs)) {
 		if _, err := wasmbuild.Build(ctx, srcs[name], filepath.Join(cache, name+".wasm"), s.out); err != nil {
+			if _, lookErr := exec.LookPath("go"); lookErr != nil {
+				return nil, fmt.Errorf("%w\ntributary dev builds the example's plugins from Go source: install Go 1.26 or newer (https://go.dev/dl) and put its bin folder on PATH", err)
+			}
 			return nil, err
 		}
 	}
