@@ -65,7 +65,11 @@ func TestPlugin_RoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	wasm := filepath.Join(root, "build", "plugins", "roundtrip.wasm")
-	t.Cleanup(func() { _ = os.Remove(wasm) })
+	t.Cleanup(func() { // the module, then its folders when nothing else is in them
+		for _, p := range []string{wasm, filepath.Dir(wasm), filepath.Dir(filepath.Dir(wasm))} {
+			_ = os.Remove(p)
+		}
+	})
 	wantContains(t, "plugin new output", out, "created plugin roundtrip in "+dir, filepath.Join(dir, "roundtrip_test.go"),
 		"Next steps, from here:", "  cd "+dir+"\n", "tributary plugin build .", "-> ../../../../build/plugins/roundtrip.wasm",
 		"tributary plugin test ../../../../build/plugins/roundtrip.wasm --input testdata/input.jsonl")
