@@ -17,6 +17,7 @@ require (
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/prometheus/client_golang v1.25.0
 	github.com/tetratelabs/wazero v1.12.0
+	github.com/tributary-gw/tributary/sdk v0.1.0
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1
@@ -42,3 +43,7 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 )
+
+// The Go SDK is its own module (sdk/go.mod), developed in this repository: builds here use
+// ./sdk, never a published copy. go.work lists both modules for ./sdk/... patterns.
+replace github.com/tributary-gw/tributary/sdk => ./sdk

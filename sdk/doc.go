@@ -45,7 +45,11 @@
 // instance concurrently, so none of this package's functions are safe for
 // concurrent use; native tests must not call them from parallel tests.
 //
-// # Imports
+// # Imports and module
 //
-// This package imports only the standard library and sdk/abi.
+// This package imports only the standard library and sdk/abi. It belongs to the module
+// github.com/tributary-gw/tributary/sdk (this folder), which requires nothing, versioned
+// v0.<ABI>.<patch> (abi.ModuleVersion: the minor number is the ABI version). Every tributary
+// binary carries this module's source for its own version: `tributary plugin new` writes it
+// into the new plugin's tributary-sdk folder and points the plugin's go.mod at it.
 package sdk

@@ -22,9 +22,11 @@ of simulated sensors publishing to the broker. Nothing is kept after exit. Not f
 Routes (examples/building-sensors/tributary.yaml and tributary-envelope.yaml):
   building/#  ->  mqtt_building_sensors_raw       payload as is, key = MQTT topic
   building/#  ->  mqtt_building_sensors_envelope  {"mqtt_topic","arrived_at_ms","payload","qos"}
-Example plugins with source in examples/building-sensors/plugins/NAME are built with
-GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared when their .wasm is missing or older
-than the source (run it from the repository checkout for that).
+The raw route's chain runs three first-party plugins (topic-fields, units, filter), built with
+GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared into --plugin-cache when their .wasm is
+missing or older than the source; this needs the go command on PATH (Go 1.26 or newer). Inside
+the repository checkout the source is plugins/NAME there. Anywhere else it is the copy this
+binary carries, with the Go SDK's source, written to the plugin cache's src folder first.
 
 It prints the addresses and the commands to join in with your own MQTT client and Kafka
 consumer, then a live view every second: per route, messages in, records out to Kafka,
@@ -47,8 +49,8 @@ Flags:
   --seed N             seed for the simulated readings, to repeat a run (default 0 = random)
   --view-interval D    time between two blocks of the live view (default 1s)
   --quiet              no live view; only the banner and the final summary
-  --plugin-cache DIR   where example plugins are built (default: the user cache folder's
-                       tributary/dev-plugins)
+  --plugin-cache DIR   where the plugins are built (default: the user cache folder's
+                       tributary/dev-plugins, e.g. ~/.cache/tributary/dev-plugins on Linux)
   --log-level LEVEL    gateway and broker log level on stderr: debug, info, warn, error
                        (default warn)
 

@@ -8,11 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/tributary-gw/tributary/cmd/tributary/internal/pluginkit"
+	"github.com/tributary-gw/tributary/cmd/tributary/internal/sdksource"
+	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/wasmhost"
 	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 )
@@ -29,13 +32,19 @@ messages through the real module without a broker or Kafka.
 
 plugin new NAME
   Creates DIR/NAME with main.go (registers the handler), NAME.go (the logic: scales one numeric
-  JSON field, driven by the route's config), NAME_test.go (native tests: go test), README.md
-  and testdata/input.jsonl. NAME is lower-case letters, digits and '-'. Never overwrites: an
-  existing DIR/NAME is an error.
+  JSON field and sets its unit, driven by the route's config), NAME_test.go (native tests: go
+  test), README.md and testdata/input.jsonl, then prints every file written and the next steps,
+  which run as printed. Outside a Go module the plugin is its own module: go.mod requires the
+  Go SDK (github.com/tributary-gw/tributary/sdk, the version matching this binary's ABI) and
+  points to NAME/tributary-sdk, the SDK's source written from this binary, so nothing is
+  downloaded, published or not. NAME is lower-case letters, digits and '-'. Never overwrites:
+  an existing DIR/NAME is an error.
   --dir DIR        folder to create NAME in (default ./plugins, the gateway's plugins.dir)
   --module PATH    make the plugin its own Go module with this path (writes go.mod). Default:
-                   no go.mod inside an existing Go module (the plugin is one of its packages),
-                   else a go.mod with module NAME.
+                   inside an existing Go module the plugin is one of its packages (the SDK's
+                   source is still written, and a printed go mod edit makes the module require
+                   it); inside the Tributary checkout it is a first-party plugin using ./sdk;
+                   elsewhere go.mod says module NAME.
   --lang LANG      go (default) or assemblyscript: package.json (asc pinned, build script),
                    assembly/index.ts (the same sample), README.md, testdata/input.jsonl and
                    the AssemblyScript SDK's source in tributary-sdk/ (from this binary; the
@@ -48,7 +57,9 @@ plugin build DIR
   header tributary.plugin.version) and compile time (see below). A module that fails the
   check is not written.
   -o FILE          output module (default DIR/../NAME.wasm, NAME = DIR's base name: plugins/x
-                   builds plugins/x.wasm, in the gateway's plugins.dir)
+                   builds plugins/x.wasm, in the gateway's plugins.dir; for a plugin inside the
+                   Tributary checkout build/plugins/NAME.wasm under its root, never among the
+                   plugins' sources)
 
 plugin test FILE.wasm
   Loads the module as the gateway does (one instance, init with --config) and runs every input
@@ -175,21 +186,64 @@ func pluginNew(args []string, stdout io.Writer) error {
 	for _, f := range c.Files {
 		fmt.Fprintf(stdout, "  %s\n", filepath.Join(c.Dir, filepath.FromSlash(f)))
 	}
-	wasm := filepath.Join(filepath.Dir(c.Dir), name+".wasm")
-	fmt.Fprintln(stdout, "\nNext steps:")
+	if sdk := c.SDKDir(); sdk != "" {
+		fmt.Fprintf(stdout, "  %s%c   the Go SDK's source, %s %s (ABI %d): %d files\n",
+			sdk, filepath.Separator, sdksource.Module, sdksource.Version, abi.Version, len(c.SDKFiles))
+	}
 	switch {
 	case c.GoMod != "":
-		fmt.Fprintf(stdout, "  (cd %s && go mod tidy)      # go.mod declares %s; this fetches the SDK (%s)\n", c.Dir, c.GoMod, pluginkit.SDKModule)
-	case !c.Ready():
-		fmt.Fprintf(stdout, "  go get %s/sdk           # module %s does not provide the SDK yet\n", pluginkit.SDKModule, c.Enclosing)
+		fmt.Fprintf(stdout, "go.mod: module %s, requires %s %s from ./%s (replace)\n", c.GoMod, sdksource.Module, sdksource.Version, pluginkit.SDKFolder)
+	case c.Enclosing == pluginkit.TributaryModule:
+		fmt.Fprintf(stdout, "a package of %s (this checkout), using its sdk folder\n", c.Enclosing)
+	default:
+		fmt.Fprintf(stdout, "a package of module %s (%s)\n", c.Enclosing, c.EnclosingGoMod)
 	}
-	fmt.Fprintf(stdout, "  (cd %s && go test ./...)   # the logic, natively; edit %s.go\n", c.Dir, name)
-	fmt.Fprintf(stdout, "  tributary plugin build %s   # -> %s\n", c.Dir, wasm)
-	fmt.Fprintf(stdout, "  tributary plugin test %s --input %s --config '{\"field\":\"temp\",\"unit\":\"F\"}'\n",
-		wasm, filepath.Join(c.Dir, "testdata", "input.jsonl"))
-	fmt.Fprintf(stdout, "  then put %s.wasm in the gateway's plugins.dir (./plugins, where build writes it by default)\n  and add it to a route's chain:\n", name)
+	fmt.Fprintln(stdout, "\nNext steps, from here:")
+	steps := c.NextSteps(selfCommand())
+	const aligned = 40 // longer commands get their comment on the line before
+	width := 0
+	for _, st := range steps {
+		if len(st.Command) <= aligned {
+			width = max(width, len(st.Command))
+		}
+	}
+	for _, st := range steps {
+		switch {
+		case st.Comment == "":
+			fmt.Fprintf(stdout, "  %s\n", st.Command)
+		case len(st.Command) > aligned:
+			fmt.Fprintf(stdout, "  # %s:\n  %s\n", st.Comment, st.Command)
+		default:
+			fmt.Fprintf(stdout, "  %-*s   # %s\n", width, st.Command, st.Comment)
+		}
+	}
+	fmt.Fprintf(stdout, "Then keep %s in the gateway's plugins.dir (default ./plugins) and add it to a route's chain:\n", filepath.Base(c.Wasm))
 	fmt.Fprintf(stdout, "    chain: [{plugin: %s, config: {field: temp, unit: F}}]\n", name)
 	return nil
+}
+
+// selfCommand returns how the printed next steps run this program: "tributary" when that name
+// on PATH is this executable, else its absolute path (a binary run as ./tributary, or from a
+// folder not on PATH), or "tributary" when that is unknown.
+func selfCommand() string {
+	self, err := os.Executable()
+	if err != nil {
+		return "tributary"
+	}
+	if self, err = filepath.EvalSymlinks(self); err != nil {
+		return "tributary"
+	}
+	if onPath, err := exec.LookPath("tributary"); err == nil {
+		if p, err := filepath.EvalSymlinks(onPath); err == nil {
+			if a, err := filepath.Abs(p); err == nil && a == self {
+				return "tributary"
+			}
+		}
+	}
+	if strings.Contains(self, string(filepath.Separator)+"go-build") { // go run: gone after exit
+		return "tributary"
+	}
+	return self
 }
 
 // pluginBuild runs `plugin build`: pluginkit.Build, then size, version and compile time.

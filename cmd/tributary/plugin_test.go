@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 	"github.com/tributary-gw/tributary/gateway/pluginstore"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 )
@@ -38,6 +39,11 @@ func wantContains(t *testing.T, what, got string, wants ...string) {
 // real wasm, then test against the generated sample input.
 func TestPlugin_RoundTrip(t *testing.T) {
 	cacheHome := t.TempDir()
+	// Keep Go's build cache where it is: XDG_CACHE_HOME would move it too, and the go
+	// commands below would start cold (minutes).
+	if gocache, err := exec.Command("go", "env", "GOCACHE").Output(); err == nil {
+		t.Setenv("GOCACHE", strings.TrimSpace(string(gocache)))
+	}
 	t.Setenv("XDG_CACHE_HOME", cacheHome) // plugin test's compilation cache, $XDG_CACHE_HOME/tributary/wasm-cache
 	linkCompileCache(t, filepath.Join(cacheHome, "tributary", "wasm-cache"))
 	// A folder beginning with "_" inside the module: importable by `go build .`, but ignored by
@@ -53,11 +59,22 @@ func TestPlugin_RoundTrip(t *testing.T) {
 		t.Fatalf("plugin new: exit %d\n%s%s", code, out, errOut)
 	}
 	dir := filepath.Join(tmp, "roundtrip")
-	wasm := filepath.Join(tmp, "roundtrip.wasm")
+	// Inside the checkout the module goes to build/plugins under its root, not among the sources.
+	root, err := gatewaytest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasm := filepath.Join(root, "build", "plugins", "roundtrip.wasm")
+	t.Cleanup(func() { // the module, then its folders when nothing else is in them
+		for _, p := range []string{wasm, filepath.Dir(wasm), filepath.Dir(filepath.Dir(wasm))} {
+			_ = os.Remove(p)
+		}
+	})
 	wantContains(t, "plugin new output", out, "created plugin roundtrip in "+dir, filepath.Join(dir, "roundtrip_test.go"),
-		"Next steps:", "tributary plugin build "+dir, "tributary plugin test "+wasm)
-	if strings.Contains(out, "go mod tidy") || strings.Contains(out, "go get") {
-		t.Errorf("inside the tributary module the plugin needs no module step:\n%s", out)
+		"Next steps, from here:", "  cd "+dir+"\n", "tributary plugin build .", "-> ../../../../build/plugins/roundtrip.wasm",
+		"tributary plugin test ../../../../build/plugins/roundtrip.wasm --input testdata/input.jsonl")
+	if strings.Contains(out, "go mod") || strings.Contains(out, "go get") || strings.Contains(out, "tributary-sdk") {
+		t.Errorf("inside the tributary module the plugin needs no SDK copy and no module step:\n%s", out)
 	}
 	if code, _, errOut := runPlugin(t, "new", "roundtrip", "--dir", tmp); code != 1 || !strings.Contains(errOut, "already exists") {
 		t.Errorf("second plugin new: exit %d, stderr %q; want 1 and 'already exists'", code, errOut)
@@ -91,7 +108,7 @@ func TestPlugin_RoundTrip(t *testing.T) {
 	}
 	wantContains(t, "plugin test output", out,
 		"plugin roundtrip "+version,
-		"#1 (line 1) building/floor1/sensor/001/temp {\"temp\":21.5,\"unit\":\"C\"}: 1 output\n  [0] payload: {\"temp\":70.7,\"unit\":\"C\"}\n",
+		"#1 (line 1) building/floor1/sensor/001/temp {\"temp\":21.5,\"unit\":\"C\"}: 1 output\n  [0] payload: {\"temp\":70.7,\"unit\":\"F\"}\n",
 		"      headers: unit=F\n",
 		"#3 (line 3) building/floor1/sensor/003/humidity {\"rh\":41}: 1 output\n  [0] payload: {\"rh\":41}\n",
 		"#4 (line 4) building/floor1/sensor/004/temp {\"temp\":\"warm\"}: dead letter\n    kind:  rejected\n    error: field temp: want a number, got string\n",

@@ -8,8 +8,8 @@ var rawConfig string
 //go:embed tributary-envelope.yaml
 var envelopeConfig string
 
-// Dir is this example's folder relative to the repository root. Sample plugin sources live in
-// Dir/plugins/NAME, one Go main package per plugin, built into NAME.wasm.
+// Dir is this example's folder relative to the repository root. Its routes' plugins are
+// first-party ones (plugins/NAME of the repository).
 const Dir = "examples/building-sensors"
 
 // RawConfig returns the contents of tributary.yaml: all of building/# into the Kafka topic

@@ -261,13 +261,33 @@ func TestImportBoundaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	modOut, err := exec.Command(goTool(), "list", "-m").Output()
+	// The workspace (go.work) joins this module and the SDK's (./sdk, whose path lies under
+	// this one's, so one table covers both). A pattern stops at a nested go.mod: list each
+	// module's packages by its own pattern.
+	listCmd := exec.Command(goTool(), "list", "-m", "-f", "{{.Path}} {{.Dir}}")
+	listCmd.Dir = root
+	modOut, err := listCmd.Output()
 	if err != nil {
 		t.Fatalf("go list -m: %v", err)
 	}
-	module := strings.TrimSpace(string(modOut))
+	var module string
+	patterns := []string{"-e", "-json=ImportPath,Name,Imports,Deps"}
+	for _, line := range strings.Split(strings.TrimSpace(string(modOut)), "\n") {
+		path, dir, _ := strings.Cut(line, " ")
+		rel, err := filepath.Rel(root, dir)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			t.Fatalf("workspace module %s in %s lies outside %s", path, dir, root)
+		}
+		if rel == "." {
+			module = path
+		}
+		patterns = append(patterns, "./"+filepath.ToSlash(filepath.Join(rel, "...")))
+	}
+	if module == "" {
+		t.Fatalf("go list -m in %s: no module rooted there:\n%s", root, modOut)
+	}
 
-	cmd := exec.Command(goTool(), "list", "-e", "-json=ImportPath,Name,Imports,Deps", "./...")
+	cmd := exec.Command(goTool(), append([]string{"list"}, patterns...)...)
 	cmd.Dir = root
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -425,5 +445,46 @@ func TestCheckCoverage(t *testing.T) {
 	}
 	if strings.Contains(got, "sdk/abi") || strings.Contains(got, "other.org") || strings.Contains(got, `"gateway"`) {
 		t.Errorf("coverage messages %q name a covered package or another module", got)
+	}
+}
+
+// TestWorkspace checks go.work: it lists this module and the SDK's (sdk/go.mod) and nothing
+// else, and its go and toolchain lines equal go.mod's, because with go.work present the go
+// command takes the toolchain from go.work, not go.mod.
+func TestWorkspace(t *testing.T) {
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) map[string]string {
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := map[string]string{}
+		for _, l := range strings.Split(string(b), "\n") {
+			for _, key := range []string{"go", "toolchain"} {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(l), key+" "); ok {
+					lines[key] = v
+				}
+			}
+		}
+		return lines
+	}
+	mod, work := read("go.mod"), read("go.work")
+	for _, key := range []string{"go", "toolchain"} {
+		if mod[key] != work[key] {
+			t.Errorf("go.work's %s line is %q, go.mod's %q: keep them equal", key, work[key], mod[key])
+		}
+	}
+	cmd := exec.Command(goTool(), "list", "-m", "-f", "{{.Dir}}")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -m: %v", err)
+	}
+	want := root + "\n" + filepath.Join(root, "sdk")
+	if got := strings.TrimSpace(string(out)); got != want {
+		t.Fatalf("workspace modules:\n%s\nwant:\n%s", got, want)
 	}
 }

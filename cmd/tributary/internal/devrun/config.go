@@ -1,7 +1,6 @@
 package devrun
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,30 +81,6 @@ func findRoot(dir string) string {
 		}
 		dir = parent
 	}
-}
-
-// pluginSources lists the example's plugin source folders under root, by plugin name: each
-// folder of Dir/plugins holding a .go file. A missing plugins folder is not an error.
-func pluginSources(root string) (map[string]string, error) {
-	dir := filepath.Join(root, filepath.FromSlash(buildingsensors.Dir), "plugins")
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("example plugins: %w", err)
-	}
-	srcs := map[string]string{}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		goFiles, _ := filepath.Glob(filepath.Join(dir, e.Name(), "*.go"))
-		if len(goFiles) > 0 {
-			srcs[e.Name()] = filepath.Join(dir, e.Name())
-		}
-	}
-	return srcs, nil
 }
 
 // chainPlugins returns the plugin names the example routes' chains use, sorted, without

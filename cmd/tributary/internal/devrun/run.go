@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -51,11 +52,11 @@ type Options struct {
 	// PluginCache is where example plugins are built. Defaults to the user cache folder's
 	// tributary/dev-plugins.
 	PluginCache string
-	// SourceRoot is the repository checkout holding the example plugin sources and the
-	// first-party plugins (plugins/NAME) the example's chains use. Defaults to the checkout
-	// around the working directory, which is also searched for first-party plugins missing
-	// under SourceRoot. Without either, example plugins are not built and a chain that needs a
-	// first-party plugin is an error.
+	// SourceRoot is the repository checkout holding the first-party plugins (plugins/NAME)
+	// the example's chains use. Defaults to the checkout around the working directory, which
+	// is also searched for plugins missing under SourceRoot. Without either, the plugins are
+	// built from the source carried in the binary (package plugins, with the SDK of
+	// sdksource), written to PluginCache/src.
 	SourceRoot string
 	// Load reads a configuration file's bytes; pass config.LoadBytes.
 	Load LoadFunc
@@ -173,11 +174,11 @@ func (s *session) close() {
 	}
 }
 
-// buildPlugins builds the plugins the example needs into the cache and returns the
-// environment that points plugins.dir there (none when there are no plugins): every example
-// plugin whose source it finds under the example's plugins folder, and every first-party
-// plugin an example route's chain names that is not an example plugin, from plugins/NAME of
-// the source root or else of the checkout around the working directory.
+// buildPlugins builds the first-party plugins the example routes' chains name into the cache
+// and returns the environment that points plugins.dir there (none when there are no plugins).
+// Each plugin's source is plugins/NAME of the source root, else of the checkout around the
+// working directory; when neither is a checkout, every one comes from the source carried in
+// the binary (writeCarried), built with the carried SDK.
 func (s *session) buildPlugins(ctx context.Context) ([]string, error) {
 	wdRoot := ""
 	if wd, err := os.Getwd(); err == nil {
@@ -187,27 +188,19 @@ func (s *session) buildPlugins(ctx context.Context) ([]string, error) {
 	if root == "" {
 		root = wdRoot
 	}
-	var srcs map[string]string
-	if root != "" {
-		var err error
-		if srcs, err = pluginSources(root); err != nil {
-			return nil, err
-		}
-	}
-	if srcs == nil {
-		srcs = map[string]string{}
-	}
+	srcs := map[string]string{}
+	var carried []string
 	for _, name := range chainPlugins() {
-		if _, ok := srcs[name]; ok {
-			continue
+		if dir := firstPartySource(name, root, wdRoot); dir != "" {
+			srcs[name] = dir
+		} else {
+			carried = append(carried, name)
 		}
-		dir := firstPartySource(name, root, wdRoot)
-		if dir == "" {
-			return nil, fmt.Errorf("example plugin %q: no source in plugins/%s of a tributary checkout; run tributary dev inside one (or set its source root)", name, name)
-		}
-		srcs[name] = dir
 	}
-	if len(srcs) == 0 {
+	if len(srcs) > 0 && len(carried) > 0 {
+		return nil, fmt.Errorf("example plugin %q: no source in plugins/%s of the tributary checkout %s", carried[0], carried[0], root)
+	}
+	if len(srcs)+len(carried) == 0 {
 		return nil, nil
 	}
 	cache := s.opts.PluginCache
@@ -218,8 +211,20 @@ func (s *session) buildPlugins(ctx context.Context) ([]string, error) {
 		}
 		cache = filepath.Join(uc, "tributary", "dev-plugins")
 	}
+	if len(carried) > 0 {
+		dirs, err := writeCarried(cache, carried, s.out)
+		if err != nil {
+			return nil, err
+		}
+		srcs = dirs
+	} else {
+		forgetCarried(cache)
+	}
 	for _, name := range slices.Sorted(maps.Keys(srcs)) {
 		if _, err := wasmbuild.Build(ctx, srcs[name], filepath.Join(cache, name+".wasm"), s.out); err != nil {
+			if _, lookErr := exec.LookPath("go"); lookErr != nil {
+				return nil, fmt.Errorf("%w\ntributary dev builds the example's plugins from Go source: install Go 1.26 or newer (https://go.dev/dl) and put its bin folder on PATH", err)
+			}
 			return nil, err
 		}
 	}

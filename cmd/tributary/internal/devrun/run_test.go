@@ -1,11 +1,12 @@
 package devrun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tributary-gw/tributary/cmd/tributary/internal/fleet"
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 )
 
 // waitFor polls f every 20ms until it returns nil or timeout passes.
@@ -90,7 +92,10 @@ func readRecords(t *testing.T, ctx context.Context, addr string, n int, topics .
 
 var fleetTopic = regexp.MustCompile(`^building/floor[1-3]/room\d+/sensor/s\d{3}/(temperature|humidity|co2)$`)
 
+// TestRun_EndToEnd runs a session outside the checkout, as an installed binary would: the
+// example's plugins are built from the source carried in the binary.
 func TestRun_EndToEnd(t *testing.T) {
+	t.Chdir(t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
@@ -108,7 +113,6 @@ func TestRun_EndToEnd(t *testing.T) {
 		sum, err := Run(runCtx, Options{
 			Fleet:        fleet.Config{Sensors: 4, Rate: 300, Count: count, Seed: 1},
 			ViewInterval: 50 * time.Millisecond,
-			SourceRoot:   t.TempDir(), // no example plugins; first-party ones from the checkout
 			PluginCache:  testPluginCache(t),
 			Load:         loadSharingCompiles,
 			Logger:       newTestLogger(&logs),
@@ -242,42 +246,66 @@ func TestRun_Errors(t *testing.T) {
 	}
 }
 
-func TestRun_BuildsExamplePlugins(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	root := t.TempDir()
-	src := filepath.Join(root, "examples", "building-sensors", "plugins", "noop")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, content := range map[string]string{
-		"go.mod":  "module example.com/noop\n\ngo 1.24\n",
-		"main.go": "package main\n\nfunc main() {}\n",
-	} {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cache := filepath.Join(t.TempDir(), "cache")
-	var out gatewaytest.SyncBuffer
-	var environ []string
-	load := func(b []byte, env []string) (*config.Config, error) {
-		environ = env
-		return loadSharingCompiles(b, env)
-	}
-	_, err := Run(ctx, Options{Duration: time.Millisecond, Quiet: true, SourceRoot: root, PluginCache: cache,
-		Load: load, Logger: newTestLogger(&gatewaytest.SyncBuffer{}), Stdout: &out})
+// Outside a checkout, the plugins come from the source the binary carries: written once per
+// source, as one module that needs no network, and never built from a folder with no go.
+func TestWriteCarried(t *testing.T) {
+	cache := t.TempDir()
+	var out bytes.Buffer
+	names := chainPlugins()
+	dirs, err := writeCarried(cache, names, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "building plugin noop from "+src) {
-		t.Errorf("no progress line for the plugin build:\n%s", out.String())
+	if !strings.Contains(out.String(), "not in a tributary checkout") || !strings.Contains(out.String(), filepath.Join(cache, "src")) {
+		t.Errorf("no line saying where the source goes:\n%s", out.String())
 	}
-	if _, err := os.Stat(filepath.Join(cache, "noop.wasm")); err != nil {
-		t.Fatalf("plugin not built into the cache: %v", err)
+	for _, name := range names {
+		if dirs[name] != filepath.Join(cache, "src", "plugins", name) {
+			t.Errorf("plugin %s: source folder %q", name, dirs[name])
+		}
+		if _, err := os.Stat(filepath.Join(dirs[name], "main.go")); err != nil {
+			t.Error(err)
+		}
 	}
-	if len(environ) != 1 || environ[0] != "TRIBUTARY_PLUGINS__DIR="+cache {
-		t.Errorf("config loaded with environ %q, want plugins.dir pointing at the cache", environ)
+	// The module resolves with the network off: the SDK comes from ./sdk.
+	cmd := exec.Command("go", "list", "-deps", "./...")
+	cmd.Dir = filepath.Join(cache, "src")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOPROXY=off", "GOFLAGS=-mod=mod", "GOWORK=off")
+	if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), "github.com/tributary-gw/tributary/sdk/jsonfield") {
+		t.Fatalf("go list in the written module: %v\n%s", err, b)
+	}
+
+	// Unchanged source: nothing is written again, a module built since stays.
+	wasm := filepath.Join(cache, names[0]+".wasm")
+	if err := os.WriteFile(wasm, []byte("built"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if _, err := writeCarried(cache, names, &out); err != nil || out.Len() != 0 {
+		t.Fatalf("second writeCarried: %v, printed %q; want nothing done", err, out.String())
+	}
+	if _, err := os.Stat(wasm); err != nil {
+		t.Fatal("second writeCarried removed a module built from the same source")
+	}
+	// A checkout's build forgets the stamp: the carried source is written again, its modules rebuilt.
+	forgetCarried(cache)
+	if _, err := writeCarried(cache, names, &out); err != nil || out.Len() == 0 {
+		t.Fatalf("writeCarried after forgetCarried: %v, printed %q", err, out.String())
+	}
+	if _, err := os.Stat(wasm); err == nil {
+		t.Fatal("a module built from other source was kept")
+	}
+	if _, err := writeCarried(cache, []string{"nope"}, &out); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("writeCarried of a plugin not carried: %v", err)
+	}
+
+	// Without go on PATH, Run says so.
+	t.Chdir(t.TempDir())
+	t.Setenv("PATH", "")
+	_, err = Run(context.Background(), Options{PluginCache: t.TempDir(), Load: config.LoadBytes, Quiet: true,
+		Stdout: &out, Logger: newTestLogger(&gatewaytest.SyncBuffer{})})
+	if err == nil || !strings.Contains(err.Error(), "go command") || !strings.Contains(err.Error(), "PATH") {
+		t.Fatalf("Run without go on PATH: %v, want an error naming the go command and PATH", err)
 	}
 }
 

@@ -12,24 +12,6 @@ import (
 	"github.com/tributary-gw/tributary/wasmhost"
 )
 
-// DefaultOutput returns where `plugin build DIR` writes the module: NAME.wasm beside the
-// source folder (DIR/../NAME.wasm, NAME = DIR's base name), relative when DIR is. For a plugin
-// made by New under ./plugins that is ./plugins/NAME.wasm, the gateway's default plugins.dir.
-func DefaultOutput(srcDir string) (string, error) {
-	clean := filepath.Clean(srcDir)
-	if base := filepath.Base(clean); base != "." && base != ".." && base != string(filepath.Separator) {
-		return filepath.Join(filepath.Dir(clean), base+".wasm"), nil
-	}
-	abs, err := filepath.Abs(clean) // "." or "..": name the module after the real folder
-	if err != nil {
-		return "", fmt.Errorf("plugin source %s: %w", srcDir, err)
-	}
-	if filepath.Dir(abs) == abs {
-		return "", fmt.Errorf("plugin source %s: the root folder has no name; use -o", srcDir)
-	}
-	return filepath.Join(filepath.Dir(abs), filepath.Base(abs)+".wasm"), nil
-}
-
 // Built describes a module Build wrote.
 type Built struct {
 	// Out is the module's path.

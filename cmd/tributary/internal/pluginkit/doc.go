@@ -3,8 +3,9 @@
 //
 //   - New creates a plugin's source folder from an embedded template (registration in
 //     main.go, a config-driven JSON field edit in NAME.go with sdk/jsonfield, native tests,
-//     README, sample input) that builds and passes its tests as created inside the Tributary
-//     module;
+//     README, sample input) that builds and passes its tests as created in any folder: outside
+//     the Tributary module it writes the SDK's source the binary carries (sdksource) beside
+//     it and a go.mod pointing there, and NextSteps returns the commands that follow;
 //   - Build compiles a plugin folder to wasm (through wasmbuild.GoBuild) and checks the module
 //     with wasmhost before putting it in place;
 //   - ReadInputs parses a JSON-lines file of MQTT messages, and Test runs them through a

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tributary-gw/tributary/cmd/tributary/internal/sdksource"
 )
 
 func writeTemp(t *testing.T, name, content string) string {
@@ -47,17 +49,30 @@ func TestNew(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(inModule, "go.mod"), []byte("// comment\nmodule example.com/mine\n\ngo 1.24\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	checkout := t.TempDir()
+	if err := os.WriteFile(filepath.Join(checkout, "go.mod"), []byte("module "+TributaryModule+"\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "plugins")
 	tests := []struct {
 		name          string
 		parent        string
 		module        string
 		wantGoMod     string // module line written; "" for no go.mod
 		wantEnclosing string
+		wantSDK       bool   // the SDK's source written into demo/tributary-sdk
+		wantReady     bool   // builds as created
+		wantWasm      string // Created.Wasm
+		wantStep      string // in NextSteps
 	}{
-		{name: "outside a module", parent: filepath.Join(t.TempDir(), "plugins"), wantGoMod: "demo"},
-		{name: "outside a module with --module", parent: t.TempDir(), module: "example.com/demo", wantGoMod: "example.com/demo"},
-		{name: "inside a module", parent: filepath.Join(inModule, "plugins"), wantEnclosing: "example.com/mine"},
-		{name: "inside a module with --module", parent: filepath.Join(inModule, "nested"), module: "example.com/own", wantGoMod: "example.com/own"},
+		{name: "outside a module", parent: outside, wantGoMod: "demo", wantSDK: true, wantReady: true,
+			wantWasm: filepath.Join(outside, "demo.wasm"), wantStep: "tributary plugin build ."},
+		{name: "outside a module with --module", parent: t.TempDir(), module: "example.com/demo", wantGoMod: "example.com/demo", wantSDK: true, wantReady: true},
+		{name: "inside a module", parent: filepath.Join(inModule, "plugins"), wantEnclosing: "example.com/mine", wantSDK: true,
+			wantStep: "go mod edit -require=github.com/tributary-gw/tributary/sdk@" + sdksource.Version + " -replace=github.com/tributary-gw/tributary/sdk=./plugins/demo/tributary-sdk ../../go.mod"},
+		{name: "inside a module with --module", parent: filepath.Join(inModule, "nested"), module: "example.com/own", wantGoMod: "example.com/own", wantSDK: true, wantReady: true},
+		{name: "inside the tributary checkout", parent: filepath.Join(checkout, "plugins"), wantEnclosing: TributaryModule, wantReady: true,
+			wantWasm: filepath.Join(checkout, "build", "plugins", "demo.wasm"), wantStep: "tributary plugin test ../../build/plugins/demo.wasm"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,8 +87,22 @@ func TestNew(t *testing.T) {
 			if !slices.Equal(c.Files, want) || c.Dir != filepath.Join(tc.parent, "demo") {
 				t.Fatalf("created %s with %v, want %v", c.Dir, c.Files, want)
 			}
-			if c.GoMod != tc.wantGoMod || c.Enclosing != tc.wantEnclosing || c.Ready() {
-				t.Fatalf("GoMod %q, Enclosing %q, Ready %v; want %q, %q, false", c.GoMod, c.Enclosing, c.Ready(), tc.wantGoMod, tc.wantEnclosing)
+			if c.GoMod != tc.wantGoMod || c.Enclosing != tc.wantEnclosing || c.Ready() != tc.wantReady {
+				t.Fatalf("GoMod %q, Enclosing %q, Ready %v; want %q, %q, %v", c.GoMod, c.Enclosing, c.Ready(), tc.wantGoMod, tc.wantEnclosing, tc.wantReady)
+			}
+			if tc.wantWasm != "" && c.Wasm != tc.wantWasm {
+				t.Errorf("Wasm = %s, want %s", c.Wasm, tc.wantWasm)
+			}
+			sdkFiles, _ := sdksource.Names()
+			if tc.wantSDK {
+				if !slices.Equal(c.SDKFiles, sdkFiles) || c.SDKDir() != filepath.Join(c.Dir, SDKFolder) {
+					t.Errorf("SDK files %v in %q, want the %d carried ones", c.SDKFiles, c.SDKDir(), len(sdkFiles))
+				}
+				if _, err := os.Stat(filepath.Join(c.Dir, SDKFolder, "go.mod")); err != nil {
+					t.Error(err)
+				}
+			} else if c.SDKDir() != "" || len(c.SDKFiles) != 0 {
+				t.Errorf("SDK written into %s inside the tributary module", c.SDKDir())
 			}
 			for _, f := range want {
 				b, err := os.ReadFile(filepath.Join(c.Dir, f))
@@ -91,9 +120,21 @@ func TestNew(t *testing.T) {
 			}
 			if tc.wantGoMod != "" {
 				b, _ := os.ReadFile(filepath.Join(c.Dir, "go.mod"))
-				if !strings.HasPrefix(string(b), "module "+tc.wantGoMod+"\n\ngo ") {
-					t.Errorf("go.mod = %q", b)
+				goLine, _ := sdksource.GoVersion()
+				for _, line := range []string{"module " + tc.wantGoMod + "\n\ngo " + goLine + "\n",
+					"\nrequire github.com/tributary-gw/tributary/sdk " + sdksource.Version + "\n",
+					"\nreplace github.com/tributary-gw/tributary/sdk => ./tributary-sdk\n"} {
+					if !strings.Contains(string(b), line) {
+						t.Errorf("go.mod lacks %q:\n%s", line, b)
+					}
 				}
+			}
+			var steps []string
+			for _, st := range c.NextSteps("tributary") {
+				steps = append(steps, st.Command)
+			}
+			if steps[0] != "cd "+c.Dir || tc.wantStep != "" && !strings.Contains(strings.Join(steps, "\n"), tc.wantStep) {
+				t.Errorf("next steps\n%s\nwant cd %s first and a step with %q", strings.Join(steps, "\n"), c.Dir, tc.wantStep)
 			}
 			main, _ := os.ReadFile(filepath.Join(c.Dir, "main.go"))
 			if !strings.Contains(string(main), "// Command demo is a Tributary plugin") {
@@ -108,6 +149,32 @@ func TestNew(t *testing.T) {
 				t.Error("second New changed main.go")
 			}
 		})
+	}
+}
+
+func TestDefaultOutput(t *testing.T) {
+	checkout := t.TempDir()
+	if err := os.WriteFile(filepath.Join(checkout, "go.mod"), []byte("module "+TributaryModule+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir()
+	tests := []struct{ src, want string }{
+		{filepath.Join(other, "plugins", "x"), filepath.Join(other, "plugins", "x.wasm")},
+		{filepath.Join(checkout, "plugins", "x"), filepath.Join(checkout, "build", "plugins", "x.wasm")},
+		{filepath.Join(checkout, "examples", "y"), filepath.Join(checkout, "build", "plugins", "y.wasm")},
+	}
+	for _, tc := range tests {
+		if got, err := DefaultOutput(tc.src); err != nil || got != tc.want {
+			t.Errorf("DefaultOutput(%s) = %s, %v; want %s", tc.src, got, err, tc.want)
+		}
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{"plugins/x": "plugins/x", "a b": "'a b'", "it's": `'it'\''s'`, "": "''"} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
 	}
 }
 

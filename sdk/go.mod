@@ -1,0 +1,3 @@
+module github.com/tributary-gw/tributary/sdk
+
+go 1.26
