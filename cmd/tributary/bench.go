@@ -231,9 +231,11 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		defer pprof.StopCPUProfile()
 	}
+	release := quitOnSecondInterrupt("bench", stopGrace, stderr)
+	defer release()
 	res, err := loadbench.Run(ctx, o)
 	if err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
