@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -33,7 +34,13 @@ func StartBroker(port int, fallback bool, log *slog.Logger) (b *Broker, fellBack
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	srv := mqtt.New(&mqtt.Options{Logger: log, InlineClient: false})
+	// Without the send quota (see noSendQuota) a subscriber's unacknowledged messages are
+	// bounded by these two: raised from 8192 so that bursts of a few tens of thousands are
+	// queued rather than dropped.
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumInflight = math.MaxUint16
+	caps.MaximumClientWritesPending = math.MaxUint16
+	srv := mqtt.New(&mqtt.Options{Logger: log, InlineClient: false, Capabilities: caps})
 	if err := srv.AddHook(new(allowAll), nil); err != nil {
 		_ = ln.Close()
 		return nil, false, fmt.Errorf("mqtt broker: allow-all auth hook: %w", err)
