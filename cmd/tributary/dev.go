@@ -31,10 +31,11 @@ Routes (examples/building-sensors/tributary.yaml and tributary-envelope.yaml):
   building/#  ->  mqtt_building_sensors_raw       payload as is, key = MQTT topic
   building/#  ->  mqtt_building_sensors_envelope  {"mqtt_topic","arrived_at_ms","payload","qos"}
 
-Plugins: the routes' plugins are built from Go source with GOOS=wasip1 GOARCH=wasm
-go build -buildmode=c-shared (so the go command is needed) into --plugin-cache, when their
-.wasm is missing or older than the source, and compiled to machine code once (kept in
---plugin-cache/compiled). The first run therefore takes a minute or two and says what it is
+Plugins: the routes' plugins (topic-fields, units, filter) are built from their Go sources
+(plugins/NAME of the repository checkout around the working directory) with GOOS=wasip1
+GOARCH=wasm go build -buildmode=c-shared, so the go command is needed, into --plugin-cache
+when their .wasm is missing or older than the source, and compiled to machine code once
+(kept in --plugin-cache/compiled). The first run therefore takes a minute or two and says what it is
 building; later runs start in seconds. Each session runs on a copy of the built plugins, so
 plugins uploaded through the admin API are gone when it ends.
 

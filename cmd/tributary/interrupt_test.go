@@ -121,7 +121,7 @@ func TestDev_AdminAPIAndInterrupt(t *testing.T) {
 	token, base := m[1], m[2]
 	gatewaytest.WaitFor(t, 30*time.Second, func() error {
 		code, body := adminCall(t, "GET", base+"/api/v1/status", token, nil)
-		if code != http.StatusOK || !strings.Contains(body, "building_sensors") {
+		if code != http.StatusOK || !strings.Contains(body, `"building-sensors-raw"`) {
 			return fmt.Errorf("GET /api/v1/status: %d %s", code, body)
 		}
 		return nil
