@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -28,8 +27,7 @@ func TestDevCommand(t *testing.T) {
 	defer stop()
 
 	const count = 20
-	pluginCache := t.TempDir()
-	linkCompileCache(t, filepath.Join(pluginCache, "compiled")) // where dev keeps machine code
+	pluginCache := devPluginCache(t)
 	var stdout, stderr gatewaytest.SyncBuffer
 	done := make(chan error, 1)
 	go func() {

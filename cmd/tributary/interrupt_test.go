@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -79,6 +80,30 @@ func (c *child) interrupt(t *testing.T, n int, bound time.Duration) int {
 	}
 }
 
+// devPlugins is the --plugin-cache the dev tests share, so the example plugins are built
+// once per test binary: see devPluginCache.
+var devPlugins struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// devPluginCache returns the plugin cache folder the dev tests share (built plugins and a
+// link to the shared compile cache), removed by TestMain.
+func devPluginCache(t *testing.T) string {
+	t.Helper()
+	devPlugins.once.Do(func() {
+		devPlugins.dir, devPlugins.err = os.MkdirTemp("", "tributary-dev-test-plugins-")
+		if devPlugins.err == nil {
+			linkCompileCache(t, filepath.Join(devPlugins.dir, "compiled")) // where dev keeps machine code
+		}
+	})
+	if devPlugins.err != nil {
+		t.Fatal(devPlugins.err)
+	}
+	return devPlugins.dir
+}
+
 // stopBound is how long the tests give dev and bench to exit after SIGINT: stopGrace plus
 // room for a loaded machine; a hang shows as a failure rather than a stuck test.
 const stopBound = stopGrace + 20*time.Second
@@ -113,8 +138,7 @@ func TestDev_AdminAPIAndInterrupt(t *testing.T) {
 		t.Skip("builds the binary and the example plugins")
 	}
 	bin := gatewaytest.BuildBinary(t, "./cmd/tributary")
-	cache := t.TempDir()
-	linkCompileCache(t, filepath.Join(cache, "compiled"))
+	cache := devPluginCache(t)
 	c := startChild(t, childEnv(), bin, "dev", "--quiet", "--mqtt-port", "0", "--kafka-port", "0", "--admin-port", "0",
 		"--sensors", "50", "--rate", "2000", "--plugin-cache", cache)
 	m := c.waitOutput(t, devCurlStatus, 4*time.Minute) // a cold first run builds the plugins
