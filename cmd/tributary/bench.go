@@ -27,10 +27,12 @@ By default everything runs here: an embedded MQTT broker (mochi), an in-memory K
 payload as is. Before the gateway starts, the benchmark creates its persistent session
 (--client-id, clean start, 1h expiry, subscribed to PREFIX/#) so nothing is missed.
 
-The embedded broker suits rate mode at modest rates. It holds back QoS 1/2 messages beyond a
-subscriber's receive maximum (the gateway's mqtt.receive_maximum, 1000) and drops them when
-its write queue is full, so flat and backlog runs on it report losses that are the broker's:
-use --mosquitto (or --mqtt) for load figures.
+The embedded broker (mochi) does not enforce a subscriber's receive maximum: mochi v2.7.9
+deadlocks when it holds messages back for one, so the gateway's TCP window does the flow
+control instead. It drops QoS 1/2 messages for a subscriber that has 65535 unacknowledged or
+65535 waiting to be written, which a long flat or backlog run can reach: use --mosquitto
+(or --mqtt) for load figures. Ctrl-C stops a run within a few seconds (a second Ctrl-C quits
+at once).
 
 Modes:
   --mode flat      publish --count messages as fast as the broker takes them (default)
@@ -231,9 +233,11 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		defer pprof.StopCPUProfile()
 	}
+	release := quitOnSecondInterrupt("bench", stopGrace, stderr)
+	defer release()
 	res, err := loadbench.Run(ctx, o)
 	if err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

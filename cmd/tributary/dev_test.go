@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -28,8 +27,7 @@ func TestDevCommand(t *testing.T) {
 	defer stop()
 
 	const count = 20
-	pluginCache := t.TempDir()
-	linkCompileCache(t, filepath.Join(pluginCache, "compiled")) // where dev keeps machine code
+	pluginCache := devPluginCache(t)
 	var stdout, stderr gatewaytest.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
@@ -119,6 +117,8 @@ func TestDevCommand_Flags(t *testing.T) {
 		{name: "zero view interval", args: []string{"--view-interval", "0s"}, wantErr: "--view-interval 0s", wantUsage: true},
 		{name: "admin port", args: []string{"--admin-port", "-2"}, wantErr: "--admin-port -2", wantUsage: true},
 		{name: "log level", args: []string{"--log-level", "loud"}, wantErr: `--log-level "loud"`, wantUsage: true},
+		{name: "short admin token", args: []string{"--admin-token", "short"}, wantErr: "--admin-token: want at least 16", wantUsage: true},
+		{name: "admin token with a space", args: []string{"--admin-token", "0123456789 abcdef"}, wantErr: "--admin-token", wantUsage: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

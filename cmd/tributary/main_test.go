@@ -15,10 +15,13 @@ import (
 )
 
 // TestMain deletes the tributary binary that the process-level tests build with
-// gatewaytest.BuildBinary once every test has run.
+// gatewaytest.BuildBinary, and the dev tests' plugin cache, once every test has run.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	gatewaytest.RemoveBuilds()
+	if devPlugins.dir != "" {
+		_ = os.RemoveAll(devPlugins.dir)
+	}
 	os.Exit(code)
 }
 

@@ -38,6 +38,10 @@ type Options struct {
 	// MQTT, Kafka and Admin are the ports of the embedded broker, the in-memory Kafka and the
 	// gateway's admin endpoint. Admin.Number < 0 disables the admin endpoint.
 	MQTT, Kafka, Admin Port
+	// AdminToken is the operator's bearer token for the admin API (/api/v1), printed in the
+	// banner with curl lines using it. Empty generates a random one for the session. It must
+	// be at least 16 bytes without whitespace, as the gateway requires.
+	AdminToken string
 	// Fleet is the simulated fleet. Zero Sensors or Rate take fleet.DefaultConfig's values.
 	Fleet fleet.Config
 	// Duration ends the session after this long, as a cancelled context would; 0 runs until
@@ -89,6 +93,10 @@ type session struct {
 	fleet   *fleet.Fleet
 	tap     *devview.Tap
 	started time.Time
+	// pluginDir is this session's copy of the built plugins, the gateway's plugins.dir: admin
+	// API uploads land there and vanish with the session instead of replacing the builds
+	// in the cache. Empty when there are no plugins.
+	pluginDir string
 }
 
 // Run runs a dev session until ctx is done (Ctrl-C) or Options.Duration has passed, then stops
@@ -105,8 +113,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	defer s.kafka.Close()
-	defer s.broker.Close()
+	defer s.close()
 	defer s.tap.Close()
 	return s.run(ctx)
 }
@@ -126,6 +133,11 @@ func start(ctx context.Context, opts Options) (*session, error) {
 	}
 	if opts.SamplesPerSecond == 0 {
 		opts.SamplesPerSecond = 2
+	}
+	if opts.AdminToken == "" {
+		opts.AdminToken = newToken()
+	} else if err := checkToken(opts.AdminToken); err != nil {
+		return nil, err
 	}
 	def := fleet.DefaultConfig()
 	if opts.Fleet.Sensors == 0 {
@@ -151,10 +163,16 @@ func start(ctx context.Context, opts Options) (*session, error) {
 	if err := s.startStack(); err != nil {
 		return nil, err
 	}
+	gwStart := time.Now()
+	if n := len(chainPlugins()); n > 0 && s.cfg.Plugins.CacheDir != "" {
+		// Compiling is what makes a first run slow; say so instead of going silent.
+		fmt.Fprintf(s.out, "starting the gateway: compiling %d plugins to machine code (kept in %s for later runs) ...\n", n, s.cfg.Plugins.CacheDir)
+	}
 	if s.gw, err = gateway.New(s.cfg, gateway.WithLogger(s.log)); err != nil {
 		s.close()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	fmt.Fprintf(s.out, "gateway ready in %s\n\n", time.Since(gwStart).Round(100*time.Millisecond))
 	topics := routeTopics(s.cfg)
 	if s.tap, err = devview.NewTap([]string{s.kafka.Addr()}, topics, opts.SamplesPerSecond); err != nil {
 		s.close()
@@ -164,13 +182,18 @@ func start(ctx context.Context, opts Options) (*session, error) {
 	return s, nil
 }
 
-// close releases what startStack started, for failures before Run's defers are in place.
+// close releases what startStack started: the broker, Kafka and the session's plugin folder.
 func (s *session) close() {
 	if s.broker != nil {
-		_ = s.broker.Close()
+		if err := s.broker.Close(); err != nil {
+			s.log.Warn("stopping the broker", "error", err)
+		}
 	}
 	if s.kafka != nil {
 		s.kafka.Close()
+	}
+	if s.pluginDir != "" {
+		_ = os.RemoveAll(s.pluginDir)
 	}
 }
 
@@ -267,16 +290,26 @@ func (s *session) startStack() error {
 	c.MQTT.CleanStart = true // the broker is new every time; nothing to resume
 	c.Kafka.Brokers = []string{s.kafka.Addr()}
 	c.Admin.Listen = admin
+	c.Admin.Token = config.Secret(s.opts.AdminToken)
+	c.Admin.TokenFile = ""
 	if s.opts.PluginCache != "" {
-		c.Plugins.Dir = s.opts.PluginCache
+		if s.pluginDir, err = sessionPlugins(s.opts.PluginCache); err != nil {
+			s.close()
+			return err
+		}
+		c.Plugins.Dir = s.pluginDir
 		if c.Plugins.CacheDir == "" {
 			// Keep wazero's machine code beside the modules: the next session (and every
 			// session after a rebuild of one plugin) skips compiling the others again.
 			c.Plugins.CacheDir = filepath.Join(s.opts.PluginCache, "compiled")
 		}
 	}
-	if c.Flow.DrainTimeout <= 0 || c.Flow.DrainTimeout > 10*time.Second {
-		c.Flow.DrainTimeout = 10 * time.Second // Ctrl-C should feel prompt
+	if c.Plugins.Compile.Timeout < compileTimeout {
+		// A first run compiles every plugin, on a laptop that may be busy building them.
+		c.Plugins.Compile.Timeout = compileTimeout
+	}
+	if c.Flow.DrainTimeout <= 0 || c.Flow.DrainTimeout > drainTimeout {
+		c.Flow.DrainTimeout = drainTimeout // Ctrl-C should feel prompt
 	}
 	return nil
 }
@@ -290,7 +323,7 @@ func (s *session) banner() {
 	fmt.Fprintf(&b, "  MQTT broker  mqtt://%s   (MQTT v5 and 3.1.1, no authentication)\n", s.broker.Addr())
 	fmt.Fprintf(&b, "  Kafka        %s   (in-memory, %d partitions per topic)\n", s.kafka.Addr(), devstack.DefaultPartitions)
 	if s.cfg.Admin.Listen != "" {
-		fmt.Fprintf(&b, "  Admin        http://%s/metrics   (also /healthz, /readyz, /api/v1/)\n", s.cfg.Admin.Listen)
+		fmt.Fprintf(&b, "  Admin        http://%s/api/v1/status   (token below; also /metrics, /healthz, /readyz)\n", s.cfg.Admin.Listen)
 	}
 	fmt.Fprintf(&b, "\nRoutes (examples/building-sensors)\n")
 	for _, r := range s.cfg.Routes {
@@ -322,6 +355,9 @@ func (s *session) banner() {
 		if !strings.Contains(r.To.Topic, "{{") {
 			fmt.Fprintf(&b, "  kcat -b %s -t %s -C -f '%%k %%h %%s\\n'\n", s.kafka.Addr(), r.To.Topic)
 		}
+	}
+	if s.cfg.Admin.Listen != "" {
+		s.adminLines(&b)
 	}
 	b.WriteString("\n")
 	_, _ = io.WriteString(s.out, b.String())

@@ -6,12 +6,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 )
 
 // takenPort returns a port some listener holds for the rest of the test.
@@ -215,5 +217,114 @@ func TestKafka_ProduceConsume(t *testing.T) {
 	}
 	if seen["seeded"] != "seeded" || seen["auto"] != "auto" {
 		t.Fatalf("read back %v", seen)
+	}
+}
+
+// dialPaho connects a plain paho client to b that announces receive maximum rm, with
+// onPublish as its handler; manual acknowledges nothing until the test does.
+func dialPaho(t *testing.T, ctx context.Context, b *Broker, id string, rm uint16, manual bool, onPublish func(paho.PublishReceived) (bool, error)) *paho.Client {
+	t.Helper()
+	conn, err := net.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := paho.NewClient(paho.ClientConfig{
+		Conn:                       conn,
+		OnPublishReceived:          []func(paho.PublishReceived) (bool, error){onPublish},
+		EnableManualAcknowledgment: manual,
+	})
+	cp := &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}
+	if rm > 0 {
+		cp.Properties = &paho.ConnectProperties{ReceiveMaximum: &rm}
+	}
+	if _, err := c.Connect(ctx, cp); err != nil {
+		t.Fatalf("connect %s: %v", id, err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}); conn.Close() })
+	return c
+}
+
+func subscribe(t *testing.T, ctx context.Context, c *paho.Client, filter string) {
+	t.Helper()
+	if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}}); err != nil {
+		t.Fatalf("subscribe %s: %v", filter, err)
+	}
+}
+
+// TestBroker_DoesNotHoldBackBeyondReceiveMaximum checks the broker writes QoS 1 messages to a
+// subscriber past its receive maximum instead of holding them back: holding back is the path
+// on which mochi deadlocks (see noSendQuota).
+func TestBroker_DoesNotHoldBackBeyondReceiveMaximum(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, _, err := StartBroker(0, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const n = 10
+	got := make(chan struct{}, n)
+	sub := dialPaho(t, ctx, b, "sub", 2, true, func(paho.PublishReceived) (bool, error) {
+		got <- struct{}{} // never acknowledged
+		return true, nil
+	})
+	subscribe(t, ctx, sub, "t/#")
+	pub := dialPaho(t, ctx, b, "pub", 0, false, func(paho.PublishReceived) (bool, error) { return true, nil })
+	for i := range n {
+		if _, err := pub.Publish(ctx, &paho.Publish{Topic: "t/" + strconv.Itoa(i), QoS: 1, Payload: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		select {
+		case <-got:
+		case <-ctx.Done():
+			t.Fatalf("the subscriber got %d of %d unacknowledged messages with receive maximum 2: the broker held the rest back", i, n)
+		}
+	}
+}
+
+// TestBroker_ConcurrentPublishersToAckingSubscriber is the scenario in which mochi v2.7.9
+// deadlocked (tributary bench, and dev at high rates): many publishers deliver to one
+// subscriber with a small receive maximum while it acknowledges. Every message must arrive;
+// before the fix the broker stopped after about the first receive-maximum's worth.
+func TestBroker_ConcurrentPublishersToAckingSubscriber(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, _, err := StartBroker(0, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const publishers, each = 8, 1500
+	var received atomic.Int64
+	all := make(chan struct{})
+	sub := dialPaho(t, ctx, b, "sub", 20, false, func(paho.PublishReceived) (bool, error) {
+		if received.Add(1) == publishers*each {
+			close(all)
+		}
+		return true, nil
+	})
+	subscribe(t, ctx, sub, "load/#")
+	var g errgroup.Group
+	for p := range publishers {
+		pub := dialPaho(t, ctx, b, "pub"+strconv.Itoa(p), 0, false, func(paho.PublishReceived) (bool, error) { return true, nil })
+		g.Go(func() error {
+			for i := range each {
+				pb := &paho.Publish{Topic: "load/" + strconv.Itoa(p), QoS: 1, Payload: []byte(strconv.Itoa(i))}
+				if _, err := pub.PublishWithOptions(ctx, pb, paho.PublishOptions{Method: paho.PublishMethod_AsyncSend}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatalf("publishing: %v (received %d of %d)", err, received.Load(), publishers*each)
+	}
+	select {
+	case <-all:
+	case <-ctx.Done():
+		t.Fatalf("received %d of %d messages before the test's time limit: the broker is stuck", received.Load(), publishers*each)
 	}
 }

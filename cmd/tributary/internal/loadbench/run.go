@@ -185,7 +185,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Latency = Latency{P50: ms(percentile(l, .50)), P90: ms(percentile(l, .90)), P99: ms(percentile(l, .99)),
 		P999: ms(percentile(l, .999)), Max: ms(percentile(l, 1))}
 	if t.lost > 0 && o.MQTT == "" && !o.Mosquitto {
-		res.Notes = append(res.Notes, "the embedded mochi broker holds back QoS 1/2 messages beyond a subscriber's receive maximum and drops them when its write queue is full: use --mosquitto for load figures")
+		res.Notes = append(res.Notes, "the embedded mochi broker drops QoS 1/2 messages for a subscriber with 65535 unacknowledged or waiting to be written: use --mosquitto for load figures")
 	}
 	if o.Mode == ModeBacklog {
 		res.Notes = append(res.Notes, "backlog latency includes the time queued in the broker before the gateway started")
