@@ -1,0 +1,134 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// SyntaxError is a YAML document that does not parse. Line is the line the parser stopped
+// at, counted from 1, which is the line to fix in the usual mistakes (a key indented one
+// space too few or too many, a tab).
+//
+// It corrects what go.yaml.in/yaml/v3 (and so koanf's YAML parser) reports: for a parser
+// error that library names the line where the enclosing block started (its "context
+// mark") rather than the line of the problem, and counts that line from 0, so a mis-indented
+// key at line 7 of a route is reported at "line 1". The scanner's errors are right. The
+// library keeps the problem's position unexported, so Line is found by parsing growing
+// prefixes of the document: it is the first line whose inclusion makes the parser fail with
+// the same message, which is where the parser met the problem.
+type SyntaxError struct {
+	// File is the file's absolute path, or "" for YAML that came from memory.
+	File string
+	// Line is counted from 1; 0 when unknown.
+	Line int
+	// Text is the line's text, for showing it.
+	Text string
+	// Msg is the parser's description, such as "did not find expected key".
+	Msg string
+}
+
+// Error implements error: "FILE:LINE: MSG" followed by the line's text.
+func (e *SyntaxError) Error() string {
+	var b strings.Builder
+	switch {
+	case e.File != "" && e.Line > 0:
+		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	case e.File != "":
+		fmt.Fprintf(&b, "%s: ", e.File)
+	case e.Line > 0:
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	b.WriteString("invalid YAML: ")
+	b.WriteString(e.Msg)
+	if hint := syntaxHint(e.Msg); hint != "" {
+		b.WriteString(" (" + hint + ")")
+	}
+	if e.Line > 0 && strings.TrimSpace(e.Text) != "" {
+		fmt.Fprintf(&b, "\n    %d | %s", e.Line, strings.TrimRight(e.Text, "\r"))
+	}
+	return b.String()
+}
+
+// syntaxHint says what usually causes msg.
+func syntaxHint(msg string) string {
+	switch {
+	case strings.HasPrefix(msg, "did not find expected key"),
+		strings.HasPrefix(msg, "did not find expected '-' indicator"),
+		strings.HasPrefix(msg, "mapping values are not allowed"):
+		return "check this line's indentation against the keys above it"
+	case strings.Contains(msg, "cannot start any token") && strings.Contains(msg, "\\t"):
+		return "YAML indents with spaces, not tabs"
+	}
+	return ""
+}
+
+// yamlLine matches the position yaml/v3 puts in front of a one-line error.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseYAML decodes a YAML mapping. A syntax error is a *SyntaxError naming the right line;
+// other errors (a duplicate key, a document that is not a mapping) are returned as yaml/v3
+// words them, whose line numbers are right.
+func parseYAML(b []byte, file string) (map[string]any, error) {
+	var out map[string]any
+	err := yaml.Unmarshal(b, &out)
+	if err == nil {
+		return out, nil
+	}
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		if file != "" {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		return nil, err
+	}
+	reported, _ := strconv.Atoi(m[1])
+	se := &SyntaxError{File: file, Line: reported, Msg: m[2]}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	if line := problemLine(lines, se.Msg); line > 0 {
+		se.Line = line
+	}
+	if se.Line > 0 && se.Line <= len(lines) {
+		se.Text = strings.TrimRight(string(lines[se.Line-1]), "\n")
+	}
+	return nil, se
+}
+
+// maxLinesSearched bounds problemLine's quadratic search; past it the library's line stands.
+const maxLinesSearched = 20000
+
+// problemLine returns the first n such that lines[:n] fails to parse with message msg, or 0.
+func problemLine(lines [][]byte, msg string) int {
+	if len(lines) > maxLinesSearched {
+		return 0
+	}
+	var prefix []byte
+	for i, l := range lines {
+		prefix = append(prefix, l...)
+		var v any
+		err := yaml.Unmarshal(prefix, &v)
+		if err == nil {
+			continue
+		}
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil && m[2] == msg {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// yamlParser is a koanf.Parser over parseYAML: koanf's own YAML parser reports wrong lines.
+type yamlParser struct{ file string }
+
+// Unmarshal implements koanf.Parser.
+func (p yamlParser) Unmarshal(b []byte) (map[string]any, error) { return parseYAML(b, p.file) }
+
+// Marshal implements koanf.Parser; configuration is never written back through koanf.
+func (yamlParser) Marshal(map[string]any) ([]byte, error) {
+	return nil, errors.New("config: writing YAML through koanf is not supported")
+}
