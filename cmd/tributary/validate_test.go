@@ -37,6 +37,8 @@ func TestValidate(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := runMain(context.Background(), []string{"validate", "--config", path}, &stdout, &stderr)
 			got := fmt.Sprintf("exit: %d\n-- stdout --\n%s-- stderr --\n%s", code, stdout.String(), stderr.String())
+			// Relative paths in the file resolve against its folder, printed absolute.
+			got = strings.ReplaceAll(got, absDir(t, filepath.Dir(path)), "$CONFIG_DIR")
 
 			if strings.Contains(got, secretMarker) {
 				t.Errorf("output contains a secret (%q):\n%s", secretMarker, got)
@@ -166,4 +168,14 @@ func checkGolden(t *testing.T, golden, what, got string) {
 		t.Errorf("%s differs from %s (run with -update if the change is intended)\n--- got ---\n%s\n--- want ---\n%s",
 			what, golden, got, want)
 	}
+}
+
+// absDir is dir made absolute.
+func absDir(t *testing.T, dir string) string {
+	t.Helper()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }
