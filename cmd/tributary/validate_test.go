@@ -179,3 +179,39 @@ func absDir(t *testing.T, dir string) string {
 	}
 	return abs
 }
+
+// TestValidate_MissingPluginHint checks that validate names the absolute file of a missing
+// plugin and prints the plugin build command for it when its Go source is in a plugins/NAME
+// folder above the config file, and says where it looked when there is none.
+func TestValidate_MissingPluginHint(t *testing.T) {
+	clearTributaryEnv(t)
+	dir := t.TempDir()
+	for path, doc := range map[string]string{
+		"plugins/units/main.go": "package main\n",
+		"conf/tributary.yaml":   "routes: [{name: r, from: [a], to: {topic: t}, chain: [{plugin: units}, {plugin: other}]}]\n",
+	} {
+		path = filepath.Join(dir, path)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(filepath.Join(dir, "conf"))
+	var stdout, stderr bytes.Buffer
+	code := runMain(context.Background(), []string{"validate", "--config", "tributary.yaml"}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, stderr.String())
+	}
+	wasm := filepath.Join(dir, "conf", "plugins", "units.wasm")
+	for _, want := range []string{
+		`plugin "units": file ` + wasm + ` does not exist (plugins.dir "./plugins" is relative to the config file's folder)`,
+		"tributary plugin build " + filepath.Join(dir, "plugins", "units") + " -o " + wasm,
+		"other: no Go source found in " + filepath.Join(dir, "conf", "plugins", "other"),
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}

@@ -124,7 +124,7 @@ func load(src koanf.Provider, srcName, file, dir string, environ []string) (*Con
 			}
 		}
 	}
-	if err := cfg.resolvePaths(dir, envSource); err != nil {
+	if err := cfg.resolvePaths(file, dir, envSource); err != nil {
 		return nil, fmt.Errorf("config paths: %w", err)
 	}
 	errs = append(errs, cfg.resolveSecrets()...)

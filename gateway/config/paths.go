@@ -31,17 +31,20 @@ type pathOrigin struct {
 // defaults, against the working directory for values from the environment, as for any
 // command-line setting. envSource maps the keys set from the environment to their variable.
 // It records the origin of each relative value in c.relative, for error messages.
-func (c *Config) resolvePaths(dir string, envSource map[string]string) error {
+//
+// file is the config file's path, "" for YAML from memory.
+func (c *Config) resolvePaths(file, dir string, envSource map[string]string) error {
 	cwd, err := os.Getwd()
 	if err != nil {
 		return err
 	}
-	if dir == "" {
-		dir = cwd
-	}
 	fileFrom := "the config file's folder"
-	if dir == cwd {
-		fileFrom = "the working directory"
+	switch {
+	case file != "":
+	case dir == "":
+		dir, fileFrom = cwd, "the working directory"
+	default:
+		fileFrom = dir
 	}
 	c.relative = map[string]pathOrigin{}
 	walkPaths(reflect.ValueOf(c).Elem(), "", func(key string, p *string) {
