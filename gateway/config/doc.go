@@ -45,8 +45,11 @@
 // # Errors with positions
 //
 // YAML that does not parse is a [*SyntaxError] naming the file and the line to fix (koanf's
-// parser, go.yaml.in/yaml/v3, names the start of the enclosing block instead). An unknown
-// key, environment variable or plugin name gets a "did you mean" with the closest known one.
+// parser, go.yaml.in/yaml/v3, names the start of the enclosing block instead). A problem
+// with a key written in the file loaded by [Load] names the file and the key's line
+// ([KeyError.File], [KeyError.Line]), found from yaml/v3's node positions since koanf keeps
+// none. An unknown key, environment variable or plugin name gets a "did you mean" with the
+// closest known one.
 //
 // This package may import gateway/mqtttopic and no other package of this module.
 package config

@@ -22,6 +22,11 @@ type KeyError struct {
 	Route string
 	// Reason says what is wrong, naming the bad value unless it is a secret.
 	Reason string
+	// File and Line say where Key is written, when it comes from a configuration file read
+	// by Load (not from the environment or the defaults); Line is counted from 1, 0 when
+	// unknown. A key the file leaves out is placed at its nearest written parent.
+	File string
+	Line int
 	// Err, when set, is the problem as a value (such as a *MissingPluginError), for
 	// errors.As; Reason already words it.
 	Err error
@@ -44,7 +49,8 @@ func (e *MissingPluginError) Error() string {
 	return "plugin " + strconv.Quote(e.Plugin) + ": file " + e.Path + " does not exist"
 }
 
-// Error implements error: "<key>: <reason>".
+// Error implements error: "<key>: <reason>", after "<file>:<line>: " when the position is
+// known.
 func (e *KeyError) Error() string {
 	key := e.Key
 	if e.Route != "" {
@@ -54,6 +60,9 @@ func (e *KeyError) Error() string {
 				key = key[:i+1] + " (" + e.Route + ")" + key[i+1:]
 			}
 		}
+	}
+	if e.File != "" && e.Line > 0 {
+		return e.File + ":" + strconv.Itoa(e.Line) + ": " + key + ": " + e.Reason
 	}
 	return key + ": " + e.Reason
 }

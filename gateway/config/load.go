@@ -14,7 +14,6 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
@@ -54,7 +53,11 @@ func Load(path string, environ []string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
-	return load(file.Provider(abs), "config file "+abs, abs, filepath.Dir(abs), environ)
+	doc, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", abs, err)
+	}
+	return load(bytesProvider(doc), "config file "+abs, abs, filepath.Dir(abs), environ)
 }
 
 // LoadBytes is Load for YAML already in memory, as tests and fuzzing use it. Relative path
@@ -142,9 +145,35 @@ func load(src koanf.Provider, srcName, file, dir string, environ []string) (*Con
 	errs = cfg.holdBrokenTenants(errs)
 	cfg.relative = nil // only the messages above needed it
 	if len(errs) > 0 {
+		if file != "" {
+			placeErrors(errs, src, file, envSource)
+		}
 		return nil, errors.Join(errs...)
 	}
 	return cfg, nil
+}
+
+// placeErrors sets File and Line of the KeyErrors among errs about keys written in the
+// config file (read from src), leaving those about environment variables, keys set from the
+// environment and other files alone.
+func placeErrors(errs []error, src koanf.Provider, file string, envSource map[string]string) {
+	doc, err := src.ReadBytes()
+	if err != nil {
+		return
+	}
+	lines := newKeyLines(doc)
+	for _, e := range errs {
+		ke, ok := e.(*KeyError)
+		if !ok || strings.HasPrefix(ke.Key, EnvPrefix) || strings.HasPrefix(ke.Key, "(") || filepath.IsAbs(ke.Key) {
+			continue
+		}
+		if _, fromEnv := envSource[ke.Key]; fromEnv {
+			continue
+		}
+		if line := lines.line(ke.Key); line > 0 {
+			ke.File, ke.Line = file, line
+		}
+	}
 }
 
 // coveredBy reports whether key or one of its parents is in failed.

@@ -176,3 +176,65 @@ func TestClosestName(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyErrorsNameLines checks that problems with keys of a config file name the file and
+// the line of the key (or of its nearest written parent), and that problems from the
+// environment do not.
+func TestKeyErrorsNameLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tributary.yaml")
+	writeFile(t, path, `mqtt:
+  client_id: x
+  session_expiry: forever
+tenants:
+  inline:
+    - name: acme
+      mqtt_prefixes: [acme/]
+      kafka_prefixes: [acme.]
+      routes:
+        - name: r
+          from: [acme/#]
+          to: {topic: acme.t, topik: x}
+routes:
+  - name: temps
+    from: ["a/#/b"]
+  - name: other
+    from: [b]
+    to:
+      envelope: xml
+`)
+	_, err := config.Load(path, []string{"TRIBUTARY_MQTT__KEEP_ALIVE=5x"})
+	if err == nil {
+		t.Fatal("Load succeeded")
+	}
+	for _, want := range []string{
+		path + ":3: mqtt.session_expiry: invalid duration",
+		path + ":12: tenants.inline[0].routes[0].to.topik: unknown key; did you mean topic?",
+		path + ":15: routes[0] (temps).from[0]: invalid topic filter",
+		path + ":14: routes[0] (temps).to.topic: required", // left out: placed at its route
+		path + ":19: routes[1] (other).to.envelope: \"xml\" is not one of none, json",
+		"\nmqtt.keep_alive: invalid duration \"5x\" (from environment variable TRIBUTARY_MQTT__KEEP_ALIVE)",
+	} {
+		if !strings.Contains("\n"+err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// TestTenantFileUnknownKeys checks the "did you mean" in a tenant.yaml, whose root is a tenant.
+func TestTenantFileUnknownKeys(t *testing.T) {
+	dir := t.TempDir()
+	writeTenant(t, dir, "acme", "mqtt_prefixs: [a/]\nkafka_prefixes: [a.]\nlimits: {memory_mbb: 1}\nroutes: [{name: r, from: [a/#], to: {topic: a.t}}]\n")
+	cfg, err := config.LoadBytes([]byte("tenants: {dir: "+dir+"}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.BrokenTenants()) != 1 {
+		t.Fatalf("broken tenants = %v, want acme", cfg.BrokenTenants())
+	}
+	msg := cfg.BrokenTenants()[0].Err.Error()
+	for _, want := range []string{"mqtt_prefixs: unknown key; did you mean mqtt_prefixes?", "limits.memory_mbb: unknown key; did you mean memory_mb?"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}

@@ -132,3 +132,57 @@ func (p yamlParser) Unmarshal(b []byte) (map[string]any, error) { return parseYA
 func (yamlParser) Marshal(map[string]any) ([]byte, error) {
 	return nil, errors.New("config: writing YAML through koanf is not supported")
 }
+
+// keyLines finds where key paths are written in one YAML document, from yaml/v3's node
+// positions: koanf flattens the document into maps and keeps none.
+type keyLines struct{ root *yaml.Node }
+
+// newKeyLines parses doc; nil when it does not parse (Load has reported that already).
+func newKeyLines(doc []byte) *keyLines {
+	var n yaml.Node
+	if yaml.Unmarshal(doc, &n) != nil || n.Kind != yaml.DocumentNode || len(n.Content) == 0 {
+		return nil
+	}
+	return &keyLines{root: n.Content[0]}
+}
+
+// routeLabel matches the " (name)" that errors show after a list index.
+var routeLabel = regexp.MustCompile(` \([^)]*\)`)
+
+// line returns the line of key ("routes[2].to.topik", labels such as " (temps)" allowed): the
+// line of the key itself when the document has it, else of its nearest ancestor that it has
+// (a required key left out is reported where its parent is), 0 when none.
+func (k *keyLines) line(key string) int {
+	if k == nil {
+		return 0
+	}
+	n, line := k.root, 0
+	for _, part := range strings.Split(routeLabel.ReplaceAllString(key, ""), ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		if name != "" {
+			if n.Kind != yaml.MappingNode {
+				return line
+			}
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == name {
+					line, n, found = n.Content[i].Line, n.Content[i+1], true
+					break
+				}
+			}
+			if !found {
+				return line
+			}
+		}
+		for rest != "" {
+			idx, after, _ := strings.Cut(rest, "]")
+			i, err := strconv.Atoi(idx)
+			if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n, line = n.Content[i], n.Content[i].Line
+			rest = strings.TrimPrefix(after, "[")
+		}
+	}
+	return line
+}
