@@ -143,6 +143,12 @@ func load(src koanf.Provider, srcName, file, dir string, environ []string) (*Con
 		errs = append(errs, e)
 	}
 	errs = cfg.holdBrokenTenants(errs)
+	for _, e := range errs {
+		// A problem with a relative path key says what the path was relative to.
+		if ke, ok := e.(*KeyError); ok && !strings.Contains(ke.Reason, " is relative to ") {
+			ke.Reason += cfg.relativeNote(ke.Key)
+		}
+	}
 	cfg.relative = nil // only the messages above needed it
 	if len(errs) > 0 {
 		if file != "" {

@@ -24,6 +24,9 @@ type pathOrigin struct {
 	// from says what base is: "the config file's folder" or "the working directory
 	// (TRIBUTARY_PLUGINS__DIR)".
 	from string
+	// cwd is the working directory, which relative paths in a file were relative to before
+	// they became relative to the file; "" when base is the working directory.
+	cwd string
 }
 
 // resolvePaths makes every relative path key of c absolute: against dir (the config file's
@@ -52,8 +55,11 @@ func (c *Config) resolvePaths(file, dir string, envSource map[string]string) err
 			return
 		}
 		o := pathOrigin{given: *p, base: dir, from: fileFrom}
+		if dir != cwd {
+			o.cwd = cwd
+		}
 		if v, ok := envSource[key]; ok {
-			o.base, o.from = cwd, "the working directory ("+v+")"
+			o.base, o.from, o.cwd = cwd, "the working directory ("+v+")", ""
 		}
 		*p = filepath.Join(o.base, *p)
 		c.relative[key] = o
@@ -103,5 +109,17 @@ func (c *Config) relativeNote(key string) string {
 	if !ok {
 		return ""
 	}
-	return " (" + key + " " + quoteShort(o.given) + " is relative to " + o.from + ")"
+	note := " (" + key + " " + quoteShort(o.given) + " is relative to " + o.from
+	// Relative paths in a file used to be the working directory's: when only that meaning
+	// exists, the configuration was probably written for it.
+	if o.cwd != "" {
+		old := filepath.Join(o.cwd, o.given)
+		if _, err := os.Stat(filepath.Join(o.base, o.given)); err != nil {
+			if _, err := os.Stat(old); err == nil {
+				note += "; " + old + " exists: relative paths in a config file were the working directory's before, " +
+					"now they are the file's folder's, so write this one relative to the file or absolute"
+			}
+		}
+	}
+	return note + ")"
 }

@@ -238,3 +238,35 @@ func TestTenantFileUnknownKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestOldRelativePathHint checks that a plugin missing under the config file's folder, where
+// the working directory's folder of the same relative name exists (what the path meant
+// before), says so.
+func TestOldRelativePathHint(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "conf", "tributary.yaml"), "plugins: {dir: plugins}\nroutes: [{name: r, from: [a], to: {topic: t}, chain: [{plugin: p}]}]\n")
+	writeFile(t, filepath.Join(dir, "plugins", "p.wasm"), "\x00asm")
+	t.Chdir(dir)
+	_, err := config.Load("conf/tributary.yaml", nil)
+	want := filepath.Join(dir, "plugins") + " exists: relative paths in a config file were the working directory's before"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want it to say %q", err, want)
+	}
+}
+
+// TestRelativeFileErrors checks that a missing TLS or secret file named relatively is
+// reported at its key with the absolute path and what it was relative to.
+func TestRelativeFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tributary.yaml")
+	writeFile(t, path, "mqtt: {password_file: pw.txt, tls: {ca_file: ca.pem}}\nroutes: [{name: r, from: [a], to: {topic: t}}]\n")
+	_, err := config.Load(path, nil)
+	for _, want := range []string{
+		"mqtt.password_file: open " + filepath.Join(dir, "pw.txt") + `: no such file or directory (mqtt.password_file "pw.txt" is relative to the config file's folder)`,
+		"mqtt.tls.ca_file: stat " + filepath.Join(dir, "ca.pem") + `: no such file or directory (mqtt.tls.ca_file "ca.pem" is relative to the config file's folder)`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
