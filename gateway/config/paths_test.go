@@ -153,6 +153,9 @@ func TestMisindentedFileNamesLine(t *testing.T) {
 				!strings.Contains(err.Error(), "| "+lines[tc.line-1]) {
 				t.Errorf("error = %q, want it to start %q and show the line", err, want)
 			}
+			if strings.Contains(tc.doc, "\t") && !strings.Contains(err.Error(), "not tabs") {
+				t.Errorf("error = %q, want it to say YAML indents with spaces", err)
+			}
 		})
 	}
 }

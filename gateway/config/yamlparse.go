@@ -46,7 +46,7 @@ func (e *SyntaxError) Error() string {
 	}
 	b.WriteString("invalid YAML: ")
 	b.WriteString(e.Msg)
-	if hint := syntaxHint(e.Msg); hint != "" {
+	if hint := syntaxHint(e.Msg, e.Text); hint != "" {
 		b.WriteString(" (" + hint + ")")
 	}
 	if e.Line > 0 && strings.TrimSpace(e.Text) != "" {
@@ -55,15 +55,15 @@ func (e *SyntaxError) Error() string {
 	return b.String()
 }
 
-// syntaxHint says what usually causes msg.
-func syntaxHint(msg string) string {
+// syntaxHint says what usually causes msg at a line reading text.
+func syntaxHint(msg, text string) string {
 	switch {
+	case strings.Contains(text, "\t") && strings.Contains(msg, "cannot start any token"):
+		return "YAML indents with spaces, not tabs"
 	case strings.HasPrefix(msg, "did not find expected key"),
 		strings.HasPrefix(msg, "did not find expected '-' indicator"),
 		strings.HasPrefix(msg, "mapping values are not allowed"):
 		return "check this line's indentation against the keys above it"
-	case strings.Contains(msg, "cannot start any token") && strings.Contains(msg, "\\t"):
-		return "YAML indents with spaces, not tabs"
 	}
 	return ""
 }
