@@ -90,8 +90,10 @@ func parseYAML(b []byte, file string) (map[string]any, error) {
 	reported, _ := strconv.Atoi(m[1])
 	se := &SyntaxError{File: file, Line: reported, Msg: m[2]}
 	lines := bytes.SplitAfter(b, []byte("\n"))
-	if line := problemLine(lines, se.Msg); line > 0 {
-		se.Line = line
+	if len(b) <= maxSearchBytes {
+		if line := problemLine(lines, se.Msg); line > 0 {
+			se.Line = line
+		}
 	}
 	if se.Line > 0 && se.Line <= len(lines) {
 		se.Text = strings.TrimRight(string(lines[se.Line-1]), "\n")
@@ -99,27 +101,39 @@ func parseYAML(b []byte, file string) (map[string]any, error) {
 	return nil, se
 }
 
-// maxLinesSearched bounds problemLine's quadratic search; past it the library's line stands.
-const maxLinesSearched = 20000
+// maxSearchBytes bounds the documents whose problem line is searched for (each parse of a
+// prefix costs its length); beyond it the library's line stands. Configurations are far
+// smaller.
+const maxSearchBytes = 1 << 20
 
-// problemLine returns the first n such that lines[:n] fails to parse with message msg, or 0.
+// problemLine returns the smallest n such that lines[:n] fails to parse with message msg,
+// or 0. A parser stops at the first problem, so every prefix that holds the problem's line
+// fails with the same message and the property is monotone from there on: a binary search
+// finds the line in about log2(len(lines)) parses. (A shorter prefix cut inside a construct
+// fails too, but with its own message, such as "did not find expected ',' or ']'".)
 func problemLine(lines [][]byte, msg string) int {
-	if len(lines) > maxLinesSearched {
+	fails := func(n int) bool {
+		var v any
+		err := yaml.Unmarshal(bytes.Join(lines[:n], nil), &v)
+		if err == nil {
+			return false
+		}
+		m := yamlLine.FindStringSubmatch(err.Error())
+		return m != nil && m[2] == msg
+	}
+	lo, hi := 1, len(lines) // the answer is in [lo, hi]
+	if hi == 0 || !fails(hi) {
 		return 0
 	}
-	var prefix []byte
-	for i, l := range lines {
-		prefix = append(prefix, l...)
-		var v any
-		err := yaml.Unmarshal(prefix, &v)
-		if err == nil {
-			continue
-		}
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil && m[2] == msg {
-			return i + 1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
 		}
 	}
-	return 0
+	return lo
 }
 
 // yamlParser is a koanf.Parser over parseYAML: koanf's own YAML parser reports wrong lines.
