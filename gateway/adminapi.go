@@ -434,9 +434,14 @@ func (b adminBackend) Reload(ctx context.Context) (any, error) {
 }
 
 // ValidateConfig implements admin.Backend: load, check and compile everything, and say what
-// a reload could not change live.
+// a reload could not change live. The YAML stands for the gateway's configuration file:
+// its relative paths are resolved against that file's folder, as a reload would.
 func (b adminBackend) ValidateConfig(ctx context.Context, yaml []byte) error {
-	cfg, err := config.LoadBytes(yaml, b.g.reloadEnv)
+	dir := ""
+	if b.g.reloadPath != "" {
+		dir = filepath.Dir(b.g.reloadPath)
+	}
+	cfg, err := config.LoadBytesIn(yaml, dir, b.g.reloadEnv)
 	if err != nil {
 		return admin.Invalid(err)
 	}

@@ -28,11 +28,14 @@ Understood connectors:
     connect.mqtt.service.quality, connect.mqtt.clean, connect.mqtt.client.id,
     connect.mqtt.username, connect.mqtt.password, connect.mqtt.keep.alive,
     connect.mqtt.timeout, connect.mqtt.ssl.*
-  and for both: key.converter, value.converter, tasks.max, transforms, errors.*.
+  and for both: key.converter, value.converter, tasks.max, transforms, errors.*
+    (errors.deadletterqueue.topic.name becomes every route's dead_letter topic; without it
+    each route dead-letters to <kafka topic>_dlq).
 
 Keys that cannot be mapped are listed as warnings on stderr and as comments in the YAML.
-Passwords are never copied: the YAML says to set TRIBUTARY_MQTT__PASSWORD instead. Check
-the result with 'tributary validate --config FILE'.
+Passwords are never copied: the YAML says to set TRIBUTARY_MQTT__PASSWORD instead. File
+paths (TLS certificates) are copied as written; in the YAML a relative path is relative to the
+YAML file's folder. Check the result with 'tributary validate --config FILE'.
 
 Flags:
   -o FILE   write the YAML to FILE instead of standard output

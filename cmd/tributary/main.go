@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/tributary-gw/tributary/gateway/config"
 )
 
 // command is one subcommand: its one-line summary, its help text and what it runs.
@@ -34,7 +36,8 @@ Usage:
 
 Commands:
 %s
-Run 'tributary <command> --help' for a command's flags.
+Run 'tributary <command> --help' for a command's flags, and 'tributary --version' (or
+'tributary version') for the version, commit and plugin ABI version.
 
 Configuration is YAML (see the README's configuration reference). Every scalar key can be
 overridden from the environment: TRIBUTARY_ + the key path in upper case with "__" between
@@ -51,11 +54,14 @@ func main() {
 // runMain runs the command line args and returns the process exit code: 0 on success, 2 for
 // usage errors, 1 otherwise.
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) > 1 {
 			c, ok := commands[args[1]]
 			if !ok {
-				fmt.Fprintf(stderr, "tributary: unknown command %q\n\n", args[1])
+				fmt.Fprintf(stderr, "tributary: unknown command %q%s\n\n", args[1], suggestCommand(args[1]))
 				fmt.Fprintf(stderr, mainUsage, commandList())
 				return 2
 			}
@@ -70,7 +76,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "tributary: unknown command %q\n\n", args[0])
+		fmt.Fprintf(stderr, "tributary: unknown command %q%s\n\n", args[0], suggestCommand(args[0]))
 		fmt.Fprintf(stderr, mainUsage, commandList())
 		return 2
 	}
@@ -87,6 +93,19 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tributary %s: %v\n", args[0], err)
 		return 1
 	}
+}
+
+// suggestCommand returns "; did you mean NAME?" for the command closest to name, or "".
+func suggestCommand(name string) string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if s := config.ClosestName(strings.TrimLeft(name, "-"), names); s != "" {
+		return "; did you mean " + s + "?"
+	}
+	return ""
 }
 
 func commandList() string {
@@ -138,12 +157,27 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err // the usage is on stdout
 		}
-		return usageError{err}
+		return usageError{suggestFlag(fs, err)}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	return nil
+}
+
+// suggestFlag adds "; did you mean --NAME?" to the flag package's error for an unknown flag
+// when one of fs's flags is close.
+func suggestFlag(fs *flag.FlagSet, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: ")
+	if !ok {
+		return err
+	}
+	var known []string
+	fs.VisitAll(func(f *flag.Flag) { known = append(known, f.Name) })
+	if s := config.ClosestName(strings.TrimLeft(name, "-"), known); s != "" {
+		return fmt.Errorf("%w; did you mean --%s?", err, s)
+	}
+	return err
 }
 
 // newLogger builds the slog logger from log.level and log.format.

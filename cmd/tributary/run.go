@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -50,7 +51,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	cfg, err := config.Load(*path, os.Environ())
 	if err != nil {
-		return err
+		return fmt.Errorf("%w%s", err, buildHints(*path, err))
 	}
 	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
 	// New compiles and starts every plugin; a signal meanwhile ends the command at once (the

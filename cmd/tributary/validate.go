@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ func validateCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	cfg, err := config.Load(*path, os.Environ())
 	if err != nil {
-		return fmt.Errorf("%s is invalid:\n%w", *path, err)
+		return fmt.Errorf("%s is invalid:\n%w%s", *path, err, buildHints(*path, err))
 	}
 	if broken := cfg.BrokenTenants(); len(broken) > 0 {
 		errs := make([]error, 0, len(broken))
@@ -106,4 +107,72 @@ func printRoutes(w io.Writer, tenant string, routes []config.Route, reports []ga
 			}
 		}
 	}
+}
+
+// buildHints says how to build the plugins err reports missing: for each, the `plugin build`
+// command for its Go source when a folder holds one (plugins.dir/NAME, or plugins/NAME in
+// the config file's folder or one above it, as in a checkout), else where to read about
+// building one. It returns "" when no plugin is missing.
+func buildHints(configPath string, err error) string {
+	var missing []*config.MissingPluginError
+	seen := map[string]bool{}
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var mp *config.MissingPluginError
+		if errors.As(err, &mp) && !seen[mp.Path] {
+			seen[mp.Path] = true
+			missing = append(missing, mp)
+		}
+	}
+	walk(err)
+	if len(missing) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\n\nA plugin's .wasm is built from its Go source with `tributary plugin build DIR -o FILE`:\n")
+	for _, mp := range missing {
+		if src := pluginSource(configPath, mp); src != "" {
+			fmt.Fprintf(&b, "  %s plugin build %s -o %s\n", programName(), src, mp.Path)
+		} else {
+			fmt.Fprintf(&b, "  %s: no Go source found in %s or a plugins/%s folder above the config file; build it where its source is, with -o %s\n",
+				mp.Plugin, filepath.Join(filepath.Dir(mp.Path), mp.Plugin), mp.Plugin, mp.Path)
+		}
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// pluginSource returns the folder of mp's Go source: plugins.dir/NAME (where `plugin new`
+// puts it), else plugins/NAME in the config file's folder or the nearest folder above it
+// that has one (a checkout's first-party plugins); "" when there is none.
+func pluginSource(configPath string, mp *config.MissingPluginError) string {
+	candidates := []string{filepath.Join(filepath.Dir(mp.Path), mp.Plugin)}
+	if abs, err := filepath.Abs(configPath); err == nil {
+		for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
+			candidates = append(candidates, filepath.Join(dir, "plugins", mp.Plugin))
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	for _, dir := range candidates {
+		if goFiles, _ := filepath.Glob(filepath.Join(dir, "*.go")); len(goFiles) > 0 {
+			return dir
+		}
+	}
+	return ""
+}
+
+// programName is how to call this binary in a printed command: as invoked when that was a
+// relative path such as ./tributary, else "tributary".
+func programName() string {
+	if p := os.Args[0]; strings.ContainsRune(p, filepath.Separator) && !filepath.IsAbs(p) {
+		return p
+	}
+	return "tributary"
 }

@@ -37,6 +37,8 @@ func TestValidate(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := runMain(context.Background(), []string{"validate", "--config", path}, &stdout, &stderr)
 			got := fmt.Sprintf("exit: %d\n-- stdout --\n%s-- stderr --\n%s", code, stdout.String(), stderr.String())
+			// Relative paths in the file resolve against its folder, printed absolute.
+			got = strings.ReplaceAll(got, absDir(t, filepath.Dir(path)), "$CONFIG_DIR")
 
 			if strings.Contains(got, secretMarker) {
 				t.Errorf("output contains a secret (%q):\n%s", secretMarker, got)
@@ -165,5 +167,51 @@ func checkGolden(t *testing.T, golden, what, got string) {
 	if got != string(want) {
 		t.Errorf("%s differs from %s (run with -update if the change is intended)\n--- got ---\n%s\n--- want ---\n%s",
 			what, golden, got, want)
+	}
+}
+
+// absDir is dir made absolute.
+func absDir(t *testing.T, dir string) string {
+	t.Helper()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// TestValidate_MissingPluginHint checks that validate names the absolute file of a missing
+// plugin and prints the plugin build command for it when its Go source is in a plugins/NAME
+// folder above the config file, and says where it looked when there is none.
+func TestValidate_MissingPluginHint(t *testing.T) {
+	clearTributaryEnv(t)
+	dir := t.TempDir()
+	for path, doc := range map[string]string{
+		"plugins/units/main.go": "package main\n",
+		"conf/tributary.yaml":   "routes: [{name: r, from: [a], to: {topic: t}, chain: [{plugin: units}, {plugin: other}]}]\n",
+	} {
+		path = filepath.Join(dir, path)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(filepath.Join(dir, "conf"))
+	var stdout, stderr bytes.Buffer
+	code := runMain(context.Background(), []string{"validate", "--config", "tributary.yaml"}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, stderr.String())
+	}
+	wasm := filepath.Join(dir, "conf", "plugins", "units.wasm")
+	for _, want := range []string{
+		`plugin "units": file ` + wasm + ` does not exist (plugins.dir "./plugins" is relative to the config file's folder)`,
+		"tributary plugin build " + filepath.Join(dir, "plugins", "units") + " -o " + wasm,
+		"other: no Go source found in " + filepath.Join(dir, "conf", "plugins", "other"),
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
 	}
 }

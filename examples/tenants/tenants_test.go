@@ -13,7 +13,6 @@ import (
 // namespace violations and missing plugin files are errors), with plugins.dir pointing at
 // empty stand-ins for the shared plugins and token files written by the test.
 func TestExampleLoads(t *testing.T) {
-	t.Chdir("../..") // the example's paths are relative to the checkout's root
 	plugins := t.TempDir()
 	for _, name := range []string{"units", "filter"} {
 		if err := os.WriteFile(filepath.Join(plugins, name+".wasm"), nil, 0o644); err != nil {
@@ -24,7 +23,7 @@ func TestExampleLoads(t *testing.T) {
 	// the tenants folder with the paths replaced.
 	tenants := t.TempDir()
 	for _, name := range []string{"acme", "globex"} {
-		doc, err := os.ReadFile(filepath.Join("examples/tenants/tenants", name, config.TenantFile))
+		doc, err := os.ReadFile(filepath.Join("tenants", name, config.TenantFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +39,7 @@ func TestExampleLoads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := config.Load("examples/tenants/tributary.yaml", []string{
+	cfg, err := config.Load("tributary.yaml", []string{
 		"TRIBUTARY_PLUGINS__DIR=" + plugins, "TRIBUTARY_TENANTS__DIR=" + tenants,
 		"TRIBUTARY_ADMIN__TOKEN=operator-example-token-0123456789",
 	})

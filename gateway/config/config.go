@@ -22,6 +22,8 @@ type Config struct {
 	tenants []Tenant
 	// broken are the folder tenants that did not load; see BrokenTenants.
 	broken []BrokenTenant
+	// relative records how Load made each relative path key absolute, for error messages.
+	relative map[string]pathOrigin
 }
 
 // MQTT configures the source connection (paho.golang autopaho, MQTT v5).

@@ -33,8 +33,23 @@
 //
 // # Paths
 //
-// plugins.dir and the TLS file paths are used as given: a relative path is relative to the
-// gateway's working directory, not to the config file.
+// Path keys are plugins.dir, plugins.cache_dir, tenants.dir and every key ending in _file
+// (TLS files, password and token files). A relative path in the file, or a default such as
+// plugins.dir's ./plugins, is relative to the folder of the config file, not to the working
+// directory, so a configuration means the same wherever the gateway starts and on every
+// reload; a tenant.yaml's are relative to its own folder. A relative path set from the
+// environment is relative to the working directory, like a command-line flag; YAML given
+// as bytes (LoadBytes) resolves against the working directory, or the folder passed to
+// LoadBytesIn. The loaded Config holds absolute paths, and errors name them.
+//
+// # Errors with positions
+//
+// YAML that does not parse is a [*SyntaxError] naming the file and the line to fix (koanf's
+// parser, go.yaml.in/yaml/v3, names the start of the enclosing block instead). A problem
+// with a key written in the file loaded by [Load] names the file and the key's line
+// ([KeyError.File], [KeyError.Line]), found from yaml/v3's node positions since koanf keeps
+// none. An unknown key, environment variable or plugin name gets a "did you mean" with the
+// closest known one.
 //
 // This package may import gateway/mqtttopic and no other package of this module.
 package config

@@ -22,9 +22,35 @@ type KeyError struct {
 	Route string
 	// Reason says what is wrong, naming the bad value unless it is a secret.
 	Reason string
+	// File and Line say where Key is written, when it comes from a configuration file read
+	// by Load (not from the environment or the defaults); Line is counted from 1, 0 when
+	// unknown. A key the file leaves out is placed at its nearest written parent.
+	File string
+	Line int
+	// Err, when set, is the problem as a value (such as a *MissingPluginError), for
+	// errors.As; Reason already words it.
+	Err error
 }
 
-// Error implements error: "<key>: <reason>".
+// Unwrap returns Err.
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// MissingPluginError is the Err of the KeyError for a chain stage whose plugin module file
+// does not exist; `tributary validate` uses it to say how to build the plugin.
+type MissingPluginError struct {
+	// Plugin is the stage's plugin name.
+	Plugin string
+	// Path is the absolute path of the file looked for.
+	Path string
+}
+
+// Error implements error.
+func (e *MissingPluginError) Error() string {
+	return "plugin " + strconv.Quote(e.Plugin) + ": file " + e.Path + " does not exist"
+}
+
+// Error implements error: "<key>: <reason>", after "<file>:<line>: " when the position is
+// known.
 func (e *KeyError) Error() string {
 	key := e.Key
 	if e.Route != "" {
@@ -34,6 +60,9 @@ func (e *KeyError) Error() string {
 				key = key[:i+1] + " (" + e.Route + ")" + key[i+1:]
 			}
 		}
+	}
+	if e.File != "" && e.Line > 0 {
+		return e.File + ":" + strconv.Itoa(e.Line) + ": " + key + ": " + e.Reason
 	}
 	return key + ": " + e.Reason
 }
@@ -49,13 +78,11 @@ func (p *problems) addRoute(key, route, format string, args ...any) {
 	*p = append(*p, &KeyError{Key: key, Route: route, Reason: fmt.Sprintf(format, args...)})
 }
 
-// rootName is what mapstructure calls the root struct in "has invalid keys" errors.
-var rootName = reflect.TypeFor[Config]().String()
-
-// decodeProblems turns the joined errors of a mapstructure decode into KeyErrors sorted by
-// key, so the output does not depend on map iteration order. envSource maps keys set from
-// the environment to the variable that set them.
-func decodeProblems(err error, envSource map[string]string) []error {
+// decodeProblems turns the joined errors of a mapstructure decode into root, a struct type,
+// into KeyErrors sorted by key, so the output does not depend on map iteration order.
+// envSource maps keys set from the environment to the variable that set them.
+func decodeProblems(err error, root reflect.Type, envSource map[string]string) []error {
+	rootName := root.String()
 	var out []*KeyError
 	var walk func(error)
 	walk = func(err error) {
@@ -88,8 +115,9 @@ func decodeProblems(err error, envSource map[string]string) []error {
 			name = ""
 		}
 		if keys, ok := strings.CutPrefix(inner.Error(), "has invalid keys: "); ok {
+			known := keysAt(root, name)
 			for _, k := range strings.Split(keys, ", ") {
-				out = append(out, &KeyError{Key: joinKey(name, k), Reason: "unknown key"})
+				out = append(out, &KeyError{Key: joinKey(name, k), Reason: "unknown key" + didYouMean(k, known)})
 			}
 			return
 		}

@@ -5,15 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
-	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
@@ -30,26 +30,61 @@ const maxSecretFileBytes = 64 << 10
 
 // Load reads the YAML file at path over Default(), applies the TRIBUTARY_ variables found in
 // environ (not the process environment: pass os.Environ() for that), decodes strictly, fills
-// in per-route defaults, reads *_file secrets and validates the result.
+// in per-route defaults, makes path keys absolute, reads *_file secrets and validates the
+// result.
+//
+// # Paths
+//
+// Every path key (plugins.dir, plugins.cache_dir, tenants.dir and the *_file keys) that is
+// relative in the file, or left at its default, is taken relative to the file's folder, not
+// to the working directory: a configuration means the same wherever the gateway is started
+// from, and a reload (which calls Load with the same path) reads the same files. A relative
+// path set from the environment is taken relative to the working directory, like any
+// command-line setting. The Config holds the absolute paths; errors name them.
 //
 // # Errors
 //
-// A missing or unparsable file is one error naming the file. Otherwise every problem found
-// is reported at once, joined with errors.Join; each is a *KeyError naming its key path or
-// environment variable. Secrets never appear in the error text.
+// A missing file is one error naming it; YAML that does not parse is a *SyntaxError naming
+// the file and line. Otherwise every problem found is reported at once, joined with
+// errors.Join; each is a *KeyError naming its key path or environment variable. Secrets
+// never appear in the error text.
 func Load(path string, environ []string) (*Config, error) {
-	return load(file.Provider(path), "config file "+path, environ)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	doc, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", abs, err)
+	}
+	return load(bytesProvider(doc), "config file "+abs, abs, filepath.Dir(abs), environ)
 }
 
-// LoadBytes is Load for YAML already in memory, as tests and fuzzing use it.
+// LoadBytes is Load for YAML already in memory, as tests and fuzzing use it. Relative path
+// keys are taken relative to the working directory.
 func LoadBytes(yamlDoc []byte, environ []string) (*Config, error) {
-	return load(bytesProvider(yamlDoc), "config", environ)
+	return LoadBytesIn(yamlDoc, "", environ)
 }
 
-// load runs the layers (defaults, the YAML from src, named srcName in errors, the
-// environment), decodes, fills in defaults and secrets, and validates. A fresh koanf
-// instance per call: nothing is shared between loads, so reloads cannot race.
-func load(src koanf.Provider, srcName string, environ []string) (*Config, error) {
+// LoadBytesIn is Load for YAML in memory that stands for a file in the folder dir (the
+// working directory when dir is ""): relative path keys are taken relative to dir. The admin
+// API checks a configuration uploaded to replace the running one's file this way.
+func LoadBytesIn(yamlDoc []byte, dir string, environ []string) (*Config, error) {
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, fmt.Errorf("config folder %s: %w", dir, err)
+		}
+		dir = abs
+	}
+	return load(bytesProvider(yamlDoc), "config", "", dir, environ)
+}
+
+// load runs the layers (defaults, the YAML from src, named srcName in errors and read from
+// file when that is not "", the environment), decodes, resolves paths against dir, fills in
+// defaults and secrets, and validates. A fresh koanf instance per call: nothing is shared
+// between loads, so reloads cannot race.
+func load(src koanf.Provider, srcName, file, dir string, environ []string) (*Config, error) {
 	k := koanf.New(".")
 	defaults, err := defaultsMap()
 	if err != nil {
@@ -58,7 +93,11 @@ func load(src koanf.Provider, srcName string, environ []string) (*Config, error)
 	if err := k.Load(confmap.Provider(defaults, ""), nil); err != nil {
 		return nil, fmt.Errorf("config defaults: %w", err)
 	}
-	if err := k.Load(src, yaml.Parser()); err != nil {
+	if err := k.Load(src, yamlParser{file: file}); err != nil {
+		var se *SyntaxError
+		if errors.As(err, &se) && se.File != "" {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%s: %w", srcName, err)
 	}
 
@@ -77,7 +116,7 @@ func load(src koanf.Provider, srcName string, environ []string) (*Config, error)
 	cfg := &Config{}
 	failed := map[string]bool{}
 	if err := decode(raw, cfg); err != nil {
-		for _, e := range decodeProblems(err, envSource) {
+		for _, e := range decodeProblems(err, reflect.TypeFor[Config](), envSource) {
 			errs = append(errs, e)
 			var ke *KeyError
 			if errors.As(e, &ke) {
@@ -87,6 +126,9 @@ func load(src koanf.Provider, srcName string, environ []string) (*Config, error)
 				}
 			}
 		}
+	}
+	if err := cfg.resolvePaths(file, dir, envSource); err != nil {
+		return nil, fmt.Errorf("config paths: %w", err)
 	}
 	errs = append(errs, cfg.resolveSecrets()...)
 	rawRoutes, _ := raw["routes"].([]any)
@@ -101,10 +143,43 @@ func load(src koanf.Provider, srcName string, environ []string) (*Config, error)
 		errs = append(errs, e)
 	}
 	errs = cfg.holdBrokenTenants(errs)
+	for _, e := range errs {
+		// A problem with a relative path key says what the path was relative to.
+		if ke, ok := e.(*KeyError); ok && !strings.Contains(ke.Reason, " is relative to ") {
+			ke.Reason += cfg.relativeNote(ke.Key)
+		}
+	}
+	cfg.relative = nil // only the messages above needed it
 	if len(errs) > 0 {
+		if file != "" {
+			placeErrors(errs, src, file, envSource)
+		}
 		return nil, errors.Join(errs...)
 	}
 	return cfg, nil
+}
+
+// placeErrors sets File and Line of the KeyErrors among errs about keys written in the
+// config file (read from src), leaving those about environment variables, keys set from the
+// environment and other files alone.
+func placeErrors(errs []error, src koanf.Provider, file string, envSource map[string]string) {
+	doc, err := src.ReadBytes()
+	if err != nil {
+		return
+	}
+	lines := newKeyLines(doc)
+	for _, e := range errs {
+		ke, ok := e.(*KeyError)
+		if !ok || strings.HasPrefix(ke.Key, EnvPrefix) || strings.HasPrefix(ke.Key, "(") || filepath.IsAbs(ke.Key) {
+			continue
+		}
+		if _, fromEnv := envSource[ke.Key]; fromEnv {
+			continue
+		}
+		if line := lines.line(ke.Key); line > 0 {
+			ke.File, ke.Line = file, line
+		}
+	}
 }
 
 // coveredBy reports whether key or one of its parents is in failed.
@@ -170,6 +245,11 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 // commas, and records names that match no key as errors (returning "" drops them).
 func envTransform(errs *problems, source map[string]string) func(k, v string) (string, any) {
 	known := envKeys()
+	envNames := make([]string, 0, len(known))
+	for k := range known {
+		envNames = append(envNames, k)
+	}
+	slices.Sort(envNames)
 	return func(name, value string) (string, any) {
 		rest := strings.TrimPrefix(name, EnvPrefix)
 		if !strings.Contains(rest, envLevelSep) {
@@ -188,7 +268,7 @@ func envTransform(errs *problems, source map[string]string) func(k, v string) (s
 			*errs = append(*errs, &KeyError{Key: name, Reason: "environment variables cannot set items of routes; put them in the file"})
 			return "", nil
 		case !ok:
-			*errs = append(*errs, &KeyError{Key: name, Reason: fmt.Sprintf("environment variable names no config key (%s)", key)})
+			*errs = append(*errs, &KeyError{Key: name, Reason: fmt.Sprintf("environment variable names no config key (%s)%s", key, didYouMean(key, envNames))})
 			return "", nil
 		}
 		source[key] = name

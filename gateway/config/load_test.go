@@ -29,6 +29,16 @@ routes:
 `
 
 // keyErrors returns the *KeyError values inside a joined error, in order.
+// absPath is p made absolute against the working directory, as Load resolves paths.
+func absPath(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func keyErrors(t *testing.T, err error) []*config.KeyError {
 	t.Helper()
 	var out []*config.KeyError
@@ -51,9 +61,10 @@ func keyErrors(t *testing.T, err error) []*config.KeyError {
 	return out
 }
 
+// TestLoadExample loads testdata/example.yaml from the package's folder: its relative paths
+// (./mqtt-password.txt, ./plugins) are the file's folder's, not the working directory's.
 func TestLoadExample(t *testing.T) {
-	t.Chdir("testdata")
-	cfg, err := config.Load("example.yaml", []string{"TRIBUTARY_KAFKA__SASL__PASSWORD=kafka-secret-9"})
+	cfg, err := config.Load("testdata/example.yaml", []string{"TRIBUTARY_KAFKA__SASL__PASSWORD=kafka-secret-9"})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -66,7 +77,7 @@ func TestLoadExample(t *testing.T) {
 	if cfg.MQTT.SessionExpiry != time.Hour || cfg.MQTT.KeepAlive != 30*time.Second {
 		t.Errorf("durations: session_expiry %v keep_alive %v", cfg.MQTT.SessionExpiry, cfg.MQTT.KeepAlive)
 	}
-	if got := cfg.PluginPath("celsius"); got != filepath.Join("plugins", "celsius.wasm") {
+	if got := cfg.PluginPath("celsius"); got != absPath(t, "testdata/plugins/celsius.wasm") {
 		t.Errorf("PluginPath = %q", got)
 	}
 	want := []config.Route{
@@ -93,9 +104,11 @@ func TestLoadExample(t *testing.T) {
 	}
 }
 
+// TestRedactedGolden compares the printed configuration with testdata/example.golden, where
+// "$CONFIG_DIR" stands for the absolute folder of example.yaml that its relative paths were
+// resolved against.
 func TestRedactedGolden(t *testing.T) {
-	t.Chdir("testdata")
-	cfg, err := config.Load("example.yaml", []string{
+	cfg, err := config.Load("testdata/example.yaml", []string{
 		"TRIBUTARY_KAFKA__SASL__MECHANISM=SCRAM-SHA-512",
 		"TRIBUTARY_KAFKA__SASL__USERNAME=gw",
 		"TRIBUTARY_KAFKA__SASL__PASSWORD=kafka-secret-9",
@@ -114,7 +127,8 @@ func TestRedactedGolden(t *testing.T) {
 			t.Errorf("Redacted output contains the secret %q", secret)
 		}
 	}
-	const golden = "example.golden"
+	got = bytes.ReplaceAll(got, []byte(absPath(t, "testdata")), []byte("$CONFIG_DIR"))
+	const golden = "testdata/example.golden"
 	if *update {
 		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -165,7 +179,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name:    "unknown route key",
 			yaml:    "plugins: {dir: testdata/plugins}\nroutes:\n  - name: r\n    from: [a]\n    to: {topik: x, topic: t}\n",
-			wantErr: []string{"routes[0] (r).to.topik: unknown key"},
+			wantErr: []string{"routes[0] (r).to.topik: unknown key; did you mean topic?"},
 		},
 		{name: "bad duration", yaml: minimal + "mqtt: {session_expiry: 5x}\n", wantErr: []string{`mqtt.session_expiry: invalid duration "5x"`}},
 		{name: "duration without unit", yaml: minimal + "kafka: {linger: 5}\n", wantErr: []string{"kafka.linger: invalid duration 5: a unit is required"}},
@@ -175,7 +189,10 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad int", yaml: minimal + "flow: {max_batch: lots}\n", wantErr: []string{`flow.max_batch: invalid integer "lots"`}},
 		{name: "wrong shape", yaml: minimal + "kafka: {brokers: {a: b}}\n", wantErr: []string{"kafka.brokers[0]: expected string, got a mapping"}},
 		{name: "not a mapping", yaml: "- a\n- b\n", wantErr: []string{"config: "}},
-		{name: "bad yaml", yaml: "mqtt: [\n", wantErr: []string{"config: yaml:"}},
+		{name: "bad yaml", yaml: "mqtt: [\n", wantErr: []string{"config: line 1: invalid YAML: did not find expected node content"}},
+		{name: "misindented key", yaml: "mqtt:\n  url: tcp://h:1883\n client_id: x\n", wantErr: []string{"line 3: invalid YAML: did not find expected key", "3 |  client_id: x"}},
+		{name: "unknown top key suggestion", yaml: minimal + "pluginz: {}\n", wantErr: []string{"pluginz: unknown key; did you mean plugins?"}},
+		{name: "unknown nested key suggestion", yaml: minimal + "mqtt: {client-id: x}\n", wantErr: []string{"mqtt.client-id: unknown key; did you mean client_id?"}},
 		{name: "no routes", yaml: "mqtt: {client_id: x}\n", wantErr: []string{"routes: at least one route is required"}},
 		{name: "empty from", yaml: "routes: [{name: r, to: {topic: t}}]\n", wantErr: []string{"routes[0] (r).from: at least one topic filter is required"}},
 		{
@@ -196,7 +213,12 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name:    "missing plugin file",
 			yaml:    "plugins: {dir: testdata/plugins}\nroutes: [{name: r, from: [a], to: {topic: t}, chain: [{plugin: celsius}, {plugin: nope}]}]\n",
-			wantErr: []string{`routes[0] (r).chain[1].plugin: plugin "nope": file testdata/plugins/nope.wasm does not exist`},
+			wantErr: []string{`routes[0] (r).chain[1].plugin: plugin "nope": file ` + absPath(t, "testdata/plugins/nope.wasm") + ` does not exist (plugins.dir "testdata/plugins" is relative to the working directory)`},
+		},
+		{
+			name:    "misspelt plugin",
+			yaml:    "plugins: {dir: testdata/plugins}\nroutes: [{name: r, from: [a], to: {topic: t}, chain: [{plugin: celsuis}]}]\n",
+			wantErr: []string{`does not exist (plugins.dir "testdata/plugins" is relative to the working directory); did you mean celsius?`},
 		},
 		{name: "bad plugin name", yaml: "routes: [{name: r, from: [a], to: {topic: t}, chain: [{plugin: ../x}]}]\n", wantErr: []string{`routes[0] (r).chain[0].plugin: invalid plugin name "../x"`}},
 		{name: "empty plugin", yaml: "routes: [{name: r, from: [a], to: {topic: t}, chain: [{config: {a: 1}}]}]\n", wantErr: []string{"routes[0] (r).chain[0].plugin: required"}},
@@ -232,8 +254,8 @@ func TestLoadErrors(t *testing.T) {
 			wantErr: []string{"mqtt.password: set both mqtt.password and mqtt.password_file; use one"},
 		},
 		{name: "password file missing", yaml: minimal + "kafka: {sasl: {password_file: /nonexistent/pw}}\n", wantErr: []string{"kafka.sasl.password_file: open /nonexistent/pw"}},
-		{name: "password file not regular", yaml: minimal + "mqtt: {password_file: testdata}\n", wantErr: []string{"mqtt.password_file: testdata is not a regular file"}},
-		{name: "env unknown key", yaml: minimal, env: []string{"TRIBUTARY_MQTT__CLIENTID=x"}, wantErr: []string{"TRIBUTARY_MQTT__CLIENTID: environment variable names no config key (mqtt.clientid)"}},
+		{name: "password file not regular", yaml: minimal + "mqtt: {password_file: testdata}\n", wantErr: []string{"mqtt.password_file: " + absPath(t, "testdata") + " is not a regular file"}},
+		{name: "env unknown key", yaml: minimal, env: []string{"TRIBUTARY_MQTT__CLIENTID=x"}, wantErr: []string{"TRIBUTARY_MQTT__CLIENTID: environment variable names no config key (mqtt.clientid); did you mean mqtt.client_id?"}},
 		{name: "env single underscore", yaml: minimal, env: []string{"TRIBUTARY_MQTT_CLIENT_ID=x"}, wantErr: []string{`TRIBUTARY_MQTT_CLIENT_ID: environment variable names no config key: levels are separated by "__"`}},
 		{name: "env routes", yaml: minimal, env: []string{"TRIBUTARY_ROUTES__0__NAME=x"}, wantErr: []string{"TRIBUTARY_ROUTES__0__NAME: environment variables cannot set items of routes"}},
 		{name: "env section", yaml: minimal, env: []string{"TRIBUTARY_MQTT__TLS=x"}, wantErr: []string{"TRIBUTARY_MQTT__TLS: environment variable names no config key"}},
@@ -293,12 +315,12 @@ routes:
 	want := []string{
 		`mqtt.bogus: unknown key`,
 		`mqtt.session_expiry: invalid duration "5x"`,
-		`routes[0] (temps).to.topik: unknown key`,
+		`routes[0] (temps).to.topik: unknown key; did you mean topic?`,
 		`kafka.compression: "brotli" is not one of none, gzip, snappy, lz4, zstd`,
 		`log.level: "loud" is not one of debug, info, warn, error`,
 		`routes[0] (temps).from[0]: invalid topic filter "a/#/b": # must be the last level`,
 		`routes[0] (temps).qos: 3 is not 0, 1 or 2`,
-		`routes[0] (temps).chain[0].plugin: plugin "missing": file testdata/plugins/missing.wasm does not exist`,
+		`routes[0] (temps).chain[0].plugin: plugin "missing": file ` + absPath(t, "testdata/plugins/missing.wasm") + ` does not exist (plugins.dir "testdata/plugins" is relative to the working directory)`,
 		`routes[0] (temps).dead_letter: required when to.topic is a template`,
 		`routes[1] (temps).name: duplicate route name "temps", also routes[0]`,
 	}
@@ -309,7 +331,7 @@ routes:
 
 func TestLoadFileErrors(t *testing.T) {
 	_, err := config.Load("testdata/nonexistent.yaml", nil)
-	if err == nil || !strings.Contains(err.Error(), "config file testdata/nonexistent.yaml") {
+	if err == nil || !strings.Contains(err.Error(), "config file "+absPath(t, "testdata/nonexistent.yaml")) {
 		t.Errorf("missing file: got %v, want an error naming the file", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 
@@ -132,7 +131,7 @@ func (c *Config) loadTenantDir() []error {
 	}
 	entries, err := os.ReadDir(c.Tenants.Dir)
 	if err != nil {
-		return []error{&KeyError{Key: "tenants.dir", Reason: err.Error()}}
+		return []error{&KeyError{Key: "tenants.dir", Reason: err.Error() + c.relativeNote("tenants.dir")}}
 	}
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
@@ -225,14 +224,17 @@ var tenantRootName = reflect.TypeFor[Tenant]().String()
 // loadTenantFile decodes one tenant.yaml strictly. Errors name the file and the key.
 func loadTenantFile(path string) (Tenant, []error) {
 	k := koanf.New(".")
-	if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+	if err := k.Load(file.Provider(path), yamlParser{file: path}); err != nil {
+		if se := (*SyntaxError)(nil); errors.As(err, &se) {
+			return Tenant{}, []error{se} // names the file and line itself
+		}
 		return Tenant{}, []error{&KeyError{Key: path, Reason: err.Error()}}
 	}
 	var t Tenant
 	raw := k.Raw()
 	if err := decode(raw, &t); err != nil {
 		var errs []error
-		for _, e := range decodeProblems(err, nil) {
+		for _, e := range decodeProblems(err, reflect.TypeFor[Tenant](), nil) {
 			var ke *KeyError
 			if errors.As(e, &ke) {
 				ke.Key = path + ": " + strings.TrimPrefix(ke.Key, tenantRootName+".")
@@ -243,6 +245,7 @@ func loadTenantFile(path string) (Tenant, []error) {
 	}
 	rawRoutes, _ := raw["routes"].([]any)
 	applyRouteDefaults(t.Routes, rawRoutes)
+	resolveTenantPaths(&t, filepath.Dir(path))
 	return t, nil
 }
 

@@ -78,7 +78,7 @@ tenants:
 	if r := acme.Routes[0]; r.QoS != 1 || r.DeadLetter != "acme.temps_dlq" || r.To.Key != config.DefaultKeyTemplate {
 		t.Errorf("acme route defaults not applied: %+v", r)
 	}
-	if g := cfg.Tenant("globex"); g.Routes[0].QoS != 0 || g.Dir != filepath.Join("testdata/plugins", "globex") {
+	if g := cfg.Tenant("globex"); g.Routes[0].QoS != 0 || g.Dir != absPath(t, "testdata/plugins/globex") {
 		t.Errorf("globex = %+v", g)
 	}
 	two := config.Tenant{Limits: config.TenantLimits{MaxInstances: 5},
@@ -132,7 +132,7 @@ func TestTenantErrors(t *testing.T) {
 		{
 			name:    "bad tenant yaml",
 			folder:  "routes: [\n",
-			wantErr: []string{"tenant.yaml: "},
+			wantErr: []string{"tenant.yaml:1: invalid YAML"},
 		},
 		{
 			name:    "name differs from folder",
@@ -163,7 +163,7 @@ func TestTenantErrors(t *testing.T) {
 		{
 			name:    "missing tenant plugin",
 			inline:  "- {name: acme, mqtt_prefixes: [a/], kafka_prefixes: [a.], routes: [{name: r, from: [a/#], to: {topic: a.t}, chain: [{plugin: nope}]}]}",
-			wantErr: []string{`tenants.inline[0] (acme).routes[0] (r).chain[0].plugin: plugin "nope": file testdata/plugins/nope.wasm does not exist`},
+			wantErr: []string{`tenants.inline[0] (acme).routes[0] (r).chain[0].plugin: plugin "nope": file ` + absPath(t, "testdata/plugins/nope.wasm") + ` does not exist`},
 		},
 	}
 	for _, tt := range tests {
@@ -216,7 +216,7 @@ func TestTenantPluginsShadowShared(t *testing.T) {
 	if got := cfg.TenantPluginPath(acme, "own"); got != own {
 		t.Errorf("own plugin path = %q, want %q", got, own)
 	}
-	if got := cfg.TenantPluginPath(acme, "celsius"); got != filepath.Join("testdata/plugins", "celsius.wasm") {
+	if got := cfg.TenantPluginPath(acme, "celsius"); got != absPath(t, "testdata/plugins/celsius.wasm") {
 		t.Errorf("shared plugin path = %q", got)
 	}
 }

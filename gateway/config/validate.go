@@ -290,7 +290,13 @@ func (c *Config) checkRouteList(p *problems, at string, routes []Route, t *Tenan
 				path := c.TenantPluginPath(t, s.Plugin)
 				if st, err := os.Stat(path); err != nil {
 					if errors.Is(err, os.ErrNotExist) {
-						add(sk, "plugin %q: file %s does not exist", s.Plugin, path)
+						dirs := []string{c.Plugins.Dir}
+						if t != nil && t.Dir != "" {
+							dirs = append(dirs, t.Dir)
+						}
+						miss := &MissingPluginError{Plugin: s.Plugin, Path: path}
+						*p = append(*p, &KeyError{Key: key + sk, Route: r.Name, Err: miss,
+							Reason: miss.Error() + c.relativeNote("plugins.dir") + didYouMean(s.Plugin, wasmNames(dirs...))})
 					} else {
 						add(sk, "plugin %q: %v", s.Plugin, err)
 					}

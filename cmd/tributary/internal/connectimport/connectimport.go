@@ -235,6 +235,9 @@ type plan struct {
 	}
 	converterNote string // how the value was written before, for the envelope comment
 	routes        []routePlan
+	// deadLetter is every route's dead_letter topic, from errors.deadletterqueue.topic.name;
+	// "" leaves the default, <to.topic>_dlq.
+	deadLetter string
 }
 
 // routePlan is one route of the plan.
@@ -581,8 +584,36 @@ func (c *connector) common(p *plan) {
 		c.warn("predicates", "not imported; a plugin can filter messages")
 	}
 	c.withPrefix("predicates.")
-	if errs := c.withPrefix("errors."); len(errs) > 0 {
-		c.warn("errors.*", "not mapped; a message a plugin rejects, or that is too large, goes to the route's dead_letter topic")
+	c.deadLetterQueue(p)
+}
+
+// dlqKey names the connector's dead-letter topic.
+const dlqKey = "errors.deadletterqueue.topic.name"
+
+// deadLetterQueue maps errors.deadletterqueue.topic.name to every route's dead_letter and
+// explains the other errors.* keys, which have no equivalent: Tributary always sends what it
+// cannot deliver to the dead-letter topic, with headers saying why, and never drops it.
+func (c *connector) deadLetterQueue(p *plan) {
+	if v, ok := c.get(dlqKey); ok && v != "" {
+		if reason := config.KafkaTopicProblem(v); reason != "" {
+			c.warn(dlqKey, "%q is not a valid Kafka topic (%s); each route keeps the default dead_letter <to.topic>_dlq", v, reason)
+		} else {
+			p.deadLetter = v
+			if len(p.routes) > 1 {
+				c.warn(dlqKey, "used as the dead_letter topic of all %d routes; the header tributary.route tells them apart", len(p.routes))
+			}
+		}
+	}
+	var rest []string
+	for _, k := range c.withPrefix("errors.") {
+		if k != dlqKey {
+			rest = append(rest, k)
+		}
+	}
+	if len(rest) > 0 {
+		c.warn("errors.*", "not mapped (%s): a message a plugin rejects, or that is too large, always goes to the route's "+
+			"dead_letter topic with headers saying why (as errors.tolerance=all with context headers would), never dropped",
+			strings.Join(rest, ", "))
 	}
 }
 

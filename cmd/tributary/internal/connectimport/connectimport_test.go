@@ -2,6 +2,7 @@ package connectimport
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,6 +90,27 @@ func TestConvert(t *testing.T) {
 			wantYAML:     []string{`url: "tcp://b:1883"`, `username: "u"`, "TRIBUTARY_MQTT__PASSWORD"},
 			wantWarnings: []string{"password in the URI is not copied"},
 		},
+		{
+			name:         "dead letter queue",
+			in:           `{"mqtt.server.uri":"tcp://b:1883","mqtt.topics":"a/#","kafka.topic":"t","errors.deadletterqueue.topic.name":"mqtt-dlq","errors.tolerance":"all","errors.deadletterqueue.context.headers.enable":"true"}`,
+			family:       Confluent,
+			wantYAML:     []string{"# from errors.deadletterqueue.topic.name", `dead_letter: "mqtt-dlq"`},
+			wantWarnings: []string{"errors.*: not mapped (errors.deadletterqueue.context.headers.enable, errors.tolerance)"},
+		},
+		{
+			name:         "dead letter queue of several routes",
+			in:           `{"connect.mqtt.hosts":"tcp://b:1883","connect.mqtt.kcql":"INSERT INTO t1 SELECT * FROM a/#; INSERT INTO t2 SELECT * FROM b/#","errors.deadletterqueue.topic.name":"dlq"}`,
+			family:       StreamReactor,
+			wantYAML:     []string{`topic: "t1"`, `topic: "t2"`, `dead_letter: "dlq"`},
+			wantWarnings: []string{"errors.deadletterqueue.topic.name: used as the dead_letter topic of all 2 routes"},
+		},
+		{
+			name:         "invalid dead letter topic",
+			in:           `{"mqtt.server.uri":"tcp://b:1883","mqtt.topics":"a/#","kafka.topic":"t","errors.deadletterqueue.topic.name":"bad topic"}`,
+			family:       Confluent,
+			wantYAML:     []string{"go to t_dlq unless dead_letter says otherwise"},
+			wantWarnings: []string{`errors.deadletterqueue.topic.name: "bad topic" is not a valid Kafka topic`},
+		},
 		{name: "array top level", in: `[1]`, wantErr: "not a JSON object"},
 		{name: "trailing data", in: `{"a":"b"} {}`, wantErr: "unexpected data"},
 		{name: "config not object", in: `{"config":"x"}`, wantErr: `"config" is not a JSON object`},
@@ -146,7 +168,8 @@ func FuzzConvert(f *testing.F) {
 			return
 		}
 		// The YAML must at least parse: a broken document means bad quoting.
-		if _, err := config.LoadBytes(res.YAML, nil); err != nil && strings.Contains(err.Error(), "yaml:") {
+		var se *config.SyntaxError
+		if _, err := config.LoadBytes(res.YAML, nil); err != nil && (errors.As(err, &se) || strings.Contains(err.Error(), "yaml:")) {
 			t.Fatalf("output is not YAML: %v\n%s", err, res.YAML)
 		}
 	})

@@ -164,7 +164,12 @@ func (p *plan) yaml(c *connector, fam Family) []byte {
 		w.line(3, "key: %s", str(config.DefaultKeyTemplate))
 		w.comment(3, p.converterNote)
 		w.line(3, "envelope: %s", config.EnvelopeNone)
-		w.comment(2, "messages a plugin rejects, or too large for Kafka, go to "+r.topic+"_dlq unless dead_letter says otherwise")
+		if p.deadLetter != "" {
+			w.comment(2, "from errors.deadletterqueue.topic.name: messages a plugin rejects, or too large for Kafka, go here")
+			w.line(2, "dead_letter: %s", str(p.deadLetter))
+		} else {
+			w.comment(2, "messages a plugin rejects, or too large for Kafka, go to "+r.topic+"_dlq unless dead_letter says otherwise")
+		}
 	}
 	return w.b.Bytes()
 }
