@@ -353,7 +353,7 @@ func (r *Report) Print(w io.Writer) {
 // roundDuration rounds d to about 3 or 4 significant digits for printing.
 func roundDuration(d time.Duration) time.Duration {
 	switch {
-	case d >= time.Second:
+	case d >= 100*time.Millisecond:
 		return d.Round(time.Millisecond)
 	case d >= time.Millisecond:
 		return d.Round(10 * time.Microsecond)
