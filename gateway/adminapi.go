@@ -57,8 +57,6 @@ type adminHandler struct {
 	g *Gateway
 	h atomic.Pointer[http.Handler]
 
-	stores pluginStores
-
 	mu        sync.Mutex        // serialises building the handler
 	cfg       *config.Config    // the configuration the handler is built for
 	tokenErrs map[string]string // token file -> the error last logged for it
@@ -154,7 +152,7 @@ func (b adminBackend) Tenants() []admin.TenantInfo {
 			}
 			ti.Routes = append(ti.Routes, ri)
 		}
-		if st, err := b.g.adminH.stores.get(dir, false); err == nil {
+		if st, err := b.g.stores.get(dir, false); err == nil {
 			list, _ := st.List()
 			for _, p := range list {
 				ti.Plugins = append(ti.Plugins, admin.PluginInfo{Name: p.Name, Version: p.Hash, Size: p.Size,
@@ -190,7 +188,7 @@ func (b adminBackend) store(tenant string) (*folderStore, error) {
 		}
 		dir = t.Dir
 	}
-	return b.g.adminH.stores.get(dir, true)
+	return b.g.stores.get(dir, true)
 }
 
 // compile compiles and checks wasm as plugin name of tenant on the gateway's host, with the
@@ -492,7 +490,8 @@ func (g *Gateway) pluginHost(ctx context.Context) (*wasmhost.Host, error) {
 }
 
 // pluginStores keeps one plugin store per plugin folder for the gateway's lifetime, so that
-// every admin request on a folder shares its Store and its change lock.
+// every admin request on a folder shares its Store and its change lock, and reloads record in
+// the same Store the versions they apply (see recordServing).
 type pluginStores struct {
 	mu sync.Mutex
 	m  map[string]*folderStore // by absolute, clean folder path

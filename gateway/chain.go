@@ -83,15 +83,37 @@ func moduleLimits(l config.PluginLimits) wasmhost.ModuleLimits {
 	}
 }
 
-// PluginReport describes one chain stage as built: what `tributary validate` prints.
+// PluginReport describes one chain stage as built: what `tributary validate` prints, and a
+// stage of a route on /api/v1/status (JSON: tenant, route, stage, plugin, version,
+// size_bytes, compile_ms).
 type PluginReport struct {
-	Tenant      string `json:",omitempty"` // "" for top-level routes
-	Route       string
-	Stage       int
-	Plugin      string
-	Version     string // hex sha256 of the module, also the dead-letter header value
-	Size        int    // bytes of the .wasm file
-	CompileTime time.Duration
+	Tenant      string        `json:"tenant,omitempty"` // "" for top-level routes
+	Route       string        `json:"route"`
+	Stage       int           `json:"stage"`
+	Plugin      string        `json:"plugin"`
+	Version     string        `json:"version"`    // hex sha256 of the module, as the plugin store and dead letters name it
+	Size        int           `json:"size_bytes"` // bytes of the .wasm file
+	CompileTime time.Duration `json:"-"`          // JSON: compile_ms
+}
+
+// MarshalJSON encodes the report with its compile time in milliseconds (compile_ms), as the
+// admin API gives durations.
+func (p PluginReport) MarshalJSON() ([]byte, error) {
+	type fields PluginReport // without this method
+	return json.Marshal(struct {
+		fields
+		CompileMs float64 `json:"compile_ms"`
+	}{fields(p), float64(p.CompileTime.Microseconds()) / 1000})
+}
+
+// Short returns "plugin@version" with the version's first 12 hex digits, as log lines show
+// a stage.
+func (p PluginReport) Short() string {
+	v := p.Version
+	if len(v) > 12 {
+		v = v[:12]
+	}
+	return p.Plugin + "@" + v
 }
 
 // flowSpec is what one flow's routes are built from: the top-level routes, or one tenant's.
@@ -135,6 +157,7 @@ type chainBuilder struct {
 	host     *wasmhost.Host
 	metrics  *pluginMetrics // nil when nothing observes the plugins
 	compiled map[string]*wasmhost.Plugin
+	read     map[string][]byte // the bytes of each plugin file compiled, by path
 	reports  []PluginReport
 	poolSize int // 0: each flow's plugins.instances
 }
@@ -185,6 +208,9 @@ func (b *chainBuilder) build(ctx context.Context, spec *flowSpec, i int, rc conf
 			}
 			b.compiled[spec.name+"\x00"+path] = p
 			b.metrics.owns(p, spec.name)
+			if b.read != nil {
+				b.read[path] = wasm
+			}
 		}
 		conf := []byte("{}")
 		if st.Config != nil {

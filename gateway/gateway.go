@@ -39,6 +39,7 @@ type Gateway struct {
 	kafkaUp   atomic.Bool
 	adminAddr atomic.Pointer[string]
 	adminH    *adminHandler                 // nil without admin.listen
+	stores    pluginStores                  // the plugin store of each plugin folder, for the admin API and reloads
 	hostMu    sync.Mutex                    // guards host
 	host      *wasmhost.Host                // nil until a route has plugins or a plugin is validated
 	current   atomic.Pointer[config.Config] // the configuration in force, as the last reload left it

@@ -200,19 +200,19 @@ func (c routeCollector) Collect(ch chan<- prometheus.Metric) {
 // Stats is a point-in-time view of the gateway's counters, for embedding and the dev view.
 type Stats struct {
 	// MQTTConnected is true while every MQTT session (one per tenant) is up.
-	MQTTConnected bool
+	MQTTConnected bool `json:"mqtt_connected"`
 	// KafkaUp is true while the last Kafka ping succeeded.
-	KafkaUp bool
+	KafkaUp bool `json:"kafka_up"`
 	// InFlight counts messages received and not yet acknowledged.
-	InFlight int
+	InFlight int `json:"in_flight"`
 	// InFlightBytes is what those messages count against flow.max_in_flight_bytes.
-	InFlightBytes int64
+	InFlightBytes int64 `json:"in_flight_bytes"`
 	// Unrouted counts messages that matched no route.
-	Unrouted uint64
+	Unrouted uint64 `json:"unrouted"`
 	// Routes holds one entry per route ever configured, sorted by tenant and name.
-	Routes []RouteStats
+	Routes []RouteStats `json:"routes"`
 	// LastReload is the outcome of the last reload, nil before the first.
-	LastReload *ReloadStatus `json:",omitempty"`
+	LastReload *ReloadStatus `json:"last_reload,omitempty"`
 	// Tenants is every tenant's state, "" being the top-level routes: serving, held (does
 	// not load, not subscribed) or stale (serving its previous version).
 	Tenants []TenantStatus `json:"tenants"`
@@ -221,20 +221,20 @@ type Stats struct {
 // RouteStats counts one route's messages since the gateway started.
 type RouteStats struct {
 	// Tenant owns the route; "" for top-level routes.
-	Tenant string `json:",omitempty"`
-	Name   string
+	Tenant string `json:"tenant,omitempty"`
+	Name   string `json:"name"`
 	// Active is false for a route a reload removed (its counters remain).
-	Active bool
+	Active bool `json:"active"`
 	// In counts messages that entered the route.
-	In uint64
+	In uint64 `json:"in"`
 	// Out counts records acknowledged by Kafka.
-	Out uint64
+	Out uint64 `json:"out"`
 	// Filtered counts messages the chain dropped on purpose.
-	Filtered uint64
+	Filtered uint64 `json:"filtered"`
 	// DeadLettered counts dead-letter records acknowledged by Kafka.
-	DeadLettered uint64
-	// Plugins are the stages of the route's chain in force, with their versions.
-	Plugins []PluginReport `json:",omitempty"`
+	DeadLettered uint64 `json:"dead_lettered"`
+	// Plugins are the stages of the route's chain in force, with the versions serving.
+	Plugins []PluginReport `json:"stages,omitempty"`
 	// Stalled is true while the route has records waiting for Kafka and none has been
 	// acknowledged for longer than kafka.stall_timeout.
 	Stalled bool `json:"stalled"`

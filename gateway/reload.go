@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
+	"github.com/tributary-gw/tributary/gateway/pluginstore"
 	"github.com/tributary-gw/tributary/wasmhost"
 )
 
@@ -39,6 +43,19 @@ type ReloadStatus struct {
 	// TenantsAdded and TenantsRemoved name the tenants the reload started and stopped.
 	TenantsAdded   []string `json:"tenants_added,omitempty"`
 	TenantsRemoved []string `json:"tenants_removed,omitempty"`
+	// Serving lists the stages of the routes built anew with the plugin version each now
+	// serves (the sha256 hex the plugin store and dead letters name).
+	Serving []PluginReport `json:"serving,omitempty"`
+}
+
+// servingAttr is Serving for a log line: "route[stage]=plugin@version" (the version's first
+// 12 hex digits), routes as "tenant/route".
+func (st *ReloadStatus) servingAttr() slog.Attr {
+	out := make([]string, len(st.Serving))
+	for i, p := range st.Serving {
+		out[i] = fmt.Sprintf("%s[%d]=%s", qualified(p.Tenant, p.Route), p.Stage, p.Short())
+	}
+	return slog.Any("serving", out)
 }
 
 // buildTable builds the routes of one flow. A route whose configuration, namespace, plugin
@@ -62,7 +79,7 @@ func (g *Gateway) buildTable(ctx context.Context, spec *flowSpec, old *routeTabl
 			return fail(err)
 		}
 	}
-	chains := &chainBuilder{host: host, metrics: g.pluginMetrics, compiled: map[string]*wasmhost.Plugin{}}
+	chains := &chainBuilder{host: host, metrics: g.pluginMetrics, compiled: map[string]*wasmhost.Plugin{}, read: map[string][]byte{}}
 	defer chains.release()
 	var next []*route
 	for i, rc := range spec.routes {
@@ -78,6 +95,13 @@ func (g *Gateway) buildTable(ctx context.Context, spec *flowSpec, old *routeTabl
 			r.limits = spec.plugins
 			r.Chain, r.plugins, err = chains.build(ctx, spec, i, rc) // its errors name the tenant
 		}
+		if err == nil && rc.To.Lineage {
+			stages := make([]kafkasink.LineageStage, len(r.plugins))
+			for k, p := range r.plugins {
+				stages[k] = kafkasink.LineageStage{Plugin: p.Plugin, Version: p.Version}
+			}
+			r.Sink.SetLineage(stages)
+		}
 		if err != nil {
 			return fail(err)
 		}
@@ -89,7 +113,32 @@ func (g *Gateway) buildTable(ctx context.Context, spec *flowSpec, old *routeTabl
 				slog.Duration("compile", rep.CompileTime.Round(time.Millisecond)))
 		}
 	}
+	g.recordServing(spec, chains.read)
 	return newRouteTable(next), built, nil
+}
+
+// recordServing tells the plugin store of each folder which module of each plugin the routes
+// just built serve (read: the bytes compiled, by file), so that a version dropped into the
+// folder by hand keeps the one it replaced in the history and rollback works as after an
+// upload (pluginstore.Store.Serving). A folder where the store cannot write (read-only) only
+// loses that history: the failure is logged at debug level.
+func (g *Gateway) recordServing(spec *flowSpec, read map[string][]byte) {
+	for path, wasm := range read {
+		name := strings.TrimSuffix(filepath.Base(path), ".wasm")
+		st, err := g.stores.get(filepath.Dir(path), false)
+		if err == nil {
+			var changed bool
+			changed, err = st.Serving(name, wasm)
+			if err == nil && changed {
+				g.log.Info("plugin file replaced outside the admin API: the version it replaced is kept for rollback",
+					slog.String("tenant", spec.name), slog.String("plugin", name), slog.String("file", path),
+					slog.String("version", pluginstore.Hash(wasm)[:12]))
+			}
+		}
+		if err != nil {
+			g.log.Debug("plugin history not kept", slog.String("plugin", name), slog.String("file", path), slog.String("error", err.Error()))
+		}
+	}
 }
 
 // specHasChains reports whether any route of spec has plugins.
@@ -174,13 +223,13 @@ func (g *Gateway) Reload(ctx context.Context, cfg *config.Config) error {
 		g.reload.failures.Inc()
 		g.reload.lastOK.Set(0)
 		g.log.Error("reload failed; what did not load keeps its previous version", slog.String("error", err.Error()),
-			slog.Any("changed", st.Changed), slog.Any("removed", st.Removed),
+			slog.Any("changed", st.Changed), st.servingAttr(), slog.Any("removed", st.Removed),
 			slog.Any("tenants_added", st.TenantsAdded), slog.Any("tenants_removed", st.TenantsRemoved))
 	} else {
 		st.OK = true
 		g.reload.successes.Inc()
 		g.reload.lastOK.Set(1)
-		g.log.Info("reloaded", slog.Any("changed", st.Changed), slog.Any("removed", st.Removed),
+		g.log.Info("reloaded", slog.Any("changed", st.Changed), st.servingAttr(), slog.Any("removed", st.Removed),
 			slog.Any("tenants_added", st.TenantsAdded), slog.Any("tenants_removed", st.TenantsRemoved))
 	}
 	g.reload.last.Store(st)

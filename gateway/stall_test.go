@@ -28,12 +28,14 @@ func readyz(t *testing.T, gw *running) (int, string) {
 // routeStatus returns route name's entry of /api/v1/status, as JSON fields.
 func routeStatus(t *testing.T, gw *running, name string) map[string]any {
 	t.Helper()
-	var st struct{ Routes []map[string]any }
+	var st struct {
+		Routes []map[string]any `json:"routes"`
+	}
 	if err := json.Unmarshal([]byte(httpGet(t, "http://"+gw.AdminAddr()+"/api/v1/status")), &st); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range st.Routes {
-		if r["Name"] == name {
+		if r["name"] == name {
 			return r
 		}
 	}

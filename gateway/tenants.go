@@ -206,6 +206,7 @@ func (g *Gateway) applyFlow(ctx context.Context, sl *tenantSlot, spec *flowSpec,
 	for _, r := range built {
 		if st != nil {
 			st.Changed = append(st.Changed, qualified(r.Tenant, r.Name))
+			st.Serving = append(st.Serving, r.plugins...)
 		}
 	}
 	g.setTenantState(sl, true, nil)
@@ -300,7 +301,12 @@ func (g *Gateway) ReloadTenant(ctx context.Context, name string) error {
 	}
 	ctx, cancel := g.reloadContext(ctx)
 	defer cancel()
-	return g.applyFlow(ctx, sl, nil, nil)
+	st := &ReloadStatus{}
+	err := g.applyFlow(ctx, sl, nil, st)
+	if err == nil && len(st.Changed) > 0 {
+		g.log.Info("tenant reloaded: its plugin files changed", slog.String("tenant", name), slog.Any("changed", st.Changed), st.servingAttr())
+	}
+	return err
 }
 
 // TenantStatuses returns every tenant's state ("" is the top-level routes), sorted by name.

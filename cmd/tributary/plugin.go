@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,8 +25,8 @@ var pluginUsage = `Usage:
   tributary plugin new NAME [--dir DIR] [--module PATH] [--lang go|assemblyscript]
   tributary plugin build DIR [-o FILE]
   tributary plugin test FILE.wasm --input FILE.jsonl [--config JSON|@FILE] [--route R]
-                        [--timeout D] [--memory-mb N] [--batch N] [--repeat N]
-                        [--fail-on-dead-letter]
+                        [--batch N] [--warmup N] [--repeat N] [--fail-on-dead-letter]
+                        [--call-timeout D] [--memory-mb N] [--max-output-bytes N] [LIMIT...]
 
 The plugin author's loop: create a Go plugin from a template, build it to WebAssembly, and run
 messages through the real module without a broker or Kafka.
@@ -62,29 +63,38 @@ plugin build DIR
                    plugins' sources)
 
 plugin test FILE.wasm
-  Loads the module as the gateway does (one instance, init with --config) and runs every input
-  message through it, in batches of --batch messages per call as a route's shard would; a
-  call that fails for a batch is retried message by message, so a failure lands on its own
-  message. Prints per input its outputs (payload, Kafka topic, key, headers), "filtered", or
-  its dead letter (kind: rejected, trap, timeout, out_of_memory or bad_result, and the error),
-  then a summary: inputs, outputs, filtered, dead letters and ns/message (averaged over
-  --repeat runs). Guest log lines go to stderr. Exits 0 even when messages dead-letter (unless
-  --fail-on-dead-letter), 1 when the module or its config cannot be loaded or the input file is
-  bad (the error names the line).
+  Loads the module as the gateway does (checked against the module limits, one instance, init
+  with --config) and runs every input message through it, in batches of --batch messages per
+  call as a route's shard would; a call that fails for a batch is retried message by message,
+  so a failure lands on its own message. Prints per input its outputs (payload, Kafka topic,
+  key, headers), "filtered", or its dead letter (kind: rejected, trap, timeout, out_of_memory,
+  bad_result or message_too_large, and the error); the plugin's log lines of that run at every
+  level, debug included (sdk.Log, and its stdout and stderr); a summary (inputs, outputs,
+  filtered, dead letters); and the timing:
+    compile     compiling the module, or loading it from the compile cache
+    start-up    instantiating it and running its init with --config
+    first run   per message, the run printed above: a cold instance
+    warmed      per message, after --warmup more runs, averaged over --repeat runs: what a
+                serving route pays per message in the plugin
+  Guest logs of the warm-up and timed runs are counted, not printed. The host's own log lines
+  go to stderr. Exits 0 even when messages dead-letter (unless --fail-on-dead-letter), 1 when
+  the module or its config cannot be loaded or the input file is bad (the error names the
+  line).
   --input FILE            the messages, JSON lines (required; format below)
   --config JSON|@FILE     the stage config handed to the plugin's init, inline or from a file
                           (default {})
   --route R               route name the messages carry (default test)
-  --timeout D             time limit of one plugin call, as plugins.limits.call_timeout
-                          (default 1s)
-  --memory-mb N           linear memory cap of the instance, as plugins.limits.memory_mb
-                          (default 16)
   --batch N               messages per plugin call (default 64, the gateway's flow.max_batch;
                           1 = one by one)
-  --repeat N              run the inputs N times for the timing; outputs are printed once
-                          (default 1)
+  --warmup N              untimed runs of the inputs after the first (default 0: enough for
+                          1000 messages)
+  --repeat N              timed runs after the warm-up (default 0: until 10000 messages and
+                          200ms, or 5s, have passed)
   --fail-on-dead-letter   exit 1 when any message dead-letters
 
+  Limits, as the gateway enforces them; each flag is also accepted spelt as its config key
+  (--max_output_bytes, --module.max_functions), and --timeout is --call-timeout:
+` + limitUsage() + `
 Compiled machine code is cached in the user cache folder (tributary/wasm-cache): plugin test
 does not compile again what plugin build compiled. The compile time build prints is that of a
 gateway without plugins.cache_dir, unless the same bytes were compiled before (an unchanged
@@ -287,11 +297,11 @@ func pluginTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	input := fs.String("input", "", "")
 	cfgArg := fs.String("config", "", "")
 	route := fs.String("route", pluginkit.DefaultRoute, "")
-	timeout := fs.Duration("timeout", wasmhost.DefaultCallTimeout, "")
-	memoryMB := fs.Int("memory-mb", int(wasmhost.DefaultMemoryPages/16), "")
 	batch := fs.Int("batch", pluginkit.DefaultBatch, "")
-	repeat := fs.Int("repeat", 1, "")
+	warmup := fs.Int("warmup", 0, "")
+	repeat := fs.Int("repeat", 0, "")
 	failOnDL := fs.Bool("fail-on-dead-letter", false, "")
+	lim := addLimitFlags(fs)
 	path, err := parseInterleaved(fs, args, "FILE.wasm", stdout)
 	if err != nil {
 		return err
@@ -301,14 +311,15 @@ func pluginTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError{errors.New("--input is required")}
 	case *route == "":
 		return usageError{errors.New("--route must not be empty")}
-	case *timeout <= 0:
-		return usageError{fmt.Errorf("--timeout %v: want more than 0", *timeout)}
-	case *memoryMB < 1 || *memoryMB > 4096:
-		return usageError{fmt.Errorf("--memory-mb %d: want 1 to 4096", *memoryMB)}
 	case *batch < 1:
 		return usageError{fmt.Errorf("--batch %d: want 1 or more", *batch)}
-	case *repeat < 1:
-		return usageError{fmt.Errorf("--repeat %d: want 1 or more", *repeat)}
+	case *warmup < 0:
+		return usageError{fmt.Errorf("--warmup %d: want 0 (automatic) or more", *warmup)}
+	case *repeat < 0:
+		return usageError{fmt.Errorf("--repeat %d: want 0 (automatic) or more", *repeat)}
+	}
+	if err := lim.check(); err != nil {
+		return usageError{err}
 	}
 	config, err := pluginkit.ParseConfig(*cfgArg)
 	if err != nil {
@@ -318,23 +329,26 @@ func pluginTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	host, err := newPluginHost(ctx, stderr)
+	logs := &pluginkit.LogCapture{Next: slog.NewTextHandler(stderr, nil), NextLevel: slog.LevelInfo}
+	host, err := newPluginHostWith(ctx, slog.New(logs.Handler()))
 	if err != nil {
 		return err
 	}
 	defer host.Close(context.WithoutCancel(ctx))
-	p, err := pluginkit.Load(ctx, host, path)
+	p, err := pluginkit.Load(ctx, host, path, lim.module())
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "plugin %s %s (%d bytes, compiled in %s), config %s, route %s\n",
-		p.Name(), p.Version(), p.Size(), p.CompileTime().Round(time.Millisecond), config, *route)
+	fmt.Fprintf(stdout, "plugin %s %s (%d bytes), config %s, route %s\n", p.Name(), p.Version(), p.Size(), config, *route)
 	rep, err := pluginkit.Test(ctx, host, p, inputs, pluginkit.TestOptions{
-		Config: config,
-		Route:  *route,
-		Limits: wasmhost.Limits{CallTimeout: *timeout, MemoryPages: uint32(*memoryMB) * 16}, // 16 pages of 64 KiB per MiB
-		Batch:  *batch,
-		Repeat: *repeat,
+		Config:          config,
+		Route:           *route,
+		Limits:          lim.instance(),
+		MaxMessageBytes: lim.maxMessageBytes,
+		Batch:           *batch,
+		Warmup:          *warmup,
+		Repeat:          *repeat,
+		Logs:            logs,
 	})
 	if err != nil {
 		return err // the PluginError names the plugin; Kind rejected: init refused the config
@@ -344,6 +358,176 @@ func pluginTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%d of %d messages dead-lettered (--fail-on-dead-letter)", rep.DeadLetters, len(rep.Inputs))
 	}
 	return nil
+}
+
+// limitFlags are the plugin limits `plugin test` enforces, one flag per configuration key of
+// plugins.limits (and a tenant's limits.max_message_bytes). Each flag is spelt with '-' and
+// also exactly as its key ("--max-output-bytes" and "--max_output_bytes"; the module limits
+// also as "--module.max_functions").
+type limitFlags struct {
+	memoryMB, maxOutputBytes, maxFanOut, recycleAfterCalls, recycleAboveMB int
+	callTimeout                                                            time.Duration
+	trusted                                                                bool
+	maxMessageBytes                                                        int
+	maxModuleMB, maxFunctions, maxTypes, maxNesting, maxControlFlow        int
+	maxLocals, maxModuleLocals, maxTableElements                           int
+}
+
+// limitFlag describes one limit flag for --help and the checks.
+type limitFlag struct {
+	key  string // the configuration key, after plugins.limits. (or a tenant's limits.)
+	ptr  any    // *int, *time.Duration or *bool
+	min  int    // the least value accepted (ints)
+	max  int    // the most, 0 for none
+	help string
+}
+
+// list returns the flags in --help order.
+func (l *limitFlags) list() []limitFlag {
+	return []limitFlag{
+		{"call_timeout", &l.callTimeout, 0, 0, "time limit of one plugin call (a batch); a call over it is a timeout dead letter"},
+		{"memory_mb", &l.memoryMB, 1, 4096, "linear memory cap of the instance, in MiB; also the largest initial memory a module may declare"},
+		{"max_output_bytes", &l.maxOutputBytes, 1, 0, "largest result of one call, in bytes"},
+		{"max_fan_out", &l.maxFanOut, 1, 0, "most outputs of one input message"},
+		{"recycle_after_calls", &l.recycleAfterCalls, 1, 0, "replace the instance after this many calls"},
+		{"recycle_above_mb", &l.recycleAboveMB, 1, 0, "replace the instance when its memory grew beyond this (capped at memory_mb)"},
+		{"trusted", &l.trusted, 0, 0, "run without the call timeout: a looping plugin is never stopped"},
+		{"max_message_bytes", &l.maxMessageBytes, 0, 0, "a tenant's cap on the MQTT payload: larger inputs dead-letter as message_too_large before the plugin (0: none)"},
+		{"module.max_module_mb", &l.maxModuleMB, 1, 0, "largest .wasm file, in MiB"},
+		{"module.max_functions", &l.maxFunctions, 1, 0, "most functions a module imports and defines"},
+		{"module.max_types", &l.maxTypes, 1, 0, "most function types"},
+		{"module.max_nesting", &l.maxNesting, 1, 0, "deepest nesting of blocks in one function"},
+		{"module.max_control_flow", &l.maxControlFlow, 1, 0, "sum over functions of the square of their control instructions"},
+		{"module.max_locals", &l.maxLocals, 1, 0, "most locals of one function"},
+		{"module.max_module_locals", &l.maxModuleLocals, 1, 0, "most locals of all functions"},
+		{"module.max_table_elements", &l.maxTableElements, 1, 0, "largest table"},
+	}
+}
+
+// flagName returns the dashed flag of a key: module.max_functions -> max-functions.
+func flagName(key string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(key, "module."), "_", "-")
+}
+
+// addLimitFlags defines the limit flags on fs, with the gateway's defaults.
+func addLimitFlags(fs *flag.FlagSet) *limitFlags {
+	mod := wasmhost.ModuleLimits{}.WithDefaults()
+	l := &limitFlags{
+		memoryMB: int(wasmhost.DefaultMemoryPages / 16), callTimeout: wasmhost.DefaultCallTimeout,
+		maxOutputBytes: wasmhost.DefaultMaxOutputBytes, maxFanOut: wasmhost.DefaultMaxFanOut,
+		recycleAfterCalls: wasmhost.DefaultRecycleAfterCalls, recycleAboveMB: int(wasmhost.DefaultRecycleAboveBytes >> 20),
+		maxModuleMB: mod.MaxModuleBytes >> 20, maxFunctions: mod.MaxFunctions, maxTypes: mod.MaxTypes,
+		maxNesting: mod.MaxNesting, maxControlFlow: int(mod.MaxControlFlow), maxLocals: mod.MaxLocals,
+		maxModuleLocals: mod.MaxModuleLocals, maxTableElements: int(mod.MaxTableElements),
+	}
+	for _, f := range l.list() {
+		names := []string{flagName(f.key), f.key}
+		if k, ok := strings.CutPrefix(f.key, "module."); ok {
+			names = append(names, k)
+		}
+		for i, n := range names {
+			if slices.Contains(names[:i], n) {
+				continue // trusted: one spelling
+			}
+			switch p := f.ptr.(type) {
+			case *int:
+				fs.IntVar(p, n, *p, "")
+			case *time.Duration:
+				fs.DurationVar(p, n, *p, "")
+			case *bool:
+				fs.BoolVar(p, n, *p, "")
+			}
+		}
+	}
+	fs.DurationVar(&l.callTimeout, "timeout", l.callTimeout, "") // the name before --call-timeout
+	return l
+}
+
+// check returns an error naming the first flag out of range.
+func (l *limitFlags) check() error {
+	for _, f := range l.list() {
+		switch p := f.ptr.(type) {
+		case *int:
+			if *p < f.min || f.max > 0 && *p > f.max {
+				if f.max > 0 {
+					return fmt.Errorf("--%s %d: want %d to %d", flagName(f.key), *p, f.min, f.max)
+				}
+				return fmt.Errorf("--%s %d: want %d or more", flagName(f.key), *p, f.min)
+			}
+		case *time.Duration:
+			if *p <= 0 {
+				return fmt.Errorf("--%s %v: want more than 0", flagName(f.key), *p)
+			}
+		}
+	}
+	return nil
+}
+
+// instance returns the instance limits, as the gateway derives them from plugins.limits.
+func (l *limitFlags) instance() wasmhost.Limits {
+	return wasmhost.Limits{
+		MemoryPages:       uint32(l.memoryMB) * 16, // 64 KiB pages
+		CallTimeout:       l.callTimeout,
+		MaxOutputBytes:    l.maxOutputBytes,
+		MaxFanOut:         l.maxFanOut,
+		RecycleAfterCalls: l.recycleAfterCalls,
+		RecycleAboveBytes: uint64(min(l.recycleAboveMB, l.memoryMB)) << 20,
+		Trusted:           l.trusted,
+	}
+}
+
+// module returns the module limits, as the gateway derives them from plugins.limits.module.
+func (l *limitFlags) module() wasmhost.ModuleLimits {
+	return wasmhost.ModuleLimits{
+		MaxModuleBytes:   l.maxModuleMB << 20,
+		MaxFunctions:     l.maxFunctions,
+		MaxTypes:         l.maxTypes,
+		MaxNesting:       l.maxNesting,
+		MaxControlFlow:   uint64(l.maxControlFlow),
+		MaxLocals:        l.maxLocals,
+		MaxModuleLocals:  l.maxModuleLocals,
+		MaxMemoryPages:   uint32(l.memoryMB) * 16,
+		MaxTableElements: uint32(l.maxTableElements),
+	}
+}
+
+// limitUsage is the --help text of the limit flags, generated from limitFlags.list.
+func limitUsage() string {
+	var b strings.Builder
+	l := addLimitFlags(flag.NewFlagSet("", flag.ContinueOnError))
+	for _, f := range l.list() {
+		var def string
+		switch p := f.ptr.(type) {
+		case *int:
+			def = fmt.Sprint(*p)
+		case *time.Duration:
+			def = p.String()
+		case *bool:
+			def = fmt.Sprint(*p)
+		}
+		arg := " N"
+		switch f.ptr.(type) {
+		case *time.Duration:
+			arg = " D"
+		case *bool:
+			arg = ""
+		}
+		key := "plugins.limits." + f.key
+		if f.key == "max_message_bytes" {
+			key = "tenants' limits.max_message_bytes"
+		}
+		fmt.Fprintf(&b, "  --%s%s\n", flagName(f.key), arg)
+		line := "     "
+		for _, word := range strings.Fields(fmt.Sprintf("%s (default %s; config %s)", f.help, def, key)) {
+			if len(line)+1+len(word) > 94 {
+				b.WriteString(line + "\n")
+				line = "     "
+			}
+			line += " " + word
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
 }
 
 // pluginCache returns the folder where `plugin build` and `plugin test` keep compiled machine
@@ -357,10 +541,15 @@ func pluginCache() string {
 	return filepath.Join(dir, "tributary", "wasm-cache")
 }
 
-// newPluginHost makes the wasm host of build and test: guest logs to stderr, machine code
-// cached in pluginCache, or kept in memory when that folder cannot be used.
+// newPluginHost makes the wasm host of build: guest logs to stderr, machine code cached in
+// pluginCache, or kept in memory when that folder cannot be used.
 func newPluginHost(ctx context.Context, stderr io.Writer) (*wasmhost.Host, error) {
-	cfg := wasmhost.HostConfig{Logger: guestLogger(stderr), CacheDir: pluginCache(), Extensions: jsonimports.Functions()}
+	return newPluginHostWith(ctx, guestLogger(stderr))
+}
+
+// newPluginHostWith makes the wasm host of build and test, logging to logger.
+func newPluginHostWith(ctx context.Context, logger *slog.Logger) (*wasmhost.Host, error) {
+	cfg := wasmhost.HostConfig{Logger: logger, CacheDir: pluginCache(), Extensions: jsonimports.Functions()}
 	host, err := wasmhost.NewHost(ctx, cfg)
 	if err != nil && cfg.CacheDir != "" {
 		cfg.CacheDir = ""

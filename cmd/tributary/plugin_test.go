@@ -102,7 +102,7 @@ func TestPlugin_RoundTrip(t *testing.T) {
 		"  version  "+version+"\n", "  size     ", "  compile  ")
 
 	input := filepath.Join(dir, "testdata", "input.jsonl")
-	code, out, errOut = runPlugin(t, "test", wasm, "--input", input, "--config", `{"field":"temp","unit":"F"}`, "--repeat", "3")
+	code, out, errOut = runPlugin(t, "test", wasm, "--input", input, "--config", `{"field":"temp","unit":"F"}`, "--warmup", "2", "--repeat", "3")
 	if code != 0 {
 		t.Fatalf("plugin test: exit %d\n%s%s", code, out, errOut)
 	}
@@ -113,8 +113,10 @@ func TestPlugin_RoundTrip(t *testing.T) {
 		"#3 (line 3) building/floor1/sensor/003/humidity {\"rh\":41}: 1 output\n  [0] payload: {\"rh\":41}\n",
 		"#4 (line 4) building/floor1/sensor/004/temp {\"temp\":\"warm\"}: dead letter\n    kind:  rejected\n    error: field temp: want a number, got string\n",
 		"#5 (line 5) building/floor1/sensor/005/temp not json: dead letter\n    kind:  rejected\n    error: payload is not JSON",
-		"summary: 5 inputs, 3 outputs, 0 filtered, 2 dead letters; ",
-		"(average over 3 runs of 5 messages)",
+		"summary: 5 inputs, 3 outputs, 0 filtered, 2 dead letters\n",
+		"  start-up   ", "  first run  ",
+		"(average over 3 runs of 3 messages after 2 warm-up runs)",
+		"leave out the 2 messages that dead-lettered",
 	)
 
 	// drop_missing filters; --fail-on-dead-letter turns dead letters into exit 1.
@@ -151,8 +153,15 @@ func TestPluginTest_Failures(t *testing.T) {
 {"topic":"c","payload":"exit:2"}
 {"topic":"d","payload":"loop"}
 {"topic":"e","payload_base64":"a2V5Oms=","properties":{"x":"1"}}
+{"topic":"f","payload":"log:0:debug words","key":"k0","headers":{"h":"v"},"kafka_topic":"kt"}
+{"topic":"g","payload":"log:3:error words"}
+{"topic":"h","payload":"split:3"}
+{"topic":"i","payload":"set:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}
 `)
-	code, out, errOut := runPlugin(t, "test", guest, "--input", input, "--timeout", "200ms", "--route", "r7")
+	// --max-fan-out and --max-output-bytes (spelt as the config key) are enforced; --timeout is
+	// --call-timeout's earlier name. One warm-up and one timed run keep the test short.
+	code, out, errOut := runPlugin(t, "test", guest, "--input", input, "--timeout", "1s", "--route", "r7",
+		"--max-fan-out", "2", "--max_output_bytes", "120", "--batch", "1", "--warmup", "1", "--repeat", "1")
 	if code != 0 {
 		t.Fatalf("plugin test: exit %d\n%s%s", code, out, errOut)
 	}
@@ -162,8 +171,13 @@ func TestPluginTest_Failures(t *testing.T) {
 		"#3 (line 3) c exit:2: dead letter\n    kind:  trap\n",
 		"#4 (line 4) d loop: dead letter\n    kind:  timeout\n",
 		"#5 (line 5) e key:k: 1 output\n", "      key: k\n",
+		"#6 (line 6) f log:0:debug words: 1 output\n  [0] payload: log:0:debug words\n      kafka topic: kt\n      key: k0\n      headers: h=v\n",
+		"#8 (line 8) h split:3: dead letter\n    kind:  bad_result\n",
+		"... (204 bytes): dead letter\n    kind:  bad_result\n    error: result of 218 bytes exceeds max_output_bytes 120\n",
+		"plugin log (first run, every level):\n  DEBUG debug words\n  ERROR error words\n",
 		", route r7\n",
-		"summary: 5 inputs, 2 outputs, 0 filtered, 3 dead letters",
+		"summary: 9 inputs, 4 outputs, 0 filtered, 5 dead letters",
+		"(average over 1 runs of 4 messages after 1 warm-up runs)",
 	)
 
 	notPlugin := write("empty.wasm", "\x00asm\x01\x00\x00\x00")
@@ -195,9 +209,13 @@ func TestPluginTest_Failures(t *testing.T) {
 			wantCode: 1, wantErr: []string{"--config: want a JSON object"}},
 		{name: "no input flag", args: []string{"test", guest}, wantCode: 2, wantErr: []string{"--input is required", "Usage:"}},
 		{name: "no module", args: []string{"test", "--input", input}, wantCode: 2, wantErr: []string{"missing FILE.wasm"}},
-		{name: "bad repeat", args: []string{"test", guest, "--input", input, "--repeat", "0"}, wantCode: 2, wantErr: []string{"--repeat 0"}},
+		{name: "bad repeat", args: []string{"test", guest, "--input", input, "--repeat", "-1"}, wantCode: 2, wantErr: []string{"--repeat -1"}},
 		{name: "bad memory", args: []string{"test", guest, "--input", input, "--memory-mb", "0"}, wantCode: 2, wantErr: []string{"--memory-mb 0"}},
-		{name: "bad timeout", args: []string{"test", guest, "--input", input, "--timeout", "0s"}, wantCode: 2, wantErr: []string{"--timeout 0s"}},
+		{name: "bad timeout", args: []string{"test", guest, "--input", input, "--timeout", "0s"}, wantCode: 2, wantErr: []string{"--call-timeout 0s"}},
+		{name: "bad fan-out", args: []string{"test", guest, "--input", input, "--max_fan_out", "0"}, wantCode: 2, wantErr: []string{"--max-fan-out 0: want 1 or more"}},
+		{name: "module limit", args: []string{"test", guest, "--input", input, "--module.max_functions", "10"}, wantCode: 1, wantErr: []string{"max_functions"}},
+		{name: "too large", args: []string{"test", guest, "--input", input, "--max-message-bytes", "3", "--fail-on-dead-letter", "--repeat", "1"},
+			wantCode: 1, wantErr: []string{"dead-lettered"}},
 		{name: "no verb", args: nil, wantCode: 2, wantErr: []string{"missing verb"}},
 		{name: "unknown verb", args: []string{"frob"}, wantCode: 2, wantErr: []string{`unknown verb "frob"`}},
 		{name: "bad name", args: []string{"new", "My_Plugin", "--dir", dir}, wantCode: 2, wantErr: []string{`plugin name "My_Plugin"`}},

@@ -275,6 +275,10 @@ type Destination struct {
 	// Envelope is "none" (payload as is, the default) or "json"
 	// ({"mqtt_topic","arrived_at_ms","payload","qos"}).
 	Envelope string `koanf:"envelope"`
+	// Lineage adds the header tributary.lineage to every record of the route: the plugins of
+	// its chain, in order, each as NAME@VERSION (VERSION the sha256 hex of the module serving),
+	// comma-separated. Defaults to false.
+	Lineage bool `koanf:"lineage"`
 }
 
 // Envelope values for Destination.Envelope.

@@ -15,6 +15,12 @@
 //	v, err := st.Put("celsius", wasm) // v.Hash is the sha256 hex of wasm
 //	v, err = st.Rollback("celsius")   // the previous version is current again
 //
+// A module may also be replaced without the store: a file copied over NAME.wasm by hand or by
+// a deploy tool. So that its predecessor is not lost, the store keeps a copy of the version it
+// knows as current (.versions/NAME/current names it), and the gateway reports each version it
+// serves after a reload (Serving): a version other than the known one makes the known one the
+// newest previous version, exactly as Put would have.
+//
 // A change that must be undone when it cannot be applied (the gateway's upload: put, reload,
 // and put back the previous state if the reload refuses it) takes a Snapshot first and
 // Restores it: the module that was current comes back byte for byte, the history as it was.

@@ -31,6 +31,12 @@ const versionsDir = ".versions"
 // historyFile lists a plugin's previous versions, one sha256 hex per line, newest first.
 const historyFile = "history"
 
+// currentFile names the version the store knows as NAME.wasm: the one last put, rolled back
+// to, restored, or reported serving (Serving). Its bytes are kept under .versions too, so that
+// a file dropped over NAME.wasm by hand (or a deploy tool) does not lose the version it
+// replaces: Serving then makes that version the newest previous one.
+const currentFile = "current"
+
 var (
 	// ErrInvalidName is returned (wrapped, with the name) for a plugin name that is not
 	// [a-zA-Z0-9_-]+ of at most MaxNameLen bytes.
@@ -179,7 +185,48 @@ func (s *Store) Put(name string, wasm []byte) (Version, error) {
 	if err := writeAtomic(s.dir, name+".wasm", wasm); err != nil {
 		return Version{}, fmt.Errorf("plugin %q: %w", name, err)
 	}
+	if err := s.setCurrent(name, hash, wasm); err != nil {
+		return Version{}, err
+	}
 	return s.version(name, hash)
+}
+
+// Serving records that wasm is the module of plugin name now serving: what the gateway calls
+// after a reload applied NAME.wasm, whoever wrote it. When the store knew another version as
+// current (a file was dropped over NAME.wasm without Put), that version becomes the newest
+// previous version, so Rollback brings it back and a second Rollback returns to wasm, as for
+// an upload. It keeps a copy of wasm for the next such change. It reports whether the history
+// changed. Recording the version already known as current changes nothing.
+func (s *Store) Serving(name string, wasm []byte) (bool, error) {
+	if err := checkName(name); err != nil {
+		return false, err
+	}
+	hash := Hash(wasm)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	known := s.readCurrent(name)
+	if known == hash {
+		return false, s.saveVersion(name, hash, wasm) // a no-op when the copy is there
+	}
+	hist, err := s.readHistory(name)
+	if err != nil {
+		return false, err
+	}
+	before := slices.Clone(hist)
+	if known != "" {
+		hist = prepend(hist, known)
+	}
+	hist = slices.DeleteFunc(hist, func(h string) bool { return h == hash })
+	if err := s.saveVersion(name, hash, wasm); err != nil {
+		return false, err
+	}
+	if err := s.writeHistory(name, hist, hash); err != nil {
+		return false, err
+	}
+	if err := s.setCurrent(name, hash, nil); err != nil {
+		return false, err
+	}
+	return !slices.Equal(before, hist), nil
 }
 
 // Rollback makes the newest previous version of plugin name current again. The module it
@@ -200,12 +247,10 @@ func (s *Store) Rollback(name string) (Version, error) {
 	if err != nil {
 		return Version{}, err
 	}
-	hist, err := s.readHistory(name)
+	hist, keepCur, err := s.rollbackHistory(name, cur)
 	if err != nil {
 		return Version{}, err
 	}
-	// An interrupted write can leave the current hash at the head of the history: skip it.
-	hist = slices.DeleteFunc(hist, func(h string) bool { return h == cur })
 	if len(hist) == 0 {
 		return Version{}, fmt.Errorf("plugin %q: %w", name, ErrNoPrevious)
 	}
@@ -215,11 +260,14 @@ func (s *Store) Rollback(name string) (Version, error) {
 		return Version{}, err
 	}
 	rest := hist[1:]
-	if cur != "" {
+	if cur != "" && keepCur {
 		if err := s.saveVersion(name, cur, curData); err != nil {
 			return Version{}, err
 		}
 		rest = prepend(rest, cur)
+	}
+	if err := s.setCurrent(name, prev, nil); err != nil {
+		return Version{}, err
 	}
 	if err := s.writeHistory(name, rest, prev); err != nil {
 		return Version{}, err
@@ -228,6 +276,28 @@ func (s *Store) Rollback(name string) (Version, error) {
 		return Version{}, fmt.Errorf("plugin %q: %w", name, err)
 	}
 	return s.version(name, prev)
+}
+
+// rollbackHistory returns the versions a rollback of name chooses from, newest first, with
+// cur (the hash of NAME.wasm, "" when there is none) left out, and whether cur becomes a
+// previous version. A NAME.wasm that is not the version the store knows as current was
+// dropped there and never reported serving (it did not load, or no reload ran yet): the
+// rollback goes back to the known version, and the dropped file does not enter the history.
+// s.mu must be held.
+func (s *Store) rollbackHistory(name, cur string) ([]string, bool, error) {
+	hist, err := s.readHistory(name)
+	if err != nil {
+		return nil, false, err
+	}
+	keepCur := true
+	if known := s.readCurrent(name); known != "" && known != cur {
+		if _, err := os.Stat(filepath.Join(s.historyDir(name), known+".wasm")); err == nil {
+			hist = prepend(hist, known)
+			keepCur = false
+		}
+	}
+	// An interrupted write can leave the current hash at the head of the history: skip it.
+	return slices.DeleteFunc(hist, func(h string) bool { return h == cur }), keepCur, nil
 }
 
 // State is what a plugin of the store was at one moment: its current version and its
@@ -315,6 +385,9 @@ func (s *Store) Restore(st State) (Version, error) {
 			return Version{}, fmt.Errorf("plugin %q: %w", name, err)
 		}
 	}
+	if err := s.setCurrent(name, st.Hash, data); err != nil {
+		return Version{}, err
+	}
 	if err := s.writeHistory(name, hist); err != nil {
 		return Version{}, err
 	}
@@ -338,11 +411,10 @@ func (s *Store) Previous(name string) (Version, []byte, error) {
 	if err != nil {
 		return Version{}, nil, err
 	}
-	hist, err := s.readHistory(name)
+	hist, _, err := s.rollbackHistory(name, cur)
 	if err != nil {
 		return Version{}, nil, err
 	}
-	hist = slices.DeleteFunc(hist, func(h string) bool { return h == cur })
 	if len(hist) == 0 {
 		return Version{}, nil, fmt.Errorf("plugin %q: %w", name, ErrNoPrevious)
 	}
@@ -374,6 +446,9 @@ func (s *Store) Delete(name string) error {
 		return err
 	}
 	if err := s.saveVersion(name, cur, curData); err != nil {
+		return err
+	}
+	if err := s.setCurrent(name, "", nil); err != nil {
 		return err
 	}
 	if err := s.writeHistory(name, prepend(hist, cur)); err != nil {
@@ -459,11 +534,14 @@ func (s *Store) describe(name string) (Plugin, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return Plugin{}, fmt.Errorf("plugin %q: %w", name, err)
 	}
-	hist, err := s.readHistory(name)
+	hist, _, err := s.rollbackHistory(name, p.Hash)
 	if err != nil {
 		return Plugin{}, err
 	}
-	p.Previous = slices.DeleteFunc(hist, func(h string) bool { return h == p.Hash })
+	p.Previous = hist
+	if len(p.Previous) > MaxHistory {
+		p.Previous = p.Previous[:MaxHistory]
+	}
 	return p, nil
 }
 
@@ -545,11 +623,15 @@ func (s *Store) writeHistory(name string, hist []string, unlisted ...string) err
 		keep = keep[:MaxHistory+1]
 	}
 	keep = append(keep, unlisted...)
+	if known := s.readCurrent(name); known != "" {
+		keep = append(keep, known) // the copy of NAME.wasm, for a file dropped over it
+	}
 	if len(hist) > MaxHistory {
 		hist = hist[:MaxHistory]
 	}
 	dir := s.historyDir(name)
 	if len(keep) == 0 {
+		// Nothing to keep, not even a current version: no NAME.wasm the store knows.
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("plugin %q: history: %w", name, err)
 		}
@@ -577,6 +659,45 @@ func (s *Store) writeHistory(name string, hist []string, unlisted ...string) err
 				return fmt.Errorf("plugin %q: history: %w", name, err)
 			}
 		}
+	}
+	return nil
+}
+
+// readCurrent returns the version the store knows as NAME.wasm (see currentFile), "" when none
+// is recorded or its copy is missing.
+func (s *Store) readCurrent(name string) string {
+	b, err := os.ReadFile(filepath.Join(s.historyDir(name), currentFile))
+	if err != nil {
+		return ""
+	}
+	h := strings.TrimSpace(string(b))
+	if !validHash(h) {
+		return ""
+	}
+	if _, err := os.Stat(filepath.Join(s.historyDir(name), h+".wasm")); err != nil {
+		return ""
+	}
+	return h
+}
+
+// setCurrent records hash as the version the store knows as NAME.wasm, first keeping a copy
+// of data as its stored version when data is given (the copy must exist otherwise); "" clears
+// the record. s.mu must be held.
+func (s *Store) setCurrent(name, hash string, data []byte) error {
+	path := filepath.Join(s.historyDir(name), currentFile)
+	if hash == "" {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("plugin %q: history: %w", name, err)
+		}
+		return nil
+	}
+	if data != nil {
+		if err := s.saveVersion(name, hash, data); err != nil {
+			return err
+		}
+	}
+	if err := writeAtomic(s.historyDir(name), currentFile, []byte(hash+"\n")); err != nil {
+		return fmt.Errorf("plugin %q: history: %w", name, err)
 	}
 	return nil
 }

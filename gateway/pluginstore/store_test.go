@@ -156,10 +156,68 @@ func TestStore_HistoryBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The version the last Put pushed out stays, unlisted, until the next change (for Restore).
-	if len(files) != pluginstore.MaxHistory+1 {
-		t.Fatalf("%d version files kept, want %d: %v", len(files), pluginstore.MaxHistory+1, files)
+	// The version the last Put pushed out stays, unlisted, until the next change (for Restore),
+	// and so does the copy of the current module (for a file dropped over it).
+	if len(files) != pluginstore.MaxHistory+2 {
+		t.Fatalf("%d version files kept, want %d: %v", len(files), pluginstore.MaxHistory+2, files)
 	}
+}
+
+// TestStore_Serving drops modules over NAME.wasm without Put, as a deploy tool or an operator's
+// cp does, and reports each serving as the gateway does after its reload: the replaced version
+// becomes the newest previous one, so rollback goes to it and back from it as after an upload.
+// A dropped file that never served (it did not load) is not kept: rollback returns to the
+// version serving.
+func TestStore_Serving(t *testing.T) {
+	st, dir := open(t)
+	drop := func(wasm []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "p.wasm"), wasm, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serving := func(wasm []byte, wantChanged bool) {
+		t.Helper()
+		changed, err := st.Serving("p", wasm)
+		if err != nil || changed != wantChanged {
+			t.Fatalf("Serving(%q) = %v, %v; want %v, nil", wasm, changed, err, wantChanged)
+		}
+	}
+	v1, v2, v3, bad := module(1), module(2), module(3), module(9)
+	drop(v1)
+	serving(v1, false) // the first version: nothing to keep yet
+	checkState(t, st, dir, "p", v1)
+	serving(v1, false) // again: nothing changes
+	drop(v2)
+	serving(v2, true)
+	checkState(t, st, dir, "p", v2, v1)
+
+	// Rollback to the version the drop replaced, and from it again.
+	if v, err := st.Rollback("p"); err != nil || v.Hash != pluginstore.Hash(v1) {
+		t.Fatalf("Rollback = %v, %v; want v1", v, err)
+	}
+	serving(v1, false) // the gateway's reload of the rollback
+	checkState(t, st, dir, "p", v1, v2)
+	if v, err := st.Rollback("p"); err != nil || v.Hash != pluginstore.Hash(v2) {
+		t.Fatalf("second Rollback = %v, %v; want v2", v, err)
+	}
+	checkState(t, st, dir, "p", v2, v1)
+
+	// An upload after a drop, and a drop after an upload, share one history.
+	mustPut(t, st, "p", v3)
+	serving(v3, false)
+	checkState(t, st, dir, "p", v3, v2, v1)
+
+	// A drop that does not load is never reported serving: rollback goes back to v3, the
+	// version serving, and the dropped file is not a previous version.
+	drop(bad)
+	if v, _, err := st.Previous("p"); err != nil || v.Hash != pluginstore.Hash(v3) {
+		t.Fatalf("Previous after a drop that did not serve = %v, %v; want v3", v, err)
+	}
+	if v, err := st.Rollback("p"); err != nil || v.Hash != pluginstore.Hash(v3) {
+		t.Fatalf("Rollback after a drop that did not serve = %v, %v; want v3", v, err)
+	}
+	checkState(t, st, dir, "p", v3, v2, v1)
 }
 
 func TestStore_Errors(t *testing.T) {
@@ -217,7 +275,7 @@ func TestStore_Errors(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if want := []string{"notes.txt", "only.wasm"}; !slices.Equal(names, want) {
+	if want := []string{".versions", "notes.txt", "only.wasm"}; !slices.Equal(names, want) {
 		t.Fatalf("directory holds %v, want %v", names, want)
 	}
 }

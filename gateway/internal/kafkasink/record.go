@@ -29,6 +29,11 @@ const (
 	HeaderOriginalTopic  = "tributary.kafka.topic"
 	HeaderTruncatedBytes = "tributary.payload.original_bytes"
 	HeaderTenant         = "tributary.tenant"
+	// HeaderLineage is on every record of a route with to.lineage: the plugins its message
+	// passed through, in chain order, as NAME@VERSION (the sha256 hex of the module, as the
+	// plugin store and the admin API name it) separated by commas; empty for a route without
+	// plugins. See Route.SetLineage.
+	HeaderLineage = "tributary.lineage"
 	// HeaderDropped lists, comma-separated, what a dead letter too large for Kafka left out:
 	// "user_properties", "payload", "headers" (see Route.deadLetterRecord).
 	HeaderDropped = "tributary.dead_letter.dropped"
@@ -88,8 +93,11 @@ func (r *Route) record(m *Message, o *Output, maxBytes int) (*kgo.Record, *Reaso
 	} else {
 		rec.Value = o.Payload
 	}
-	rec.Headers = m.headers(len(o.Headers))
+	rec.Headers = m.headers(len(o.Headers) + 1)
 	rec.Headers = append(rec.Headers, o.Headers...)
+	if r.lineage != nil {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderLineage, Value: r.lineage})
+	}
 	if n := recordSize(rec); n > maxBytes {
 		return nil, &Reason{Kind: KindRecordTooLarge, Stage: -1, Topic: rec.Topic,
 			Err: "record of " + strconv.Itoa(n) + " bytes exceeds kafka.max_record_bytes " + strconv.Itoa(maxBytes)}

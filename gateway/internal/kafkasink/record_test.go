@@ -198,3 +198,37 @@ func TestEnvelope(t *testing.T) {
 		})
 	}
 }
+
+// TestRecord_Lineage checks the lineage header: absent unless set, then last, after the
+// plugins' headers, naming each stage as NAME@VERSION in order; empty for no stages.
+func TestRecord_Lineage(t *testing.T) {
+	m := testMessage()
+	o := Output{Payload: m.Payload, Headers: []kgo.RecordHeader{{Key: "unit", Value: []byte("F")}}}
+	r := testRoute(t, config.Destination{Topic: "t"}, "t_dlq")
+	rec, why := r.record(m, &o, 1<<20)
+	if why != nil {
+		t.Fatal(why.Err)
+	}
+	if v, ok := header(rec, HeaderLineage); ok {
+		t.Fatalf("lineage header %q on a route without SetLineage", v)
+	}
+	r.SetLineage([]LineageStage{{Plugin: "topic-fields", Version: strings.Repeat("a", 64)}, {Plugin: "units", Version: strings.Repeat("b", 64)}})
+	if rec, why = r.record(m, &o, 1<<20); why != nil {
+		t.Fatal(why.Err)
+	}
+	last := rec.Headers[len(rec.Headers)-1]
+	want := "topic-fields@" + strings.Repeat("a", 64) + ",units@" + strings.Repeat("b", 64)
+	if last.Key != HeaderLineage || string(last.Value) != want {
+		t.Fatalf("last header %s=%q, want %s=%q", last.Key, last.Value, HeaderLineage, want)
+	}
+	if v, _ := header(rec, "unit"); v != "F" {
+		t.Fatalf("plugin header unit=%q, want F", v)
+	}
+	r.SetLineage(nil)
+	if rec, why = r.record(m, &o, 1<<20); why != nil {
+		t.Fatal(why.Err)
+	}
+	if v, ok := header(rec, HeaderLineage); !ok || v != "" {
+		t.Fatalf("lineage of a route without plugins = %q (present %v), want an empty header", v, ok)
+	}
+}

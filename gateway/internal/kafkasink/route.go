@@ -36,6 +36,33 @@ type Route struct {
 
 	// staticTopic is the Kafka topic when the topic template has no actions.
 	staticTopic string
+	// lineage is the value of HeaderLineage on every record; nil: no such header.
+	lineage []byte
+}
+
+// LineageStage is one stage of a route's chain as the lineage header names it.
+type LineageStage struct {
+	// Plugin is the stage's plugin name ([A-Za-z0-9_-], so neither '@' nor ',').
+	Plugin string
+	// Version is the sha256 hex of the module serving the stage.
+	Version string
+}
+
+// SetLineage makes every record of the route carry HeaderLineage naming stages, in order:
+// "NAME@VERSION,NAME@VERSION" (an empty value for none). The gateway calls it for a route
+// with to.lineage once its chain is built, before the route serves; the versions are those of
+// that chain, so a reload that swaps a plugin builds a new Route with the new versions.
+func (r *Route) SetLineage(stages []LineageStage) {
+	b := []byte{}
+	for i, st := range stages {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, st.Plugin...)
+		b = append(b, '@')
+		b = append(b, st.Version...)
+	}
+	r.lineage = b
 }
 
 // NewRoute builds the mapping of a validated route configuration of tenant t (nil for a

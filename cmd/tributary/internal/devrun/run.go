@@ -469,7 +469,11 @@ func (s *session) stats() devview.Stats {
 	gs := s.gw.Stats()
 	out := devview.Stats{MQTTConnected: gs.MQTTConnected, InFlight: gs.InFlight, Unrouted: gs.Unrouted}
 	for _, r := range gs.Routes {
-		out.Routes = append(out.Routes, devview.RouteStats{Name: r.Name, In: r.In, Out: r.Out, Filtered: r.Filtered, DeadLettered: r.DeadLettered})
+		rs := devview.RouteStats{Name: r.Name, In: r.In, Out: r.Out, Filtered: r.Filtered, DeadLettered: r.DeadLettered}
+		for _, p := range r.Plugins {
+			rs.Stages = append(rs.Stages, devview.Stage{Plugin: p.Plugin, Version: p.Version})
+		}
+		out.Routes = append(out.Routes, rs)
 	}
 	return out
 }

@@ -30,6 +30,31 @@ type RouteStats struct {
 	Out          uint64 // records acknowledged by Kafka
 	Filtered     uint64 // messages a plugin dropped on purpose
 	DeadLettered uint64 // messages written to the dead-letter topic
+	// Stages are the route's chain in force, in order, with the version each serves.
+	Stages []Stage
+}
+
+// Stage is one stage of a route's chain as it serves now.
+type Stage struct {
+	// Plugin is the stage's plugin name.
+	Plugin string
+	// Version is the sha256 hex of the module serving, as the plugin store, the admin API
+	// and dead letters name it.
+	Version string
+}
+
+// chain returns the stages as "plugin@version plugin@version", each version cut to its
+// first 12 hex digits (as the gateway's log lines show them).
+func (r RouteStats) chain() string {
+	parts := make([]string, len(r.Stages))
+	for i, st := range r.Stages {
+		v := st.Version
+		if len(v) > 12 {
+			v = v[:12]
+		}
+		parts[i] = st.Plugin + "@" + v
+	}
+	return strings.Join(parts, " ")
 }
 
 // Header is one Kafka record header.
@@ -115,6 +140,14 @@ func Render(w io.Writer, f Frame) error {
 	for line := range strings.Lines(table.String()) { // the last column leaves padding behind
 		b.WriteString(strings.TrimRight(line, " \n"))
 		b.WriteByte('\n')
+	}
+	// Each route's chain, with the plugin versions serving: in the first frame, and again
+	// whenever a reload swapped in another version.
+	for _, r := range f.Stats.Routes {
+		p, seen := prev[r.Name]
+		if len(r.Stages) > 0 && (!seen || r.chain() != p.chain()) {
+			fmt.Fprintf(&b, "  %s serves %s\n", r.Name, r.chain())
+		}
 	}
 	for _, s := range f.Samples {
 		writeSample(&b, s)

@@ -46,6 +46,20 @@ func TestRender(t *testing.T) {
 			},
 		},
 		{
+			name: "serving versions: shown first, then when a reload swaps one",
+			edit: func(f *Frame) {
+				f.Stats.Routes = []RouteStats{
+					{Name: "building-sensors-raw", Stages: []Stage{{"units", "1111111111112222"}, {"filter", "333333333333"}}},
+					{Name: "new-route", Stages: []Stage{{"units", "4444444444445555"}}},
+				}
+				f.Prev.Routes = []RouteStats{{Name: "building-sensors-raw", Stages: []Stage{{"units", "1111111111112222"}, {"filter", "333333333333"}}}}
+				f.Stats.Routes = append(f.Stats.Routes, RouteStats{Name: "swapped", Stages: []Stage{{"units", "bbbbbbbbbbbb"}}})
+				f.Prev.Routes = append(f.Prev.Routes, RouteStats{Name: "swapped", Stages: []Stage{{"units", "aaaaaaaaaaaa"}}})
+			},
+			want:    []string{"\n  new-route serves units@444444444444\n", "\n  swapped serves units@bbbbbbbbbbbb\n"},
+			notWant: []string{"building-sensors-raw serves"},
+		},
+		{
 			name:    "disconnected, fleet done, no interval",
 			edit:    func(f *Frame) { f.Stats.MQTTConnected = false; f.FleetDone = true; f.Interval = 0 },
 			want:    []string{"mqtt DISCONNECTED", "fleet published 140 (done)", "  -  "},

@@ -58,17 +58,18 @@ func Build(ctx context.Context, host *wasmhost.Host, srcDir, out string) (*Built
 	return built, nil
 }
 
-// Load reads and compiles the module at path with host, naming the plugin after the file.
+// Load reads and compiles the module at path with host, naming the plugin after the file, and
+// checks what it declares against lim as a gateway does (zero fields: wasmhost's defaults).
 //
 // # Errors
 //
 // A read error naming path, or the wasmhost compile error naming the plugin.
-func Load(ctx context.Context, host *wasmhost.Host, path string) (*wasmhost.Plugin, error) {
+func Load(ctx context.Context, host *wasmhost.Host, path string, lim wasmhost.ModuleLimits) (*wasmhost.Plugin, error) {
 	wasm, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("plugin module: %w", err)
 	}
-	return host.Compile(ctx, strings.TrimSuffix(filepath.Base(path), ".wasm"), wasm)
+	return host.CompileWithLimits(ctx, strings.TrimSuffix(filepath.Base(path), ".wasm"), wasm, lim)
 }
 
 // writeAtomic writes b to a temporary file beside path and renames it over path, so a

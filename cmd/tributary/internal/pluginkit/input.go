@@ -32,6 +32,11 @@ type inputLine struct {
 	ContentType   string          `json:"content_type"`
 	Properties    properties      `json:"properties"`
 	ArrivedAtMs   int64           `json:"arrived_at_ms"`
+	Tenant        string          `json:"tenant"`
+	KafkaTopic    string          `json:"kafka_topic"`
+	Key           *string         `json:"key"`
+	KeyBase64     *string         `json:"key_base64"`
+	Headers       properties      `json:"headers"`
 }
 
 // properties decodes a JSON object of strings keeping its member order, which is the order
@@ -76,8 +81,14 @@ const InputFormat = `One JSON object per line (blank lines are skipped):
    "retain": false,
    "content_type": "application/json",
    "properties": {"site": "hq"},     MQTT v5 user properties, in order
-   "arrived_at_ms": 1732500000000}   arrival time (default: when the test starts)
-No payload at all is an empty payload. Unknown keys are errors.`
+   "arrived_at_ms": 1732500000000,   arrival time (default: when the test starts)
+   "tenant": "acme",                 tenant the route belongs to (default "": top level)
+   "kafka_topic": "telemetry",       Kafka topic, key and headers as an earlier chain stage
+   "key": "sensor-1",                left them: what this plugin sees as the message's
+   "key_base64": "AAE=",             (binary key instead of "key", not both; "key": "" is an
+   "headers": {"schema": "v2"}}      empty key, no key at all the route's default)
+No payload at all is an empty payload. Unknown keys are errors. Every key but "topic" is
+optional, so a line of earlier versions ({"topic", "payload", ...}) reads as before.`
 
 // ReadInputs reads a `plugin test` input file from r: one JSON object per line, as described
 // by InputFormat. name labels errors ("input.jsonl:3: ...").
@@ -132,7 +143,8 @@ func parseInput(text []byte) (abi.Message, error) {
 	if dec.More() {
 		return abi.Message{}, errors.New("malformed input: more than one JSON value on the line")
 	}
-	m := abi.Message{Topic: in.Topic, Retain: in.Retain, ContentType: in.ContentType, Properties: in.Properties, ArrivedAtMs: in.ArrivedAtMs, QoS: 1}
+	m := abi.Message{Topic: in.Topic, Retain: in.Retain, ContentType: in.ContentType, Properties: in.Properties,
+		ArrivedAtMs: in.ArrivedAtMs, QoS: 1, Tenant: in.Tenant, KafkaTopic: in.KafkaTopic, Headers: in.Headers}
 	switch {
 	case in.Topic == "":
 		return m, errors.New(`"topic" is required`)
@@ -144,6 +156,18 @@ func parseInput(text []byte) (abi.Message, error) {
 			return m, fmt.Errorf(`"qos" %d: want 0, 1 or 2`, *in.QoS)
 		}
 		m.QoS = byte(*in.QoS)
+	}
+	switch {
+	case in.Key != nil && in.KeyBase64 != nil:
+		return m, errors.New(`"key" and "key_base64" are exclusive`)
+	case in.Key != nil:
+		m.Key, m.KeySet = []byte(*in.Key), true
+	case in.KeyBase64 != nil:
+		b, err := base64.StdEncoding.DecodeString(*in.KeyBase64)
+		if err != nil {
+			return m, fmt.Errorf(`"key_base64": %w`, err)
+		}
+		m.Key, m.KeySet = b, true
 	}
 	hasPayload := len(in.Payload) > 0 && string(in.Payload) != "null"
 	switch {

@@ -14,7 +14,10 @@ func TestReadInputs(t *testing.T) {
 {"topic":"a/2","payload":"21.5","qos":0,"retain":true,"content_type":"text/plain","properties":{"z":"1","a":"2"}}
 {"topic":"a/3","payload_base64":"AAEC","arrived_at_ms":42}
 {"topic":"a/4"}
-{"topic":"a/5","payload":null,"properties":null}`
+{"topic":"a/5","payload":null,"properties":null}
+{"topic":"a/6","tenant":"acme","kafka_topic":"t","key":"k1","headers":{"z":"1","a":"2"}}
+{"topic":"a/7","key":""}
+{"topic":"a/8","key_base64":"AAE="}`
 	got, err := ReadInputs(strings.NewReader(file), "in.jsonl")
 	if err != nil {
 		t.Fatal(err)
@@ -26,6 +29,10 @@ func TestReadInputs(t *testing.T) {
 		{Line: 4, Message: abi.Message{Topic: "a/3", Payload: []byte{0, 1, 2}, QoS: 1, ArrivedAtMs: 42}},
 		{Line: 5, Message: abi.Message{Topic: "a/4", QoS: 1}},
 		{Line: 6, Message: abi.Message{Topic: "a/5", QoS: 1}},
+		{Line: 7, Message: abi.Message{Topic: "a/6", QoS: 1, Tenant: "acme", KafkaTopic: "t", Key: []byte("k1"), KeySet: true,
+			Headers: []abi.Property{{Name: "z", Value: "1"}, {Name: "a", Value: "2"}}}},
+		{Line: 8, Message: abi.Message{Topic: "a/7", QoS: 1, Key: []byte{}, KeySet: true}},
+		{Line: 9, Message: abi.Message{Topic: "a/8", QoS: 1, Key: []byte{0, 1}, KeySet: true}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("ReadInputs:\n got %+v\nwant %+v", got, want)
@@ -47,6 +54,9 @@ func TestReadInputs_Errors(t *testing.T) {
 		{name: "bad base64", file: `{"topic":"a","payload_base64":"%%%"}`, wantErr: `in.jsonl:1: "payload_base64": illegal base64`},
 		{name: "property not a string", file: `{"topic":"a","properties":{"n":1}}`, wantErr: "in.jsonl:1: malformed input: n: want a string value"},
 		{name: "properties not an object", file: `{"topic":"a","properties":["n"]}`, wantErr: "in.jsonl:1: malformed input: want an object of strings"},
+		{name: "both keys", file: `{"topic":"a","key":"k","key_base64":"AA=="}`, wantErr: "in.jsonl:1: \"key\" and \"key_base64\" are exclusive"},
+		{name: "bad key base64", file: `{"topic":"a","key_base64":"%%%"}`, wantErr: `in.jsonl:1: "key_base64": illegal base64`},
+		{name: "header not a string", file: `{"topic":"a","headers":{"n":true}}`, wantErr: "in.jsonl:1: malformed input: n: want a string value"},
 		{name: "two values on a line", file: `{"topic":"a"} {"topic":"b"}`, wantErr: "in.jsonl:1: malformed input: more than one JSON value"},
 		{name: "not an object", file: `[1]`, wantErr: "in.jsonl:1: malformed input"},
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 	"github.com/tributary-gw/tributary/sdk/wasmbuild"
+	"github.com/tributary-gw/tributary/wasmhost"
 )
 
 var updateASSDK = flag.Bool("update-as-sdk", false, "rewrite the embedded copy of sdk/assemblyscript (go generate does this)")
@@ -185,7 +186,7 @@ func TestNew_AssemblyScriptBuildsAndRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := newHost(t)
-	p, err := Load(ctx, host, out)
+	p, err := Load(ctx, host, out, wasmhost.ModuleLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}

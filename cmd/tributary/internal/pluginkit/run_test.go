@@ -24,7 +24,13 @@ func TestMain(m *testing.M) {
 
 func newHost(t *testing.T) *wasmhost.Host {
 	t.Helper()
-	h, err := wasmhost.NewHost(context.Background(), wasmhost.HostConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Extensions: jsonimports.Functions()})
+	return newHostLogging(t, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// newHostLogging is newHost logging to logger.
+func newHostLogging(t *testing.T, logger *slog.Logger) *wasmhost.Host {
+	t.Helper()
+	h, err := wasmhost.NewHost(context.Background(), wasmhost.HostConfig{Logger: logger, Extensions: jsonimports.Functions()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +53,9 @@ func inputsOf(t *testing.T, lines ...string) []Input {
 func TestTest_ConformanceGuest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	host := newHost(t)
-	p, err := Load(ctx, host, sdktest.BuildConformanceGuest(t))
+	logs := &LogCapture{}
+	host := newHostLogging(t, slog.New(logs.Handler()))
+	p, err := Load(ctx, host, sdktest.BuildConformanceGuest(t), wasmhost.ModuleLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,18 +71,37 @@ func TestTest_ConformanceGuest(t *testing.T) {
 		`{"topic":"t/loop","payload":"loop"}`,
 		`{"topic":"t/meta","payload":"meta","qos":2,"properties":{"site":"hq"}}`,
 		`{"topic":"t/grow","payload":"grow:64"}`,
+		`{"topic":"t/log","payload":"log:0:a debug line"}`,
 	)
 	rep, err := Test(ctx, host, p, inputs, TestOptions{
 		Route:  "r1",
 		Limits: wasmhost.Limits{CallTimeout: 300 * time.Millisecond, MemoryPages: 32 * 16}, // 32 MiB
+		Warmup: 3,
 		Repeat: 2,
+		Logs:   logs,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Outputs != 8 || rep.Filtered != 1 || rep.DeadLetters != 4 || rep.Runs != 2 || len(rep.Results) != len(inputs) {
-		t.Fatalf("report: %d outputs, %d filtered, %d dead letters, %d runs, %d results; want 8, 1, 4, 2, %d",
-			rep.Outputs, rep.Filtered, rep.DeadLetters, rep.Runs, len(rep.Results), len(inputs))
+	if rep.Outputs != 9 || rep.Filtered != 1 || rep.DeadLetters != 4 || rep.Runs != 2 || rep.WarmupRuns != 3 || len(rep.Results) != len(inputs) {
+		t.Fatalf("report: %d outputs, %d filtered, %d dead letters, %d runs, %d warm-up runs, %d results; want 9, 1, 4, 2, 3, %d",
+			rep.Outputs, rep.Filtered, rep.DeadLetters, rep.Runs, rep.WarmupRuns, len(rep.Results), len(inputs))
+	}
+	// The warm-up and timed runs leave out the four dead letters; start-up is timed apart.
+	if rep.TimedMessages != 8 || rep.StartUp <= 0 || rep.FirstRun <= 0 || rep.Elapsed <= 0 {
+		t.Errorf("timing: %d timed messages, start-up %v, first run %v, elapsed %v; want 8 and durations > 0",
+			rep.TimedMessages, rep.StartUp, rep.FirstRun, rep.Elapsed)
+	}
+	// The debug line of the first run is kept (with the trapping guests' stderr); the five
+	// later runs' are counted.
+	debug := 0
+	for _, l := range rep.Logs {
+		if l.Level == slog.LevelDebug && l.Source == "log" && l.Line == "a debug line" {
+			debug++
+		}
+	}
+	if debug != 1 || rep.LaterLogLines != 5 {
+		t.Errorf("logs: the debug line %d times, %d later lines; want 1 and 5; logs %+v", debug, rep.LaterLogLines, rep.Logs)
 	}
 	wantKinds := map[int]wasmhost.Kind{6: wasmhost.Rejected, 7: wasmhost.Trap, 8: wasmhost.Timeout, 10: wasmhost.OutOfMemory}
 	for i, r := range rep.Results {
@@ -103,12 +129,27 @@ func TestTest_ConformanceGuest(t *testing.T) {
 		`"route":"r1"`,
 		`"properties":[["site","hq"]]`,
 		"#11 (line 11) t/grow grow:64: dead letter\n    kind:  out_of_memory\n",
-		"summary: 11 inputs, 8 outputs, 1 filtered, 4 dead letters; ",
-		" ns/message (average over 2 runs of 11 messages)\n",
+		"plugin log (first run, every level):\n", "\n  DEBUG a debug line\n  (the warm-up and timed runs logged 5 more lines",
+		"summary: 12 inputs, 9 outputs, 1 filtered, 4 dead letters\n",
+		"/message, ", " messages/s (average over 2 runs of 8 messages after 3 warm-up runs)\n",
+		"leave out the 4 messages that dead-lettered",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("Print output lacks %q; got:\n%s", want, out.String())
 		}
+	}
+
+	// A payload over MaxMessageBytes dead-letters without reaching the plugin.
+	small := inputsOf(t, `{"topic":"a","payload":"echo"}`, `{"topic":"b","payload":"set:longer"}`)
+	rep, err = Test(ctx, host, p, small, TestOptions{MaxMessageBytes: 5, Warmup: 1, Repeat: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	rep.Print(&out)
+	if rep.Outputs != 1 || rep.DeadLetters != 1 || rep.TimedMessages != 1 || !strings.Contains(out.String(), "#2 (line 2) b set:longer: dead letter\n    kind:  message_too_large\n") {
+		t.Errorf("MaxMessageBytes 5: %d outputs, %d dead letters, %d timed; want 1, 1, 1 and message_too_large; got:\n%s",
+			rep.Outputs, rep.DeadLetters, rep.TimedMessages, out.String())
 	}
 
 	// Init rejecting the config is the one load error.
