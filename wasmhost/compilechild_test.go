@@ -381,6 +381,31 @@ func TestCompile_closeKillsChild(t *testing.T) {
 	}
 }
 
+// Closing the Host after a compile child has finished, while the parent loads the child's
+// code from the cache, waits for that load instead of closing the engine under it (which
+// panicked in wazero: "assignment to entry in nil map"); the compilation reports
+// ErrHostClosed.
+func TestCompile_closeWhileLoading(t *testing.T) {
+	h, _ := newWatchedHost(t, HostConfig{CacheDir: t.TempDir()})
+	closed := make(chan error, 1)
+	h.childHook = func(ev childHookEvent) {
+		if ev.start {
+			return
+		}
+		go func() { closed <- h.Close(context.Background()) }()
+		// Give Close the time to reach the cache before this compilation goes on to load
+		// from it: without the wait for compilations, that is when the engine was closed.
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, err := h.Compile(context.Background(), "late", distinctModule(11))
+	if !errors.Is(err, ErrHostClosed) {
+		t.Fatalf("Compile: %v, want ErrHostClosed", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
 // A caller waiting for the same bytes does not inherit the cancellation of
 // the caller that was compiling them: it compiles them itself.
 func TestCompile_waiterOutlivesCanceledCompile(t *testing.T) {

@@ -86,6 +86,10 @@ type Host struct {
 	budget       CompileBudget
 	limits       ModuleLimits  // for Compile
 	closing      chan struct{} // closed by Close: compile children are killed
+	// compiling counts the compilations under way (compileEntry): Close waits for them
+	// before it closes the compilation cache, whose engine they are loading code into (a
+	// compile into a closed engine panics in wazero). Added under mu while !closed.
+	compiling sync.WaitGroup
 	compileSlots chan struct{} // one token per compilation running
 	// cacheDir is the directory of the file cache the compile child writes
 	// and the runtimes read, or "" when the cache is in memory only.
@@ -231,6 +235,7 @@ func (h *Host) CompileWithLimits(ctx context.Context, name string, wasm []byte, 
 	if !seen {
 		e = &compileEntry{done: make(chan struct{}), hash: hash, wasm: slices.Clone(wasm), size: len(wasm)}
 		h.entries[hash] = e
+		h.compiling.Add(1) // Done below, once compileEntry has returned
 	}
 	if !slices.Contains(e.prechecked, lim) {
 		e.prechecked = append(e.prechecked, lim)
@@ -253,6 +258,15 @@ func (h *Host) CompileWithLimits(ctx context.Context, name string, wasm []byte, 
 		start := time.Now()
 		h.compileEntry(ctx, name, e)
 		e.compileTime = time.Since(start)
+		h.mu.Lock()
+		if h.closed && e.err == nil {
+			// Close is waiting for this compilation to end before it closes the engine the
+			// code was loaded into: nothing may use it.
+			_ = e.validated.Close(ctx)
+			e.validated, e.err = nil, ErrHostClosed
+		}
+		h.mu.Unlock()
+		h.compiling.Done()
 		if e.err != nil {
 			h.mu.Lock()
 			if h.entries[hash] == e {
@@ -580,6 +594,7 @@ func (h *Host) Close(ctx context.Context) error {
 	h.runtimes = nil
 	h.mu.Unlock()
 	h.watchdog.close()
+	h.compiling.Wait() // closing kills their children; what is left loads from the cache
 
 	var errs []error
 	for c, rt := range rts {
