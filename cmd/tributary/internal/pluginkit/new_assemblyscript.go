@@ -6,12 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"text/template"
 
+	"github.com/tributary-gw/tributary/cmd/tributary/internal/sdksource"
 	"github.com/tributary-gw/tributary/sdk/wasmbuild"
 )
 
@@ -32,19 +36,39 @@ const ASSDKFolder = "tributary-sdk"
 // npm package @tributary-gw/sdk in node_modules (see wasmbuild.ASFlags).
 const ASAbortHandler = "~lib/@tributary-gw/sdk/assembly/log/abortHandler"
 
-// assemblyscript holds the AssemblyScript template and a copy of sdk/assemblyscript (which
-// //go:embed cannot reach from here), kept equal to it by TestAssemblyScriptSDKCopy.
+// assemblyscript holds the AssemblyScript template.
+//
+//go:embed assemblyscript/template
+var assemblyscript embed.FS
+
+// asSDKArchive is sdk/assemblyscript's package.json, README.md and assembly/*.ts (which
+// //go:embed cannot reach from here), packed by sdksource.PackFiles and kept equal to the
+// source by TestAssemblyScriptSDKCopy.
 //
 //go:generate go test -run TestAssemblyScriptSDKCopy -update-as-sdk .
-//go:embed assemblyscript
-var assemblyscript embed.FS
+//go:embed assemblyscript/sdk.tar.gz
+var asSDKArchive []byte
+
+// asSDK returns the carried AssemblyScript SDK's files by relative path (shared: do not
+// change them).
+var asSDK = sync.OnceValues(func() (map[string][]byte, error) {
+	files, err := sdksource.Unpack(asSDKArchive)
+	if err != nil {
+		return nil, fmt.Errorf("embedded AssemblyScript SDK: %w", err)
+	}
+	return files, nil
+})
 
 // ASCompilerVersion returns the AssemblyScript compiler version the SDK pins (its
 // package.json's devDependencies.assemblyscript), which new plugins pin too.
 func ASCompilerVersion() (string, error) {
-	raw, err := fs.ReadFile(assemblyscript, "assemblyscript/sdk/package.json")
+	files, err := asSDK()
 	if err != nil {
-		return "", fmt.Errorf("embedded AssemblyScript SDK: %w", err)
+		return "", err
+	}
+	raw, ok := files["package.json"]
+	if !ok {
+		return "", fmt.Errorf("embedded AssemblyScript SDK: no package.json")
 	}
 	var pkg struct {
 		DevDependencies map[string]string `json:"devDependencies"`
@@ -113,16 +137,16 @@ func (c *Created) writeAS(data any) error {
 			return err
 		}
 	}
-	return fs.WalkDir(assemblyscript, "assemblyscript/sdk", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	sdk, err := asSDK()
+	if err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(sdk)) {
+		if err := c.writeFile(path.Join(ASSDKFolder, name), sdk[name]); err != nil {
 			return err
 		}
-		b, err := fs.ReadFile(assemblyscript, p)
-		if err != nil {
-			return err
-		}
-		return c.writeFile(path.Join(ASSDKFolder, strings.TrimPrefix(p, "assemblyscript/sdk/")), b)
-	})
+	}
+	return nil
 }
 
 // IsAssemblyScript reports whether dir holds an AssemblyScript plugin: a package.json and no

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-gw/tributary/cmd/tributary/internal/sdksource"
 	"github.com/tributary-gw/tributary/sdk/sdktest"
 	"github.com/tributary-gw/tributary/sdk/wasmbuild"
 	"github.com/tributary-gw/tributary/wasmhost"
@@ -52,30 +53,25 @@ func asSDKFiles(t *testing.T, fsys fs.FS) map[string][]byte {
 func TestAssemblyScriptSDKCopy(t *testing.T) {
 	src := asSDKSource(t)
 	want := asSDKFiles(t, os.DirFS(src))
-	copyDir := filepath.Join("assemblyscript", "sdk")
-	if *updateASSDK {
-		if err := os.RemoveAll(copyDir); err != nil {
-			t.Fatal(err)
-		}
-		for name, b := range want {
-			p := filepath.Join(copyDir, filepath.FromSlash(name))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	archive := filepath.Join("assemblyscript", "sdk.tar.gz")
 	var got map[string][]byte
-	if *updateASSDK { // the embedded FS is the old one until the next build
-		got = asSDKFiles(t, os.DirFS(copyDir))
-	} else {
-		sub, err := fs.Sub(assemblyscript, "assemblyscript/sdk")
+	if *updateASSDK {
+		b, err := sdksource.PackFiles(want)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = asSDKFiles(t, sub)
+		if err := os.WriteFile(archive, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// The embedded archive is the old one until the next build: read the new one back.
+		if got, err = sdksource.Unpack(b); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		var err error
+		if got, err = asSDK(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var gotNames, wantNames []string
 	for n := range got {

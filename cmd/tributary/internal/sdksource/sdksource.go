@@ -192,6 +192,17 @@ func Pack(root string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return PackFiles(files)
+}
+
+// PackFiles returns the archive of files (by '/'-separated relative path), as Pack writes it:
+// the same files pack to the same bytes. The AssemblyScript SDK's copy (pluginkit) is packed
+// with it too.
+//
+// # Errors
+//
+// PackFiles returns an error only when writing to memory fails (never, in practice).
+func PackFiles(files map[string][]byte) ([]byte, error) {
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
