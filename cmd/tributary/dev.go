@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -149,6 +150,11 @@ func devCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Logger:       newLogger(stderr, f.logLevel, "text"),
 		Stdout:       stdout,
 	})
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Ctrl-C while building or compiling the plugins: what the user asked for, not a failure.
+		fmt.Fprintf(stderr, "tributary dev: stopped before the gateway started (%v)\n", err)
+		return nil
+	}
 	return err
 }
 

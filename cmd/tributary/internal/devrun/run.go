@@ -168,9 +168,9 @@ func start(ctx context.Context, opts Options) (*session, error) {
 		// Compiling is what makes a first run slow; say so instead of going silent.
 		fmt.Fprintf(s.out, "starting the gateway: compiling %d plugins to machine code (kept in %s for later runs) ...\n", n, s.cfg.Plugins.CacheDir)
 	}
-	if s.gw, err = gateway.New(s.cfg, gateway.WithLogger(s.log)); err != nil {
+	if s.gw, err = newGateway(ctx, s.cfg, s.log); err != nil {
 		s.close()
-		return nil, fmt.Errorf("gateway: %w", err)
+		return nil, err
 	}
 	fmt.Fprintf(s.out, "gateway ready in %s\n\n", time.Since(gwStart).Round(100*time.Millisecond))
 	topics := routeTopics(s.cfg)
@@ -180,6 +180,31 @@ func start(ctx context.Context, opts Options) (*session, error) {
 	}
 	s.banner()
 	return s, nil
+}
+
+// newGateway is gateway.New, which compiles the plugins (a minute or more on a cold first
+// run) and takes no context, given up on when ctx ends first: Ctrl-C then stops dev at
+// once. The abandoned compilation goes on in the background until the process exits (its
+// compile children die with it); a gateway it still makes is never run.
+func newGateway(ctx context.Context, cfg *config.Config, log *slog.Logger) (*gateway.Gateway, error) {
+	type made struct {
+		gw  *gateway.Gateway
+		err error
+	}
+	done := make(chan made, 1)
+	go func() {
+		gw, err := gateway.New(cfg, gateway.WithLogger(log))
+		done <- made{gw, err}
+	}()
+	select {
+	case m := <-done:
+		if m.err != nil {
+			return nil, fmt.Errorf("gateway: %w", m.err)
+		}
+		return m.gw, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("interrupted while the gateway compiled its plugins: %w", ctx.Err())
+	}
 }
 
 // close releases what startStack started: the broker, Kafka and the session's plugin folder.
