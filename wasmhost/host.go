@@ -83,13 +83,13 @@ type Host struct {
 	seq       atomic.Uint64
 	watchdog  *watchdog // call deadlines of every instance
 
-	budget       CompileBudget
-	limits       ModuleLimits  // for Compile
-	closing      chan struct{} // closed by Close: compile children are killed
+	budget  CompileBudget
+	limits  ModuleLimits  // for Compile
+	closing chan struct{} // closed by Close: compile children are killed
 	// compiling counts the compilations under way (compileEntry): Close waits for them
 	// before it closes the compilation cache, whose engine they are loading code into (a
 	// compile into a closed engine panics in wazero). Added under mu while !closed.
-	compiling sync.WaitGroup
+	compiling    sync.WaitGroup
 	compileSlots chan struct{} // one token per compilation running
 	// cacheDir is the directory of the file cache the compile child writes
 	// and the runtimes read, or "" when the cache is in memory only.
