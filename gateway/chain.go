@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/internal/regularfile"
 	"github.com/tributary-gw/tributary/gateway/pluginstore"
 	"github.com/tributary-gw/tributary/wasmhost"
 	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
@@ -245,16 +245,12 @@ func (b *chainBuilder) release() {
 // tenant's folder may hold anything.
 func readPlugin(path string, lim wasmhost.ModuleLimits) ([]byte, error) {
 	max := int64(lim.WithDefaults().MaxModuleBytes)
-	f, err := os.Open(path)
+	f, fi, err := regularfile.Open(path) // refuses a named pipe or device without blocking
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	} else if fi.Size() > max {
+	if fi.Size() > max {
 		return nil, fmt.Errorf("%s: module of %d bytes, more than limits.module.max_module_mb %d MiB", path, fi.Size(), max>>20)
 	}
 	wasm, err := io.ReadAll(io.LimitReader(f, max+1))

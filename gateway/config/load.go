@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +15,7 @@ import (
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/v2"
 
+	"github.com/tributary-gw/tributary/gateway/internal/regularfile"
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
 )
 
@@ -347,24 +347,9 @@ func (c *Config) resolveSecrets() []error {
 // readSecretFile returns the contents of a regular file of at most maxSecretFileBytes,
 // without trailing newlines. Errors name the file, never its contents.
 func readSecretFile(path string) (string, error) {
-	f, err := os.Open(path)
+	b, err := regularfile.Read(path, maxSecretFileBytes) // a tenant's token file may be anything
 	if err != nil {
 		return "", err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxSecretFileBytes+1))
-	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(b) > maxSecretFileBytes {
-		return "", fmt.Errorf("%s is larger than %d bytes", path, maxSecretFileBytes)
 	}
 	s := strings.TrimRight(string(b), "\r\n")
 	if s == "" {

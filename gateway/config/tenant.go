@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 
+	"github.com/tributary-gw/tributary/gateway/internal/regularfile"
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
 )
 
@@ -123,6 +123,22 @@ func (c *Config) TenantPluginPath(t *Tenant, plugin string) string {
 	return c.PluginPath(plugin)
 }
 
+// MaxTenantFileBytes bounds a tenant.yaml. Whoever writes a tenant's folder must not make the
+// gateway read an arbitrarily large file, nor parse one for long: a tenant's configuration is
+// a few kilobytes.
+const MaxTenantFileBytes = 1 << 20
+
+// yamlBytes is a koanf.Provider of a document already read.
+type yamlBytes []byte
+
+// ReadBytes implements koanf.Provider.
+func (b yamlBytes) ReadBytes() ([]byte, error) { return b, nil }
+
+// Read implements koanf.Provider; the bytes need a parser.
+func (yamlBytes) Read() (map[string]any, error) {
+	return nil, errors.New("config: a YAML document needs a parser")
+}
+
 // loadTenantDir reads every tenants.dir/NAME/tenant.yaml. Folders without a tenant.yaml and
 // hidden folders are skipped; a tenant.yaml that does not load is an error naming the file.
 func (c *Config) loadTenantDir() []error {
@@ -223,8 +239,14 @@ var tenantRootName = reflect.TypeFor[Tenant]().String()
 
 // loadTenantFile decodes one tenant.yaml strictly. Errors name the file and the key.
 func loadTenantFile(path string) (Tenant, []error) {
+	// The tenant's folder may hold anything in place of its tenant.yaml: read at most
+	// MaxTenantFileBytes of a regular file, never block on a named pipe.
+	doc, err := regularfile.Read(path, MaxTenantFileBytes)
+	if err != nil {
+		return Tenant{}, []error{&KeyError{Key: path, Reason: err.Error()}}
+	}
 	k := koanf.New(".")
-	if err := k.Load(file.Provider(path), yamlParser{file: path}); err != nil {
+	if err := k.Load(yamlBytes(doc), yamlParser{file: path}); err != nil {
 		if se := (*SyntaxError)(nil); errors.As(err, &se) {
 			return Tenant{}, []error{se} // names the file and line itself
 		}

@@ -15,12 +15,24 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tributary-gw/tributary/gateway/internal/regularfile"
 )
 
 // MaxHistory is how many previous versions of a plugin the store keeps. Older ones are
 // deleted when a newer one is saved (the one a change pushed out stays on disk, unlisted,
 // until the next change, so that Restore can undo that change).
 const MaxHistory = 5
+
+// MaxFileBytes bounds every module file the store reads (NAME.wasm and the copies in its
+// history). The folder may be a tenant's, which may hold anything: a named pipe or a device in
+// place of a module is refused without blocking (gateway/internal/regularfile), and no file
+// is read whole beyond this. The gateway's own module limit (limits.module.max_module_mb)
+// is checked before a module is compiled; this only bounds the store's reads.
+const MaxFileBytes = 1 << 30
+
+// maxListBytes bounds the store's own small files (the history list, the current version).
+const maxListBytes = 64 << 10
 
 // MaxNameLen is the longest plugin name the store accepts, in bytes.
 const MaxNameLen = 128
@@ -551,7 +563,7 @@ func (s *Store) cachedHashOf(name string, fi fs.FileInfo) (string, error) {
 	if c, ok := s.hashes[name]; ok && c.size == fi.Size() && c.modTime.Equal(fi.ModTime()) {
 		return c.hash, nil
 	}
-	data, err := os.ReadFile(filepath.Join(s.dir, name+".wasm"))
+	data, err := regularfile.Read(filepath.Join(s.dir, name+".wasm"), MaxFileBytes)
 	if err != nil {
 		return "", fmt.Errorf("plugin %q: %w", name, err)
 	}
@@ -562,7 +574,7 @@ func (s *Store) cachedHashOf(name string, fi fs.FileInfo) (string, error) {
 
 // current reads NAME.wasm: its hash and bytes, or "" and nil when it does not exist.
 func (s *Store) current(name string) (string, []byte, error) {
-	data, err := os.ReadFile(filepath.Join(s.dir, name+".wasm"))
+	data, err := regularfile.Read(filepath.Join(s.dir, name+".wasm"), MaxFileBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil, nil
 	}
@@ -590,7 +602,7 @@ func (s *Store) historyDir(name string) string {
 // are not hashes and hashes whose file is missing.
 func (s *Store) readHistory(name string) ([]string, error) {
 	dir := s.historyDir(name)
-	data, err := os.ReadFile(filepath.Join(dir, historyFile))
+	data, err := regularfile.Read(filepath.Join(dir, historyFile), maxListBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -666,7 +678,7 @@ func (s *Store) writeHistory(name string, hist []string, unlisted ...string) err
 // readCurrent returns the version the store knows as NAME.wasm (see currentFile), "" when none
 // is recorded or its copy is missing.
 func (s *Store) readCurrent(name string) string {
-	b, err := os.ReadFile(filepath.Join(s.historyDir(name), currentFile))
+	b, err := regularfile.Read(filepath.Join(s.historyDir(name), currentFile), maxListBytes)
 	if err != nil {
 		return ""
 	}
@@ -719,7 +731,7 @@ func (s *Store) saveVersion(name, hash string, data []byte) error {
 
 // readVersion reads a previous version and checks its bytes still match its hash.
 func (s *Store) readVersion(name, hash string) ([]byte, error) {
-	data, err := os.ReadFile(filepath.Join(s.historyDir(name), hash+".wasm"))
+	data, err := regularfile.Read(filepath.Join(s.historyDir(name), hash+".wasm"), MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: version %s: %w", name, hash, err)
 	}
