@@ -192,29 +192,15 @@ func (c *Created) writeGo() error {
 	if withSDK {
 		data.SDKDir = SDKFolder
 	}
-	files := []struct{ tmpl, out string }{
+	files := []templateFile{
 		{"main.go.tmpl", "main.go"},
 		{"logic.go.tmpl", c.Name + ".go"},
 		{"logic_test.go.tmpl", c.Name + "_test.go"},
 		{"README.md.tmpl", "README.md"},
 		{"testdata/input.jsonl.tmpl", "testdata/input.jsonl"},
 	}
-	for _, f := range files {
-		text, err := fs.ReadFile(templates, "template/"+f.tmpl)
-		if err != nil {
-			return fmt.Errorf("plugin template %s: %w", f.tmpl, err)
-		}
-		t, err := template.New(f.tmpl).Option("missingkey=error").Parse(string(text))
-		if err != nil {
-			return fmt.Errorf("plugin template %s: %w", f.tmpl, err)
-		}
-		var out bytes.Buffer
-		if err := t.Execute(&out, data); err != nil {
-			return fmt.Errorf("plugin template %s: %w", f.tmpl, err)
-		}
-		if err := c.writeFile(f.out, out.Bytes()); err != nil {
-			return err
-		}
+	if err := c.render(templates, "template", files, data); err != nil {
+		return err
 	}
 	if c.GoMod != "" {
 		goLine, err := sdksource.GoVersion()
@@ -333,4 +319,30 @@ func enclosingModule(dir string) (module, gomod string, err error) {
 		}
 		dir = parent
 	}
+}
+
+// templateFile is one file of a plugin template: the template's name and the file it writes.
+type templateFile struct{ tmpl, out string }
+
+// render executes each of files from folder dir of fsys with data and writes the result
+// into the plugin's folder.
+func (c *Created) render(fsys fs.FS, dir string, files []templateFile, data any) error {
+	for _, f := range files {
+		text, err := fs.ReadFile(fsys, dir+"/"+f.tmpl)
+		if err != nil {
+			return fmt.Errorf("plugin template %s: %w", f.tmpl, err)
+		}
+		t, err := template.New(f.tmpl).Option("missingkey=error").Parse(string(text))
+		if err != nil {
+			return fmt.Errorf("plugin template %s: %w", f.tmpl, err)
+		}
+		var out bytes.Buffer
+		if err := t.Execute(&out, data); err != nil {
+			return fmt.Errorf("plugin template %s: %w", f.tmpl, err)
+		}
+		if err := c.writeFile(f.out, out.Bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,11 +1,9 @@
 package pluginkit
 
 import (
-	"bytes"
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -13,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"text/template"
 
 	"github.com/tributary-gw/tributary/cmd/tributary/internal/sdksource"
 	"github.com/tributary-gw/tributary/sdk/wasmbuild"
@@ -112,7 +109,7 @@ func newAssemblyScript(opts NewOptions) (*Created, error) {
 }
 
 func (c *Created) writeAS(data any) error {
-	files := []struct{ tmpl, out string }{
+	files := []templateFile{
 		{"package.json.tmpl", "package.json"},
 		{"index.ts.tmpl", "assembly/index.ts"},
 		{"tsconfig.json.tmpl", "tsconfig.json"},
@@ -120,22 +117,8 @@ func (c *Created) writeAS(data any) error {
 		{"gitignore.tmpl", ".gitignore"},
 		{"input.jsonl.tmpl", "testdata/input.jsonl"},
 	}
-	for _, f := range files {
-		text, err := fs.ReadFile(assemblyscript, "assemblyscript/template/"+f.tmpl)
-		if err != nil {
-			return fmt.Errorf("plugin template %s: %w", f.tmpl, err)
-		}
-		t, err := template.New(f.tmpl).Option("missingkey=error").Parse(string(text))
-		if err != nil {
-			return fmt.Errorf("plugin template %s: %w", f.tmpl, err)
-		}
-		var out bytes.Buffer
-		if err := t.Execute(&out, data); err != nil {
-			return fmt.Errorf("plugin template %s: %w", f.tmpl, err)
-		}
-		if err := c.writeFile(f.out, out.Bytes()); err != nil {
-			return err
-		}
+	if err := c.render(assemblyscript, "assemblyscript/template", files, data); err != nil {
+		return err
 	}
 	sdk, err := asSDK()
 	if err != nil {
