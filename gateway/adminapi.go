@@ -213,10 +213,10 @@ func (b adminBackend) moduleLimits(tenant string) wasmhost.ModuleLimits {
 	cfg := b.g.current.Load()
 	for _, spec := range flowSpecs(cfg) {
 		if spec.name == tenant {
-			return moduleLimits(spec.plugins.Limits)
+			return ModuleLimits(spec.plugins.Limits)
 		}
 	}
-	return moduleLimits(cfg.Plugins.Limits)
+	return ModuleLimits(cfg.Plugins.Limits)
 }
 
 // PutPlugin implements admin.Backend: compile and check, then, holding the folder's change

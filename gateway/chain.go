@@ -15,8 +15,9 @@ import (
 	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
 )
 
-// pluginLimits maps the plugins.limits section to wasmhost.Limits.
-func pluginLimits(l config.PluginLimits) wasmhost.Limits {
+// InstanceLimits maps a plugins.limits section (or a tenant's limits) to the limits of each
+// plugin instance. `tributary plugin test` uses it too, so its flags mean what the keys do.
+func InstanceLimits(l config.PluginLimits) wasmhost.Limits {
 	return wasmhost.Limits{
 		MemoryPages:       uint32(l.MemoryMB) * 16, // 64 KiB pages
 		CallTimeout:       l.CallTimeout,
@@ -40,7 +41,7 @@ func hostConfig(cfg *config.Config, log *slog.Logger, obs wasmhost.Observer) was
 			MemoryBytes: int64(c.MemoryMB) << 20,
 			Concurrency: c.Concurrency,
 		},
-		ModuleLimits: moduleLimits(cfg.Plugins.Limits),
+		ModuleLimits: ModuleLimits(cfg.Plugins.Limits),
 		// sdk/jsonfield in guests runs natively through these (sdk/ABI.md §2.1).
 		Extensions: jsonimports.Functions(),
 	}
@@ -67,9 +68,9 @@ func tenantModuleLimits(gw, t config.ModuleLimits) config.ModuleLimits {
 	}
 }
 
-// moduleLimits maps plugin limits to what a module may declare: the limits.module keys, and
-// an initial memory no larger than memory_mb.
-func moduleLimits(l config.PluginLimits) wasmhost.ModuleLimits {
+// ModuleLimits maps plugin limits to what a module may declare: the limits.module keys, and
+// an initial memory no larger than memory_mb. `tributary plugin test` uses it too.
+func ModuleLimits(l config.PluginLimits) wasmhost.ModuleLimits {
 	return wasmhost.ModuleLimits{
 		MaxModuleBytes:   l.Module.MaxModuleMB << 20,
 		MaxFunctions:     l.Module.MaxFunctions,
@@ -198,7 +199,7 @@ func (b *chainBuilder) build(ctx context.Context, spec *flowSpec, i int, rc conf
 		path := spec.path(st.Plugin)
 		p, ok := b.compiled[spec.name+"\x00"+path]
 		if !ok {
-			lim := moduleLimits(spec.plugins.Limits)
+			lim := ModuleLimits(spec.plugins.Limits)
 			wasm, err := readPlugin(path, lim)
 			if err != nil {
 				return fail(fmt.Errorf("%s: %w", key, err))
@@ -219,7 +220,7 @@ func (b *chainBuilder) build(ctx context.Context, spec *flowSpec, i int, rc conf
 				return fail(fmt.Errorf("%s.config: %w", key, err))
 			}
 		}
-		pool, err := wasmhost.NewPool(ctx, b.host, p, conf, pluginLimits(spec.plugins.Limits), size)
+		pool, err := wasmhost.NewPool(ctx, b.host, p, conf, InstanceLimits(spec.plugins.Limits), size)
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", key, err))
 		}

@@ -12,7 +12,7 @@ import (
 // tenant's limits.module fields override the gateway's one by one.
 func TestModuleLimitDefaults(t *testing.T) {
 	def := config.Default().Plugins.Limits
-	got := moduleLimits(def)
+	got := ModuleLimits(def)
 	want := wasmhost.ModuleLimits{MaxMemoryPages: uint32(def.MemoryMB) * 16}.WithDefaults()
 	if got != want {
 		t.Errorf("config defaults map to %+v, wasmhost's defaults are %+v", got, want)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/tributary-gw/tributary/cmd/tributary/internal/pluginkit"
 	"github.com/tributary-gw/tributary/cmd/tributary/internal/sdksource"
+	"github.com/tributary-gw/tributary/gateway"
+	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/sdk/abi"
 	"github.com/tributary-gw/tributary/wasmhost"
 	"github.com/tributary-gw/tributary/wasmhost/jsonimports"
@@ -463,33 +465,34 @@ func (l *limitFlags) check() error {
 	return nil
 }
 
-// instance returns the instance limits, as the gateway derives them from plugins.limits.
-func (l *limitFlags) instance() wasmhost.Limits {
-	return wasmhost.Limits{
-		MemoryPages:       uint32(l.memoryMB) * 16, // 64 KiB pages
+// limits returns the flags as the plugins.limits section (or a tenant's limits) they stand for.
+func (l *limitFlags) limits() config.PluginLimits {
+	return config.PluginLimits{
+		MemoryMB:          l.memoryMB,
 		CallTimeout:       l.callTimeout,
 		MaxOutputBytes:    l.maxOutputBytes,
 		MaxFanOut:         l.maxFanOut,
 		RecycleAfterCalls: l.recycleAfterCalls,
-		RecycleAboveBytes: uint64(min(l.recycleAboveMB, l.memoryMB)) << 20,
+		RecycleAboveMB:    l.recycleAboveMB,
 		Trusted:           l.trusted,
+		Module: config.ModuleLimits{
+			MaxModuleMB:      l.maxModuleMB,
+			MaxFunctions:     l.maxFunctions,
+			MaxTypes:         l.maxTypes,
+			MaxNesting:       l.maxNesting,
+			MaxControlFlow:   l.maxControlFlow,
+			MaxLocals:        l.maxLocals,
+			MaxModuleLocals:  l.maxModuleLocals,
+			MaxTableElements: l.maxTableElements,
+		},
 	}
 }
 
-// module returns the module limits, as the gateway derives them from plugins.limits.module.
-func (l *limitFlags) module() wasmhost.ModuleLimits {
-	return wasmhost.ModuleLimits{
-		MaxModuleBytes:   l.maxModuleMB << 20,
-		MaxFunctions:     l.maxFunctions,
-		MaxTypes:         l.maxTypes,
-		MaxNesting:       l.maxNesting,
-		MaxControlFlow:   uint64(l.maxControlFlow),
-		MaxLocals:        l.maxLocals,
-		MaxModuleLocals:  l.maxModuleLocals,
-		MaxMemoryPages:   uint32(l.memoryMB) * 16,
-		MaxTableElements: uint32(l.maxTableElements),
-	}
-}
+// instance returns the instance limits, mapped as the gateway maps plugins.limits.
+func (l *limitFlags) instance() wasmhost.Limits { return gateway.InstanceLimits(l.limits()) }
+
+// module returns the module limits, mapped as the gateway maps plugins.limits.module.
+func (l *limitFlags) module() wasmhost.ModuleLimits { return gateway.ModuleLimits(l.limits()) }
 
 // limitUsage is the --help text of the limit flags, generated from limitFlags.list.
 func limitUsage() string {
