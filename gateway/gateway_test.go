@@ -89,6 +89,15 @@ func startGateway(t *testing.T, cfg *config.Config, opts ...gateway.Option) *run
 			t.Logf("gateway logs:\n%s", logs.String())
 		}
 	})
+	waitReady(t, gw)
+	return &running{Gateway: gw, stop: stop, logs: logs}
+}
+
+// waitReady waits until gw's /readyz answers 200: every MQTT session is connected and
+// subscribed, so a message published from now on reaches it (Stats().MQTTConnected turns
+// true at CONNACK, before the subscriptions are made).
+func waitReady(t *testing.T, gw *gateway.Gateway) {
+	t.Helper()
 	gatewaytest.WaitFor(t, 20*time.Second, func() error {
 		if gw.AdminAddr() == "" {
 			return fmt.Errorf("admin not listening yet")
@@ -104,7 +113,6 @@ func startGateway(t *testing.T, cfg *config.Config, opts ...gateway.Option) *run
 		}
 		return nil
 	})
-	return &running{Gateway: gw, stop: stop, logs: logs}
 }
 
 func header(r *kgo.Record, key string) string {

@@ -131,12 +131,7 @@ func TestDrain_BoundedWhateverAPluginDoes(t *testing.T) {
 			t.Logf("gateway logs:\n%s", logs.String())
 		}
 	}()
-	gatewaytest.WaitFor(t, 20*time.Second, func() error {
-		if gw.Stats().MQTTConnected {
-			return nil
-		}
-		return fmt.Errorf("not connected")
-	})
+	waitReady(t, gw) // subscribed: connected alone (CONNACK) is too early to publish
 	gatewaytest.Publish(t, mq.URL(), 1, []gatewaytest.PublishMsg{{Topic: "spin/x", Payload: []byte("loop")}})
 	gatewaytest.WaitFor(t, 20*time.Second, func() error {
 		for _, rs := range gw.Stats().Routes {
