@@ -175,12 +175,7 @@ func ASSDKDir() string {
 // a failed build fails the test with the compiler output.
 func BuildAS(t testing.TB, entry string) []byte {
 	t.Helper()
-	if err := wasmbuild.ASToolsMissing(); err != nil {
-		if os.Getenv(RequireNodeEnv) == "1" {
-			t.Fatalf("sdktest: %v (%s=1)", err, RequireNodeEnv)
-		}
-		t.Skipf("sdktest: %v; set %s=1 to fail instead of skipping", err, RequireNodeEnv)
-	}
+	ASCompiler(t)
 	abs, err := filepath.Abs(entry)
 	if err != nil {
 		t.Fatalf("sdktest: guest %q: %v", entry, err)
@@ -199,17 +194,42 @@ func BuildAS(t testing.TB, entry string) []byte {
 	return b.wasm
 }
 
-func compileAS(entry string) ([]byte, error) {
-	ctx := context.Background()
-	sdk := ASSDKDir()
+// ASCompiler returns the node_modules folder holding the AssemblyScript compiler the SDK pins
+// (sdk/assemblyscript/package-lock.json), installed with npm ci once per machine into
+// [NPMCacheDir] and once per test binary looked up. Without node and npm the test is skipped
+// with install instructions, or fails when TRIBUTARY_REQUIRE_NODE=1; a failed install fails
+// the test.
+func ASCompiler(t testing.TB) string {
+	t.Helper()
+	if err := wasmbuild.ASToolsMissing(); err != nil {
+		if os.Getenv(RequireNodeEnv) == "1" {
+			t.Fatalf("sdktest: %v (%s=1)", err, RequireNodeEnv)
+		}
+		t.Skipf("sdktest: %v; set %s=1 to fail instead of skipping", err, RequireNodeEnv)
+	}
+	dir, err := npmModules()
+	if err != nil {
+		t.Fatalf("sdktest: %v", err)
+	}
+	return dir
+}
+
+// npmModules installs the SDK's pinned compiler once per test binary (see ASCompiler).
+func npmModules() (string, error) {
 	npmOnce.Do(func() {
 		var cache string
 		if cache, npmErr = NPMCacheDir(); npmErr == nil {
-			npmModDir, npmErr = wasmbuild.NPMInstall(ctx, sdk, cache)
+			npmModDir, npmErr = wasmbuild.NPMInstall(context.Background(), ASSDKDir(), cache)
 		}
 	})
-	if npmErr != nil {
-		return nil, npmErr
+	return npmModDir, npmErr
+}
+
+func compileAS(entry string) ([]byte, error) {
+	ctx := context.Background()
+	sdk := ASSDKDir()
+	if _, err := npmModules(); err != nil {
+		return nil, err
 	}
 	// asc runs in the repository root, so the SDK's abort handler has a fixed internal name.
 	root := filepath.Clean(filepath.Join(sdk, "..", ".."))

@@ -23,19 +23,10 @@ func TestNPMInstall_NoLockFile(t *testing.T) {
 // TestASBuild installs the SDK's pinned compiler (once per machine, in the shared cache) and
 // builds a broken entry file: the error carries asc's words and names the file.
 func TestASBuild(t *testing.T) {
-	if err := wasmbuild.ASToolsMissing(); err != nil {
-		if os.Getenv(sdktest.RequireNodeEnv) == "1" {
-			t.Fatalf("%v (%s=1)", err, sdktest.RequireNodeEnv)
-		}
-		t.Skipf("%v; set %s=1 to fail instead of skipping", err, sdktest.RequireNodeEnv)
-	}
+	modules := sdktest.ASCompiler(t) // skips without node and npm, installs once
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cache, err := sdktest.NPMCacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	modules, err := wasmbuild.NPMInstall(ctx, sdktest.ASSDKDir(), cache)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,22 +141,9 @@ func TestNew_AssemblyScript(t *testing.T) {
 // with the compiler sdktest installs once per machine instead of npm install (no network), and
 // runs its testdata through Test: the sample converts, passes, rejects as its README says.
 func TestNew_AssemblyScriptBuildsAndRuns(t *testing.T) {
-	if err := wasmbuild.ASToolsMissing(); err != nil {
-		if os.Getenv(sdktest.RequireNodeEnv) == "1" {
-			t.Fatalf("%v (%s=1)", err, sdktest.RequireNodeEnv)
-		}
-		t.Skipf("%v; set %s=1 to fail instead of skipping", err, sdktest.RequireNodeEnv)
-	}
+	modules := sdktest.ASCompiler(t) // skips without node and npm, installs once
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cache, err := sdktest.NPMCacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	modules, err := wasmbuild.NPMInstall(ctx, asSDKSource(t), cache)
-	if err != nil {
-		t.Fatal(err)
-	}
 	parent := t.TempDir()
 	if _, err := New(NewOptions{Name: "to-f", Parent: parent, Lang: LangAssemblyScript}); err != nil {
 		t.Fatal(err)
