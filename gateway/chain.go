@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/tributary-gw/tributary/gateway/config"
@@ -200,7 +203,7 @@ func (b *chainBuilder) build(ctx context.Context, spec *flowSpec, i int, rc conf
 		p, ok := b.compiled[spec.name+"\x00"+path]
 		if !ok {
 			lim := ModuleLimits(spec.plugins.Limits)
-			wasm, err := readPlugin(path, lim)
+			wasm, err := readPlugin(path, spec.dir(), lim)
 			if err != nil {
 				return fail(fmt.Errorf("%s: %w", key, err))
 			}
@@ -242,11 +245,27 @@ func (b *chainBuilder) release() {
 	}
 }
 
+// dir returns the tenant's own plugin folder, "" for the top-level routes.
+func (s *flowSpec) dir() string {
+	if s.tenant == nil {
+		return ""
+	}
+	return s.tenant.Dir
+}
+
 // readPlugin reads a plugin file, refusing one larger than lim allows before reading it: a
-// tenant's folder may hold anything.
-func readPlugin(path string, lim wasmhost.ModuleLimits) ([]byte, error) {
+// tenant's folder may hold anything. A file in the tenant's folder confine ("" for none)
+// must stay inside it: a symbolic link to another tenant's plugin or out of the folder is
+// refused (regularfile.OpenIn). The operator's plugins.dir is not confined.
+func readPlugin(path, confine string, lim wasmhost.ModuleLimits) ([]byte, error) {
 	max := int64(lim.WithDefaults().MaxModuleBytes)
-	f, fi, err := regularfile.Open(path) // refuses a named pipe or device without blocking
+	open := regularfile.Open // refuses a named pipe or device without blocking
+	if confine != "" && filepath.Dir(path) == filepath.Clean(confine) {
+		open = func(path string) (*os.File, fs.FileInfo, error) {
+			return regularfile.OpenIn(confine, filepath.Base(path))
+		}
+	}
+	f, fi, err := open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -264,11 +283,12 @@ func readPlugin(path string, lim wasmhost.ModuleLimits) ([]byte, error) {
 	return wasm, nil
 }
 
-// stageVersions returns the version (sha256) of each plugin file rc's chain would load.
-func stageVersions(path func(string) string, lim wasmhost.ModuleLimits, rc config.Route) ([]string, error) {
+// stageVersions returns the version (sha256) of each plugin file rc's chain would load
+// (confine as for readPlugin).
+func stageVersions(path func(string) string, confine string, lim wasmhost.ModuleLimits, rc config.Route) ([]string, error) {
 	vs := make([]string, len(rc.Chain))
 	for k, st := range rc.Chain {
-		wasm, err := readPlugin(path(st.Plugin), lim)
+		wasm, err := readPlugin(path(st.Plugin), confine, lim)
 		if err != nil {
 			return nil, err
 		}

@@ -178,7 +178,7 @@ func unchanged(r *route, spec *flowSpec, rc config.Route) bool {
 	if !reflect.DeepEqual(r.limits, spec.plugins) {
 		return false
 	}
-	versions, err := stageVersions(spec.path, ModuleLimits(spec.plugins.Limits), rc)
+	versions, err := stageVersions(spec.path, spec.dir(), ModuleLimits(spec.plugins.Limits), rc)
 	if err != nil {
 		return false // build it, and report the error from there
 	}

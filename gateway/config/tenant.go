@@ -158,7 +158,7 @@ func (c *Config) loadTenantDir() []error {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		t, terrs := loadTenantFile(path)
+		t, terrs := loadTenantFile(dir)
 		if len(terrs) == 0 && t.Name != "" && t.Name != e.Name() {
 			terrs = append(terrs, &KeyError{Key: path + ": name", Reason: fmt.Sprintf(
 				"%q differs from the folder name %q; leave it out or make them equal", t.Name, e.Name())})
@@ -237,11 +237,14 @@ func (c *Config) folderTenantOf(err error) string {
 // tenantRootName is what mapstructure calls the root of a tenant file in errors.
 var tenantRootName = reflect.TypeFor[Tenant]().String()
 
-// loadTenantFile decodes one tenant.yaml strictly. Errors name the file and the key.
-func loadTenantFile(path string) (Tenant, []error) {
+// loadTenantFile decodes the tenant.yaml of folder dir strictly. Errors name the file and the
+// key.
+func loadTenantFile(dir string) (Tenant, []error) {
+	path := filepath.Join(dir, TenantFile)
 	// The tenant's folder may hold anything in place of its tenant.yaml: read at most
-	// MaxTenantFileBytes of a regular file, never block on a named pipe.
-	doc, err := regularfile.Read(path, MaxTenantFileBytes)
+	// MaxTenantFileBytes of a regular file inside the folder (a symbolic link to another
+	// tenant's file or to /etc is refused), never block on a named pipe.
+	doc, err := regularfile.ReadIn(dir, TenantFile, MaxTenantFileBytes)
 	if err != nil {
 		return Tenant{}, []error{&KeyError{Key: path, Reason: err.Error()}}
 	}

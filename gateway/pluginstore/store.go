@@ -3,6 +3,7 @@ package pluginstore
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -98,7 +99,31 @@ type Store struct {
 	dir string
 
 	mu     sync.Mutex
+	root   *os.Root              // the folder, open while mu is held (see lock)
 	hashes map[string]cachedHash // name -> hash of NAME.wasm as last read, keyed by size+mtime
+}
+
+// lock takes the store's lock and opens its folder as an os.Root for the operation: every
+// file the store reads or writes is reached through it, so a symbolic link or a folder
+// swapped for one (.versions/NAME pointing at /etc, NAME.wasm at another tenant's plugin)
+// cannot lead a read or a write out of the folder. The folder is opened anew each time, so
+// a folder removed and made again is the new one.
+func (s *Store) lock() error {
+	s.mu.Lock()
+	r, err := os.OpenRoot(s.dir)
+	if err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("plugin store %s: %w", s.dir, err)
+	}
+	s.root = r
+	return nil
+}
+
+// unlock closes the folder lock opened and releases the store's lock.
+func (s *Store) unlock() {
+	_ = s.root.Close()
+	s.root = nil
+	s.mu.Unlock()
 }
 
 type cachedHash struct {
@@ -165,8 +190,10 @@ func (s *Store) Put(name string, wasm []byte) (Version, error) {
 	if len(wasm) == 0 {
 		return Version{}, fmt.Errorf("plugin %q: empty module", name)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(); err != nil {
+		return Version{}, err
+	}
+	defer s.unlock()
 
 	hash := Hash(wasm)
 	cur, curData, err := s.current(name)
@@ -194,7 +221,7 @@ func (s *Store) Put(name string, wasm []byte) (Version, error) {
 	if err := s.writeHistory(name, hist, unlisted...); err != nil {
 		return Version{}, err
 	}
-	if err := writeAtomic(s.dir, name+".wasm", wasm); err != nil {
+	if err := s.writeAtomic(".", name+".wasm", wasm); err != nil {
 		return Version{}, fmt.Errorf("plugin %q: %w", name, err)
 	}
 	if err := s.setCurrent(name, hash, wasm); err != nil {
@@ -214,8 +241,10 @@ func (s *Store) Serving(name string, wasm []byte) (bool, error) {
 		return false, err
 	}
 	hash := Hash(wasm)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(); err != nil {
+		return false, err
+	}
+	defer s.unlock()
 	known := s.readCurrent(name)
 	if known == hash {
 		return false, s.saveVersion(name, hash, wasm) // a no-op when the copy is there
@@ -252,8 +281,10 @@ func (s *Store) Rollback(name string) (Version, error) {
 	if err := checkName(name); err != nil {
 		return Version{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(); err != nil {
+		return Version{}, err
+	}
+	defer s.unlock()
 
 	cur, curData, err := s.current(name)
 	if err != nil {
@@ -284,7 +315,7 @@ func (s *Store) Rollback(name string) (Version, error) {
 	if err := s.writeHistory(name, rest, prev); err != nil {
 		return Version{}, err
 	}
-	if err := writeAtomic(s.dir, name+".wasm", data); err != nil {
+	if err := s.writeAtomic(".", name+".wasm", data); err != nil {
 		return Version{}, fmt.Errorf("plugin %q: %w", name, err)
 	}
 	return s.version(name, prev)
@@ -303,7 +334,7 @@ func (s *Store) rollbackHistory(name, cur string) ([]string, bool, error) {
 	}
 	keepCur := true
 	if known := s.readCurrent(name); known != "" && known != cur {
-		if _, err := os.Stat(filepath.Join(s.historyDir(name), known+".wasm")); err == nil {
+		if _, err := s.root.Stat(filepath.Join(s.historyDir(name), known+".wasm")); err == nil {
 			hist = prepend(hist, known)
 			keepCur = false
 		}
@@ -330,8 +361,10 @@ func (s *Store) Snapshot(name string) (State, error) {
 	if err := checkName(name); err != nil {
 		return State{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(); err != nil {
+		return State{}, err
+	}
+	defer s.unlock()
 	p, err := s.describe(name)
 	if err != nil {
 		return State{}, err
@@ -359,8 +392,10 @@ func (s *Store) Restore(st State) (Version, error) {
 	if st.Hash != "" && !validHash(st.Hash) {
 		return Version{}, fmt.Errorf("plugin %q: restore: %q is not a version", name, st.Hash)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(); err != nil {
+		return Version{}, err
+	}
+	defer s.unlock()
 
 	cur, _, err := s.current(name)
 	if err != nil {
@@ -378,7 +413,7 @@ func (s *Store) Restore(st State) (Version, error) {
 		if !validHash(h) || h == st.Hash || slices.Contains(hist, h) {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(dir, h+".wasm")); err != nil {
+		if _, err := s.root.Stat(filepath.Join(dir, h+".wasm")); err != nil {
 			continue // no longer stored: cannot be listed
 		}
 		hist = append(hist, h)
@@ -387,13 +422,13 @@ func (s *Store) Restore(st State) (Version, error) {
 	// (possibly the one read above).
 	switch {
 	case st.Hash == "" && cur != "":
-		if err := os.Remove(filepath.Join(s.dir, name+".wasm")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := s.root.Remove(name + ".wasm"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return Version{}, fmt.Errorf("plugin %q: %w", name, err)
 		}
 		delete(s.hashes, name)
-		syncDir(s.dir)
+		s.syncDir(".")
 	case data != nil:
-		if err := writeAtomic(s.dir, name+".wasm", data); err != nil {
+		if err := s.writeAtomic(".", name+".wasm", data); err != nil {
 			return Version{}, fmt.Errorf("plugin %q: %w", name, err)
 		}
 	}
@@ -416,8 +451,10 @@ func (s *Store) Previous(name string) (Version, []byte, error) {
 	if err := checkName(name); err != nil {
 		return Version{}, nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(); err != nil {
+		return Version{}, nil, err
+	}
+	defer s.unlock()
 
 	cur, _, err := s.current(name)
 	if err != nil {
@@ -443,8 +480,10 @@ func (s *Store) Delete(name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.unlock()
 
 	cur, curData, err := s.current(name)
 	if err != nil {
@@ -466,11 +505,11 @@ func (s *Store) Delete(name string) error {
 	if err := s.writeHistory(name, prepend(hist, cur)); err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(s.dir, name+".wasm")); err != nil {
+	if err := s.root.Remove(name + ".wasm"); err != nil {
 		return fmt.Errorf("plugin %q: %w", name, err)
 	}
 	delete(s.hashes, name)
-	syncDir(s.dir)
+	s.syncDir(".")
 	return nil
 }
 
@@ -480,8 +519,10 @@ func (s *Store) Get(name string) (Plugin, error) {
 	if err := checkName(name); err != nil {
 		return Plugin{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(); err != nil {
+		return Plugin{}, err
+	}
+	defer s.unlock()
 	p, err := s.describe(name)
 	if err != nil {
 		return Plugin{}, err
@@ -496,11 +537,13 @@ func (s *Store) Get(name string) (Plugin, error) {
 // the top level, and each deleted plugin that still has previous versions (with an empty
 // Hash). Other files are ignored.
 func (s *Store) List() ([]Plugin, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.unlock()
 
 	names := map[string]bool{}
-	entries, err := os.ReadDir(s.dir)
+	entries, err := s.readDir(".")
 	if err != nil {
 		return nil, fmt.Errorf("plugin store %s: %w", s.dir, err)
 	}
@@ -510,7 +553,7 @@ func (s *Store) List() ([]Plugin, error) {
 			names[n] = true
 		}
 	}
-	vers, err := os.ReadDir(filepath.Join(s.dir, versionsDir))
+	vers, err := s.readDir(versionsDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("plugin store %s: %w", s.dir, err)
 	}
@@ -535,7 +578,7 @@ func (s *Store) List() ([]Plugin, error) {
 // describe builds a Plugin for name. s.mu must be held.
 func (s *Store) describe(name string) (Plugin, error) {
 	p := Plugin{Name: name}
-	fi, err := os.Stat(filepath.Join(s.dir, name+".wasm"))
+	fi, err := s.root.Stat(name + ".wasm")
 	switch {
 	case err == nil:
 		h, err := s.cachedHashOf(name, fi)
@@ -563,7 +606,7 @@ func (s *Store) cachedHashOf(name string, fi fs.FileInfo) (string, error) {
 	if c, ok := s.hashes[name]; ok && c.size == fi.Size() && c.modTime.Equal(fi.ModTime()) {
 		return c.hash, nil
 	}
-	data, err := regularfile.Read(filepath.Join(s.dir, name+".wasm"), MaxFileBytes)
+	data, err := regularfile.ReadInRoot(s.root, name+".wasm", MaxFileBytes)
 	if err != nil {
 		return "", fmt.Errorf("plugin %q: %w", name, err)
 	}
@@ -574,7 +617,7 @@ func (s *Store) cachedHashOf(name string, fi fs.FileInfo) (string, error) {
 
 // current reads NAME.wasm: its hash and bytes, or "" and nil when it does not exist.
 func (s *Store) current(name string) (string, []byte, error) {
-	data, err := regularfile.Read(filepath.Join(s.dir, name+".wasm"), MaxFileBytes)
+	data, err := regularfile.ReadInRoot(s.root, name+".wasm", MaxFileBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil, nil
 	}
@@ -586,7 +629,7 @@ func (s *Store) current(name string) (string, []byte, error) {
 
 // version describes NAME.wasm after a write; hash is what was written.
 func (s *Store) version(name, hash string) (Version, error) {
-	fi, err := os.Stat(filepath.Join(s.dir, name+".wasm"))
+	fi, err := s.root.Stat(name + ".wasm")
 	if err != nil {
 		return Version{}, fmt.Errorf("plugin %q: %w", name, err)
 	}
@@ -594,15 +637,22 @@ func (s *Store) version(name, hash string) (Version, error) {
 	return Version{Name: name, Hash: hash, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
+// historyDir returns the folder of name's versions, relative to the store's folder.
 func (s *Store) historyDir(name string) string {
-	return filepath.Join(s.dir, versionsDir, name)
+	return filepath.Join(versionsDir, name)
+}
+
+// readDir lists dir (relative to the store's folder) sorted by name, as os.ReadDir does.
+// s.mu must be held.
+func (s *Store) readDir(dir string) ([]fs.DirEntry, error) {
+	return fs.ReadDir(s.root.FS(), filepath.ToSlash(dir))
 }
 
 // readHistory returns the previous versions of name, newest first, leaving out lines that
 // are not hashes and hashes whose file is missing.
 func (s *Store) readHistory(name string) ([]string, error) {
 	dir := s.historyDir(name)
-	data, err := regularfile.Read(filepath.Join(dir, historyFile), maxListBytes)
+	data, err := regularfile.ReadInRoot(s.root, filepath.Join(dir, historyFile), maxListBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -616,7 +666,7 @@ func (s *Store) readHistory(name string) ([]string, error) {
 		if !validHash(h) || slices.Contains(hist, h) {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(dir, h+".wasm")); err != nil {
+		if _, err := s.root.Stat(filepath.Join(dir, h+".wasm")); err != nil {
 			continue
 		}
 		hist = append(hist, h)
@@ -644,12 +694,12 @@ func (s *Store) writeHistory(name string, hist []string, unlisted ...string) err
 	dir := s.historyDir(name)
 	if len(keep) == 0 {
 		// Nothing to keep, not even a current version: no NAME.wasm the store knows.
-		if err := os.RemoveAll(dir); err != nil {
+		if err := s.root.RemoveAll(dir); err != nil {
 			return fmt.Errorf("plugin %q: history: %w", name, err)
 		}
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := s.root.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("plugin %q: history: %w", name, err)
 	}
 	var b strings.Builder
@@ -657,17 +707,17 @@ func (s *Store) writeHistory(name string, hist []string, unlisted ...string) err
 		b.WriteString(h)
 		b.WriteByte('\n')
 	}
-	if err := writeAtomic(dir, historyFile, []byte(b.String())); err != nil {
+	if err := s.writeAtomic(dir, historyFile, []byte(b.String())); err != nil {
 		return fmt.Errorf("plugin %q: history: %w", name, err)
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := s.readDir(dir)
 	if err != nil {
 		return fmt.Errorf("plugin %q: history: %w", name, err)
 	}
 	for _, e := range entries {
 		h, ok := strings.CutSuffix(e.Name(), ".wasm")
 		if ok && !slices.Contains(keep, h) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := s.root.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("plugin %q: history: %w", name, err)
 			}
 		}
@@ -678,7 +728,7 @@ func (s *Store) writeHistory(name string, hist []string, unlisted ...string) err
 // readCurrent returns the version the store knows as NAME.wasm (see currentFile), "" when none
 // is recorded or its copy is missing.
 func (s *Store) readCurrent(name string) string {
-	b, err := regularfile.Read(filepath.Join(s.historyDir(name), currentFile), maxListBytes)
+	b, err := regularfile.ReadInRoot(s.root, filepath.Join(s.historyDir(name), currentFile), maxListBytes)
 	if err != nil {
 		return ""
 	}
@@ -686,7 +736,7 @@ func (s *Store) readCurrent(name string) string {
 	if !validHash(h) {
 		return ""
 	}
-	if _, err := os.Stat(filepath.Join(s.historyDir(name), h+".wasm")); err != nil {
+	if _, err := s.root.Stat(filepath.Join(s.historyDir(name), h+".wasm")); err != nil {
 		return ""
 	}
 	return h
@@ -698,7 +748,7 @@ func (s *Store) readCurrent(name string) string {
 func (s *Store) setCurrent(name, hash string, data []byte) error {
 	path := filepath.Join(s.historyDir(name), currentFile)
 	if hash == "" {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := s.root.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("plugin %q: history: %w", name, err)
 		}
 		return nil
@@ -708,7 +758,7 @@ func (s *Store) setCurrent(name, hash string, data []byte) error {
 			return err
 		}
 	}
-	if err := writeAtomic(s.historyDir(name), currentFile, []byte(hash+"\n")); err != nil {
+	if err := s.writeAtomic(s.historyDir(name), currentFile, []byte(hash+"\n")); err != nil {
 		return fmt.Errorf("plugin %q: history: %w", name, err)
 	}
 	return nil
@@ -717,13 +767,13 @@ func (s *Store) setCurrent(name, hash string, data []byte) error {
 // saveVersion keeps data as a previous version of name (a no-op when already kept).
 func (s *Store) saveVersion(name, hash string, data []byte) error {
 	dir := s.historyDir(name)
-	if _, err := os.Stat(filepath.Join(dir, hash+".wasm")); err == nil {
+	if _, err := s.root.Stat(filepath.Join(dir, hash+".wasm")); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := s.root.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("plugin %q: history: %w", name, err)
 	}
-	if err := writeAtomic(dir, hash+".wasm", data); err != nil {
+	if err := s.writeAtomic(dir, hash+".wasm", data); err != nil {
 		return fmt.Errorf("plugin %q: history: %w", name, err)
 	}
 	return nil
@@ -731,7 +781,7 @@ func (s *Store) saveVersion(name, hash string, data []byte) error {
 
 // readVersion reads a previous version and checks its bytes still match its hash.
 func (s *Store) readVersion(name, hash string) ([]byte, error) {
-	data, err := regularfile.Read(filepath.Join(s.historyDir(name), hash+".wasm"), MaxFileBytes)
+	data, err := regularfile.ReadInRoot(s.root, filepath.Join(s.historyDir(name), hash+".wasm"), MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: version %s: %w", name, hash, err)
 	}
@@ -765,45 +815,48 @@ func prepend(hist []string, h string) []string {
 	return out
 }
 
-// writeAtomic writes data to dir/name through a temporary file in dir (a dot file not ending
-// in .wasm, so a watcher of *.wasm ignores it), synced, then renamed over the target.
-func writeAtomic(dir, name string, data []byte) (err error) {
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+// writeAtomic writes data to dir/name (dir relative to the store's folder) through a
+// temporary file in dir (a dot file not ending in .wasm, so a watcher of *.wasm ignores it),
+// synced, then renamed over the target. s.mu must be held.
+func (s *Store) writeAtomic(dir, name string, data []byte) (err error) {
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(dir, "."+name+".tmp-"+hex.EncodeToString(rnd[:]))
+	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
 	defer func() {
 		if err != nil {
-			_ = os.Remove(tmp)
+			_ = s.root.Remove(tmp)
 		}
 	}()
 	if _, err = f.Write(data); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
+		return fmt.Errorf("write %s: %w", f.Name(), err)
 	}
 	if err = f.Chmod(0o644); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("chmod %s: %w", tmp, err)
+		return fmt.Errorf("chmod %s: %w", f.Name(), err)
 	}
 	if err = f.Sync(); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("sync %s: %w", tmp, err)
+		return fmt.Errorf("sync %s: %w", f.Name(), err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
+		return fmt.Errorf("close %s: %w", f.Name(), err)
 	}
-	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+	if err = s.root.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return err
 	}
-	syncDir(dir)
+	s.syncDir(dir)
 	return nil
 }
 
-// syncDir makes a rename or removal in dir durable where the platform can sync a directory;
-// it is best effort, the rename itself already happened.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
+// syncDir makes a rename or removal in dir (relative to the store's folder) durable where
+// the platform can sync a directory; it is best effort, the rename itself already happened.
+func (s *Store) syncDir(dir string) {
+	d, err := s.root.Open(dir)
 	if err != nil {
 		return
 	}

@@ -514,3 +514,46 @@ func TestStore_RestoreUndoesOneChange(t *testing.T) {
 		}
 	}
 }
+
+// TestStore_LinksOutOfTheFolderAreRefused: whoever writes a tenant's folder can make
+// .versions/NAME a symbolic link to another folder, or NAME.wasm a link to another tenant's
+// plugin. The store neither writes through the first (a Put would have saved the replaced
+// version there) nor reads through the second (its hash or bytes would reach this tenant's
+// listing and history); each is an error, and nothing appears outside the folder.
+func TestStore_LinksOutOfTheFolderAreRefused(t *testing.T) {
+	st, dir := open(t)
+	outside := t.TempDir()
+	mustPut(t, st, "units", module(1))
+	if err := os.RemoveAll(filepath.Join(dir, ".versions", "units")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, ".versions", "units")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put("units", module(2)); err == nil {
+		t.Error("Put through .versions/units linked out of the folder succeeded")
+	}
+	if _, err := st.Rollback("units"); err == nil {
+		t.Error("Rollback through .versions/units linked out of the folder succeeded")
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) > 0 {
+		t.Errorf("the store wrote out of its folder: %v", entries)
+	}
+
+	other := filepath.Join(outside, "secret.wasm")
+	if err := os.WriteFile(other, module(3), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(other, filepath.Join(dir, "stolen.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := st.Get("stolen"); err == nil && p.Hash != "" {
+		t.Errorf("Get(stolen) = hash %s read through a link out of the folder", p.Hash[:12])
+	}
+	if _, err := st.Put("stolen", module(4)); err == nil {
+		t.Error("Put over a link out of the folder read the linked file")
+	}
+	if b, _ := os.ReadFile(other); !bytes.Equal(b, module(3)) {
+		t.Error("the file linked from the folder was changed")
+	}
+}

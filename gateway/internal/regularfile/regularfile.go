@@ -7,7 +7,9 @@
 // /dev/zero never ends; a huge file is read whole into memory. Open refuses anything but a
 // regular file without blocking (the open is non-blocking where the system has it, and the
 // type is checked on the open file, so swapping the file between a check and the open does
-// not help), and Read reads at most a bound.
+// not help), and Read reads at most a bound. OpenIn and ReadIn also keep the file inside a
+// folder: a symbolic link leading out of it (to another tenant's folder, to /etc) is refused
+// by the opening itself, while links inside it (a Kubernetes ConfigMap's) work.
 package regularfile
 
 import (
@@ -25,6 +27,11 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return regular(f, path)
+}
+
+// regular returns f with its FileInfo if it is a regular file, and closes it otherwise.
+func regular(f *os.File, path string) (*os.File, fs.FileInfo, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -58,6 +65,11 @@ func Read(path string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readBounded(f, fi, path, max)
+}
+
+// readBounded reads f (path, of FileInfo fi) whole, up to max bytes.
+func readBounded(f *os.File, fi fs.FileInfo, path string, max int64) ([]byte, error) {
 	if fi.Size() > max {
 		return nil, &TooLargeError{Path: path, Size: fi.Size(), Max: max}
 	}
