@@ -135,14 +135,12 @@ func (c *Config) UsesSchemas() bool {
 	return false
 }
 
-// check reports problems of kafka.schema_registry; needed says whether a route uses it.
-func (r *SchemaRegistry) check(p *problems, needed bool) {
+// check reports problems of kafka.schema_registry. A route with a schema and no url set is
+// the route's problem (see checkSchema), so that a tenant's route cannot fail the whole load.
+func (r *SchemaRegistry) check(p *problems) {
 	const key = "kafka.schema_registry"
 	switch {
 	case r.URL == "":
-		if needed {
-			p.add(key+".url", "required: a route has a value_schema or key_schema")
-		}
 	default:
 		u, err := url.Parse(r.URL)
 		if err != nil {
@@ -184,6 +182,9 @@ func (c *Config) checkSchema(p *problems, rk, sub string, r *Route, s Schema, t 
 		return
 	}
 	add := func(k, format string, args ...any) { p.addRoute(rk+sub+k, r.Name, format, args...) }
+	if c.Kafka.SchemaRegistry.URL == "" {
+		add("", "needs kafka.schema_registry.url, which is not set")
+	}
 	switch {
 	case s.Format == "":
 		add(".format", "required: one of %s", strings.Join(schemaFormats, ", "))

@@ -63,7 +63,7 @@ routes:
 func TestSchemaProblems(t *testing.T) {
 	cases := []struct{ doc, want string }{
 		{`routes: [{name: r, from: [a], to: {topic: t, value_schema: {format: avro}}}]`,
-			"kafka.schema_registry.url: required"},
+			"routes[0] (r).to.value_schema: needs kafka.schema_registry.url, which is not set"},
 		{`kafka: {schema_registry: {url: "ftp://x"}}
 routes: [{name: r, from: [a], to: {topic: t}}]`, `kafka.schema_registry.url: scheme "ftp"`},
 		{`kafka: {schema_registry: {url: "http://x", username: u}}

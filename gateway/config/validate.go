@@ -48,7 +48,7 @@ func (c *Config) problems() []error {
 	var p problems
 	c.MQTT.check(&p)
 	c.Kafka.check(&p)
-	c.Kafka.SchemaRegistry.check(&p, c.UsesSchemas())
+	c.Kafka.SchemaRegistry.check(&p)
 	c.Flow.check(&p)
 	if c.Flow.MaxInFlightBytes > 0 && c.Kafka.MaxRecordBytes > 0 && c.Flow.MaxInFlightBytes < c.Kafka.MaxRecordBytes {
 		// The producer buffers twice flow.max_in_flight_bytes and fails a record larger than

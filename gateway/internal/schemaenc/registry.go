@@ -148,7 +148,7 @@ func (r *Registry) Waiting() []string {
 	var out []string
 	for _, e := range r.encoders {
 		if !e.Ready() {
-			out = append(out, fmt.Sprintf("%s: %s", e.conf, *e.lastErr.Load()))
+			out = append(out, e.Pending())
 		}
 	}
 	slices.Sort(out)
@@ -361,6 +361,18 @@ func (e *Encoder) Wait(stop context.Context) error {
 	case <-stop.Done():
 		return stop.Err()
 	}
+}
+
+// Pending describes the schema and, before it is resolved, the last error resolving it:
+// "avro subject readings-value latest: fetching ...: connection refused".
+func (e *Encoder) Pending() string {
+	if e.Ready() {
+		return e.conf.String() + ": resolved"
+	}
+	if msg := *e.lastErr.Load(); msg != "" {
+		return e.conf.String() + ": " + msg
+	}
+	return e.conf.String() + ": not resolved yet"
 }
 
 // ErrNotReady is returned by Encode before the schema is resolved (see Wait).
