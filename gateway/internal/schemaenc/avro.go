@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"reflect"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hamba/avro/v2"
@@ -48,14 +49,22 @@ func (c *avroCodec) encode(dst, doc []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := avro.Marshal(c.schema, native)
-	if err != nil {
+	w := writerPool.Get().(*avro.Writer)
+	defer writerPool.Put(w)
+	w.Reset(nil)
+	w.WriteVal(c.schema, native)
+	if w.Error != nil {
 		// avroNative checked every value against the schema: this is a value hamba refuses
 		// for a reason it did not foresee. Still the payload's, not the registry's.
+		err := w.Error
+		w.Error = nil
 		return nil, &InvalidError{Reason: err.Error()}
 	}
-	return append(dst, b...), nil
+	return append(dst, w.Buffer()...), nil
 }
+
+// writerPool holds hamba/avro writers, so that encoding a record allocates no buffer.
+var writerPool = sync.Pool{New: func() any { return avro.NewWriter(nil, 512) }}
 
 // avroNative converts v, a JSON value decoded with numbers as json.Number, at path (a JSON
 // Pointer) into the Go value hamba/avro encodes as s, or returns an *InvalidError naming the
@@ -166,28 +175,27 @@ func avroNative(s avro.Schema, v any, path string) (any, error) {
 			return bad("want an array, got %s", jsonKind(v))
 		}
 		elem := s.(*avro.ArraySchema).Items()
-		out := make([]any, len(items))
-		for i, item := range items {
+		for i, item := range items { // converted in place: the decoded document is ours
 			var err error
-			if out[i], err = avroNative(elem, item, path+"/"+strconv.Itoa(i)); err != nil {
+			if items[i], err = avroNative(elem, item, path+"/"+strconv.Itoa(i)); err != nil {
 				return nil, err
 			}
 		}
-		return out, nil
+		return items, nil
 	case avro.Map:
 		obj, ok := v.(map[string]any)
 		if !ok {
 			return bad("want an object, got %s", jsonKind(v))
 		}
 		elem := s.(*avro.MapSchema).Values()
-		out := make(map[string]any, len(obj))
 		for k, item := range obj {
-			var err error
-			if out[k], err = avroNative(elem, item, path+"/"+pointerToken(k)); err != nil {
+			nv, err := avroNative(elem, item, path+"/"+pointerToken(k))
+			if err != nil {
 				return nil, err
 			}
+			obj[k] = nv
 		}
-		return out, nil
+		return obj, nil
 	case avro.Record:
 		return avroRecord(s.(*avro.RecordSchema), v, path)
 	case avro.Union:
@@ -204,36 +212,34 @@ func avroRecord(rs *avro.RecordSchema, v any, path string) (any, error) {
 	if !ok {
 		return nil, &InvalidError{Path: path, Reason: fmt.Sprintf("want an object (record %s), got %s", rs.FullName(), jsonKind(v))}
 	}
-	out := make(map[string]any, len(rs.Fields()))
 	seen := 0
 	for _, f := range rs.Fields() {
 		fv, present := obj[f.Name()]
-		fp := path + "/" + pointerToken(f.Name())
 		if !present {
 			if f.HasDefault() {
 				continue
 			}
 			if u, ok := f.Type().(*avro.UnionSchema); ok && u.Nullable() {
-				out[f.Name()] = map[string]any{"null": nil}
+				obj[f.Name()] = map[string]any{"null": nil}
 				continue
 			}
-			return nil, &InvalidError{Path: fp, Reason: "required field is missing"}
+			return nil, &InvalidError{Path: path + "/" + pointerToken(f.Name()), Reason: "required field is missing"}
 		}
 		seen++
-		nv, err := avroNative(f.Type(), fv, fp)
+		nv, err := avroNative(f.Type(), fv, path+"/"+pointerToken(f.Name()))
 		if err != nil {
 			return nil, err
 		}
-		out[f.Name()] = nv
+		obj[f.Name()] = nv // converted in place: the decoded document is ours
 	}
 	if seen < len(obj) {
 		for k := range obj {
-			if _, ok := out[k]; !ok && !hasField(rs, k) {
+			if !hasField(rs, k) {
 				return nil, &InvalidError{Path: path + "/" + pointerToken(k), Reason: "field is not in record " + rs.FullName()}
 			}
 		}
 	}
-	return out, nil
+	return obj, nil
 }
 
 func hasField(rs *avro.RecordSchema, name string) bool {

@@ -66,3 +66,14 @@ const benchJSONSchema = `{"type":"object","additionalProperties":false,"required
  "status":{"enum":["OK","FAULT"]},"ts":{"type":"integer"},
  "location":{"type":"object","required":["lat","lon"],"properties":{"lat":{"type":"number"},"lon":{"type":"number"}}},
  "tags":{"type":"array","items":{"type":"string"}}}}`
+
+// BenchmarkDecodeJSON is the share of BenchmarkEncode that only reads the JSON, for scale.
+func BenchmarkDecodeJSON(b *testing.B) {
+	doc := []byte(sensorJSON)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeJSON(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -230,8 +230,11 @@ func (r *Registry) resolve(ctx context.Context, s config.Schema) (*resolved, err
 			ss.ID = id
 		} else {
 			found, err := r.client.LookupSchema(ctx, s.Subject, ss.Schema)
+			if re := (*sr.ResponseError)(nil); errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+				return nil, fmt.Errorf("%s is not registered in subject %s (kafka.schema_registry.auto_register is false: register it, or turn that on): %w", s.File, s.Subject, err)
+			}
 			if err != nil {
-				return nil, fmt.Errorf("looking up %s in subject %s (kafka.schema_registry.auto_register is false: register it, or turn that on): %w", s.File, s.Subject, err)
+				return nil, fmt.Errorf("looking up %s in subject %s: %w", s.File, s.Subject, err)
 			}
 			ss.ID = found.ID
 		}
