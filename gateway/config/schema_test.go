@@ -93,3 +93,38 @@ tenants: {inline: [{name: acme, mqtt_prefixes: [acme/], kafka_prefixes: [acme.],
 		}
 	}
 }
+
+// TestSchemaTenantFolder: a folder tenant's schema file must lie in its folder; a tenant
+// naming another file is held alone (BrokenTenants), not the whole load.
+func TestSchemaTenantFolder(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "secret.avsc")
+	if err := os.WriteFile(outside, []byte(`"string"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, file := range map[string]string{"inside": "reading.avsc", "outside": outside} {
+		path := writeTenant(t, dir, name, `
+mqtt_prefixes: [`+name+`/]
+kafka_prefixes: [`+name+`.]
+routes:
+  - name: r
+    from: [`+name+`/#]
+    to: {topic: `+name+`.t, value_schema: {format: avro, file: `+file+`}}
+`)
+		if err := os.WriteFile(filepath.Join(filepath.Dir(path), "reading.avsc"), []byte(`"string"`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.LoadBytes([]byte("kafka: {schema_registry: {url: \"http://sr:8081\"}}\ntenants: {dir: "+dir+"}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := cfg.Tenant("inside"); in == nil || in.Routes[0].To.ValueSchema.File != filepath.Join(dir, "inside", "reading.avsc") ||
+		in.Routes[0].To.ValueSchema.Subject != "inside.t-value" {
+		t.Errorf("tenant inside: %+v", in)
+	}
+	broken := cfg.BrokenTenants()
+	if len(broken) != 1 || broken[0].Name != "outside" || !strings.Contains(broken[0].Err.Error(), "is outside tenant outside's folder") {
+		t.Errorf("broken tenants: %+v", broken)
+	}
+}
