@@ -18,6 +18,7 @@ import (
 // which hamba/avro then writes.
 type avroCodec struct {
 	schema avro.Schema
+	fast   *avroNode // the fast path (avrofast.go); nil when the schema uses what it does not cover
 }
 
 // newAvroCodec parses text, an Avro schema, with refs (the texts of the schemas it
@@ -33,7 +34,7 @@ func newAvroCodec(text string, refs []string) (*avroCodec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("avro schema: %w", err)
 	}
-	return &avroCodec{schema: s}, nil
+	return &avroCodec{schema: s, fast: compileFast(s, 0)}, nil
 }
 
 func (c *avroCodec) wantsString() bool { return c.schema.Type() == avro.String }
@@ -41,6 +42,25 @@ func (c *avroCodec) wantsString() bool { return c.schema.Type() == avro.String }
 func (c *avroCodec) index() []int { return nil }
 
 func (c *avroCodec) encode(dst, doc []byte) ([]byte, error) {
+	if c.fast != nil {
+		w := writerPool.Get().(*avro.Writer)
+		w.Reset(nil)
+		ok := c.fast.encodeFast(w, doc) && w.Error == nil
+		if ok {
+			dst = append(dst, w.Buffer()...)
+		}
+		w.Error = nil
+		writerPool.Put(w)
+		if ok {
+			return dst, nil
+		}
+	}
+	return c.encodeGeneral(dst, doc)
+}
+
+// encodeGeneral is encode without the fast path: the JSON read into Go values, checked and
+// converted by avroNative, written by hamba/avro.
+func (c *avroCodec) encodeGeneral(dst, doc []byte) ([]byte, error) {
 	v, err := decodeJSON(doc)
 	if err != nil {
 		return nil, err

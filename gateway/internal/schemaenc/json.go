@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"unsafe"
 )
 
 // InvalidError says why a payload does not fit its schema: the record is not produced and its
@@ -72,3 +73,7 @@ func quoteJSON(s []byte) []byte {
 	b, _ := json.Marshal(string(s)) // a string always marshals
 	return b
 }
+
+// bytesString views b as a string without copying, for parsing it; the string must not
+// outlive b nor be kept.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
