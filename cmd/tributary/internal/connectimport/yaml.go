@@ -148,6 +148,9 @@ func (p *plan) yaml(c *connector, fam Family) []byte {
 		w.comment(1, "  mechanism: "+p.kafka.sasl)
 		w.comment(1, "  username: USER   # and "+envPrefix+"KAFKA__SASL__PASSWORD in the environment")
 	}
+	if p.valueSchema != nil || p.keySchema != nil {
+		p.writeRegistry(w)
+	}
 
 	w.line(0, "routes:")
 	for _, r := range p.routes {
@@ -162,8 +165,14 @@ func (p *plan) yaml(c *connector, fam Family) []byte {
 			w.comment(3, "the MQTT topic")
 		}
 		w.line(3, "key: %s", str(config.DefaultKeyTemplate))
+		if p.keySchema != nil {
+			writeSchema(w, "key", p.keySchema, r.topic)
+		}
 		w.comment(3, p.converterNote)
 		w.line(3, "envelope: %s", config.EnvelopeNone)
+		if p.valueSchema != nil {
+			writeSchema(w, "value", p.valueSchema, r.topic)
+		}
 		if p.deadLetter != "" {
 			w.comment(2, "from errors.deadletterqueue.topic.name: messages a plugin rejects, or too large for Kafka, go here")
 			w.line(2, "dead_letter: %s", str(p.deadLetter))
