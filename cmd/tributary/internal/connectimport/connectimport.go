@@ -250,6 +250,8 @@ type routePlan struct {
 	from  []string
 	qos   int
 	topic string
+	// key is the to.key template from KCQL's WITHKEY; "" means the MQTT topic.
+	key string
 }
 
 // brokerURL picks the first of a comma list of broker URIs for mqtt.url, warning about the
@@ -493,6 +495,11 @@ func (c *connector) streamReactor(p *plan) error {
 		}
 		name := routeName(c.name, i, len(stmts))
 		key := fmt.Sprintf("connect.mqtt.kcql[%d]", i+1)
+		keyTpl := st.keyTemplate()
+		if keyTpl != "" {
+			c.warn(key, "WITHKEY(%s) maps to to.key %s: a message whose payload lacks one of the fields goes to the "+
+				"dead letters (to.missing: empty or default:TEXT render it instead)", strings.Join(st.keyFields, ", "), keyTpl)
+		}
 		for _, w := range st.warnings {
 			c.warn(key, "%s", w)
 		}
@@ -502,7 +509,7 @@ func (c *connector) streamReactor(p *plan) error {
 			c.warn(key, "target %s: %s; using %q, change it", quoteShort(st.target), reason, topic)
 		}
 		from := c.filters(key, []string{st.source}, p)
-		p.routes = append(p.routes, routePlan{name: name, from: from, qos: qos, topic: topic})
+		p.routes = append(p.routes, routePlan{name: name, from: from, qos: qos, topic: topic, key: keyTpl})
 	}
 	c.cleanSession("connect.mqtt.clean", p)
 	if id, ok := c.get("connect.mqtt.client.id"); ok && id != "" {

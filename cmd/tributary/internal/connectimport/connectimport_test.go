@@ -16,6 +16,7 @@ func TestParseKCQL(t *testing.T) {
 	tests := []struct {
 		name, in       string
 		target, source string
+		key            string // the to.key template of WITHKEY
 		warnings       int
 		wantErr        string
 	}{
@@ -24,7 +25,11 @@ func TestParseKCQL(t *testing.T) {
 		{name: "single-quoted shared", in: "INSERT INTO t SELECT * FROM '$share/g/a/+'", target: "t", source: "$share/g/a/+"},
 		{name: "bytes converter", in: "INSERT INTO t SELECT * FROM a WITHCONVERTER=`x.y.BytesConverter`", target: "t", source: "a"},
 		{name: "json converter", in: "INSERT INTO t SELECT * FROM a WITHCONVERTER=`x.y.JsonSimpleConverter`", target: "t", source: "a", warnings: 1},
-		{name: "withkey and delimiter", in: "INSERT INTO t SELECT * FROM a WITHKEY(id, site) KEYDELIMITER='.'", target: "t", source: "a", warnings: 1},
+		{name: "withkey and delimiter", in: "INSERT INTO t SELECT * FROM a WITHKEY(id, `meta.site`) KEYDELIMITER='-'", target: "t", source: "a",
+			key: `{{.Payload "id"}}-{{.Payload "meta.site"}}`},
+		{name: "withkey default delimiter", in: "INSERT INTO t SELECT * FROM a WITHKEY(id,site)", target: "t", source: "a",
+			key: `{{.Payload "id"}}.{{.Payload "site"}}`},
+		{name: "withkey braces delimiter", in: "INSERT INTO t SELECT * FROM a WITHKEY(id,site) KEYDELIMITER='}}'", target: "t", source: "a", warnings: 1},
 		{name: "fields", in: "INSERT INTO t SELECT id, v FROM a", target: "t", source: "a", warnings: 1},
 		{name: "unknown clause with group", in: "INSERT INTO t SELECT * FROM a PROPERTIES('x'='y')", target: "t", source: "a", warnings: 1},
 		{name: "no insert", in: "SELECT * FROM a", wantErr: "want INSERT"},
@@ -44,6 +49,9 @@ func TestParseKCQL(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if key := st.keyTemplate(); key != tc.key {
+				t.Errorf("key template %q, want %q", key, tc.key)
 			}
 			if st.target != tc.target || st.source != tc.source || len(st.warnings) != tc.warnings {
 				t.Errorf("got target %q source %q warnings %q; want %q %q and %d warnings", st.target, st.source, st.warnings, tc.target, tc.source, tc.warnings)

@@ -3,6 +3,7 @@ package connectimport
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -10,6 +11,10 @@ import (
 // INSERT INTO target SELECT * FROM source [WITHCONVERTER=`class`] [WITHKEY(f, ...)] ...
 type kcqlStatement struct {
 	target, source string
+	// keyFields are the payload fields of WITHKEY(...), in order; keyDelimiter joins them
+	// (KEYDELIMITER, "." by default).
+	keyFields    []string
+	keyDelimiter string
 	// warnings describe clauses that are not imported.
 	warnings []string
 }
@@ -170,12 +175,19 @@ func parseKCQL(s string) (*kcqlStatement, error) {
 			}
 		case t.is("WITHKEY"):
 			if i < len(toks) && toks[i].group {
+				for _, f := range strings.Split(toks[i].text, ",") {
+					if f = strings.Trim(strings.TrimSpace(f), "`'"); f != "" {
+						st.keyFields = append(st.keyFields, f)
+					}
+				}
 				i++
 			}
-			st.warnings = append(st.warnings, "WITHKEY is not imported: Tributary keys records by MQTT topic; "+
-				"a key from payload fields needs a plugin")
+			if len(st.keyFields) == 0 {
+				st.warnings = append(st.warnings, "WITHKEY without fields is not imported: the key is the MQTT topic")
+			}
 		case t.is("KEYDELIMITER"):
-			value()
+			d := value()
+			st.keyDelimiter = d
 		default:
 			if t.group || t.quoted || t.text == "=" {
 				return nil, fmt.Errorf("unexpected %s in %s", quoteShort(t.text), quoteShort(s))
@@ -195,4 +207,25 @@ func parseKCQL(s string) (*kcqlStatement, error) {
 		return nil, errors.New("empty MQTT topic after FROM")
 	}
 	return st, nil
+}
+
+// keyTemplate returns the to.key template of WITHKEY's fields, "" when there are none or
+// the delimiter cannot be template text.
+func (st *kcqlStatement) keyTemplate() string {
+	if len(st.keyFields) == 0 {
+		return ""
+	}
+	delim := st.keyDelimiter
+	if delim == "" {
+		delim = "."
+	}
+	if strings.ContainsAny(delim, "{}") {
+		st.warnings = append(st.warnings, fmt.Sprintf("KEYDELIMITER %s cannot be template text; WITHKEY is not imported", quoteShort(delim)))
+		return ""
+	}
+	parts := make([]string, len(st.keyFields))
+	for i, f := range st.keyFields {
+		parts[i] = "{{.Payload " + strconv.Quote(f) + "}}"
+	}
+	return strings.Join(parts, delim)
 }
