@@ -503,6 +503,16 @@ func (c *connector) streamReactor(p *plan) error {
 		for _, w := range st.warnings {
 			c.warn(key, "%s", w)
 		}
+		if jsonParsingConverter(st.converter) {
+			cls := c.values["value.converter"]
+			if _, isRegistry := registryConverters[cls[strings.LastIndex(cls, ".")+1:]]; isRegistry {
+				c.warn(key, "WITHCONVERTER %s parsed the JSON payload into a record for the value converter; Tributary "+
+					"encodes the JSON payload against to.value_schema instead, so the record's fields must be in the schema", st.converter)
+			} else {
+				c.warn(key, "WITHCONVERTER %s is not reproduced; Tributary writes the MQTT payload as is. "+
+					"Reshape it with a plugin if consumers need another format", st.converter)
+			}
+		}
 		topic := st.target
 		if reason := kafkaTopicProblem(topic); reason != "" {
 			topic = "mqtt_" + strings.ReplaceAll(name, "-", "_")

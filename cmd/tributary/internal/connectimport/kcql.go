@@ -15,6 +15,8 @@ type kcqlStatement struct {
 	// (KEYDELIMITER, "." by default).
 	keyFields    []string
 	keyDelimiter string
+	// converter is WITHCONVERTER's class, short name; "" when absent.
+	converter string
 	// warnings describe clauses that are not imported.
 	warnings []string
 }
@@ -169,7 +171,8 @@ func parseKCQL(s string) (*kcqlStatement, error) {
 		case t.is("WITHCONVERTER"):
 			cls := value()
 			short := cls[strings.LastIndex(cls, ".")+1:]
-			if short != "BytesConverter" {
+			st.converter = short
+			if short != "BytesConverter" && !jsonParsingConverter(short) {
 				st.warnings = append(st.warnings, fmt.Sprintf("WITHCONVERTER %s is not reproduced; Tributary writes the MQTT payload as is. "+
 					"Reshape it with a plugin if consumers need another format", short))
 			}
@@ -207,6 +210,13 @@ func parseKCQL(s string) (*kcqlStatement, error) {
 		return nil, errors.New("empty MQTT topic after FROM")
 	}
 	return st, nil
+}
+
+// jsonParsingConverter reports whether a Stream Reactor source converter parses a JSON
+// payload into a record: then a Schema Registry converter wrote typed records, which
+// to.value_schema reproduces; without one the payload is written as is.
+func jsonParsingConverter(short string) bool {
+	return strings.HasPrefix(short, "Json")
 }
 
 // keyTemplate returns the to.key template of WITHKEY's fields, "" when there are none or
