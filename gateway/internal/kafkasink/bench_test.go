@@ -77,28 +77,3 @@ func BenchmarkAppendEnvelope(b *testing.B) {
 	}
 }
 
-// BenchmarkRenderKey measures rendering a record key alone, reusing the buffer: an MQTT-topic
-// template against payload-field templates (a field early and one late in the payload).
-func BenchmarkRenderKey(b *testing.B) {
-	tests := []struct{ name, key string }{
-		{"segments", "{{.Segment 1}}-{{.Segment 4}}"},
-		{"payload_first_field", `{{.Payload "device"}}`},
-		{"payload_last_field", `{{.Payload "ok"}}`},
-		{"payload_two_fields", `{{.Payload "device"}}-{{.Payload "room"}}`},
-	}
-	for _, tc := range tests {
-		b.Run(tc.name, func(b *testing.B) {
-			r := benchRoute(b, tc.name, config.Destination{Topic: "sensors", Key: tc.key})
-			m := benchMessage()
-			f := &payloadFields{Message: m, payload: m.Payload, route: r}
-			buf := make([]byte, 0, 64)
-			b.ReportAllocs()
-			for b.Loop() {
-				var err error
-				if buf, err = r.key.Render(buf[:0], f); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
