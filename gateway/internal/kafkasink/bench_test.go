@@ -76,4 +76,3 @@ func BenchmarkAppendEnvelope(b *testing.B) {
 		buf = appendEnvelope(buf[:0], m, m.Payload)
 	}
 }
-
