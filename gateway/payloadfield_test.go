@@ -1,12 +1,16 @@
 package gateway_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/tributary-gw/tributary/gateway"
+	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 )
 
@@ -69,5 +73,56 @@ func TestPayloadFields_TopicAndKey(t *testing.T) {
 	wantKeys := map[string]string{"dev/a": "a:d-1", "dev/b": "b:42", "dev/c": "c:unknown", "dev/d": "d:unknown", "dev/e": "e:d-5"}
 	if fmt.Sprint(got) != fmt.Sprint(wantKeys) {
 		t.Errorf("lenient keys %v, want %v", got, wantKeys)
+	}
+}
+
+// TestPayloadFields_TenantNamespace: a tenant's topic template starts with one of its
+// kafka_prefixes, so a payload value can only extend it; values Kafka would refuse are
+// dead-lettered inside the namespace, and no record lands outside it.
+func TestPayloadFields_TenantNamespace(t *testing.T) {
+	mq := gatewaytest.Mosquitto(t)
+	kf := gatewaytest.Kafka(t)
+	doc := fmt.Sprintf(`
+mqtt: {url: %q, client_id: %q, reconnect_max: 500ms}
+kafka: {brokers: [%s], compression: none}
+admin: {listen: "127.0.0.1:0"}
+plugins: {cache_dir: %q}
+tenants:
+  inline:
+    - name: acme
+      mqtt_prefixes: ["acme/"]
+      kafka_prefixes: ["acme."]
+      routes:
+        - name: by-kind
+          from: ["acme/#"]
+          to: {topic: 'acme.{{.Payload "kind"}}', key: '{{.Payload "id"}}'}
+          dead_letter: acme.dlq
+`, mq.URL(), "tributary-"+t.Name(), strings.Join(kf.Brokers(), ", "), compileCache(t))
+	cfg, err := config.LoadBytes([]byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startGateway(t, cfg)
+	gatewaytest.Publish(t, mq.URL(), 1, []gatewaytest.PublishMsg{
+		{Topic: "acme/1", Payload: []byte(`{"kind":"temp","id":"a"}`)},
+		{Topic: "acme/2", Payload: []byte(`{"kind":"../../other","id":"b"}`)},
+		{Topic: "acme/3", Payload: []byte(`{"kind":"` + strings.Repeat("k", 250) + `","id":"c"}`)},
+	})
+	if recs := kf.WaitRecords(t, "acme.temp", 1, 30*time.Second); string(recs[0].Key) != "a" {
+		t.Errorf("acme.temp record keyed %q, want a", recs[0].Key)
+	}
+	for _, r := range kf.WaitRecords(t, "acme.dlq", 2, 30*time.Second) {
+		if kind := header(r, gateway.HeaderErrorKind); kind != gateway.KindBadTopic || header(r, gateway.HeaderTenant) != "acme" {
+			t.Errorf("dead letter of %s: kind %q tenant %q, want bad_topic for acme", r.Key, kind, header(r, gateway.HeaderTenant))
+		}
+	}
+	meta, err := kmsg.NewPtrMetadataRequest().RequestWith(context.Background(), kf.Client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range meta.Topics {
+		if topic.Topic != nil && !strings.HasPrefix(*topic.Topic, "acme.") {
+			t.Errorf("topic %q exists outside the tenant's namespace", *topic.Topic)
+		}
 	}
 }
