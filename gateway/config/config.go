@@ -274,6 +274,9 @@ type Destination struct {
 	Topic string `koanf:"topic"`
 	// Key is a template for the record key. Defaults to "{{.Topic}}", the MQTT topic.
 	Key string `koanf:"key"`
+	// Missing says what a {{.Payload "path"}} action of Topic or Key renders when the payload
+	// lacks the field: dead_letter (the default), empty, or default:TEXT. See MissingField.
+	Missing MissingField `koanf:"missing"`
 	// Envelope is "none" (payload as is, the default) or "json"
 	// ({"mqtt_topic","arrived_at_ms","payload","qos"}).
 	Envelope string `koanf:"envelope"`

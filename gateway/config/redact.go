@@ -65,8 +65,9 @@ func defaultsMap() (map[string]any, error) {
 }
 
 var (
-	secretType = reflect.TypeFor[Secret]()
-	schemaType = reflect.TypeFor[Schema]()
+	secretType       = reflect.TypeFor[Secret]()
+	schemaType       = reflect.TypeFor[Schema]()
+	missingFieldType = reflect.TypeFor[MissingField]()
 )
 
 // toNode renders v as a YAML node: structs as mappings keyed by their koanf tags in field
@@ -94,6 +95,9 @@ func toNode(v reflect.Value, redact bool) (*yaml.Node, error) {
 			}
 			if f := v.Field(i); f.Type() == schemaType && f.IsZero() {
 				continue // a route without value_schema or key_schema
+			}
+			if f := v.Field(i); f.Type() == missingFieldType && f.IsZero() {
+				continue // a route without to.missing: payload fields dead-letter when missing
 			}
 			val, err := toNode(v.Field(i), redact)
 			if err != nil {

@@ -322,6 +322,7 @@ func (c *Config) checkRouteList(p *problems, at string, routes []Route, t *Tenan
 		if _, err := mqtttopic.ParseTemplate(r.To.Key); err != nil {
 			add(".to.key", "%v", err)
 		}
+		checkMissing(add, &routes[i])
 		if !oneOf(r.To.Envelope, []string{EnvelopeNone, EnvelopeJSON}) {
 			add(".to.envelope", "%q is not one of none, json", r.To.Envelope)
 		}
