@@ -16,6 +16,7 @@ import (
 
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
+	"github.com/tributary-gw/tributary/gateway/internal/schemaenc"
 	"github.com/tributary-gw/tributary/wasmhost"
 )
 
@@ -29,6 +30,8 @@ type Gateway struct {
 	now      func() time.Time
 
 	sink *kafkasink.Sink
+	// schemas is the Schema Registry client (kafka.schema_registry), nil without a url.
+	schemas *schemaenc.Registry
 
 	// flows are the MQTT sessions by tenant ("" for the top-level routes). The map is
 	// replaced, never edited, under flowsMu; reloads add and remove flows.
@@ -137,12 +140,19 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	}
 	// The flows hand their records to it.
 	g.sink = sink
+	if cfg.Kafka.SchemaRegistry.URL != "" {
+		if g.schemas, err = schemaenc.New(cfg.Kafka.SchemaRegistry, g.log, g.metrics.schemas); err != nil {
+			g.sink.Close()
+			return nil, err
+		}
+	}
 	// The top-level routes are the operator's: when they do not load, New fails, as a bad
 	// configuration file does. A tenant that does not load is held alone (see applyFlow).
 	ctx := context.Background()
 	for _, spec := range flowSpecs(cfg) {
 		if err := g.applyFlow(ctx, g.tenants.slot(spec.name), &spec, nil); err != nil && spec.name == "" {
 			g.sink.Close()
+			g.closeSchemas()
 			g.closeRoutes()
 			return nil, err
 		}
@@ -255,7 +265,15 @@ func (g *Gateway) abort(stopBG context.CancelFunc, bg *sync.WaitGroup, retryStop
 	stopBG()
 	bg.Wait()
 	g.sink.Close()
+	g.closeSchemas()
 	g.closeRoutes()
+}
+
+// closeSchemas stops the Schema Registry client's resolutions, if there is one.
+func (g *Gateway) closeSchemas() {
+	if g.schemas != nil {
+		g.schemas.Close()
+	}
 }
 
 // closeRoutes closes the chains of every flow's routes, waits for routes retired by reloads
@@ -391,6 +409,7 @@ func (g *Gateway) drain() error {
 	}
 	wg.Wait()
 	g.sink.Close()
+	g.closeSchemas()
 	g.closeRoutes()
 	if err != nil {
 		g.log.Warn("stopped before the drain finished; unacknowledged QoS 1/2 messages will be redelivered by the broker",
@@ -421,7 +440,29 @@ func (g *Gateway) readiness() error {
 	if err := g.stalls(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, g.schemasPending()...)
 	return errors.Join(errs...)
+}
+
+// schemasPending names each route in force whose schemas are not resolved yet: it holds its
+// messages until the Schema Registry answers.
+func (g *Gateway) schemasPending() []error {
+	if g.schemas == nil {
+		return nil
+	}
+	var errs []error
+	for _, f := range g.flowList() {
+		for _, r := range f.table.Load().routes {
+			if p := r.Sink.SchemasPending(); p != "" {
+				name := r.Name
+				if f.tenant != "" {
+					name = f.tenant + "/" + name
+				}
+				errs = append(errs, fmt.Errorf("schema registry %s: route %s waits for its schema (%s)", g.schemas.URL(), name, p))
+			}
+		}
+	}
+	return errs
 }
 
 // pingKafka keeps kafkaUp current.

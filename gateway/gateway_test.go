@@ -66,6 +66,14 @@ type running struct {
 // ready. Its logs are printed when the test fails.
 func startGateway(t *testing.T, cfg *config.Config, opts ...gateway.Option) *running {
 	t.Helper()
+	r := startGatewayNoWait(t, cfg, opts...)
+	waitReady(t, r.Gateway)
+	return r
+}
+
+// startGatewayNoWait is startGateway without waiting until the gateway is ready.
+func startGatewayNoWait(t *testing.T, cfg *config.Config, opts ...gateway.Option) *running {
+	t.Helper()
 	logs := &gatewaytest.SyncBuffer{}
 	opts = append(opts, gateway.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	gw, err := gateway.New(cfg, opts...)
@@ -89,7 +97,6 @@ func startGateway(t *testing.T, cfg *config.Config, opts ...gateway.Option) *run
 			t.Logf("gateway logs:\n%s", logs.String())
 		}
 	})
-	waitReady(t, gw)
 	return &running{Gateway: gw, stop: stop, logs: logs}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
+	"github.com/tributary-gw/tributary/gateway/internal/schemaenc"
 )
 
 // routeCounters are the per-route message counters. They live as long as the gateway (a route
@@ -58,6 +59,7 @@ type metrics struct {
 	mqttConnErrors  prometheus.Counter
 	copiesDropped   prometheus.Counter
 	kafkaErrors     *prometheus.CounterVec
+	schemas         schemaenc.Metrics
 	produceLatency  prometheus.Histogram
 	deliveryLatency prometheus.Histogram
 	kafkaUp         prometheus.Gauge
@@ -115,6 +117,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "1 while the last Kafka ping succeeded.",
 		}),
 	}
+	m.schemas = schemaenc.Metrics{
+		Encoded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_schema_encoded_total",
+			Help: "Record values and keys encoded through the Schema Registry, by subject.",
+		}, []string{"subject"}),
+		Invalid: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_schema_invalid_total",
+			Help: "Record values and keys that did not fit their schema, by subject; their messages were dead-lettered (kind schema_invalid).",
+		}, []string{"subject"}),
+		RegistryErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_schema_registry_errors_total",
+			Help: "Failed attempts to resolve a schema at the Schema Registry; the routes using it hold their messages meanwhile.",
+		}),
+	}
 	unrouted := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "tributary_messages_unrouted_total",
 		Help: "Messages that matched no route; they are acknowledged without a record.",
@@ -124,7 +140,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	reg.MustRegister(m.received, unrouted, m.inFlight, m.inFlightBytes, m.mqttConnected, m.mqttConnects,
 		m.mqttConnErrors, m.copiesDropped, m.kafkaErrors, m.produceLatency, m.deliveryLatency, m.kafkaUp,
-		routeCollector{m})
+		m.schemas.Encoded, m.schemas.Invalid, m.schemas.RegistryErrors, routeCollector{m})
 	return m
 }
 

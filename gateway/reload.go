@@ -87,7 +87,7 @@ func (g *Gateway) buildTable(ctx context.Context, spec *flowSpec, old *routeTabl
 			next = append(next, prev)
 			continue
 		}
-		r, err := buildRoute(rc, spec.tenant, g.metrics)
+		r, err := buildRoute(rc, spec.tenant, g.metrics, g.schemas)
 		if err != nil && spec.name != "" {
 			err = fmt.Errorf("tenant %s: %w", spec.name, err)
 		}

@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"fmt"
+
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/internal/flow"
 	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
+	"github.com/tributary-gw/tributary/gateway/internal/schemaenc"
 )
 
 // route is one compiled, immutable route: the flow.Route the message path runs, plus what the
@@ -18,7 +21,8 @@ type route struct {
 
 // buildRoute compiles a validated route configuration of tenant t (nil for a top-level route),
 // without its chain.
-func buildRoute(rc config.Route, t *config.Tenant, m *metrics) (*route, error) {
+// A route with a value or key schema encodes through schemas, the gateway's registry client.
+func buildRoute(rc config.Route, t *config.Tenant, m *metrics, schemas *schemaenc.Registry) (*route, error) {
 	var tenant string
 	if t != nil {
 		tenant = t.Name
@@ -31,6 +35,12 @@ func buildRoute(rc config.Route, t *config.Tenant, m *metrics) (*route, error) {
 	r.In, r.Filtered = &r.counters.in, &r.counters.filtered
 	if r.Sink, err = kafkasink.NewRoute(rc, t, r.counters, &r.counters.progress); err != nil {
 		return nil, err
+	}
+	if rc.To.ValueSchema.IsSet() || rc.To.KeySchema.IsSet() {
+		if schemas == nil {
+			return nil, fmt.Errorf("route %q: to.value_schema/to.key_schema need kafka.schema_registry.url (a restart is needed to set it)", rc.Name)
+		}
+		r.Sink.UseSchemas(schemas)
 	}
 	return r, nil
 }

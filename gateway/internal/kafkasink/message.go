@@ -100,6 +100,9 @@ type Reason struct {
 	Plugin, Version string
 	// Topic is the Kafka topic the record was meant for, when known.
 	Topic string
+	// Path is the JSON Pointer of the field that did not fit the schema (kind
+	// schema_invalid), the tributary.error.path header; "" for none.
+	Path string
 
 	limit   int // bytes the dead-letter record may take; 0 means kafka.max_record_bytes
 	retries int // failed produces of the dead letter retried so far (Sink.backoff)

@@ -2,6 +2,7 @@ package kafkasink
 
 import (
 	"encoding/base64"
+	"errors"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -9,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/internal/schemaenc"
 	"github.com/tributary-gw/tributary/sdk/jsonfield"
 )
 
@@ -37,6 +39,9 @@ const (
 	// HeaderDropped lists, comma-separated, what a dead letter too large for Kafka left out:
 	// "user_properties", "payload", "headers" (see Route.deadLetterRecord).
 	HeaderDropped = "tributary.dead_letter.dropped"
+	// HeaderErrorPath is the JSON Pointer of the field that does not fit the schema, on a
+	// dead letter of kind schema_invalid ("" for the whole document: the header is absent).
+	HeaderErrorPath = "tributary.error.path"
 )
 
 // Dead-letter error kinds raised by the gateway itself; plugin kinds come from wasmhost.
@@ -48,6 +53,9 @@ const (
 	KindNamespace = "namespace_violation"
 	// KindMessageTooLarge: the MQTT payload exceeds the tenant's limits.max_message_bytes.
 	KindMessageTooLarge = "message_too_large"
+	// KindSchemaInvalid: the value (or key) does not fit the route's to.value_schema (or
+	// to.key_schema); HeaderErrorPath names the field.
+	KindSchemaInvalid = "schema_invalid"
 )
 
 var (
@@ -69,7 +77,10 @@ func (r *Route) record(m *Message, o *Output, maxBytes int) (*kgo.Record, *Reaso
 	case r.staticTopic != "":
 		rec.Topic = r.staticTopic
 	default:
-		rec.Topic = string(r.topic.Append(nil, m))
+		var why *Reason
+		if rec.Topic, why = r.renderTopic(m, o); why != nil {
+			return nil, why
+		}
 	}
 	if config.KafkaTopicProblem(rec.Topic) != "" {
 		return nil, &Reason{Kind: KindBadTopic, Stage: -1, Topic: rec.Topic,
@@ -83,7 +94,10 @@ func (r *Route) record(m *Message, o *Output, maxBytes int) (*kgo.Record, *Reaso
 	case o.KeySet:
 		rec.Key = o.Key
 	case r.key != nil:
-		rec.Key = r.key.Append(nil, m)
+		var why *Reason
+		if rec.Key, why = r.renderKey(m, o, rec.Topic); why != nil {
+			return nil, why
+		}
 	default:
 		rec.Key = m.TopicBytes
 	}
@@ -92,6 +106,20 @@ func (r *Route) record(m *Message, o *Output, maxBytes int) (*kgo.Record, *Reaso
 		rec.Value = appendEnvelope(make([]byte, 0, len(o.Payload)+len(o.Payload)/4+len(m.MQTTTopic)+96), m, o.Payload)
 	} else {
 		rec.Value = o.Payload
+	}
+	if r.valueSchema != nil {
+		v, err := r.valueSchema.Encode(make([]byte, 0, len(rec.Value)+16), rec.Value)
+		if err != nil {
+			return nil, schemaReason("value", r.valueSchema, err, rec.Topic)
+		}
+		rec.Value = v
+	}
+	if r.keySchema != nil {
+		k, err := r.keySchema.EncodeKey(make([]byte, 0, len(rec.Key)+16), rec.Key)
+		if err != nil {
+			return nil, schemaReason("key", r.keySchema, err, rec.Topic)
+		}
+		rec.Key = k
 	}
 	rec.Headers = m.headers(len(o.Headers) + 1)
 	rec.Headers = append(rec.Headers, o.Headers...)
@@ -103,6 +131,19 @@ func (r *Route) record(m *Message, o *Output, maxBytes int) (*kgo.Record, *Reaso
 			Err: "record of " + strconv.Itoa(n) + " bytes exceeds kafka.max_record_bytes " + strconv.Itoa(maxBytes)}
 	}
 	return rec, nil
+}
+
+// schemaReason is the dead-letter reason for a value or key (what) that does not fit e's
+// schema.
+func schemaReason(what string, e *schemaenc.Encoder, err error, topic string) *Reason {
+	sc := e.Schema()
+	why := &Reason{Kind: KindSchemaInvalid, Stage: -1, Topic: topic,
+		Err: what + " does not fit " + sc.Format + " schema " + sc.Subject + " (id " + strconv.Itoa(e.ID()) + "): " + err.Error()}
+	var ie *schemaenc.InvalidError
+	if errors.As(err, &ie) {
+		why.Path = ie.Path
+	}
+	return why
 }
 
 // headers returns the MQTT headers every record of m carries, with room for extra more.
@@ -228,6 +269,9 @@ func (r *Route) deadLetterHeaders(why *Reason) []kgo.RecordHeader {
 	}
 	if why.Topic != "" {
 		h = append(h, kgo.RecordHeader{Key: HeaderOriginalTopic, Value: []byte(why.Topic)})
+	}
+	if why.Path != "" {
+		h = append(h, kgo.RecordHeader{Key: HeaderErrorPath, Value: []byte(truncate(why.Path, maxErrorHeader))})
 	}
 	return h
 }

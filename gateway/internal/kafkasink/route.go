@@ -2,8 +2,10 @@ package kafkasink
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/internal/schemaenc"
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
 )
 
@@ -24,10 +26,15 @@ type Route struct {
 	name       string
 	topic      *mqtttopic.Template // Kafka topic; see staticTopic
 	key        *mqtttopic.Template // record key; nil means the MQTT topic (the default)
-	envelope   bool
-	deadLetter string
-	counters   Counters
-	progress   *Progress
+	keyPayload bool                // key has {{.Payload "path"}} actions
+	// missing is to.missing, what a payload field the payload lacks renders as;
+	// missingDefault is the TEXT of "default:TEXT", nil otherwise.
+	missing        config.MissingField
+	missingDefault []byte
+	envelope       bool
+	deadLetter     string
+	counters       Counters
+	progress       *Progress
 	// ns is the owning tenant's namespace, checked on topics chosen at run time; nil for
 	// top-level routes, which may produce anywhere.
 	ns *config.Tenant
@@ -38,6 +45,35 @@ type Route struct {
 	staticTopic string
 	// lineage is the value of HeaderLineage on every record; nil: no such header.
 	lineage []byte
+
+	// valueConf and keyConf are the route's to.value_schema and to.key_schema; UseSchemas
+	// makes valueSchema and keySchema of them. nil encoders: the value or key as is.
+	valueConf, keyConf     config.Schema
+	valueSchema, keySchema *schemaenc.Encoder
+}
+
+// UseSchemas makes the route encode its record values and keys through reg as its
+// to.value_schema and to.key_schema say. The gateway calls it, before the route serves, for a
+// route with either; reg is the gateway's registry client.
+func (r *Route) UseSchemas(reg *schemaenc.Registry) {
+	if r.valueConf.IsSet() {
+		r.valueSchema = reg.Encoder(r.valueConf)
+	}
+	if r.keyConf.IsSet() {
+		r.keySchema = reg.Encoder(r.keyConf)
+	}
+}
+
+// SchemasPending says which of the route's schemas are not resolved yet, and why: "" when
+// none is (or the route has none). The route's messages wait until they are.
+func (r *Route) SchemasPending() string {
+	var out []string
+	for _, e := range [2]*schemaenc.Encoder{r.valueSchema, r.keySchema} {
+		if e != nil && !e.Ready() {
+			out = append(out, e.Pending())
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // LineageStage is one stage of a route's chain as the lineage header names it.
@@ -75,6 +111,8 @@ func NewRoute(rc config.Route, t *config.Tenant, c Counters, p *Progress) (*Rout
 		deadLetter: rc.DeadLetter,
 		counters:   c,
 		progress:   p,
+		valueConf:  rc.To.ValueSchema,
+		keyConf:    rc.To.KeySchema,
 	}
 	if t != nil {
 		r.tenant = t.Name
@@ -88,6 +126,7 @@ func NewRoute(rc config.Route, t *config.Tenant, c Counters, p *Progress) (*Rout
 		return nil, fmt.Errorf("route %q: to.topic: %w", rc.Name, err)
 	}
 	r.topic = tpl
+	r.setMissing(rc.To.Missing)
 	if tpl.IsStatic() {
 		r.staticTopic = string(tpl.Append(nil, nil))
 	}
@@ -95,6 +134,7 @@ func NewRoute(rc config.Route, t *config.Tenant, c Counters, p *Progress) (*Rout
 		if r.key, err = mqtttopic.ParseTemplate(rc.To.Key); err != nil {
 			return nil, fmt.Errorf("route %q: to.key: %w", rc.Name, err)
 		}
+		r.keyPayload = r.key.UsesPayload()
 	}
 	return r, nil
 }

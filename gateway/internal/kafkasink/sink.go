@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/internal/schemaenc"
 )
 
 // Sink wraps the franz-go producer. Records are produced asynchronously; each promise settles
@@ -31,6 +32,10 @@ type Sink struct {
 	retryBase, retryMax time.Duration
 	// send overrides client.Produce (tests).
 	send func(ctx context.Context, rec *kgo.Record, promise func(*kgo.Record, error))
+	// closing is done once Close is called: a shard waiting for a route's schemas stops
+	// waiting, leaving its message unacknowledged.
+	closing     context.Context
+	closeCancel context.CancelFunc
 }
 
 // Config is what New builds a Sink from.
@@ -69,8 +74,9 @@ func New(cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
+	closing, closeCancel := context.WithCancel(context.Background())
 	return &Sink{client: client, maxBytes: cfg.Kafka.MaxRecordBytes, log: cfg.Log, metrics: cfg.Metrics,
-		retry: newDeadLetterRetrier(), purger: newTopicPurger()}, nil
+		retry: newDeadLetterRetrier(), purger: newTopicPurger(), closing: closing, closeCancel: closeCancel}, nil
 }
 
 // RunRetries produces the retry queue's records and dead letters, each when its backoff is
@@ -91,7 +97,12 @@ func (s *Sink) Ping(ctx context.Context) error { return s.client.Ping(ctx) }
 
 // Close closes the producer. Records still buffered fail with kgo.ErrClientClosed and their
 // messages stay unacknowledged (the broker redelivers them).
-func (s *Sink) Close() { s.client.Close() }
+func (s *Sink) Close() {
+	if s.closeCancel != nil {
+		s.closeCancel()
+	}
+	s.client.Close()
+}
 
 // The backoff of a record, or a dead letter, whose produce failed with an error that says
 // nothing against the record: defaultRetryBase before the first retry, doubling up to
@@ -133,12 +144,36 @@ func (s *Sink) clientProduce(ctx context.Context, rec *kgo.Record, promise func(
 func (s *Sink) Produce(ctx context.Context, r *Route, m *Message, o *Output) {
 	m.Delivery.Add(1)
 	r.progress.started()
+	if !s.awaitSchemas(ctx, r) {
+		return // stopping: the message stays unacknowledged and the broker redelivers it
+	}
 	rec, why := r.record(m, o, s.maxBytes)
 	if why != nil {
 		s.deadLetter(ctx, r, m, why)
 		return
 	}
 	s.produce(ctx, r, m, rec)
+}
+
+// awaitSchemas waits until route r's schemas are resolved, which holds the shard (and so,
+// through the in-flight bound, the flow's intake: backpressure, as when Kafka is down). The
+// registry client retries in the background and logs each failure. It returns false when ctx
+// is done or the sink closes first.
+func (s *Sink) awaitSchemas(ctx context.Context, r *Route) bool {
+	if (r.valueSchema == nil || r.valueSchema.Ready()) && (r.keySchema == nil || r.keySchema.Ready()) {
+		return true
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if s.closing != nil {
+		defer context.AfterFunc(s.closing, cancel)()
+	}
+	for _, e := range [2]*schemaenc.Encoder{r.valueSchema, r.keySchema} {
+		if e != nil && e.Wait(wctx) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // DeadLetter produces the dead-letter record of m on route r for why. It counts the record in
