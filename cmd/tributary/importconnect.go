@@ -24,7 +24,8 @@ Understood connectors:
     mqtt.password, mqtt.connect.timeout.seconds, mqtt.keepalive.interval.seconds, mqtt.ssl.*,
     confluent.topic.*
   Lenses Stream Reactor MQTT source: connect.mqtt.hosts, connect.mqtt.kcql (one route per
-    "INSERT INTO kafka_topic SELECT * FROM mqtt/topic/+" statement),
+    "INSERT INTO kafka_topic SELECT * FROM mqtt/topic/+" statement; WITHKEY(f, ...) and
+    KEYDELIMITER become a key from payload fields, to.key '{{.Payload "f"}}...'),
     connect.mqtt.service.quality, connect.mqtt.clean, connect.mqtt.client.id,
     connect.mqtt.username, connect.mqtt.password, connect.mqtt.keep.alive,
     connect.mqtt.timeout, connect.mqtt.ssl.*

@@ -1,6 +1,7 @@
 package kafkasink
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -96,4 +97,42 @@ func TestRecord_PayloadTopicNamespace(t *testing.T) {
 			t.Errorf("%s: reason %+v, want %q", payload, why, want)
 		}
 	}
+}
+
+// FuzzRecordPayloadTemplate: whatever the payload, a tenant route whose topic and key read
+// payload fields either maps the output to a record whose topic is a legal Kafka name inside
+// the tenant's namespace, or returns a reason to dead-letter it; it never panics.
+func FuzzRecordPayloadTemplate(f *testing.F) {
+	f.Add(`{"kind":"temp","id":"a"}`, "kind")
+	f.Add(`{"kind":"../x","id":7}`, "kind")
+	f.Add(`{"a":{"b":[1,"x y"]}}`, "a.b.1")
+	f.Add(`not json`, "kind")
+	f.Add(`{"kind":"\u0000"}`, "kind")
+	ten := &config.Tenant{Name: "acme", KafkaPrefixes: []string{"acme."}}
+	f.Fuzz(func(t *testing.T, payload, path string) {
+		if path == "" {
+			return
+		}
+		for _, missing := range []config.MissingField{"", config.MissingEmpty, "default:x"} {
+			r, err := NewRoute(config.Route{Name: "r", From: []string{"acme/#"}, QoS: 1, DeadLetter: "acme.dlq",
+				To: config.Destination{Topic: "acme." + `{{.Payload ` + strconv.Quote(path) + `}}`, Key: `{{.Payload ` + strconv.Quote(path) + `}}`, Missing: missing}},
+				ten, &testCounters{}, &Progress{})
+			if err != nil {
+				t.Fatalf("NewRoute: %v", err)
+			}
+			rec, why := r.record(testMessage(), &Output{Payload: []byte(payload)}, 1<<20)
+			if why != nil {
+				if why.Kind != KindMissingField && why.Kind != KindBadTopic {
+					t.Fatalf("reason kind %q: %+v", why.Kind, why)
+				}
+				if why.Kind == KindMissingField && missing != "" {
+					t.Fatalf("to.missing %q dead-lettered a missing field: %+v", missing, why)
+				}
+				continue
+			}
+			if p := config.KafkaTopicProblem(rec.Topic); p != "" || !strings.HasPrefix(rec.Topic, "acme.") {
+				t.Fatalf("record topic %q: %s", rec.Topic, p)
+			}
+		}
+	})
 }
