@@ -56,6 +56,11 @@ const (
 	// KindSchemaInvalid: the value (or key) does not fit the route's to.value_schema (or
 	// to.key_schema); HeaderErrorPath names the field.
 	KindSchemaInvalid = "schema_invalid"
+	// KindSchemaUnresolved: the route's to.value_schema (or to.key_schema) cannot be resolved
+	// and waiting will not change that (the subject or version does not exist, the schema does
+	// not compile, its file is not registered); a registry that cannot be reached holds the
+	// messages instead.
+	KindSchemaUnresolved = "schema_unresolved"
 )
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,8 +46,8 @@ func TestRecordSchemas(t *testing.T) {
 	s := &Sink{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if !s.awaitSchemas(ctx, r) || r.SchemasPending() != "" {
-		t.Fatalf("schemas not resolved: %s", r.SchemasPending())
+	if ok, why := s.awaitSchemas(ctx, r); !ok || why != nil || r.SchemasPending() != "" {
+		t.Fatalf("schemas not resolved: %s (%+v)", r.SchemasPending(), why)
 	}
 
 	m := testMessage()
@@ -73,5 +74,28 @@ func TestRecordSchemas(t *testing.T) {
 	dl := r.deadLetterRecord(m, why, 1<<20)
 	if p, _ := header(dl, HeaderErrorPath); p != "/t" {
 		t.Errorf("dead letter %s = %q, want /t", HeaderErrorPath, p)
+	}
+
+	// A subject that does not exist: the registry's answer will not change by waiting, so the
+	// route's messages are dead-lettered (saying why) instead of holding the shard for ever;
+	// once the subject is registered the route encodes again without a reload.
+	missing := testRoute(t, config.Destination{Topic: "hums",
+		ValueSchema: config.Schema{Format: config.SchemaAvro, Subject: "hums-value"}}, "hums_dlq")
+	missing.UseSchemas(client)
+	ok, why := s.awaitSchemas(ctx, missing)
+	if !ok || why == nil || why.Kind != KindSchemaUnresolved || !strings.Contains(why.Err, "to.value_schema") || !strings.Contains(why.Err, "hums-value") {
+		t.Fatalf("unknown subject: ok %v, reason %+v; want a %s dead letter naming to.value_schema and the subject", ok, why, KindSchemaUnresolved)
+	}
+	if _, err := reg.Register("hums-value", schemaregistry.Schema{Text: `{"type":"record","name":"H","fields":[{"name":"h","type":"double"}]}`}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if ok, why := s.awaitSchemas(ctx, missing); ok && why == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the subject registered later was never resolved")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

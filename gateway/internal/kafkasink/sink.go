@@ -144,8 +144,13 @@ func (s *Sink) clientProduce(ctx context.Context, rec *kgo.Record, promise func(
 func (s *Sink) Produce(ctx context.Context, r *Route, m *Message, o *Output) {
 	m.Delivery.Add(1)
 	r.progress.started()
-	if !s.awaitSchemas(ctx, r) {
+	ok, why := s.awaitSchemas(ctx, r)
+	if !ok {
 		return // stopping: the message stays unacknowledged and the broker redelivers it
+	}
+	if why != nil {
+		s.deadLetter(ctx, r, m, why)
+		return
 	}
 	rec, why := r.record(m, o, s.maxBytes)
 	if why != nil {
@@ -158,22 +163,35 @@ func (s *Sink) Produce(ctx context.Context, r *Route, m *Message, o *Output) {
 // awaitSchemas waits until route r's schemas are resolved, which holds the shard (and so,
 // through the in-flight bound, the flow's intake: backpressure, as when Kafka is down). The
 // registry client retries in the background and logs each failure. It returns false when ctx
-// is done or the sink closes first.
-func (s *Sink) awaitSchemas(ctx context.Context, r *Route) bool {
+// is done or the sink closes first. A schema the registry answered cannot be resolved (no
+// such subject or version, a schema that does not compile: see schemaenc.UnresolvableError)
+// is not waited for, since the answer will not change by waiting and the shard's other
+// messages would wait behind it: it returns true and the dead-letter reason
+// (KindSchemaUnresolved).
+func (s *Sink) awaitSchemas(ctx context.Context, r *Route) (bool, *Reason) {
 	if (r.valueSchema == nil || r.valueSchema.Ready()) && (r.keySchema == nil || r.keySchema.Ready()) {
-		return true
+		return true, nil
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if s.closing != nil {
 		defer context.AfterFunc(s.closing, cancel)()
 	}
-	for _, e := range [2]*schemaenc.Encoder{r.valueSchema, r.keySchema} {
-		if e != nil && e.Wait(wctx) != nil {
-			return false
+	for k, e := range [2]*schemaenc.Encoder{r.valueSchema, r.keySchema} {
+		if e == nil {
+			continue
+		}
+		err := e.Wait(wctx)
+		var unresolvable *schemaenc.UnresolvableError
+		if errors.As(err, &unresolvable) {
+			key := [2]string{"to.value_schema", "to.key_schema"}[k]
+			return true, &Reason{Kind: KindSchemaUnresolved, Stage: -1, Err: key + ": " + unresolvable.Error()}
+		}
+		if err != nil {
+			return false, nil
 		}
 	}
-	return true
+	return true, nil
 }
 
 // DeadLetter produces the dead-letter record of m on route r for why. It counts the record in

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -122,7 +124,7 @@ func (r *Registry) Encoder(s config.Schema) *Encoder {
 	if e := r.encoders[s]; e != nil {
 		return e
 	}
-	e := &Encoder{reg: r, conf: s, ready: make(chan struct{}),
+	e := &Encoder{reg: r, conf: s, ready: make(chan struct{}), failedCh: make(chan struct{}),
 		encoded: r.metrics.Encoded.WithLabelValues(s.Subject), invalid: r.metrics.Invalid.WithLabelValues(s.Subject)}
 	e.lastErr.Store(new(string))
 	r.encoders[s] = e
@@ -176,9 +178,22 @@ func (r *Registry) resolveLoop(e *Encoder) {
 		msg := err.Error()
 		e.lastErr.Store(&msg)
 		r.metrics.RegistryErrors.Inc()
-		r.log.Warn("schema registry: cannot resolve schema; its routes hold their messages and retry",
-			slog.String("schema_registry", r.url), slog.String("subject", e.conf.Subject), slog.String("format", e.conf.Format),
-			slog.String("error", msg), slog.Int("attempt", attempt), slog.Duration("retry_in", wait))
+		if !transient(err) {
+			// The registry answered, and the answer will not change by waiting: the routes
+			// dead-letter their messages instead of holding them (and their shards) for ever;
+			// the resolver keeps asking, so registering the schema later heals the route.
+			e.failOnce.Do(func() {
+				e.failed.Store(&msg)
+				close(e.failedCh)
+			})
+			r.log.Error("schema registry: the schema cannot be resolved; its routes dead-letter their messages (kind schema_unresolved) until it can",
+				slog.String("schema_registry", r.url), slog.String("subject", e.conf.Subject), slog.String("format", e.conf.Format),
+				slog.String("error", msg), slog.Int("attempt", attempt), slog.Duration("retry_in", wait))
+		} else {
+			r.log.Warn("schema registry: cannot resolve schema; its routes hold their messages and retry",
+				slog.String("schema_registry", r.url), slog.String("subject", e.conf.Subject), slog.String("format", e.conf.Format),
+				slog.String("error", msg), slog.Int("attempt", attempt), slog.Duration("retry_in", wait))
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-r.ctx.Done():
@@ -189,6 +204,39 @@ func (r *Registry) resolveLoop(e *Encoder) {
 		wait = min(2*wait, r.retryMax)
 	}
 }
+
+// transient reports whether err, from resolving a schema, may go away by itself: the registry
+// unreachable, slow, overloaded or failing (5xx), or refusing the credentials (401, 403: an
+// operator fixes those, and holding is safer than dead-lettering a fleet's data meanwhile).
+// Anything else is an answer that waiting will not change: a subject, version or schema that
+// does not exist, a schema that does not compile or is incompatible, a schema file that cannot
+// be read or is not registered, a format that differs from the subject's.
+func transient(err error) bool {
+	if re := (*sr.ResponseError)(nil); errors.As(err, &re) {
+		switch re.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestTimeout, http.StatusTooManyRequests:
+			return true
+		}
+		return re.StatusCode >= 500
+	}
+	var unresolvable *unresolvableError
+	return !errors.As(err, &unresolvable)
+}
+
+// isNetError reports whether err came from reaching the registry (a connection refused or
+// cut, a timeout), not from its answer.
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// unresolvableError marks an error of resolve that is not the registry's answer but still
+// permanent: the schema file, or the schema's format or text.
+type unresolvableError struct{ err error }
+
+func (e *unresolvableError) Error() string { return e.err.Error() }
+func (e *unresolvableError) Unwrap() error { return e.err }
 
 // resolved is a schema ready to encode with: its registry id and compiled form.
 type resolved struct {
@@ -219,7 +267,7 @@ func (r *Registry) resolve(ctx context.Context, s config.Schema) (*resolved, err
 	if s.File != "" {
 		text, err := regularfile.Read(s.File, maxSchemaFileBytes)
 		if err != nil {
-			return nil, fmt.Errorf("schema file: %w", err)
+			return nil, &unresolvableError{fmt.Errorf("schema file: %w", err)}
 		}
 		ss.Schema = sr.Schema{Schema: string(text), Type: typ}
 		if r.autoRegister {
@@ -248,7 +296,7 @@ func (r *Registry) resolve(ctx context.Context, s config.Schema) (*resolved, err
 			return nil, fmt.Errorf("fetching subject %s version %s: %w", s.Subject, versionName(s.Version), err)
 		}
 		if ss.Type != typ {
-			return nil, fmt.Errorf("subject %s version %d is a %s schema, the route says %s", s.Subject, ss.Version, ss.Type, s.Format)
+			return nil, &unresolvableError{fmt.Errorf("subject %s version %d is a %s schema, the route says %s", s.Subject, ss.Version, ss.Type, s.Format)}
 		}
 	}
 	key := codecKey{id: ss.ID, message: s.Message}
@@ -258,7 +306,11 @@ func (r *Registry) resolve(ctx context.Context, s config.Schema) (*resolved, err
 	if c == nil {
 		var err error
 		if c, err = r.compile(ctx, s, ss); err != nil {
-			return nil, fmt.Errorf("subject %s id %d: %w", s.Subject, ss.ID, err)
+			err = fmt.Errorf("subject %s id %d: %w", s.Subject, ss.ID, err)
+			if re := (*sr.ResponseError)(nil); !errors.As(err, &re) && ctx.Err() == nil && !isNetError(err) {
+				err = &unresolvableError{err} // the schema itself does not compile
+			}
+			return nil, err
 		}
 		r.mu.Lock()
 		r.codecs[key] = c
@@ -333,6 +385,12 @@ type Encoder struct {
 	res     atomic.Pointer[resolved]
 	lastErr atomic.Pointer[string]
 
+	// failed is the first error that waiting cannot fix (see transient); failedCh is closed
+	// when it is set. The resolver goes on asking: a schema registered later is used.
+	failed   atomic.Pointer[string]
+	failedCh chan struct{}
+	failOnce sync.Once
+
 	encoded, invalid prometheus.Counter
 }
 
@@ -350,15 +408,37 @@ func (e *Encoder) ID() int {
 	return 0
 }
 
-// Wait returns nil once the schema is resolved, ErrClosed if the registry closes first, or the
-// error of stop when it is done first.
+// UnresolvableError is Wait's error for a schema the registry answered about in a way that
+// waiting will not change (no such subject or version, a schema that does not compile, a file
+// not registered): the route dead-letters its messages while it lasts.
+type UnresolvableError struct {
+	Schema config.Schema
+	Reason string // the registry's answer, or why the schema cannot be used
+}
+
+// Error implements error.
+func (e *UnresolvableError) Error() string {
+	return e.Schema.String() + " cannot be resolved: " + e.Reason
+}
+
+// Wait returns nil once the schema is resolved, an *UnresolvableError once resolving it failed
+// in a way waiting will not fix (and nil again once a later attempt resolves it), ErrClosed if
+// the registry closes first, or the error of stop when it is done first.
 func (e *Encoder) Wait(stop context.Context) error {
 	if e.Ready() {
 		return nil
 	}
+	if msg := e.failed.Load(); msg != nil {
+		return &UnresolvableError{Schema: e.conf, Reason: *msg}
+	}
 	select {
 	case <-e.ready:
 		return nil
+	case <-e.failedCh:
+		if e.Ready() {
+			return nil
+		}
+		return &UnresolvableError{Schema: e.conf, Reason: *e.failed.Load()}
 	case <-e.reg.ctx.Done():
 		return ErrClosed
 	case <-stop.Done():

@@ -56,13 +56,23 @@ func newTestRegistry(t testing.TB, cfg config.SchemaRegistry) (*Registry, Metric
 	return r, m
 }
 
-// ready waits until e resolves, failing the test after 10s.
+// ready waits until e resolves, failing the test after 10s. An UnresolvableError is not the
+// end: the resolver goes on asking.
 func ready(t testing.TB, e *Encoder) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := e.Wait(ctx); err != nil {
-		t.Fatalf("schema %s not resolved: %v (last error: %s)", e.conf, err, *e.lastErr.Load())
+	for {
+		err := e.Wait(ctx)
+		var unresolvable *UnresolvableError
+		if errors.As(err, &unresolvable) && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("schema %s not resolved: %v (last error: %s)", e.conf, err, *e.lastErr.Load())
+		}
+		return
 	}
 }
 
@@ -351,6 +361,10 @@ func TestSchemaFile(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if e.Ready() || !strings.Contains(*e.lastErr.Load(), "auto_register is false") {
 		t.Errorf("unregistered file: ready %v, last error %q", e.Ready(), *e.lastErr.Load())
+	}
+	var unresolvable *UnresolvableError
+	if err := e.Wait(context.Background()); !errors.As(err, &unresolvable) {
+		t.Errorf("Wait for an unregistered file: %v, want an UnresolvableError (its routes dead-letter, not hold)", err)
 	}
 	auto, _ := newTestRegistry(t, config.SchemaRegistry{URL: reg.URL(), AutoRegister: true})
 	a := auto.Encoder(s)
