@@ -61,6 +61,14 @@ func TestChain_Process(t *testing.T) {
 			in: []string{"a", "split:loop,c", "b"}, want: []string{"2-a", "err:1:timeout:", "2-b"}},
 		{name: "bad result isolated", stages: []string{`{}`},
 			in: []string{"garbage", "a"}, want: []string{"err:0:bad_result:", "a"}},
+		{name: "rejected mid-chain drops siblings", stages: []string{`{}`, `{}`, `{"prefix":"3-"}`},
+			in: []string{"split:ok,reject:no", "fine", "split:a,b"}, want: []string{"err:1:rejected:no", "3-fine", "3-a|3-b"}},
+		{name: "trap mid-chain drops siblings", stages: []string{`{}`, `{}`, `{"prefix":"3-"}`},
+			in: []string{"a", "split:x,trap,y", "split:b,c"}, want: []string{"3-a", "err:1:trap:", "3-b|3-c"}},
+		{name: "bad result mid-chain isolated", stages: []string{`{}`, `{}`, `{}`},
+			in: []string{"split:p,q", "split:garbage", "r"}, want: []string{"p|q", "err:1:bad_result:", "r"}},
+		{name: "filtered mid-chain", stages: []string{`{}`, `{}`, `{"prefix":"3-"}`},
+			in: []string{"split:drop", "split:drop,k"}, want: []string{"", "3-k"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,6 +91,51 @@ func TestChain_Process(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestChain_metadataThroughStages checks that the fields no stage replaces
+// reach the outputs and a later stage's guest as the message arrived (ABI.md
+// §3), beside the ones earlier stages set.
+func TestChain_metadataThroughStages(t *testing.T) {
+	p := testGuest(t)
+	chain := func(configs ...string) *Chain {
+		var pools []*Pool
+		for _, cfg := range configs {
+			pools = append(pools, newTestPool(t, p, cfg, Limits{}, 1))
+		}
+		return NewChain(pools)
+	}
+	in := abi.Message{Topic: "site/7/temp", ContentType: "text/plain", Route: "r7", Tenant: "acme",
+		QoS: 2, Retain: true, ArrivedAtMs: 1700000000123,
+		Properties: []abi.Property{{Name: "p", Value: "1"}, {Name: "p", Value: "2"}}}
+
+	// Stage 0 splits; the next stages set the topic of one output and the
+	// key of the other (each stage again: the payload stays the command).
+	in.Payload = []byte("split:topic:out,key:k1")
+	rs := chain(`{}`, `{}`, `{}`).Process(context.Background(), []abi.Message{in})
+	if got := outcome(rs[0]); got != "topic:out@out|key:k1#k1" {
+		t.Fatalf("outputs %q", got)
+	}
+	for _, o := range rs[0].Outputs {
+		if o.Topic != in.Topic || o.ContentType != in.ContentType || o.Route != in.Route || o.Tenant != in.Tenant ||
+			o.QoS != in.QoS || !o.Retain || o.ArrivedAtMs != in.ArrivedAtMs || fmt.Sprint(o.Properties) != fmt.Sprint(in.Properties) {
+			t.Fatalf("output %+v lost the message's metadata", o)
+		}
+	}
+
+	// Stages 0 and 1 rewrite the payload "ta" into "meta", which stage 2
+	// answers with the message as it sees it.
+	in.Payload = []byte("ta")
+	rs = chain(`{"prefix":"e"}`, `{"prefix":"m"}`, `{}`).Process(context.Background(), []abi.Message{in})
+	if rs[0].Err != nil || len(rs[0].Outputs) != 1 {
+		t.Fatalf("result %+v", rs[0])
+	}
+	want := `{"arrived_at_ms":1700000000123,"content_type":"text/plain","headers":null,"kafka_topic":"",` +
+		`"key":"","key_set":false,"properties":[{"Name":"p","Value":"1"},{"Name":"p","Value":"2"}],` +
+		`"qos":2,"retain":true,"route":"r7","tenant":"acme","topic":"site/7/temp"}`
+	if got := string(rs[0].Outputs[0].Payload); got != want {
+		t.Fatalf("the last stage saw\n%s\nwant\n%s", got, want)
 	}
 }
 
