@@ -354,6 +354,8 @@ type outputs struct {
 	origin []int // index in batch of each of msgs
 	arena  []byte
 
+	props []abi.Property // the outputs' headers, in chunks; each output's slice is its own
+
 	prevTopic   string
 	prevHeaders []abi.Property
 }
@@ -427,7 +429,12 @@ func (w *outputs) pairs(b []byte, off int) []abi.Property {
 		return nil
 	}
 	off += 4
-	ps, prev := make([]abi.Property, n), w.prevHeaders
+	if cap(w.props)-len(w.props) < n {
+		w.props = make([]abi.Property, 0, max(n, 2*cap(w.props), 16))
+	}
+	start := len(w.props)
+	w.props = w.props[:start+n]
+	ps, prev := w.props[start:start+n:start+n], w.prevHeaders
 	for i := range ps {
 		name := fieldBytes(b, off)
 		off += 4 + len(name)
