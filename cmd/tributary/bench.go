@@ -280,8 +280,11 @@ func benchStageConfig(dir, name string) (json.RawMessage, error) {
 	}
 	var obj map[string]any
 	var out bytes.Buffer
-	if err := json.Unmarshal(b, &obj); err != nil || obj == nil {
-		return nil, fmt.Errorf("--chain %s: config %s: want a JSON object (%v)", name, path, err)
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, fmt.Errorf("--chain %s: config %s: want a JSON object: %w", name, path, err)
+	}
+	if obj == nil {
+		return nil, fmt.Errorf("--chain %s: config %s: want a JSON object, not null", name, path)
 	}
 	if err := json.Compact(&out, b); err != nil {
 		return nil, fmt.Errorf("--chain %s: config %s: %w", name, path, err)
