@@ -3,7 +3,9 @@ package wasmhost
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/tributary-gw/tributary/sdk/abi"
 )
@@ -53,98 +55,109 @@ func (c *Chain) Stages() []*Pool { return append([]*Pool(nil), c.stages...) }
 // wrapping ctx's error (Kind Timeout): callers shutting down should test
 // errors.Is(err, context.Canceled) and not dead-letter those.
 //
+// Between stages the batch stays encoded: each output of stage k becomes a
+// message of stage k+1's input frame by copying bytes (see handoff.go), and
+// only the last stage's outputs are decoded.
+//
 // An empty chain returns each message unchanged as its only output. Outputs
-// share Topic, Properties and unchanged fields with the input messages and
-// own their Payload, Key and Headers.
+// share with their input message Topic, Properties and every field no stage
+// replaced (a Payload, Key or Headers no stage set is the input's own); the
+// fields a stage set are the outputs' own.
 func (c *Chain) Process(ctx context.Context, batch []abi.Message) []ChainResult {
 	res := make([]ChainResult, len(batch))
-	cur := batch
-	origin := make([]int, len(batch))
-	for i := range origin {
-		origin[i] = i
+	if len(c.stages) == 0 {
+		outs := slices.Clone(batch)
+		for i := range res {
+			res[i].Outputs = outs[i : i+1 : i+1]
+		}
+		return res
 	}
+	s := scratchPool.Get().(*scratch)
+	defer s.release()
+	s.res, s.outs = res, outputs{batch: batch, msgs: make([]abi.Message, 0, len(batch))}
+	s.cur.reset()
+	for i := range batch {
+		s.cur.appendMessage(&batch[i], i)
+	}
+	s.cur.finish()
 	for k, pool := range c.stages {
-		if len(cur) == 0 {
+		if len(s.cur.recs) == 0 {
 			break
 		}
-		next := make([]abi.Message, 0, len(cur))
-		nextOrigin := make([]int, 0, len(cur))
-		c.runStage(ctx, k, pool, cur, origin, res, &next, &nextOrigin, true)
-		// A message rejected at this stage drops its siblings' outputs too.
-		keep := 0
-		for i := range next {
-			if res[nextOrigin[i]].Err == nil {
-				next[keep], nextOrigin[keep] = next[i], nextOrigin[i]
-				keep++
-			}
+		s.last = k == len(c.stages)-1
+		s.failed = false
+		s.next.reset()
+		c.runStage(ctx, k, pool, &s.cur, s, true)
+		if s.last {
+			break
 		}
-		cur, origin = next[:keep], nextOrigin[:keep]
+		if s.failed { // a message rejected at this stage drops its siblings' outputs too
+			s.next.keepIf(func(o int) bool { return res[o].Err == nil })
+		}
+		s.next.finish()
+		s.cur, s.next = s.next, s.cur
 	}
-	if len(c.stages) == 0 {
-		cur = slices.Clone(batch)
-	}
-	// Outputs of one input are contiguous in cur (stages keep input order):
-	// hand each input its run of cur, without copying.
-	for i := 0; i < len(cur); {
+	// Outputs of one input are contiguous (stages keep input order): hand
+	// each input its run of them, without copying.
+	outs, origin := s.outs.msgs, s.outs.origin
+	for i := 0; i < len(outs); {
 		j := i + 1
-		for j < len(cur) && origin[j] == origin[i] {
+		for j < len(outs) && origin[j] == origin[i] {
 			j++
 		}
 		if r := &res[origin[i]]; r.Err == nil {
-			r.Outputs = cur[i:j:j]
+			r.Outputs = outs[i:j:j]
 		}
 		i = j
 	}
 	return res
 }
 
-// runStage makes one call of stage k for cur (whose origins are origin) and
-// appends the outputs to next. On a call failure of several messages it
-// retries them one by one when isolate is set.
-func (c *Chain) runStage(ctx context.Context, k int, pool *Pool, cur []abi.Message, origin []int,
-	res []ChainResult, next *[]abi.Message, nextOrigin *[]int, isolate bool) {
-	mark := len(*next)
+// scratch is the working memory of one Process call: two frames used in
+// turn as a stage's input and the next one's, a frame for retrying one
+// message, the last stage's outputs and the results.
+type scratch struct {
+	cur, next, one frame
+	outs           outputs
+	res            []ChainResult
+	rejected       [][2]int // of a call: the record of cur and the error field of each rejection
+	last           bool     // the stage running is the chain's last
+	failed         bool     // a message failed at the stage running
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// release returns s to the pool, dropping what it must not keep: the
+// results and outputs (the caller's) and frames grown beyond reason.
+func (s *scratch) release() {
+	s.res, s.outs = nil, outputs{}
+	for _, f := range []*frame{&s.cur, &s.next, &s.one} {
+		if cap(f.b) > maxScratchFrame {
+			*f = frame{}
+		}
+	}
+	scratchPool.Put(s)
+}
+
+// maxScratchFrame bounds the frame memory a pooled scratch keeps.
+const maxScratchFrame = 1 << 20
+
+// runStage makes one call of stage k for the messages of cur and appends
+// their outputs to s.next, or to s.outs at the last stage. On a call
+// failure of several messages it retries them one by one when isolate is
+// set.
+func (c *Chain) runStage(ctx context.Context, k int, pool *Pool, cur *frame, s *scratch, isolate bool) {
+	markB, markRecs, markOuts := len(s.next.b), len(s.next.recs), len(s.outs.msgs)
 	err := pool.Do(ctx, func(in *Instance) error {
-		rs, err := in.Handle(ctx, cur)
-		if err != nil {
-			return err
-		}
-		arena := make([]byte, 0, len(in.out)) // outputs alias in.out: copy them
-		keep := func(b []byte) []byte {
-			start := len(arena)
-			arena = append(arena, b...)
-			return arena[start:len(arena):len(arena)]
-		}
-		for j, r := range rs {
-			o := origin[j]
-			if r.Failed {
-				if res[o].Err == nil {
-					res[o].Err = &PluginError{Plugin: pool.plugin.name, Version: pool.plugin.entry.hash,
-						Stage: k, Kind: Rejected, Err: errRejected(r.Err)}
-				}
-				continue
-			}
-			for _, out := range r.Outputs {
-				m := out.Apply(cur[j])
-				if out.Flags&abi.PayloadUnchanged == 0 {
-					m.Payload = keep(out.Payload)
-				}
-				if out.Flags&abi.SetKey != 0 {
-					m.Key = keep(out.Key)
-				}
-				if out.Flags&abi.SetHeaders != 0 {
-					m.Headers = append([]abi.Property(nil), out.Headers...)
-				}
-				*next = append(*next, m)
-				*nextOrigin = append(*nextOrigin, o)
-			}
-		}
-		return nil
+		return in.handleFrame(ctx, cur.b, len(cur.recs), func(out []byte) error {
+			return s.handOff(in, k, cur, out)
+		})
 	})
 	if err == nil {
 		return
 	}
-	*next, *nextOrigin = (*next)[:mark], (*nextOrigin)[:mark]
+	s.next.b, s.next.recs = s.next.b[:markB], s.next.recs[:markRecs]
+	s.outs.truncate(markOuts)
 	pe, ok := AsPluginError(err)
 	if !ok {
 		pe = &PluginError{Plugin: pool.plugin.name, Version: pool.plugin.entry.hash, Kind: Timeout, Err: err}
@@ -153,16 +166,96 @@ func (c *Chain) runStage(ctx context.Context, k int, pool *Pool, cur []abi.Messa
 		}
 	}
 	pe = pe.withStage(k)
-	if isolate && len(cur) > 1 && ok && ctx.Err() == nil {
-		for j := range cur {
-			c.runStage(ctx, k, pool, cur[j:j+1], origin[j:j+1], res, next, nextOrigin, false)
+	if isolate && len(cur.recs) > 1 && ok && ctx.Err() == nil {
+		for j := range cur.recs {
+			s.one.single(cur, j)
+			c.runStage(ctx, k, pool, &s.one, s, false)
 		}
 		return
 	}
-	for _, o := range origin {
-		if res[o].Err == nil {
-			res[o].Err = pe
+	for _, r := range cur.recs {
+		if s.res[r.origin].Err == nil {
+			s.res[r.origin].Err = pe
+			s.failed = true
 		}
+	}
+}
+
+// handOff reads the result frame res of stage k for the messages of cur,
+// in guest memory, and appends each output to s.next (or s.outs at the last
+// stage). A malformed frame appends nothing and returns the BadResult error
+// abi.DecodeResults gives for it.
+func (s *scratch) handOff(in *Instance, k int, cur *frame, res []byte) error {
+	if !s.scan(cur, res, in.lim.MaxFanOut) {
+		_, err := abi.DecodeResults(res, len(cur.recs), in.lim.MaxFanOut, nil)
+		if err == nil { // cannot happen: both follow ABI.md §4
+			err = fmt.Errorf("%w: refused by the host's check", abi.ErrMalformed)
+		}
+		return in.fail(BadResult, err)
+	}
+	for _, rj := range s.rejected {
+		s.reject(in, k, cur.recs[rj[0]].origin, fieldBytes(res, rj[1]))
+	}
+	return nil
+}
+
+// scan reads the result frame res for the messages of cur, accepting what
+// abi.DecodeResults accepts, appends each output to s.next (or s.outs at
+// the last stage) and lists the rejections in s.rejected. It reports false
+// for a malformed frame, having appended nothing.
+func (s *scratch) scan(cur *frame, res []byte, maxFanOut int) bool {
+	markB, markRecs, markOuts := len(s.next.b), len(s.next.recs), len(s.outs.msgs)
+	s.rejected = s.rejected[:0]
+	rd := resultReader{b: res}
+	ok := rd.header(len(cur.recs))
+	for j := 0; ok && j < len(cur.recs); j++ {
+		var status byte
+		if status, ok = rd.u8(); !ok {
+			break
+		}
+		switch status {
+		case 0:
+			var n int
+			if n, ok = rd.count(1); !ok || (maxFanOut > 0 && n > maxFanOut) {
+				ok = false
+				break
+			}
+			r := &cur.recs[j]
+			for range n {
+				var o output
+				if ok = rd.output(&o); !ok {
+					break
+				}
+				if s.last {
+					s.outs.add(cur, r, res, &o)
+				} else {
+					s.next.appendOutput(cur, r, res, &o)
+				}
+			}
+		case 1:
+			var f [2]int
+			if f, ok = rd.field(); ok {
+				s.rejected = append(s.rejected, [2]int{j, f[0]})
+			}
+		default:
+			ok = false
+		}
+	}
+	if !ok || !rd.done() {
+		s.next.b, s.next.recs = s.next.b[:markB], s.next.recs[:markRecs]
+		s.outs.truncate(markOuts)
+		s.rejected = s.rejected[:0]
+		return false
+	}
+	return true
+}
+
+// reject records the guest's rejection of a message of origin.
+func (s *scratch) reject(in *Instance, k int, origin int, text []byte) {
+	if s.res[origin].Err == nil {
+		s.res[origin].Err = &PluginError{Plugin: in.plugin.name, Version: in.plugin.entry.hash,
+			Stage: k, Kind: Rejected, Err: errRejected(text)}
+		s.failed = true
 	}
 }
 

@@ -86,6 +86,93 @@ func TestChain_Process(t *testing.T) {
 	}
 }
 
+// TestChain_midChain checks failures and filtering at a stage between two
+// others: the messages a stage drops or fails, and their siblings' outputs,
+// never reach the next stage, and lineage stays exact. No case needs a short
+// call timeout, so the test uses a generous one (the machine may be loaded).
+func TestChain_midChain(t *testing.T) {
+	p := testGuest(t)
+	tests := []struct {
+		name   string
+		stages []string // configs
+		in     []string
+		want   []string
+	}{
+		{name: "rejected drops siblings", stages: []string{`{}`, `{}`, `{"prefix":"3-"}`},
+			in: []string{"split:ok,reject:no", "fine", "split:a,b"}, want: []string{"err:1:rejected:no", "3-fine", "3-a|3-b"}},
+		{name: "trap drops siblings", stages: []string{`{}`, `{}`, `{"prefix":"3-"}`},
+			in: []string{"a", "split:x,trap,y", "split:b,c"}, want: []string{"3-a", "err:1:trap:", "3-b|3-c"}},
+		{name: "bad result isolated", stages: []string{`{}`, `{}`, `{}`},
+			in: []string{"split:p,q", "split:garbage", "r"}, want: []string{"p|q", "err:1:bad_result:", "r"}},
+		{name: "filtered", stages: []string{`{}`, `{}`, `{"prefix":"3-"}`},
+			in: []string{"split:drop", "split:drop,k"}, want: []string{"", "3-k"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var pools []*Pool
+			for _, cfg := range tc.stages {
+				pools = append(pools, newTestPool(t, p, cfg, Limits{CallTimeout: 30 * time.Second}, 1))
+			}
+			got := NewChain(pools).Process(context.Background(), msgs(tc.in...))
+			for i, r := range got {
+				o := outcome(r)
+				if strings.HasPrefix(tc.want[i], "err:") && strings.HasPrefix(o, tc.want[i]) {
+					continue
+				}
+				if o != tc.want[i] {
+					t.Errorf("message %d (%q): got %q, want %q", i, tc.in[i], o, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestChain_metadataThroughStages checks that the fields no stage replaces
+// reach the outputs and a later stage's guest as the message arrived (ABI.md
+// §3), beside the ones earlier stages set.
+func TestChain_metadataThroughStages(t *testing.T) {
+	p := testGuest(t)
+	chain := func(configs ...string) *Chain {
+		var pools []*Pool
+		for _, cfg := range configs {
+			// A generous call timeout: the test checks fields, not speed, on a loaded machine.
+			pools = append(pools, newTestPool(t, p, cfg, Limits{CallTimeout: 30 * time.Second}, 1))
+		}
+		return NewChain(pools)
+	}
+	in := abi.Message{Topic: "site/7/temp", ContentType: "text/plain", Route: "r7", Tenant: "acme",
+		QoS: 2, Retain: true, ArrivedAtMs: 1700000000123,
+		Properties: []abi.Property{{Name: "p", Value: "1"}, {Name: "p", Value: "2"}}}
+
+	// Stage 0 splits; the next stages set the topic of one output and the
+	// key of the other (each stage again: the payload stays the command).
+	in.Payload = []byte("split:topic:out,key:k1")
+	rs := chain(`{}`, `{}`, `{}`).Process(context.Background(), []abi.Message{in})
+	if got := outcome(rs[0]); got != "topic:out@out|key:k1#k1" {
+		t.Fatalf("outputs %q", got)
+	}
+	for _, o := range rs[0].Outputs {
+		if o.Topic != in.Topic || o.ContentType != in.ContentType || o.Route != in.Route || o.Tenant != in.Tenant ||
+			o.QoS != in.QoS || !o.Retain || o.ArrivedAtMs != in.ArrivedAtMs || fmt.Sprint(o.Properties) != fmt.Sprint(in.Properties) {
+			t.Fatalf("output %+v lost the message's metadata", o)
+		}
+	}
+
+	// Stages 0 and 1 rewrite the payload "ta" into "meta", which stage 2
+	// answers with the message as it sees it.
+	in.Payload = []byte("ta")
+	rs = chain(`{"prefix":"e"}`, `{"prefix":"m"}`, `{}`).Process(context.Background(), []abi.Message{in})
+	if rs[0].Err != nil || len(rs[0].Outputs) != 1 {
+		t.Fatalf("result %+v", rs[0])
+	}
+	want := `{"arrived_at_ms":1700000000123,"content_type":"text/plain","headers":null,"kafka_topic":"",` +
+		`"key":"","key_set":false,"properties":[{"Name":"p","Value":"1"},{"Name":"p","Value":"2"}],` +
+		`"qos":2,"retain":true,"route":"r7","tenant":"acme","topic":"site/7/temp"}`
+	if got := string(rs[0].Outputs[0].Payload); got != want {
+		t.Fatalf("the last stage saw\n%s\nwant\n%s", got, want)
+	}
+}
+
 // TestChain_outputsOwned checks that outputs stay intact after the stage's
 // instance serves other calls.
 func TestChain_outputsOwned(t *testing.T) {

@@ -326,60 +326,96 @@ func (in *Instance) Handle(ctx context.Context, batch []abi.Message) (results []
 	if len(batch) == 0 {
 		return nil, nil
 	}
+	in.in = abi.AppendBatch(in.in[:0], batch)
+	err = in.handleFrame(ctx, in.in, len(batch), func(out []byte) error {
+		in.out = append(in.out[:0], out...) // out is a view of guest memory
+		var err error
+		if in.results, err = abi.DecodeResults(in.out, len(batch), in.lim.MaxFanOut, in.results); err != nil {
+			return in.fail(BadResult, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return in.results, nil
+}
+
+// handleFrame runs tributary_handle on frame, an encoded input frame of n
+// messages, and passes the result frame to use, which reads it and returns
+// nil or the call's error (made with in.fail). The result frame is a view
+// of guest memory, checked against the memory size and MaxOutputBytes and
+// nothing else: use must validate whatever it reads and must not keep it
+// (the guest's next call may change or move it). A panic in the call or in
+// use fails the call as a Trap; after any error the instance is closed. The
+// call is reported to the Observer.
+func (in *Instance) handleFrame(ctx context.Context, frame []byte, n int, use func(out []byte) error) (err error) {
+	if in.broken {
+		return ErrInstanceClosed
+	}
 	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil { // never let a guest take the host down
-			results, err = nil, in.fail(Trap, fmt.Errorf("host panic: %v", r))
+			err = in.fail(Trap, fmt.Errorf("host panic: %v", r))
 		}
 		if err != nil {
 			_ = in.Close(context.Background())
 		}
-		in.host.obs.PluginCall(in.plugin, in.stage, len(batch), time.Since(start), err)
+		in.host.obs.PluginCall(in.plugin, in.stage, n, time.Since(start), err)
 	}()
-	in.in = abi.AppendBatch(in.in[:0], batch)
-	if err := in.callFrame(ctx, in.in); err != nil {
-		return nil, err
-	}
-	in.results, err = abi.DecodeResults(in.out, len(batch), in.lim.MaxFanOut, in.results)
+	out, err := in.callFrameView(ctx, frame)
 	if err != nil {
-		return nil, in.fail(BadResult, err)
+		return err
+	}
+	if err := use(out); err != nil {
+		return err
 	}
 	in.calls++
-	return in.results, nil
+	return nil
 }
 
-// callFrame writes an encoded input frame into the guest's input buffer
-// (allocating a larger one when it outgrows it), calls tributary_handle and
-// copies the result frame, checked against the memory size and
-// MaxOutputBytes, into in.out.
+// callFrame is callFrameView copying the result frame into in.out.
 func (in *Instance) callFrame(ctx context.Context, frame []byte) error {
+	out, err := in.callFrameView(ctx, frame)
+	if err != nil {
+		return err
+	}
+	in.out = append(in.out[:0], out...) // Read returns a view; growth would detach it
+	return nil
+}
+
+// callFrameView writes an encoded input frame into the guest's input buffer
+// (allocating a larger one when it outgrows it), calls tributary_handle and
+// returns the result frame, checked against the memory size and
+// MaxOutputBytes, as a view of guest memory: valid until the next call into
+// the instance.
+func (in *Instance) callFrameView(ctx context.Context, frame []byte) ([]byte, error) {
 	if uint64(len(frame)) > math.MaxUint32 {
-		return in.fail(BadResult, fmt.Errorf("input frame of %d bytes exceeds 4 GiB", len(frame)))
+		return nil, in.fail(BadResult, fmt.Errorf("input frame of %d bytes exceeds 4 GiB", len(frame)))
 	}
 	n := uint32(len(frame))
 	if n > in.inCap {
 		if err := in.allocInput(ctx, n); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if !in.mem.Write(in.inPtr, frame) {
-		return in.fail(BadResult, fmt.Errorf("input buffer [%d,+%d) outside %d bytes of memory", in.inPtr, n, in.mem.Size()))
+		return nil, in.fail(BadResult, fmt.Errorf("input buffer [%d,+%d) outside %d bytes of memory", in.inPtr, n, in.mem.Size()))
 	}
 	in.stack[0], in.stack[1] = uint64(in.inPtr), uint64(n)
 	if err := in.call(ctx, in.handle); err != nil {
-		return err
+		return nil, err
 	}
 	packed := in.stack[0]
 	ptr, size := uint32(packed>>32), uint32(packed)
 	if uint64(size) > uint64(in.lim.MaxOutputBytes) {
-		return in.fail(BadResult, fmt.Errorf("result of %d bytes exceeds max_output_bytes %d", size, in.lim.MaxOutputBytes))
+		return nil, in.fail(BadResult, fmt.Errorf("result of %d bytes exceeds max_output_bytes %d", size, in.lim.MaxOutputBytes))
 	}
 	out, ok := in.mem.Read(ptr, size)
 	if !ok {
-		return in.fail(BadResult, fmt.Errorf("result [%d,+%d) outside %d bytes of memory", ptr, size, in.mem.Size()))
+		return nil, in.fail(BadResult, fmt.Errorf("result [%d,+%d) outside %d bytes of memory", ptr, size, in.mem.Size()))
 	}
-	in.out = append(in.out[:0], out...) // Read returns a view; growth would detach it
-	return nil
+	return out, nil
 }
 
 // Calls returns how many Handle calls succeeded on this instance.

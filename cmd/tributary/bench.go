@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -81,7 +85,8 @@ Flags:
   --qos N              publish and subscription QoS, 0, 1 or 2 (default 1)
   --publishers N       concurrent MQTT publishing connections (default 8)
   --chain NAMES        plugins for the route's chain, comma list of names in --plugin-dir
-                       (default none)
+                       (default none); a stage's config, a JSON object, is NAME.json beside
+                       NAME.wasm when that file exists
   --plugin-dir DIR     where --chain plugins NAME.wasm live (default ./plugins)
   --settle D           after publishing, how long to wait with no new record before counting
                        missing ones as lost (default 5s; 1m in soak mode)
@@ -184,6 +189,13 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if len(o.Chain) == 0 {
 		o.PluginDir = ""
 	}
+	for _, name := range o.Chain {
+		cfg, err := benchStageConfig(o.PluginDir, name)
+		if err != nil {
+			return usageError{err}
+		}
+		o.ChainConfigs = append(o.ChainConfigs, cfg)
+	}
 	if *qos > 2 {
 		return usageError{fmt.Errorf("--qos %d: want 0, 1 or 2", *qos)}
 	}
@@ -250,6 +262,34 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("soak lost %d of %d messages", res.Lost, res.Published)
 	}
 	return err
+}
+
+// benchStageConfig returns the config of chain stage name: the JSON object in dir/NAME.json,
+// compacted to one line, or nil when there is no such file.
+func benchStageConfig(dir, name string) (json.RawMessage, error) {
+	path, err := filepath.Abs(filepath.Join(dir, name+".json"))
+	if err != nil {
+		return nil, fmt.Errorf("--chain %s: %w", name, err)
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--chain %s: config: %w", name, err)
+	}
+	var obj map[string]any
+	var out bytes.Buffer
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, fmt.Errorf("--chain %s: config %s: want a JSON object: %w", name, path, err)
+	}
+	if obj == nil {
+		return nil, fmt.Errorf("--chain %s: config %s: want a JSON object, not null", name, path)
+	}
+	if err := json.Compact(&out, b); err != nil {
+		return nil, fmt.Errorf("--chain %s: config %s: %w", name, path, err)
+	}
+	return out.Bytes(), nil
 }
 
 // flagSet reports whether name was given on the command line.

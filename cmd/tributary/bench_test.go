@@ -7,6 +7,8 @@ import (
 	"errors"
 	"flag"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -137,6 +139,30 @@ func TestBenchCommand_Flags(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr.String(), tc.wantCode, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestBenchStageConfig: a --chain stage's config is NAME.json beside NAME.wasm, a JSON object
+// passed on compacted; no file means no config; anything else is an error naming the file.
+func TestBenchStageConfig(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{"obj": "{ \"a\" : [1, 2] }\n", "arr": "[1]", "null": "null", "bad": "{"}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name+".json"), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cfg, err := benchStageConfig(dir, "obj"); err != nil || string(cfg) != `{"a":[1,2]}` {
+		t.Errorf("obj: %s, %v; want the object compacted", cfg, err)
+	}
+	if cfg, err := benchStageConfig(dir, "none"); err != nil || cfg != nil {
+		t.Errorf("no file: %s, %v; want no config", cfg, err)
+	}
+	for _, name := range []string{"arr", "null", "bad"} {
+		path := filepath.Join(dir, name+".json")
+		if _, err := benchStageConfig(dir, name); err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: error %v, want one naming %s", name, err, path)
+		}
 	}
 }
 

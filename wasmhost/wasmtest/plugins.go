@@ -21,15 +21,33 @@ func Passthrough() []byte { return PassthroughModule(64).Bytes() }
 // PassthroughOut; handle only copies the input's count into it. alloc
 // returns PassthroughIn, or 0 when the size does not fit in memory.
 func PassthroughModule(maxBatch int) Module {
+	return constantModule(maxBatch, []byte{0, 1, 0, 0, 0, 1}, PassthroughIn, 2)
+}
+
+// ConstantModule returns a plugin like the passthrough one, for batches of
+// up to maxBatch messages, that answers every message with the same result
+// bytes: one result of a result frame (sdk/ABI.md §4), which the caller
+// makes well formed or not. Its result frame lies at PassthroughOut, its
+// input buffer right after the frame (rounded up to 64 KiB), with 64 KiB
+// of memory for input frames. Benchmarks use it for a stage whose own time
+// is (almost) nothing.
+func ConstantModule(maxBatch int, result []byte) Module {
+	in := (PassthroughOut + 8 + maxBatch*len(result) + 65535) &^ 65535
+	return constantModule(maxBatch, result, in, uint32(in/65536+1))
+}
+
+// constantModule is ConstantModule with the input buffer at in and pages
+// of memory.
+func constantModule(maxBatch int, result []byte, in int, pages uint32) Module {
 	frame := []byte{1, 0, 0, 0, 0, 0, 0, 0}
 	for range maxBatch {
-		frame = append(frame, 0, 1, 0, 0, 0, 1)
+		frame = append(frame, result...)
 	}
 	var alloc []byte
 	alloc = append(alloc, 0x20, 0x00) // local.get 0
-	alloc = AppendSLEB(append(alloc, 0x41), 2*65536-PassthroughIn)
+	alloc = AppendSLEB(append(alloc, 0x41), int64(pages)*65536-int64(in))
 	alloc = append(alloc, 0x4b, 0x04, I32, 0x41, 0x00, 0x05, 0x41) // i32.gt_u; if (result i32) 0 else
-	alloc = AppendSLEB(alloc, PassthroughIn)
+	alloc = AppendSLEB(alloc, int64(in))
 	alloc = append(alloc, 0x0b) // end
 
 	var handle []byte
@@ -38,11 +56,12 @@ func PassthroughModule(maxBatch int) Module {
 	handle = append(handle, 0x36, 0x02, 0x00)                     // i32.store
 	handle = AppendSLEB(append(handle, 0x42), PassthroughOut<<32) // i64.const out<<32
 	handle = append(handle, 0x20, 0x00, 0x28, 0x02, 0x04)         // count
-	handle = append(handle, 0x41, 6, 0x6c, 0x41, 8, 0x6a)         // *6 + 8
+	handle = AppendSLEB(append(handle, 0x41), int64(len(result))) // *len(result)
+	handle = append(handle, 0x6c, 0x41, 8, 0x6a)                  // + 8
 	handle = append(handle, 0xad, 0x84)                           // i64.extend_i32_u; i64.or
 
 	return Module{
-		MemPages: 2,
+		MemPages: pages,
 		Data:     []Data{{Offset: PassthroughOut, Bytes: frame}},
 		Funcs: []Func{
 			{Export: "tributary_abi_v1"},

@@ -49,11 +49,15 @@ func gatewayConfig(o *Options, mqttURL string, brokers []string, kafkaTopic, adm
 	}
 	fmt.Fprintf(&b, "admin:\n  listen: %s\nlog:\n  level: warn\n", q(adminAddr))
 	fmt.Fprintf(&b, "routes:\n  - name: bench\n    from: [%s]\n    qos: %d\n", q(o.TopicPrefix+"/#"), o.QoS)
-	// Hook for plugin chains: each name is plugins.dir/NAME.wasm, without config.
+	// Hook for plugin chains: each name is plugins.dir/NAME.wasm, with its config (JSON, which
+	// is YAML) when it has one.
 	if len(o.Chain) > 0 {
 		b.WriteString("    chain:\n")
-		for _, p := range o.Chain {
+		for i, p := range o.Chain {
 			fmt.Fprintf(&b, "      - plugin: %s\n", q(p))
+			if i < len(o.ChainConfigs) && o.ChainConfigs[i] != nil {
+				fmt.Fprintf(&b, "        config: %s\n", o.ChainConfigs[i])
+			}
 		}
 	}
 	fmt.Fprintf(&b, "    to:\n      topic: %s\n      envelope: none\n", q(kafkaTopic))

@@ -2,11 +2,16 @@ package loadbench
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 )
 
@@ -170,12 +175,26 @@ func TestProc_Self(t *testing.T) {
 
 func TestGatewayConfig_Loads(t *testing.T) {
 	o := Defaults()
-	o.Chain, o.PluginDir = []string{"celsius", "filter"}, "/plugins"
+	o.Chain, o.PluginDir = []string{"celsius", "filter"}, t.TempDir()
+	for _, p := range o.Chain {
+		if err := os.WriteFile(filepath.Join(o.PluginDir, p+".wasm"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.ChainConfigs = []json.RawMessage{nil, json.RawMessage(`{"keep":{"field":"x","op":"exists"}}`)}
 	y := string(gatewayConfig(&o, "tcp://127.0.0.1:1", []string{"127.0.0.1:2", "127.0.0.1:3"}, "bench_topic", "127.0.0.1:4"))
-	for _, want := range []string{`client_id: "tributary-bench"`, `from: ["bench/#"]`, `- plugin: "filter"`, `topic: "bench_topic"`, `dir: "/plugins"`} {
+	for _, want := range []string{`client_id: "tributary-bench"`, `from: ["bench/#"]`, `- plugin: "filter"`, `topic: "bench_topic"`, `dir: ` + strconv.Quote(o.PluginDir)} {
 		if !strings.Contains(y, want) {
 			t.Errorf("config lacks %q:\n%s", want, y)
 		}
+	}
+	cfg, err := config.LoadBytes([]byte(y), nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, y)
+	}
+	chain := cfg.Routes[0].Chain
+	if len(chain) != 2 || chain[0].Config != nil || fmt.Sprint(chain[1].Config) != "map[keep:map[field:x op:exists]]" {
+		t.Errorf("chain %+v, want celsius without config and filter with its config", chain)
 	}
 }
 

@@ -1,6 +1,7 @@
 package loadbench
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +68,9 @@ type Options struct {
 	// Chain names plugins (PluginDir/NAME.wasm) for the route's chain, in order. Optional.
 	Chain     []string
 	PluginDir string
+	// ChainConfigs holds each stage's config, a JSON object, or nil for none. Optional; when
+	// set, it has one entry per Chain entry.
+	ChainConfigs []json.RawMessage
 
 	// TopicPrefix is the first topic level; topics are PREFIX/devNNNNN/telemetry and the
 	// route filter is PREFIX/#. Defaults to "bench".
