@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -424,15 +423,22 @@ func (s *Source) Resubscribe(ctx context.Context, old, next []Subscription) {
 	if s.cm == nil || !s.connected.Load() {
 		return
 	}
-	has := func(subs []Subscription, f Subscription) bool { return slices.Contains(subs, f) }
+	// Sets, not scans: with thousands of routes on each side, scanning one list for each item
+	// of the other would take seconds.
+	had := make(map[Subscription]bool, len(old))
+	for _, o := range old {
+		had[o] = true
+	}
+	kept := make(map[string]bool, len(next))
 	var add, drop []Subscription
 	for _, n := range next {
-		if !has(old, n) {
+		kept[n.Filter] = true
+		if !had[n] {
 			add = append(add, n)
 		}
 	}
 	for _, o := range old {
-		if !slices.ContainsFunc(next, func(n Subscription) bool { return n.Filter == o.Filter }) {
+		if !kept[o.Filter] {
 			drop = append(drop, o)
 		}
 	}
