@@ -24,10 +24,13 @@ type Index struct {
 
 // indexNode is one level of the tree: the filters' prefixes that reach it.
 type indexNode struct {
-	exact map[string]*indexNode // the next level, by its text
-	plus  *indexNode            // the next level is "+"
-	hash  []int32               // filters whose next level is "#": they match here and below
-	end   []int32               // filters that end here
+	// The next level, by its text: a list while short (comparing a few strings is faster
+	// than hashing one), a map beyond maxListed.
+	listed []indexChild
+	exact  map[string]*indexNode
+	plus   *indexNode // the next level is "+"
+	hash   []int32    // filters whose next level is "#": they match here and below
+	end    []int32    // filters that end here
 }
 
 // NewIndex returns an empty Index.
@@ -58,13 +61,10 @@ func (x *Index) Add(f Filter, id int) {
 			}
 			n = n.plus
 		default:
-			next := n.exact[level]
+			next := n.child(level)
 			if next == nil {
-				if n.exact == nil {
-					n.exact = map[string]*indexNode{}
-				}
 				next = &indexNode{}
-				n.exact[level] = next
+				n.addChild(level, next)
 			}
 			n = next
 		}
@@ -84,7 +84,7 @@ func (x *Index) Match(topic string, dst []int) []int {
 		dst = appendIDs(dst, root.hash)
 	}
 	seg, rest, last := cutLevel(topic)
-	if next := root.exact[seg]; next != nil {
+	if next := root.child(seg); next != nil {
 		dst = next.match(rest, last, dst)
 	}
 	if root.plus != nil && !dollar {
@@ -102,13 +102,51 @@ func (n *indexNode) match(rest string, last bool, dst []int) []int {
 		return appendIDs(dst, n.end)
 	}
 	seg, rest, last := cutLevel(rest)
-	if next := n.exact[seg]; next != nil {
+	if next := n.child(seg); next != nil {
 		dst = next.match(rest, last, dst)
 	}
 	if n.plus != nil {
 		dst = n.plus.match(rest, last, dst)
 	}
 	return dst
+}
+
+// indexChild is a node's child for one exact level.
+type indexChild struct {
+	level string
+	node  *indexNode
+}
+
+// maxListed is how many children a node keeps in its list before it keeps them in a map.
+const maxListed = 8
+
+// child returns n's child for the exact level, or nil.
+func (n *indexNode) child(level string) *indexNode {
+	if n.exact != nil {
+		return n.exact[level]
+	}
+	for i := range n.listed {
+		if n.listed[i].level == level {
+			return n.listed[i].node
+		}
+	}
+	return nil
+}
+
+// addChild adds c as n's child for level, which it does not have yet.
+func (n *indexNode) addChild(level string, c *indexNode) {
+	if n.exact == nil && len(n.listed) < maxListed {
+		n.listed = append(n.listed, indexChild{level, c})
+		return
+	}
+	if n.exact == nil {
+		n.exact = make(map[string]*indexNode, 2*maxListed)
+		for _, l := range n.listed {
+			n.exact[l.level] = l.node
+		}
+		n.listed = nil
+	}
+	n.exact[level] = c
 }
 
 // cutLevel splits topic at its first "/": the first level, what follows, and whether it was

@@ -1,6 +1,7 @@
 package mqtttopic_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -41,11 +42,22 @@ func TestIndexMatch(t *testing.T) {
 		filters, ids = append(filters, f), append(ids, id)
 		x.Add(f, id)
 	}
+	// Enough siblings that a node keeps its children in a map rather than a list.
+	for i := range 20 {
+		for _, s := range []string{fmt.Sprintf("n%d/+", i), fmt.Sprintf("a/n%d", i)} {
+			f, err := mqtttopic.ParseFilter(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			filters, ids = append(filters, f), append(ids, 100+i)
+			x.Add(f, 100+i)
+		}
+	}
 	x.Add(mqtttopic.Filter{}, 99) // ignored: matches nothing
 	if x.Len() != len(filters) {
 		t.Errorf("Len() = %d, want %d", x.Len(), len(filters))
 	}
-	topics := []string{"", "/", "//", "a/b/c/d", "$", "$SYS/x", "b/c"}
+	topics := []string{"", "/", "//", "a/b/c/d", "$", "$SYS/x", "b/c", "n7/x", "n19/", "a/n3", "a/n20", "n20/x"}
 	for _, tc := range matchCases {
 		topics = append(topics, tc.topic)
 	}
@@ -115,6 +127,7 @@ func FuzzIndexMatch(f *testing.F) {
 	f.Add("#\x00+/#\x00$SYS/#\x00+", "$SYS/x")
 	f.Add("/#\x00+/+\x00/+\x00//", "/")
 	f.Add("a//b\x00a/+/b\x00a/#", "a//b")
+	f.Add("a/0\x00a/1\x00a/2\x00a/3\x00a/4\x00a/5\x00a/6\x00a/7\x00a/8\x00a/9\x00a/+", "a/8") // a map of children
 	for _, tc := range matchCases {
 		f.Add(tc.filter+"\x00+/#", tc.topic)
 	}
