@@ -97,14 +97,19 @@ func printRoutes(w io.Writer, tenant string, routes []config.Route, reports []ga
 	if tenant != "" {
 		indent = "  "
 	}
+	// By route: scanning every report for each route is quadratic at thousands of routes.
+	stages := map[string][]gateway.PluginReport{}
+	for _, p := range reports {
+		if p.Tenant == tenant {
+			stages[p.Route] = append(stages[p.Route], p)
+		}
+	}
 	for _, r := range routes {
 		fmt.Fprintf(w, "# %sroute %s: %v -> %s (key %s, envelope %s, dead letters -> %s)\n",
 			indent, r.Name, r.From, r.To.Topic, r.To.Key, r.To.Envelope, r.DeadLetter)
-		for _, p := range reports {
-			if p.Tenant == tenant && p.Route == r.Name {
-				fmt.Fprintf(w, "# %s  stage %d: plugin %s sha256:%s (%d bytes, compiled in %s)\n",
-					indent, p.Stage, p.Plugin, p.Version, p.Size, p.CompileTime.Round(time.Millisecond))
-			}
+		for _, p := range stages[r.Name] {
+			fmt.Fprintf(w, "# %s  stage %d: plugin %s sha256:%s (%d bytes, compiled in %s)\n",
+				indent, p.Stage, p.Plugin, p.Version, p.Size, p.CompileTime.Round(time.Millisecond))
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/maps"
 	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/v2"
@@ -93,7 +94,8 @@ func load(src koanf.Provider, srcName, file, dir string, environ []string) (*Con
 	if err := k.Load(confmap.Provider(defaults, ""), nil); err != nil {
 		return nil, fmt.Errorf("config defaults: %w", err)
 	}
-	if err := k.Load(src, yamlParser{file: file}); err != nil {
+	var routes keptValue
+	if err := k.Load(src, yamlParser{file: file, routes: &routes}); err != nil {
 		var se *SyntaxError
 		if errors.As(err, &se) && se.File != "" {
 			return nil, err
@@ -113,6 +115,10 @@ func load(src koanf.Provider, srcName, file, dir string, environ []string) (*Con
 	}
 
 	raw := k.Raw()
+	if routes.set {
+		raw["routes"] = routes.v
+		maps.IntfaceKeysToStrings(raw) // as koanf does with what it holds: YAML keys such as 1 become "1"
+	}
 	cfg := &Config{}
 	failed := map[string]bool{}
 	if err := decode(raw, cfg); err != nil {

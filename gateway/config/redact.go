@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -103,7 +104,7 @@ func toNode(v reflect.Value, redact bool) (*yaml.Node, error) {
 			if err != nil {
 				return nil, err
 			}
-			n.Content = append(n.Content, scalar(tag), val)
+			n.Content = append(n.Content, keyNode(tag), val)
 		}
 		return n, nil
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
@@ -125,6 +126,21 @@ func toNode(v reflect.Value, redact bool) (*yaml.Node, error) {
 		n.Style = yaml.FlowStyle
 	}
 	return n, nil
+}
+
+// keyNodes holds keyNode's nodes for the koanf tags of the configuration's fields, a small
+// fixed set: making one runs a whole YAML encoder, which was most of the time of printing a
+// configuration of thousands of routes. The nodes are shared, and nothing changes them.
+var keyNodes sync.Map // string → *yaml.Node
+
+// keyNode returns the YAML node of tag, the koanf tag of a field, as a mapping's key.
+func keyNode(tag string) *yaml.Node {
+	if n, ok := keyNodes.Load(tag); ok {
+		return n.(*yaml.Node)
+	}
+	n := scalar(tag)
+	keyNodes.Store(tag, n)
+	return n
 }
 
 func scalar(s string) *yaml.Node {

@@ -137,10 +137,33 @@ func problemLine(lines [][]byte, msg string) int {
 }
 
 // yamlParser is a koanf.Parser over parseYAML: koanf's own YAML parser reports wrong lines.
-type yamlParser struct{ file string }
+type yamlParser struct {
+	file string
+	// routes, when set, takes the document's routes key out of what koanf gets: no other
+	// layer can set routes (the environment may not), and koanf copies everything it holds
+	// once more when asked for it, which is most of a load's time at thousands of routes.
+	// The loader puts the value back into the raw map.
+	routes *keptValue
+}
+
+// keptValue is a value of a YAML document kept outside koanf, and whether the document had
+// its key.
+type keptValue struct {
+	v   any
+	set bool
+}
 
 // Unmarshal implements koanf.Parser.
-func (p yamlParser) Unmarshal(b []byte) (map[string]any, error) { return parseYAML(b, p.file) }
+func (p yamlParser) Unmarshal(b []byte) (map[string]any, error) {
+	m, err := parseYAML(b, p.file)
+	if err == nil && p.routes != nil {
+		if v, ok := m["routes"]; ok {
+			*p.routes = keptValue{v: v, set: true}
+			delete(m, "routes")
+		}
+	}
+	return m, err
+}
 
 // Marshal implements koanf.Parser; configuration is never written back through koanf.
 func (yamlParser) Marshal(map[string]any) ([]byte, error) {

@@ -1,13 +1,18 @@
 // Package mqtttopic parses and matches MQTT v5 topic filters and compiles the small
 // templates that map an MQTT message to a Kafka topic or record key.
 //
-// It owns three things:
+// It owns four things:
 //
 //   - Filters: [ParseFilter] checks a filter once (wildcard placement, length, UTF-8) and
 //     returns a [Filter] whose [Filter.Match] runs without allocating. Matching follows
 //     MQTT v5 section 4.7: "+" matches exactly one level (which may be empty), "#" matches
 //     the parent level and every level below it, and a filter that starts with a wildcard
 //     never matches a topic that starts with "$" (such as "$SYS/...").
+//   - Many filters at once: an [Index] holds any number of filters, each with an id, in a
+//     tree of topic levels, and [Index.Match] answers which ids match a topic in time that
+//     depends on the topic and its matches, not on the number of filters (a gateway with
+//     thousands of routes matches each message on one goroutine). It follows Filter.Match
+//     exactly; a fuzz test holds the two together.
 //   - Topic names and shared subscriptions: [ValidTopic], [Shared] and [ValidShareGroup].
 //     Users never write "$share/" themselves; the gateway adds it from mqtt.shared_group.
 //   - Templates: [ParseTemplate] compiles a subset of text/template syntax

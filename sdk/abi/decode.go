@@ -108,17 +108,38 @@ func (r *reader) strOf(b []byte, prev string) string {
 // Strings remembers the strings [Strings.DecodeBatch] decodes, so that a
 // value seen in an earlier batch (a topic of a device that publishes
 // again, a route, a header name) is not allocated again: allocating is
-// what costs most in a Go wasm guest. It remembers at most
-// maxRemembered strings of up to maxRememberedLen bytes, forgetting all of
-// them when full. The zero Strings is ready to use; it is not safe for
-// concurrent use.
+// what costs most in a Go wasm guest. The zero Strings is ready to use; it
+// is not safe for concurrent use.
+//
+// It remembers at most maxRemembered strings of up to maxRememberedLen
+// bytes, and degrades gracefully when more are in use. A full Strings
+// forgets the least recently used string to make room, but only for a
+// string missed once before (recently enough that a small table of the
+// hashes of missed strings still holds it): devices that publish in turn
+// on more topics than it holds would otherwise each push out the one to
+// be seen next, and nothing would ever be found. So a part of such a set
+// stays remembered, about maxRemembered of them, and a new working set
+// replaces an old one after its second visit. A hit costs a map lookup
+// and a few index writes, and allocates nothing.
 type Strings struct {
-	m map[string]string
+	m    map[string]int32 // remembered string → its entry in e
+	e    []rememberedString
+	head int32 // the most recently used entry; e[head].prev is the least
+
+	ghost []uint32 // hash tags of strings missed while full, by hash; 0: none
+}
+
+// rememberedString is one string in a Strings' list of entries, kept in
+// order of use as a ring.
+type rememberedString struct {
+	s          string
+	prev, next int32
 }
 
 const (
 	maxRemembered    = 4096
 	maxRememberedLen = 256
+	ghostSlots       = 4 * maxRemembered // 64 KiB of tags
 )
 
 func (s *Strings) intern(b []byte) string {
@@ -128,15 +149,81 @@ func (s *Strings) intern(b []byte) string {
 	if len(b) > maxRememberedLen {
 		return string(b)
 	}
-	if v, ok := s.m[string(b)]; ok {
+	if i, ok := s.m[string(b)]; ok {
+		s.use(i)
+		return s.e[i].s
+	}
+	if len(s.e) < maxRemembered {
+		v := string(b)
+		s.add(v)
 		return v
 	}
-	if s.m == nil || len(s.m) >= maxRemembered {
-		s.m = make(map[string]string)
-	}
+	// Full: take the place of the least recently used string only on a
+	// second miss.
+	h := fnv1a(b)
+	slot, tag := &s.ghost[h%ghostSlots], uint32(h>>32)|1
 	v := string(b)
-	s.m[v] = v
+	if *slot != tag {
+		*slot = tag
+		return v
+	}
+	*slot = 0
+	lru := s.e[s.head].prev
+	delete(s.m, s.e[lru].s)
+	s.e[lru].s = v
+	s.m[v] = lru
+	s.head = lru // the ring's last entry becomes its first
 	return v
+}
+
+// add remembers v, a string not yet remembered, while there is room.
+func (s *Strings) add(v string) {
+	i := int32(len(s.e))
+	if i == 0 {
+		s.m = make(map[string]int32, 64)
+		s.e = append(s.e, rememberedString{s: v, prev: 0, next: 0})
+		s.head = 0
+	} else {
+		last := s.e[s.head].prev
+		s.e = append(s.e, rememberedString{s: v, prev: last, next: s.head})
+		s.e[last].next = i
+		s.e[s.head].prev = i
+		s.head = i
+	}
+	s.m[v] = i
+	if len(s.e) == maxRemembered {
+		s.ghost = make([]uint32, ghostSlots)
+	}
+}
+
+// fnv1a is the 64-bit FNV-1a hash of b (no package for it: hash/fnv's
+// hashers are interfaces that escape).
+func fnv1a(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// use moves entry i to the front of the ring: the most recently used.
+func (s *Strings) use(i int32) {
+	if i == s.head {
+		return
+	}
+	if i == s.e[s.head].prev {
+		s.head = i // the last becomes the first by turning the ring
+		return
+	}
+	e := &s.e[i]
+	s.e[e.prev].next = e.next
+	s.e[e.next].prev = e.prev
+	last := s.e[s.head].prev
+	e.prev, e.next = last, s.head
+	s.e[last].next = i
+	s.e[s.head].prev = i
+	s.head = i
 }
 
 // DecodeBatch is [DecodeBatch] taking strings seen before from s.

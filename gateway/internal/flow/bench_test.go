@@ -12,6 +12,7 @@ import (
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/internal/delivery"
 	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
+	"github.com/tributary-gw/tributary/gateway/mqtttopic"
 )
 
 // Per-message micro-benchmarks of the flow's hot path. No thresholds: run them with
@@ -54,24 +55,29 @@ func benchMessage() *message {
 	}
 }
 
-// BenchmarkRouteMatch measures matching a topic against route tables of different sizes,
-// only one route matching.
-func BenchmarkRouteMatch(b *testing.B) {
-	for _, n := range []int{1, 10, 100} {
+// BenchmarkTableMatch measures matching a topic against route tables of different sizes,
+// only one route matching: route i takes building/floor<i>/+/sensor/# and
+// building/floor<i>/+/meter/+, and the message is on the last route's floor.
+//
+//	go test -run '^$' -bench TableMatch -benchmem ./gateway/internal/flow/
+func BenchmarkTableMatch(b *testing.B) {
+	for _, n := range []int{1, 100, 1000, 10000} {
 		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
-			var routes []*Route
-			for i := range n {
-				from := fmt.Sprintf("site%d/+/sensor/#", i)
-				if i == n-1 {
-					from = "building/+/+/sensor/#"
+			routes := make([]*Route, n)
+			for i := range routes {
+				routes[i] = benchRoute(b, fmt.Sprintf("r%d", i), fmt.Sprintf("building/floor%d/+/sensor/#", i), config.Destination{Topic: "t"})
+				f, err := mqtttopic.ParseFilter(fmt.Sprintf("building/floor%d/+/meter/+", i))
+				if err != nil {
+					b.Fatal(err)
 				}
-				routes = append(routes, benchRoute(b, fmt.Sprintf("r%d", i), from, config.Destination{Topic: "t"}))
+				routes[i].Filters = append(routes[i].Filters, f)
 			}
 			table := NewTable(routes)
-			m := benchMessage()
+			topic := fmt.Sprintf("building/floor%d/room301/sensor/s042/temperature", n-1)
+			var buf [2]*Route
 			b.ReportAllocs()
 			for b.Loop() {
-				if got := table.match(m.MQTTTopic, m.routeBuf[:0]); len(got) != 1 {
+				if got := table.match(topic, buf[:0]); len(got) != 1 {
 					b.Fatalf("matched %d routes, want 1", len(got))
 				}
 			}

@@ -65,20 +65,37 @@ func (r *Route) Retire() <-chan struct{} { return r.active.retire() }
 // The zero value is an empty table.
 type Table struct {
 	routes []*Route
+	// index holds every route's filters, each with its route's position in routes, so that
+	// matching takes time by the topic's levels, not by the number of routes.
+	index *mqtttopic.Index
 }
 
 // NewTable returns a table of routes, in order. The table keeps the slice.
-func NewTable(routes []*Route) *Table { return &Table{routes: routes} }
+func NewTable(routes []*Route) *Table {
+	x := mqtttopic.NewIndex()
+	for i, r := range routes {
+		for _, f := range r.Filters {
+			x.Add(f, i)
+		}
+	}
+	return &Table{routes: routes, index: x}
+}
 
 // Routes returns the table's routes, in order; the caller must not change the slice.
 func (t *Table) Routes() []*Route { return t.routes }
 
-// match appends the routes whose filters match topic to dst.
+// maxStackMatches is how many matched routes match finds room for without allocating.
+const maxStackMatches = 16
+
+// match appends the routes whose filters match topic to dst, in the table's order, once each
+// however many of a route's filters match.
 func (t *Table) match(topic string, dst []*Route) []*Route {
-	for _, r := range t.routes {
-		if r.Matches(topic) {
-			dst = append(dst, r)
-		}
+	if t.index == nil {
+		return dst // the zero Table
+	}
+	var buf [maxStackMatches]int
+	for _, i := range t.index.Match(topic, buf[:0]) {
+		dst = append(dst, t.routes[i])
 	}
 	return dst
 }

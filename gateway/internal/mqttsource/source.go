@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -287,7 +286,11 @@ func (s *Source) filterName(filter string) string {
 	return filter
 }
 
-// subscribeSet subscribes to subs in one SUBSCRIBE and reports whether the broker granted all.
+// maxSubscribing bounds the SUBSCRIBE packets subscribeSet has waiting for their SUBACK.
+const maxSubscribing = 256
+
+// subscribeSet subscribes to subs (in one SUBSCRIBE, or one per filter with subscription
+// identifiers) and reports whether the broker granted all.
 // Retain handling 1 asks the broker to send retained messages only for new subscriptions, so a
 // reconnect does not replay them.
 func (s *Source) subscribeSet(cm *autopaho.ConnectionManager, subs []Subscription) bool {
@@ -314,23 +317,37 @@ func (s *Source) subscribeSet(cm *autopaho.ConnectionManager, subs []Subscriptio
 		}
 		reqs[0].Subscriptions = append(reqs[0].Subscriptions, opt)
 	}
+	// The SUBSCRIBEs go out together, up to maxSubscribing waiting for their SUBACK: one
+	// after the other, a thousand filters would take a thousand round trips, each behind
+	// the backlog a persistent session is being sent meanwhile.
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ConnectTimeout)
 	defer cancel()
-	ok := true
+	var failed, refused atomic.Bool
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxSubscribing)
 	for _, req := range reqs {
-		ack, err := cm.Subscribe(ctx, req)
-		if err != nil {
-			s.log.Error("mqtt subscribe failed", slog.String("error", err.Error()))
-			return false
-		}
-		for i, rc := range ack.Reasons {
-			if rc >= 0x80 && i < len(req.Subscriptions) {
-				ok = false
-				s.log.Error("mqtt broker refused subscription", slog.String("filter", req.Subscriptions[i].Topic),
-					slog.Int("reason_code", int(rc)))
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			ack, err := cm.Subscribe(ctx, req)
+			if err != nil {
+				if !failed.Swap(true) {
+					s.log.Error("mqtt subscribe failed", slog.String("error", err.Error()))
+					cancel() // the others would fail alike
+				}
+				return
 			}
-		}
+			for i, rc := range ack.Reasons {
+				if rc >= 0x80 && i < len(req.Subscriptions) {
+					refused.Store(true)
+					s.log.Error("mqtt broker refused subscription", slog.String("filter", req.Subscriptions[i].Topic),
+						slog.Int("reason_code", int(rc)))
+				}
+			}
+		})
 	}
+	wg.Wait()
+	ok := !failed.Load() && !refused.Load()
 	if ok && !(len(subs) == 1 && subs[0].own) {
 		s.log.Info("mqtt subscribed", slog.Int("filters", len(subs)))
 	}
@@ -424,15 +441,22 @@ func (s *Source) Resubscribe(ctx context.Context, old, next []Subscription) {
 	if s.cm == nil || !s.connected.Load() {
 		return
 	}
-	has := func(subs []Subscription, f Subscription) bool { return slices.Contains(subs, f) }
+	// Sets, not scans: with thousands of routes on each side, scanning one list for each item
+	// of the other would take seconds.
+	had := make(map[Subscription]bool, len(old))
+	for _, o := range old {
+		had[o] = true
+	}
+	kept := make(map[string]bool, len(next))
 	var add, drop []Subscription
 	for _, n := range next {
-		if !has(old, n) {
+		kept[n.Filter] = true
+		if !had[n] {
 			add = append(add, n)
 		}
 	}
 	for _, o := range old {
-		if !slices.ContainsFunc(next, func(n Subscription) bool { return n.Filter == o.Filter }) {
+		if !kept[o.Filter] {
 			drop = append(drop, o)
 		}
 	}
