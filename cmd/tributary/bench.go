@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,6 +134,12 @@ type benchFlags struct {
 	cpuProfile          string
 	faults              string
 	seed                int64
+	// The dimensions, each a comma list (one value outside --mode scale).
+	routes, topics, tenants, payload string
+	// Scale mode's own.
+	grid              bool
+	rounds            int
+	format, pointMode string
 }
 
 // newBenchFlagSet defines bench's flags; benchUsage documents every one of them.
@@ -153,13 +161,20 @@ func newBenchFlagSet(stdout io.Writer) (*flag.FlagSet, *benchFlags) {
 	fs.StringVar(&o.KafkaTopic, "kafka-topic", "", "")
 	fs.StringVar(&o.Gateway, "gateway", o.Gateway, "")
 	fs.StringVar(&o.ClientID, "client-id", o.ClientID, "")
-	fs.IntVar(&o.Topics, "topics", o.Topics, "")
+	fs.StringVar(&f.topics, "topics", strconv.Itoa(o.Topics), "")
 	fs.StringVar(&o.TopicPrefix, "topic-prefix", o.TopicPrefix, "")
-	fs.IntVar(&o.PayloadBytes, "payload", o.PayloadBytes, "")
+	fs.StringVar(&f.payload, "payload", strconv.Itoa(o.PayloadBytes), "")
+	fs.StringVar(&f.routes, "routes", strconv.Itoa(o.Routes), "")
+	fs.StringVar(&f.tenants, "tenants", strconv.Itoa(o.Tenants), "")
 	fs.UintVar(&f.qos, "qos", uint(o.QoS), "")
 	fs.IntVar(&o.Publishers, "publishers", o.Publishers, "")
 	fs.StringVar(&f.chain, "chain", "", "")
 	fs.StringVar(&o.PluginDir, "plugin-dir", "./plugins", "")
+	fs.StringVar(&o.PluginCache, "plugin-cache", "", "")
+	fs.BoolVar(&f.grid, "grid", false, "")
+	fs.IntVar(&f.rounds, "rounds", 1, "")
+	fs.StringVar(&f.format, "format", loadbench.FormatText, "")
+	fs.StringVar(&f.pointMode, "point-mode", loadbench.ModeBacklog, "")
 	fs.DurationVar(&o.Settle, "settle", o.Settle, "")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "")
 	fs.BoolVar(&f.asJSON, "json", false, "")
@@ -178,9 +193,17 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	o := f.o
-	kafka, chain, qos, asJSON, quiet, logs := &f.kafka, &f.chain, &f.qos, &f.asJSON, &f.quiet, &f.logs
+	kafka, qos, asJSON, quiet, logs := &f.kafka, &f.qos, &f.asJSON, &f.quiet, &f.logs
 	o.Kafka = splitList(*kafka)
-	o.Chain = splitList(*chain)
+	dims, err := f.dimensions(o.Mode == loadbench.ModeScale)
+	if err != nil {
+		return usageError{err}
+	}
+	o.Routes, o.Topics, o.Tenants, o.FirstPartyChain, o.PayloadBytes =
+		dims["routes"][0], dims["topics"][0], dims["tenants"][0], dims["chain"][0], dims["payload"][0]
+	if f.chainNames() {
+		o.Chain = splitList(f.chain)
+	}
 	if len(o.Chain) == 0 {
 		o.PluginDir = ""
 	}
@@ -204,6 +227,20 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			o.Rate = 500
 		}
 	}
+	if o.Mode == loadbench.ModeScale {
+		if flagSet(fs, "gateway") && o.Gateway != loadbench.GatewaySubprocess {
+			return usageError{fmt.Errorf("--gateway %s: --mode scale runs the gateway as a subprocess, to measure its CPU and memory alone", o.Gateway)}
+		}
+		o.Gateway = loadbench.GatewaySubprocess
+		if o.MQTT == "" && !o.Mosquitto {
+			o.Mosquitto = true
+		}
+		if o.Mosquitto {
+			if _, err := os.Stat(o.MosquittoPath); err != nil {
+				return usageError{fmt.Errorf("--mode scale runs Mosquitto: %v (install mosquitto, set --mosquitto-path, or give --mqtt URL)", err)}
+			}
+		}
+	}
 	if o.Gateway == loadbench.GatewaySubprocess {
 		exe, err := benchExecutable()
 		if err != nil {
@@ -211,6 +248,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		o.Executable = exe
 		o.GatewayEnv = splitList(os.Getenv("TRIBUTARY_BENCH_GATEWAY_ENV"))
+	}
+	if o.Mode == loadbench.ModeScale {
+		return benchScale(ctx, f, fs, o, dims, stdout, stderr)
 	}
 	if err := o.Check(); err != nil {
 		return usageError{err}
@@ -250,6 +290,104 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("soak lost %d of %d messages", res.Lost, res.Published)
 	}
 	return err
+}
+
+// dimensions parses --routes, --topics, --tenants, --chain and --payload: comma lists of
+// whole numbers, by dimension name (loadbench.Dimensions). --chain is a number of first-party
+// stages, or plugin names (then its value here is [0]). Outside scale mode each takes one
+// value.
+func (f *benchFlags) dimensions(scale bool) (map[string][]int, error) {
+	out := map[string][]int{}
+	flags := map[string]string{"routes": f.routes, "topics": f.topics, "tenants": f.tenants, "chain": f.chain, "payload": f.payload}
+	var errs []error
+	for _, d := range loadbench.Dimensions {
+		items := splitList(flags[d])
+		if d == "chain" && len(items) == 0 {
+			items = []string{"0"}
+		}
+		if d == "chain" && f.chainNames() {
+			// Plugin names, for one chain: no scale dimension.
+			if scale {
+				errs = append(errs, fmt.Errorf("--chain %s: with --mode scale, give numbers of first-party stages (e.g. 0,1,3), not plugin names", f.chain))
+			}
+			out[d] = []int{0}
+			continue
+		}
+		var vals []int
+		for _, it := range items {
+			n, err := strconv.Atoi(it)
+			if err != nil || n < 0 {
+				errs = append(errs, fmt.Errorf("--%s %s: %q is not a whole number", d, flags[d], it))
+				continue
+			}
+			vals = append(vals, n)
+		}
+		if len(items) == 0 {
+			errs = append(errs, fmt.Errorf("--%s: want a value", d))
+			continue
+		}
+		if len(vals) > 1 && !scale {
+			errs = append(errs, fmt.Errorf("--%s %s: a list of values is for --mode scale", d, flags[d]))
+		}
+		out[d] = vals
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// chainNames reports whether --chain names plugins rather than counting first-party stages:
+// any item that is not a whole number makes it a list of names.
+func (f *benchFlags) chainNames() bool {
+	for _, it := range splitList(f.chain) {
+		if _, err := strconv.Atoi(it); err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// benchScale runs `tributary bench --mode scale`: the points of dims, a progress line per
+// point on stderr and the table on stdout. Interrupted, it prints the rows measured so far.
+func benchScale(ctx context.Context, f *benchFlags, fs *flag.FlagSet, o loadbench.Options, dims map[string][]int, stdout, stderr io.Writer) error {
+	format := f.format
+	if f.asJSON {
+		format = loadbench.FormatJSON
+	}
+	switch format {
+	case loadbench.FormatText, loadbench.FormatMarkdown, loadbench.FormatJSON:
+	default:
+		return usageError{fmt.Errorf("--format %s: want text, markdown or json", f.format)}
+	}
+	so := loadbench.ScaleOptions{Base: o, PointMode: f.pointMode, Values: map[string][]int{}, Grid: f.grid, Rounds: f.rounds}
+	so.Base.Mode = f.pointMode
+	for d, vals := range dims {
+		if flagSet(fs, d) {
+			so.Values[d] = vals
+		}
+	}
+	if err := so.Check(); err != nil {
+		return usageError{err}
+	}
+	if !f.quiet {
+		so.Progress = stderr
+		so.ProgressTTY = isTerminal(stderr)
+		points, _ := loadbench.ScalePoints(so)
+		fmt.Fprintf(stderr, "tributary bench --mode scale: %d points x %d rounds, each its own Mosquitto, kfake and gateway subprocess\n", len(points), so.Rounds)
+	}
+	if f.logs {
+		so.Base.Log = stderr
+	}
+	release := quitOnSecondInterrupt("bench", stopGrace, stderr)
+	defer release()
+	res, err := loadbench.RunScale(ctx, so)
+	if res != nil && len(res.Rows) > 0 {
+		if werr := res.Write(stdout, format); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return interrupted(ctx, err)
 }
 
 // flagSet reports whether name was given on the command line.

@@ -171,7 +171,11 @@ func TestProc_Self(t *testing.T) {
 func TestGatewayConfig_Loads(t *testing.T) {
 	o := Defaults()
 	o.Chain, o.PluginDir = []string{"celsius", "filter"}, "/plugins"
-	y := string(gatewayConfig(&o, "tcp://127.0.0.1:1", []string{"127.0.0.1:2", "127.0.0.1:3"}, "bench_topic", "127.0.0.1:4"))
+	cfg, err := gatewayConfig(&o, newLayout(&o, "bench_topic"), "tcp://127.0.0.1:1", []string{"127.0.0.1:2", "127.0.0.1:3"}, "127.0.0.1:4", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := string(cfg)
 	for _, want := range []string{`client_id: "tributary-bench"`, `from: ["bench/#"]`, `- plugin: "filter"`, `topic: "bench_topic"`, `dir: "/plugins"`} {
 		if !strings.Contains(y, want) {
 			t.Errorf("config lacks %q:\n%s", want, y)
