@@ -102,6 +102,11 @@ func (p *publishers) publishCount(ctx context.Context, count int64) error {
 					if r*T+int64(t) >= count {
 						break
 					}
+					// An asynchronous send returns at once while the window has room, so
+					// it would not notice Ctrl-C: check.
+					if err := gctx.Err(); err != nil {
+						return err
+					}
 					if err := p.send(gctx, c, t, false); err != nil {
 						return err
 					}

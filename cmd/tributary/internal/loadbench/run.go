@@ -171,12 +171,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	prog.setPhase("waiting")
+	// A backlog's gateway may take a while to start (compiling plugins): --settle does not
+	// run out before it is ready or a record arrived.
+	gwReady := make(chan struct{})
 	if o.Mode == ModeBacklog {
-		// The gateway may take a while to start (compiling plugins): --settle counts from
-		// its readiness, not from its start.
-		if err := gw.waitReady(ctx); err != nil {
-			return nil, err
-		}
+		rctx, stopReady := context.WithCancel(ctx)
+		defer stopReady()
+		go func() {
+			if gw.waitReady(rctx) == nil {
+				close(gwReady)
+			}
+		}()
+	} else {
+		close(gwReady)
 	}
 	// The drain's own CPU starts at the first record: before it, the gateway started (its
 	// process, connections, plugins).
@@ -186,7 +193,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Mode != ModeBacklog {
 		firstRecord = func() {}
 	}
-	if note := waitRecords(ctx, tr, expected, o.Settle, gw.exited, firstRecord); note != "" {
+	if note := waitRecords(ctx, tr, expected, o.Settle, gwReady, gw.exited, firstRecord); note != "" {
 		res.Notes = append(res.Notes, note)
 	}
 	cpu1, cpuErr := meter.cpu()
@@ -245,13 +252,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
+// maxStartWait bounds how long waitRecords waits for a gateway to become ready before
+// --settle starts to run out.
+const maxStartWait = 2 * time.Minute
+
 // waitRecords waits until expected distinct records were read, or Settle passes with no new
-// one, or the gateway exits, or ctx ends. It calls first once, as soon as it sees the first
-// record. It returns a note when it stopped early.
-func waitRecords(ctx context.Context, tr *tracker, expected int64, settle time.Duration, exited <-chan struct{}, first func()) string {
+// one (counted from the first record or ready being closed, whichever comes first), or the
+// gateway exits, or ctx ends. It calls first once, as soon as it sees the first record. It
+// returns a note when it stopped early.
+func waitRecords(ctx context.Context, tr *tracker, expected int64, settle time.Duration, ready, exited <-chan struct{}, first func()) string {
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
-	last, changed := int64(-1), time.Now()
+	start := time.Now()
+	changed := start
+	lastN := int64(-1)
 	for {
 		u, _ := tr.counts()
 		if u > 0 && first != nil {
@@ -261,8 +275,15 @@ func waitRecords(ctx context.Context, tr *tracker, expected int64, settle time.D
 		if u >= expected {
 			return ""
 		}
-		if u != last {
-			last, changed = u, time.Now()
+		if u != lastN {
+			lastN, changed = u, time.Now()
+		}
+		if u == 0 && time.Since(start) < maxStartWait {
+			select {
+			case <-ready:
+			default:
+				changed = time.Now() // not started yet
+			}
 		}
 		if time.Since(changed) > settle {
 			return fmt.Sprintf("no new record for %v: stopped waiting with %d of %d", settle, u, expected)

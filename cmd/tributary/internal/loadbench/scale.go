@@ -289,13 +289,14 @@ func RunScale(ctx context.Context, so ScaleOptions) (*ScaleResult, error) {
 				}
 				return finish(err)
 			}
+			if ctx.Err() != nil {
+				// Run stops waiting for records when ctx ends: the point is incomplete.
+				return finish(fmt.Errorf("stopped at point %s: %w", p, ctx.Err()))
+			}
 			rows[i].Results = append(rows[i].Results, r)
 			fmt.Fprintf(progress, "point %d/%d: %.0f msg/s, %.3f CPU-s per 100k, peak RSS %.1f MiB%s (%s)\n",
 				n, total, pointRate(r, so.PointMode), pointCPU(r, so.PointMode), float64(r.PeakRSSBytes)/(1<<20),
 				lossText(r), time.Since(start).Round(100*time.Millisecond))
-			if ctx.Err() != nil {
-				return finish(fmt.Errorf("stopped after point %s: %w", p, ctx.Err()))
-			}
 		}
 	}
 	return finish(nil)
