@@ -133,7 +133,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		prog.setPhase("draining")
 		windowStart = time.Now()
-		if gw, err = startGateway(&o, cfgYAML, adminAddr, dir); err != nil {
+		if gw, err = startGateway(&o, cfgYAML, adminAddr, dir, ctx.Done()); err != nil {
 			return nil, err
 		}
 		st.push(func() { _ = gw.stop() })
@@ -141,7 +141,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		cpu0, _ = meter.cpu()
 	default:
 		prog.setPhase("starting")
-		if gw, err = startGateway(&o, cfgYAML, adminAddr, dir); err != nil {
+		if gw, err = startGateway(&o, cfgYAML, adminAddr, dir, ctx.Done()); err != nil {
 			return nil, err
 		}
 		st.push(func() { _ = gw.stop() })
