@@ -47,6 +47,10 @@ type Result struct {
 	// the last: the drain itself, without the gateway's start (process, connections, plugin
 	// compilation).
 	DrainRate float64 `json:"drain_rate_msg_s,omitempty"`
+	// StartSeconds, in backlog mode, is the time from the gateway's start to the first record
+	// read back: its process, configuration, plugin compilation, connections and
+	// subscriptions.
+	StartSeconds float64 `json:"start_seconds,omitempty"`
 	// PublishRate is the rate the publishers achieved (not meaningful in backlog mode).
 	PublishRate float64 `json:"publish_rate_msg_s"`
 
@@ -120,6 +124,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("throughput", "%.0f msg/s", r.Throughput)
 	if r.Mode != ModeBacklog {
 		row("publish rate", "%.0f msg/s", r.PublishRate)
+	}
+	if r.StartSeconds > 0 {
+		row("gateway start", "%.3f s (to the first record read back)", r.StartSeconds)
 	}
 	if r.DrainRate > 0 {
 		row("drain rate", "%.0f msg/s (first record to last: without the gateway's start)", r.DrainRate)

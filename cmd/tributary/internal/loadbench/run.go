@@ -220,6 +220,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if d := t.last.Sub(t.first); o.Mode == ModeBacklog && d > 0 {
 		res.DrainRate = float64(t.unique) / d.Seconds()
+		res.StartSeconds = t.first.Sub(windowStart).Seconds()
 	}
 	if d := pubEnd.Sub(windowStart); o.Mode != ModeBacklog && d > 0 {
 		res.PublishRate = float64(expected) / d.Seconds()

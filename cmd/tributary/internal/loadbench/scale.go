@@ -95,6 +95,9 @@ type ScaleRow struct {
 	// CPUPer100k is the gateway's CPU seconds per 100k messages (backlog: from the first
 	// record to the last), median of the rounds.
 	CPUPer100k float64 `json:"cpu_seconds_per_100k"`
+	// StartSeconds is the median time from the gateway's start to the first record (backlog
+	// points): loading the configuration, compiling plugins, connecting, subscribing.
+	StartSeconds float64 `json:"start_seconds,omitempty"`
 	// PeakRSSBytes is the highest peak resident set (VmHWM) of the gateway process over the
 	// rounds.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
@@ -336,12 +339,13 @@ func pointCPU(r *Result, mode string) float64 {
 
 // summarize sets the row's figures from its results.
 func (row *ScaleRow) summarize(mode string) {
-	var rates, cpus, p99s []float64
+	var rates, cpus, p99s, starts []float64
 	row.PeakRSSBytes, row.Lost, row.Duplicated = 0, 0, 0
 	for _, r := range row.Results {
 		rates = append(rates, pointRate(r, mode))
 		cpus = append(cpus, pointCPU(r, mode))
 		p99s = append(p99s, r.Latency.P99)
+		starts = append(starts, r.StartSeconds)
 		row.PeakRSSBytes = max(row.PeakRSSBytes, r.PeakRSSBytes)
 		row.Lost += r.Lost
 		row.Duplicated += r.Duplicated
@@ -350,6 +354,8 @@ func (row *ScaleRow) summarize(mode string) {
 	row.CPUPer100k = median(cpus)
 	if mode == ModeRate {
 		row.P99Ms = median(p99s)
+	} else {
+		row.StartSeconds = median(starts)
 	}
 }
 
@@ -390,6 +396,8 @@ func (r *ScaleResult) Write(w io.Writer, format string) error {
 	header = append(header, rateCol, "× base", "CPU-s/100k", "× base", "peak RSS MiB")
 	if r.PointMode == ModeRate {
 		header = append(header, "p99 ms")
+	} else {
+		header = append(header, "start s")
 	}
 	header = append(header, "lost", "dup")
 	var lines [][]string
@@ -408,6 +416,8 @@ func (r *ScaleResult) Write(w io.Writer, format string) error {
 			fmt.Sprintf("%.3f", row.CPUPer100k), fmt.Sprintf("%.2f", row.CPURatio), fmt.Sprintf("%.1f", float64(row.PeakRSSBytes)/(1<<20))}
 		if r.PointMode == ModeRate {
 			cells = append(cells, fmt.Sprintf("%.2f", row.P99Ms))
+		} else {
+			cells = append(cells, fmt.Sprintf("%.2f", row.StartSeconds))
 		}
 		cells = append(cells, strconv.FormatInt(row.Lost, 10), strconv.FormatInt(row.Duplicated, 10))
 		lines = append(lines, cells)
@@ -455,10 +465,14 @@ func (r *ScaleResult) footer(markdown bool) string {
 	if r.PointMode == ModeBacklog {
 		fmt.Fprintf(&b, "Each point: a backlog of %d QoS %d messages (%d publishers) queued for the gateway's sessions, then drained; "+
 			"drain msg/s and CPU-s/100k (the gateway process's) run from the first record read back to the last; "+
-			"peak RSS is the gateway's VmHWM.", r.Count, r.QoS, r.Publishers)
+			"peak RSS is the gateway's VmHWM; start s is from the gateway's start to the first record "+
+			"(configuration, plugin compilation, connections, subscriptions).", r.Count, r.QoS, r.Publishers)
 	} else {
 		fmt.Fprintf(&b, "Each point: %.0f msg/s of QoS %d messages for %s (%d publishers); p99 is publish to the record read back from Kafka; "+
 			"CPU-s/100k is the gateway process's; peak RSS its VmHWM.", r.Rate, r.QoS, r.Duration, r.Publishers)
+	}
+	if len(r.Rows) > 0 && r.Rows[0].Varied == "" && r.Rows[0].CPUPer100k > 0 {
+		fmt.Fprintf(&b, " At the baseline, one fully used core moves about %.0f msg/s (100k / CPU-s per 100k).", 100_000/r.Rows[0].CPUPer100k)
 	}
 	if r.Rounds > 1 {
 		fmt.Fprintf(&b, " Medians of %d rounds (the points in turn), the range of the rate in brackets; peak RSS the highest.", r.Rounds)
@@ -522,6 +536,9 @@ func (r *ScaleResult) unitCosts() []string {
 			for step := top.Point.get(d) - base.Point.get(d); u.per > 1 && float64(step) < u.per; u.per /= 10 {
 			}
 			u.label = fmt.Sprintf("per %d %s", int(u.per), d)
+			if u.per == 1000 {
+				u.label = "per 1,000 " + d
+			}
 		}
 		delta := float64(top.Point.get(d)-base.Point.get(d)) / u.per
 		if delta <= 0 {
