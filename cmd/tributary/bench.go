@@ -418,7 +418,11 @@ func benchScale(ctx context.Context, f *benchFlags, fs *flag.FlagSet, o loadbenc
 		so.Progress = stderr
 		so.ProgressTTY = isTerminal(stderr)
 		points, _ := loadbench.ScalePoints(so)
-		fmt.Fprintf(stderr, "tributary bench --mode scale: %d points x %d rounds, each its own Mosquitto, kfake and gateway subprocess\n", len(points), so.Rounds)
+		broker := "Mosquitto"
+		if o.MQTT != "" {
+			broker = "session on " + o.MQTT
+		}
+		fmt.Fprintf(stderr, "tributary bench --mode scale: %d points x %d rounds, each with its own %s, kfake and gateway subprocess\n", len(points), so.Rounds, broker)
 	}
 	if f.logs {
 		so.Base.Log = stderr

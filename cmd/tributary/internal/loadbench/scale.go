@@ -533,7 +533,8 @@ func (r *ScaleResult) unitCosts() []string {
 		u := units[d]
 		if d == "routes" || d == "topics" {
 			// Per 1,000 only when the step spans that many: a projection would amplify noise.
-			for step := top.Point.get(d) - base.Point.get(d); u.per > 1 && float64(step) < u.per; u.per /= 10 {
+			for u.per > 1 && float64(top.Point.get(d)) < u.per {
+				u.per /= 10
 			}
 			u.label = fmt.Sprintf("per %d %s", int(u.per), d)
 			if u.per == 1000 {
