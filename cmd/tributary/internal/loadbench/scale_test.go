@@ -171,3 +171,32 @@ func TestRunScale_Small(t *testing.T) {
 		t.Errorf("json: %v, %d rows", err, len(back.Rows))
 	}
 }
+
+// TestScaleResult_UnitCosts checks the per-unit arithmetic of the footer: CPU-s per 100k
+// messages is 10 µs per message, divided by the step in the dimension's unit (999 routes
+// from 1 to 1,000: 0.999 units of 1,000).
+func TestScaleResult_UnitCosts(t *testing.T) {
+	row := func(varied string, p Point, cpu float64, rss int64) ScaleRow {
+		return ScaleRow{Point: p, Varied: varied, Rate: 1000, CPUPer100k: cpu, PeakRSSBytes: rss << 20}
+	}
+	base := Point{Routes: 1, Topics: 1000, Payload: 180}
+	routes, chain, tenants := base, base, base
+	routes.Routes, chain.Chain, tenants.Tenants = 1000, 3, 20
+	r := &ScaleResult{PointMode: ModeBacklog, Rounds: 1, Complete: true, Rows: []ScaleRow{
+		row("", base, 1.0, 40), row("routes", routes, 3.0, 41), row("chain", chain, 2.5, 340), row("tenants", tenants, 1.2, 140),
+	}}
+	got := strings.Join(r.unitCosts(), "\n")
+	for _, want := range []string{
+		"routes per 1,000 routes: +20.02 µs of gateway CPU per message, +1.0 MiB peak RSS (1 -> 1000)",
+		"chain per chain stage: +5.00 µs of gateway CPU per message, +100.0 MiB peak RSS (0 -> 3)",
+		"tenants per tenant: +0.10 µs of gateway CPU per message, +5.0 MiB peak RSS (0 -> 20)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("unit costs lack %q:\n%s", want, got)
+		}
+	}
+	r.Grid = true
+	if c := r.unitCosts(); c != nil {
+		t.Errorf("grid: unit costs %q, want none (no one-dimension steps)", c)
+	}
+}
