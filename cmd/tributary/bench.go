@@ -152,9 +152,9 @@ implied; --mqtt URL uses a broker of yours), an embedded kfake and this binary a
 gateway subprocess, whose CPU time and peak RSS (VmHWM) are read from /proc. A line per
 point goes to stderr; the table to stdout: the point, drain msg/s (first record to last),
 its ratio to the baseline, the gateway's CPU seconds per 100k messages and ratio, its peak
-RSS, p99 latency (--point-mode rate), lost and duplicated messages, then the cost of each
-dimension per unit (per route, topic, tenant, stage or KiB) from the baseline to its
-largest value. Ctrl-C stops the run and prints the points measured so far. Example, 6
+RSS, the time from its start to the first record (backlog) or p99 latency (--point-mode
+rate), lost and duplicated messages, then the cost of each dimension per unit (per 1,000
+routes or topics, per tenant, per stage, per KiB) from the baseline to its largest value. Ctrl-C stops the run and prints the points measured so far. Example, 6
 points (the baseline, 1,000 routes, 10,000 topics, 20 tenants, a 3-stage chain, 4 KiB):
   tributary bench --mode scale --count 100000 --routes 1,1000 --topics 1000,10000 \
       --tenants 0,20 --chain 0,3 --payload 180,4096 --format markdown
