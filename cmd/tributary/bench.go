@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,13 +47,17 @@ Modes:
   --mode soak      publish --rate messages/s for --duration while faults are injected, one
                    at a time every --fault-every, then wait for the backlog to drain; exits 1
                    if any message was lost (see Soak below)
+  --mode scale     size a deployment: run a backlog drain (or a rate run, --point-mode) for
+                   each scaling point of --routes, --topics, --tenants, --chain and
+                   --payload, and print a table (see Scale below)
 
 Flags:
-  --mode MODE          flat, rate, backlog or soak (default flat)
-  --count N            messages for flat and backlog (default 100000)
-  --rate R             messages per second over all publishers, rate and soak modes
-                       (default 2000; 500 in soak mode)
-  --duration D         how long rate and soak modes publish, e.g. 30s or 5m (default 10s)
+  --mode MODE          flat, rate, backlog, soak or scale (default flat)
+  --count N            messages for flat and backlog, and per point in scale mode (default
+                       100000)
+  --rate R             messages per second over all publishers, rate and soak modes and
+                       scale's --point-mode rate (default 2000; 500 in soak mode)
+  --duration D         how long those modes publish, e.g. 30s or 5m (default 10s)
   --seed N             soak: seeds the fault scheduler; the same seed gives the same sequence
                        of faults, how many of them fit in --duration varies (default: from
                        the clock, printed in the result)
@@ -74,24 +79,49 @@ Flags:
                        (utime+stime) and peak RSS (VmHWM) are the gateway's alone, from
                        /proc/<pid>; external: a gateway already running, subscribed to
                        PREFIX/# on --mqtt and writing to --kafka-topic on --kafka (not
-                       measured; not for backlog mode)
+                       measured; not for backlog mode). Scale and soak modes always run a
+                       subprocess
   --client-id ID       the MQTT client id of the gateway the benchmark starts
                        (default tributary-bench)
   --topics N           MQTT topics PREFIX/devNNNNN/telemetry to spread messages over
-                       (default 1000)
+                       (default 1000); a comma list in scale mode
   --topic-prefix P     first topic level (default bench)
   --payload BYTES      payload size, at least 100; JSON with run id, topic, sequence number
-                       and publish time, padded (default 180)
+                       and publish time, padded (default 180); a comma list in scale mode
+  --routes N           routes per MQTT session (the top-level routes, or each tenant's), each
+                       matching an equal share of the session's topics, so each message
+                       matches exactly one route (default 1). With more than one, topics are
+                       PREFIX/rJJJ/devNNNNN/telemetry and route J's filter is
+                       PREFIX/rJJJ/+/telemetry; a comma list in scale mode
+  --tenants N          tenants, each a folder with its tenant.yaml (namespace PREFIX/tKK/ and
+                       its own Kafka topic), its own MQTT session and --routes routes; the
+                       topics are dealt out to them in turn (default 0: top-level routes); a
+                       comma list in scale mode
   --qos N              publish and subscription QoS, 0, 1 or 2 (default 1)
   --publishers N       concurrent MQTT publishing connections (default 8)
-  --chain NAMES        plugins for the route's chain, comma list of names in --plugin-dir
-                       (default none); a stage's config, a JSON object, is NAME.json beside
-                       NAME.wasm when that file exists
+  --chain NAMES|N      every route's chain: a comma list of plugin names in --plugin-dir (a
+                       stage's config, a JSON object, is NAME.json beside NAME.wasm when that
+                       file exists), or
+                       a number of first-party stages: topic-fields, units, filter in that
+                       order, repeated for more than 3, each configured to keep every message
+                       (built from Go source into --plugin-cache once: needs the go command);
+                       in scale mode a comma list of numbers, e.g. 0,1,3 (default none)
   --plugin-dir DIR     where --chain plugins NAME.wasm live (default ./plugins)
+  --plugin-cache DIR   where first-party --chain plugins are built and their machine code
+                       kept (default: the user cache folder's tributary/bench-plugins, e.g.
+                       ~/.cache/tributary/bench-plugins); delete it to start cold
+  --point-mode MODE    scale: what each point runs, backlog (default: drain --count queued
+                       messages; rate and CPU from the first record to the last) or rate
+                       (--rate msg/s for --duration; adds p99 latency)
+  --grid               scale: run every combination of the lists instead of one dimension
+                       at a time
+  --rounds N           scale: run all points N times in turn and report medians, with the
+                       range of the rate (default 1); the machine's noise shows in the range
+  --format F           scale: text (default), markdown or json
   --settle D           after publishing, how long to wait with no new record before counting
                        missing ones as lost (default 5s; 1m in soak mode)
   --timeout D          bound on the whole run (default 10m)
-  --json               print the result as JSON instead of a table
+  --json               print the result as JSON instead of a table (scale: --format json)
   --quiet              no progress display
   --log                pass the gateway's warnings and errors on to stderr
   --cpuprofile FILE    write a CPU profile of this process for the whole run; with
@@ -120,6 +150,22 @@ messages are expected there), duplicated and lost, dead-letter records by
 tributary.error.kind, per-topic order violations, peak gateway RSS over all its restarts and
 the faults injected by kind. --settle bounds the wait for the backlog to drain.
 
+Scale: for sizing a deployment. Each dimension takes a comma list; the first value of each
+is the baseline, and every other value is run with the rest at the baseline (with --grid,
+every combination). Each point is a run of its own: a fresh Mosquitto (--mosquitto is
+implied; --mqtt URL uses a broker of yours), an embedded kfake and this binary as the
+gateway subprocess, whose CPU time and peak RSS (VmHWM) are read from /proc. A line per
+point goes to stderr; the table to stdout: the point, drain msg/s (first record to last),
+its ratio to the baseline, the gateway's CPU seconds per 100k messages and ratio, its peak
+RSS, the time from its start to the first record (backlog) or p99 latency (--point-mode
+rate), lost and duplicated messages, then the cost of each dimension per unit (per 1,000
+routes or topics, per tenant, per stage, per KiB) from the baseline to its largest value. Ctrl-C stops the run and prints the points measured so far. Example, 6
+points (the baseline, 1,000 routes, 10,000 topics, 20 tenants, a 3-stage chain, 4 KiB):
+  tributary bench --mode scale --count 100000 --routes 1,1000 --topics 1000,10000 \
+      --tenants 0,20 --chain 0,3 --payload 180,4096 --format markdown
+Backlog drains take --count messages per point (at least 50,000 for steady figures); on a
+shared machine use --rounds 3.
+
 Environment: TRIBUTARY_* variables are not passed to a subprocess gateway; its config is
 generated. TRIBUTARY_BENCH_GATEWAY_ENV (comma list of K=V) is added to its environment.
 `
@@ -137,6 +183,12 @@ type benchFlags struct {
 	cpuProfile          string
 	faults              string
 	seed                int64
+	// The dimensions, each a comma list (one value outside --mode scale).
+	routes, topics, tenants, payload string
+	// Scale mode's own.
+	grid              bool
+	rounds            int
+	format, pointMode string
 }
 
 // newBenchFlagSet defines bench's flags; benchUsage documents every one of them.
@@ -158,13 +210,20 @@ func newBenchFlagSet(stdout io.Writer) (*flag.FlagSet, *benchFlags) {
 	fs.StringVar(&o.KafkaTopic, "kafka-topic", "", "")
 	fs.StringVar(&o.Gateway, "gateway", o.Gateway, "")
 	fs.StringVar(&o.ClientID, "client-id", o.ClientID, "")
-	fs.IntVar(&o.Topics, "topics", o.Topics, "")
+	fs.StringVar(&f.topics, "topics", strconv.Itoa(o.Topics), "")
 	fs.StringVar(&o.TopicPrefix, "topic-prefix", o.TopicPrefix, "")
-	fs.IntVar(&o.PayloadBytes, "payload", o.PayloadBytes, "")
+	fs.StringVar(&f.payload, "payload", strconv.Itoa(o.PayloadBytes), "")
+	fs.StringVar(&f.routes, "routes", strconv.Itoa(o.Routes), "")
+	fs.StringVar(&f.tenants, "tenants", strconv.Itoa(o.Tenants), "")
 	fs.UintVar(&f.qos, "qos", uint(o.QoS), "")
 	fs.IntVar(&o.Publishers, "publishers", o.Publishers, "")
 	fs.StringVar(&f.chain, "chain", "", "")
 	fs.StringVar(&o.PluginDir, "plugin-dir", "./plugins", "")
+	fs.StringVar(&o.PluginCache, "plugin-cache", "", "")
+	fs.BoolVar(&f.grid, "grid", false, "")
+	fs.IntVar(&f.rounds, "rounds", 1, "")
+	fs.StringVar(&f.format, "format", loadbench.FormatText, "")
+	fs.StringVar(&f.pointMode, "point-mode", loadbench.ModeBacklog, "")
 	fs.DurationVar(&o.Settle, "settle", o.Settle, "")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "")
 	fs.BoolVar(&f.asJSON, "json", false, "")
@@ -183,9 +242,17 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	o := f.o
-	kafka, chain, qos, asJSON, quiet, logs := &f.kafka, &f.chain, &f.qos, &f.asJSON, &f.quiet, &f.logs
+	kafka, qos, asJSON, quiet, logs := &f.kafka, &f.qos, &f.asJSON, &f.quiet, &f.logs
 	o.Kafka = splitList(*kafka)
-	o.Chain = splitList(*chain)
+	dims, err := f.dimensions(o.Mode == loadbench.ModeScale)
+	if err != nil {
+		return usageError{err}
+	}
+	o.Routes, o.Topics, o.Tenants, o.FirstPartyChain, o.PayloadBytes =
+		dims["routes"][0], dims["topics"][0], dims["tenants"][0], dims["chain"][0], dims["payload"][0]
+	if f.chainNames() {
+		o.Chain = splitList(f.chain)
+	}
 	if len(o.Chain) == 0 {
 		o.PluginDir = ""
 	}
@@ -216,6 +283,25 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			o.Rate = 500
 		}
 	}
+	if o.Mode == loadbench.ModeScale {
+		switch f.format {
+		case loadbench.FormatText, loadbench.FormatMarkdown, loadbench.FormatJSON:
+		default:
+			return usageError{fmt.Errorf("--format %s: want text, markdown or json", f.format)}
+		}
+		if flagSet(fs, "gateway") && o.Gateway != loadbench.GatewaySubprocess {
+			return usageError{fmt.Errorf("--gateway %s: --mode scale runs the gateway as a subprocess, to measure its CPU and memory alone", o.Gateway)}
+		}
+		o.Gateway = loadbench.GatewaySubprocess
+		if o.MQTT == "" && !o.Mosquitto {
+			o.Mosquitto = true
+		}
+		if o.Mosquitto {
+			if _, err := os.Stat(o.MosquittoPath); err != nil {
+				return usageError{fmt.Errorf("--mode scale runs Mosquitto: %v (install mosquitto, set --mosquitto-path, or give --mqtt URL)", err)}
+			}
+		}
+	}
 	if o.Gateway == loadbench.GatewaySubprocess {
 		exe, err := benchExecutable()
 		if err != nil {
@@ -223,6 +309,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		o.Executable = exe
 		o.GatewayEnv = splitList(os.Getenv("TRIBUTARY_BENCH_GATEWAY_ENV"))
+	}
+	if o.Mode == loadbench.ModeScale {
+		return benchScale(ctx, f, fs, o, dims, stdout, stderr)
 	}
 	if err := o.Check(); err != nil {
 		return usageError{err}
@@ -290,6 +379,103 @@ func benchStageConfig(dir, name string) (json.RawMessage, error) {
 		return nil, fmt.Errorf("--chain %s: config %s: %w", name, path, err)
 	}
 	return out.Bytes(), nil
+}
+
+// dimensions parses --routes, --topics, --tenants, --chain and --payload: comma lists of
+// whole numbers, by dimension name (loadbench.Dimensions). --chain is a number of first-party
+// stages, or plugin names (then its value here is [0]). Outside scale mode each takes one
+// value.
+func (f *benchFlags) dimensions(scale bool) (map[string][]int, error) {
+	out := map[string][]int{}
+	flags := map[string]string{"routes": f.routes, "topics": f.topics, "tenants": f.tenants, "chain": f.chain, "payload": f.payload}
+	var errs []error
+	for _, d := range loadbench.Dimensions {
+		items := splitList(flags[d])
+		if d == "chain" && len(items) == 0 {
+			items = []string{"0"}
+		}
+		if d == "chain" && f.chainNames() {
+			// Plugin names, for one chain: no scale dimension.
+			if scale {
+				errs = append(errs, fmt.Errorf("--chain %s: with --mode scale, give numbers of first-party stages (e.g. 0,1,3), not plugin names", f.chain))
+			}
+			out[d] = []int{0}
+			continue
+		}
+		var vals []int
+		for _, it := range items {
+			n, err := strconv.Atoi(it)
+			if err != nil || n < 0 {
+				errs = append(errs, fmt.Errorf("--%s %s: %q is not a whole number", d, flags[d], it))
+				continue
+			}
+			vals = append(vals, n)
+		}
+		if len(items) == 0 {
+			errs = append(errs, fmt.Errorf("--%s: want a value", d))
+			continue
+		}
+		if len(vals) > 1 && !scale {
+			errs = append(errs, fmt.Errorf("--%s %s: a list of values is for --mode scale", d, flags[d]))
+		}
+		out[d] = vals
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// chainNames reports whether --chain names plugins rather than counting first-party stages:
+// any item that is not a whole number makes it a list of names.
+func (f *benchFlags) chainNames() bool {
+	for _, it := range splitList(f.chain) {
+		if _, err := strconv.Atoi(it); err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// benchScale runs `tributary bench --mode scale`: the points of dims, a progress line per
+// point on stderr and the table on stdout. Interrupted, it prints the rows measured so far.
+func benchScale(ctx context.Context, f *benchFlags, fs *flag.FlagSet, o loadbench.Options, dims map[string][]int, stdout, stderr io.Writer) error {
+	format := f.format
+	if f.asJSON {
+		format = loadbench.FormatJSON
+	}
+	so := loadbench.ScaleOptions{Base: o, PointMode: f.pointMode, Values: map[string][]int{}, Grid: f.grid, Rounds: f.rounds}
+	so.Base.Mode = f.pointMode
+	for d, vals := range dims {
+		if flagSet(fs, d) {
+			so.Values[d] = vals
+		}
+	}
+	if err := so.Check(); err != nil {
+		return usageError{err}
+	}
+	if !f.quiet {
+		so.Progress = stderr
+		so.ProgressTTY = isTerminal(stderr)
+		points, _ := loadbench.ScalePoints(so)
+		broker := "Mosquitto"
+		if o.MQTT != "" {
+			broker = "session on " + o.MQTT
+		}
+		fmt.Fprintf(stderr, "tributary bench --mode scale: %d points x %d rounds, each with its own %s, kfake and gateway subprocess\n", len(points), so.Rounds, broker)
+	}
+	if f.logs {
+		so.Base.Log = stderr
+	}
+	release := quitOnSecondInterrupt("bench", stopGrace, stderr)
+	defer release()
+	res, err := loadbench.RunScale(ctx, so)
+	if res != nil && len(res.Rows) > 0 {
+		if werr := res.Write(stdout, format); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return interrupted(ctx, err)
 }
 
 // flagSet reports whether name was given on the command line.

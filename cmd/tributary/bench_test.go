@@ -130,6 +130,15 @@ func TestBenchCommand_Flags(t *testing.T) {
 		{"soak unknown fault", []string{"--mode", "soak", "--faults", "gateway-kill,meteor"}, 2, `unknown kind "meteor"`},
 		{"soak no fault spacing", []string{"--mode", "soak", "--fault-every", "0s"}, 2, "fault every 0s"},
 		{"soak own broker", []string{"--mode", "soak", "--mqtt", "tcp://127.0.0.1:1"}, 2, "no mqtt url"},
+		{"list outside scale", []string{"--mode", "backlog", "--routes", "1,10"}, 2, "--routes 1,10: a list of values is for --mode scale"},
+		{"not a number", []string{"--mode", "scale", "--tenants", "0,many"}, 2, `--tenants 0,many: "many" is not a whole number`},
+		{"scale chain of names", []string{"--mode", "scale", "--chain", "units,filter"}, 2, "numbers of first-party stages"},
+		{"scale format", []string{"--mode", "scale", "--format", "csv"}, 2, "--format csv"},
+		{"scale in process", []string{"--mode", "scale", "--gateway", "inprocess"}, 2, "runs the gateway as a subprocess"},
+		{"scale point mode", []string{"--mode", "scale", "--mqtt", "tcp://127.0.0.1:1", "--point-mode", "flat"}, 2, `point mode "flat"`},
+		{"scale rounds", []string{"--mode", "scale", "--mqtt", "tcp://127.0.0.1:1", "--rounds", "0"}, 2, "rounds 0"},
+		{"tenants need topics", []string{"--mode", "scale", "--mqtt", "tcp://127.0.0.1:1", "--tenants", "0,20", "--topics", "10"}, 2, "topics 10: want at least one per tenant"},
+		{"chain and names", []string{"--chain", "2", "--plugin-dir", "x", "--gateway", "external"}, 2, "first-party chains need a gateway the benchmark starts"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -223,22 +223,44 @@ func (s *session) close() {
 }
 
 // buildPlugins builds the first-party plugins the example routes' chains name into the cache
-// and returns the environment that points plugins.dir there (none when there are no plugins).
-// Each plugin's source is plugins/NAME of the source root, else of the checkout around the
-// working directory; when neither is a checkout, every one comes from the source carried in
-// the binary (writeCarried), built with the carried SDK.
+// (BuildFirstParty) and returns the environment that points plugins.dir there (none when there
+// are no plugins).
 func (s *session) buildPlugins(ctx context.Context) ([]string, error) {
+	names := chainPlugins()
+	if len(names) == 0 {
+		return nil, nil
+	}
+	cache, err := BuildFirstParty(ctx, names, s.opts.SourceRoot, s.opts.PluginCache, "dev-plugins", s.out)
+	if err != nil {
+		return nil, err
+	}
+	s.opts.PluginCache = cache
+	return []string{"TRIBUTARY_PLUGINS__DIR=" + cache}, nil
+}
+
+// BuildFirstParty builds the first-party Go plugins names (folders of plugins/) into
+// cache/NAME.wasm when missing or older than their source, and returns cache. Each plugin's
+// source is plugins/NAME of sourceRoot, else of the tributary checkout around the working
+// directory; when neither is a checkout, every one comes from the source carried in the
+// binary (package plugins, with the carried SDK), written to cache/src first. An empty cache
+// means the user cache folder's tributary/cacheName. Progress lines go to out. `tributary dev`
+// and `tributary bench` (its first-party chains) build their plugins with it.
+//
+// It returns an error naming the plugin when a checkout lacks one of them or the binary
+// carries no source for it, and an error saying how to install Go when the build fails
+// without a go command on PATH.
+func BuildFirstParty(ctx context.Context, names []string, sourceRoot, cache, cacheName string, out io.Writer) (string, error) {
 	wdRoot := ""
 	if wd, err := os.Getwd(); err == nil {
 		wdRoot = findRoot(wd)
 	}
-	root := s.opts.SourceRoot
+	root := sourceRoot
 	if root == "" {
 		root = wdRoot
 	}
 	srcs := map[string]string{}
 	var carried []string
-	for _, name := range chainPlugins() {
+	for _, name := range names {
 		if dir := firstPartySource(name, root, wdRoot); dir != "" {
 			srcs[name] = dir
 		} else {
@@ -246,38 +268,33 @@ func (s *session) buildPlugins(ctx context.Context) ([]string, error) {
 		}
 	}
 	if len(srcs) > 0 && len(carried) > 0 {
-		return nil, fmt.Errorf("example plugin %q: no source in plugins/%s of the tributary checkout %s", carried[0], carried[0], root)
+		return "", fmt.Errorf("first-party plugin %q: no source in plugins/%s of the tributary checkout %s", carried[0], carried[0], root)
 	}
-	if len(srcs)+len(carried) == 0 {
-		return nil, nil
-	}
-	cache := s.opts.PluginCache
 	if cache == "" {
 		uc, err := os.UserCacheDir()
 		if err != nil {
-			return nil, fmt.Errorf("plugin cache: %w (set --plugin-cache)", err)
+			return "", fmt.Errorf("plugin cache: %w (set --plugin-cache)", err)
 		}
-		cache = filepath.Join(uc, "tributary", "dev-plugins")
+		cache = filepath.Join(uc, "tributary", cacheName)
 	}
 	if len(carried) > 0 {
-		dirs, err := writeCarried(cache, carried, s.out)
+		dirs, err := writeCarried(cache, carried, out)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		srcs = dirs
 	} else {
 		forgetCarried(cache)
 	}
 	for _, name := range slices.Sorted(maps.Keys(srcs)) {
-		if _, err := wasmbuild.Build(ctx, srcs[name], filepath.Join(cache, name+".wasm"), s.out); err != nil {
+		if _, err := wasmbuild.Build(ctx, srcs[name], filepath.Join(cache, name+".wasm"), out); err != nil {
 			if _, lookErr := exec.LookPath("go"); lookErr != nil {
-				return nil, fmt.Errorf("%w\ntributary dev builds the example's plugins from Go source: install Go 1.26 or newer (https://go.dev/dl) and put its bin folder on PATH", err)
+				return "", fmt.Errorf("%w\nthe first-party plugins are built from Go source: install Go 1.26 or newer (https://go.dev/dl) and put its bin folder on PATH", err)
 			}
-			return nil, err
+			return "", err
 		}
 	}
-	s.opts.PluginCache = cache
-	return []string{"TRIBUTARY_PLUGINS__DIR=" + cache}, nil
+	return cache, nil
 }
 
 // startStack starts Kafka and the broker, reserves the admin port and points the

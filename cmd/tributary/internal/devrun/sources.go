@@ -36,7 +36,7 @@ func carriedFiles(names []string) (map[string][]byte, string, error) {
 		return nil, "", err
 	}
 	files := map[string][]byte{
-		"go.mod": fmt.Appendf(nil, "// Written by tributary dev: the example's first-party plugins, built from the source the\n"+
+		"go.mod": fmt.Appendf(nil, "// Written by tributary dev or bench: first-party plugins, built from the source the\n"+
 			"// tributary binary carries, with the Go SDK's source in ./sdk.\nmodule %s\n\ngo %s\n\nrequire %s %s\n\nreplace %s => ./sdk\n",
 			carriedModule, goLine, sdksource.Module, sdksource.Version, sdksource.Module),
 	}
@@ -46,7 +46,7 @@ func carriedFiles(names []string) (map[string][]byte, string, error) {
 	for _, name := range names {
 		src := plugins.Source(name)
 		if src == nil {
-			return nil, "", fmt.Errorf("example plugin %q: not in a tributary checkout, and this binary carries no source for it (it carries %s)",
+			return nil, "", fmt.Errorf("first-party plugin %q: not in a tributary checkout, and this binary carries no source for it (it carries %s)",
 				name, strings.Join(plugins.Names(), ", "))
 		}
 		for file, b := range src {
@@ -86,7 +86,7 @@ func writeCarried(cache string, names []string, out io.Writer) (map[string]strin
 			return dirs, nil
 		}
 	}
-	fmt.Fprintf(out, "not in a tributary checkout: writing the source of the example's plugins (%s) and of the Go SDK %s, carried in this binary, to %s\n",
+	fmt.Fprintf(out, "not in a tributary checkout: writing the source of the first-party plugins (%s) and of the Go SDK %s, carried in this binary, to %s\n",
 		strings.Join(names, ", "), sdksource.Version, src)
 	if err := os.RemoveAll(src); err != nil {
 		return nil, fmt.Errorf("plugin source %s: %w", src, err)

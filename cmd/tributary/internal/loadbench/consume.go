@@ -7,13 +7,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// consume reads topic from the start until ctx is done, handing every record to tr.
+// consume reads topics from the start until ctx is done, handing every record to tr.
 // Reading from the start, with the run id in every payload, means nothing is missed however
 // late the consumer joins, and an earlier run's records are told apart.
-func consume(ctx context.Context, brokers []string, topic string, tr *tracker, ready chan<- struct{}) error {
+func consume(ctx context.Context, brokers []string, topics []string, tr *tracker, ready chan<- struct{}) error {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
-		kgo.ConsumeTopics(topic),
+		kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.AllowAutoTopicCreation(),

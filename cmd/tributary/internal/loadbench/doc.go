@@ -14,6 +14,14 @@
 // embedded source (soakplugin/main.go.txt) with wasmbuild. Its [SoakResult] counts messages
 // published, delivered, dead-lettered, duplicated and lost.
 //
+// [RunScale] (`tributary bench --mode scale`) runs a series of such runs, one per scaling
+// point: routes, topics, tenants, first-party chain length and payload size, one dimension at
+// a time from a baseline or every combination, and prints a table ([ScaleResult.Write]) for
+// sizing a deployment. The gateway each run starts is laid out by Options.Routes, Tenants
+// and FirstPartyChain: generated routes (each message matching exactly one), tenant folders
+// with their tenant.yaml, and chains of first-party plugins built from Go source with
+// devrun.BuildFirstParty, as `tributary dev` builds them.
+//
 // It owns the benchmark's own publisher (paho), consumer (franz-go), payload format and
 // accounting. It reuses cmd/tributary/internal/devstack for the embedded broker and Kafka,
 // kfake directly for the soak's Kafka and sdk/wasmbuild for the soak

@@ -30,9 +30,10 @@ const (
 	GatewayExternal   = "external"
 )
 
-// gatewayConfig returns the YAML of the gateway under test: one route from TopicPrefix/# to
-// kafkaTopic, payload as is, key the MQTT topic, with the optional plugin chain.
-func gatewayConfig(o *Options, mqttURL string, brokers []string, kafkaTopic, adminAddr string) []byte {
+// gatewayConfig returns the YAML of the gateway under test: the routes l lays out (payload as
+// is, key the MQTT topic, with the plugin chain), top-level or in tenant folders it writes
+// under dir, and the plugins' folders.
+func gatewayConfig(o *Options, l layout, mqttURL string, brokers []string, adminAddr, dir string) ([]byte, error) {
 	var b bytes.Buffer
 	q := strconv.Quote
 	fmt.Fprintf(&b, "mqtt:\n  url: %s\n  client_id: %s\n  clean_start: false\n  session_expiry: 1h\n", q(mqttURL), q(o.ClientID))
@@ -46,22 +47,22 @@ func gatewayConfig(o *Options, mqttURL string, brokers []string, kafkaTopic, adm
 	b.WriteString("]\n")
 	if o.PluginDir != "" {
 		fmt.Fprintf(&b, "plugins:\n  dir: %s\n", q(o.PluginDir))
-	}
-	fmt.Fprintf(&b, "admin:\n  listen: %s\nlog:\n  level: warn\n", q(adminAddr))
-	fmt.Fprintf(&b, "routes:\n  - name: bench\n    from: [%s]\n    qos: %d\n", q(o.TopicPrefix+"/#"), o.QoS)
-	// Hook for plugin chains: each name is plugins.dir/NAME.wasm, with its config (JSON, which
-	// is YAML) when it has one.
-	if len(o.Chain) > 0 {
-		b.WriteString("    chain:\n")
-		for i, p := range o.Chain {
-			fmt.Fprintf(&b, "      - plugin: %s\n", q(p))
-			if i < len(o.ChainConfigs) && o.ChainConfigs[i] != nil {
-				fmt.Fprintf(&b, "        config: %s\n", o.ChainConfigs[i])
-			}
+		if o.PluginCacheDir != "" {
+			fmt.Fprintf(&b, "  cache_dir: %s\n", q(o.PluginCacheDir))
 		}
 	}
-	fmt.Fprintf(&b, "    to:\n      topic: %s\n      envelope: none\n", q(kafkaTopic))
-	return b.Bytes()
+	fmt.Fprintf(&b, "admin:\n  listen: %s\nlog:\n  level: warn\n", q(adminAddr))
+	if o.Tenants > 0 {
+		root, err := l.writeTenants(dir)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, "tenants:\n  dir: %s\n", q(root))
+		return b.Bytes(), nil
+	}
+	b.WriteString("routes:\n")
+	l.writeRoutes(&b, 0, "  ")
+	return b.Bytes(), nil
 }
 
 // runningGateway is the gateway under test, whichever way it runs.
@@ -74,8 +75,9 @@ type runningGateway struct {
 }
 
 // startGateway starts the gateway as Options.Gateway says. For external it returns a gateway
-// with nothing to stop.
-func startGateway(o *Options, cfgYAML []byte, adminAddr, dir string) (*runningGateway, error) {
+// with nothing to stop. Once hurry is closed (the run was interrupted), stopping a subprocess
+// gives its drain 2s instead of 40s before killing it; nil never hurries.
+func startGateway(o *Options, cfgYAML []byte, adminAddr, dir string, hurry <-chan struct{}) (*runningGateway, error) {
 	switch o.Gateway {
 	case GatewayExternal:
 		return &runningGateway{stop: func() error { return nil }, exited: make(chan struct{})}, nil
@@ -132,9 +134,15 @@ func startGateway(o *Options, cfgYAML []byte, adminAddr, dir string) (*runningGa
 		return &runningGateway{pid: cmd.Process.Pid, adminAddr: adminAddr, exited: done, errOut: errOut,
 			stop: func() error {
 				_ = cmd.Process.Signal(syscall.SIGTERM)
+				grace := 40 * time.Second
+				select {
+				case <-hurry:
+					grace = 2 * time.Second
+				default:
+				}
 				select {
 				case <-done:
-				case <-time.After(40 * time.Second):
+				case <-time.After(grace):
 					_ = cmd.Process.Kill()
 					<-done
 				}

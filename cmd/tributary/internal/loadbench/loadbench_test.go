@@ -182,17 +182,21 @@ func TestGatewayConfig_Loads(t *testing.T) {
 		}
 	}
 	o.ChainConfigs = []json.RawMessage{nil, json.RawMessage(`{"keep":{"field":"x","op":"exists"}}`)}
-	y := string(gatewayConfig(&o, "tcp://127.0.0.1:1", []string{"127.0.0.1:2", "127.0.0.1:3"}, "bench_topic", "127.0.0.1:4"))
+	cfg, err := gatewayConfig(&o, newLayout(&o, "bench_topic"), "tcp://127.0.0.1:1", []string{"127.0.0.1:2", "127.0.0.1:3"}, "127.0.0.1:4", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := string(cfg)
 	for _, want := range []string{`client_id: "tributary-bench"`, `from: ["bench/#"]`, `- plugin: "filter"`, `topic: "bench_topic"`, `dir: ` + strconv.Quote(o.PluginDir)} {
 		if !strings.Contains(y, want) {
 			t.Errorf("config lacks %q:\n%s", want, y)
 		}
 	}
-	cfg, err := config.LoadBytes([]byte(y), nil)
+	loaded, err := config.LoadBytes([]byte(y), nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, y)
 	}
-	chain := cfg.Routes[0].Chain
+	chain := loaded.Routes[0].Chain
 	if len(chain) != 2 || chain[0].Config != nil || fmt.Sprint(chain[1].Config) != "map[keep:map[field:x op:exists]]" {
 		t.Errorf("chain %+v, want celsius without config and filter with its config", chain)
 	}

@@ -65,12 +65,34 @@ type Options struct {
 	// ClientID is the gateway's MQTT client id; the benchmark primes this session.
 	// Defaults to "tributary-bench".
 	ClientID string
-	// Chain names plugins (PluginDir/NAME.wasm) for the route's chain, in order. Optional.
+	// Chain names plugins (PluginDir/NAME.wasm) for every route's chain, in order. Optional.
 	Chain     []string
 	PluginDir string
 	// ChainConfigs holds each stage's config, a JSON object, or nil for none. Optional; when
 	// set, it has one entry per Chain entry.
 	ChainConfigs []json.RawMessage
+	// FirstPartyChain adds this many stages of first-party plugins to every route's chain
+	// (FirstPartyPlugins in order, repeated), each with a configuration that keeps every
+	// benchmark message. Run builds them from Go source into PluginCache once (the go command
+	// must be on PATH) and points PluginDir there; their machine code is kept in
+	// PluginCache/compiled. Not with Chain.
+	FirstPartyChain int
+	// PluginCache is where FirstPartyChain's plugins are built; empty means the user cache
+	// folder's tributary/bench-plugins.
+	PluginCache string
+	// PluginCacheDir is the gateway's plugins.cache_dir (compiled machine code kept across
+	// runs); empty means none. Run sets it for FirstPartyChain.
+	PluginCacheDir string
+
+	// Routes is how many routes each MQTT session of the gateway has (the top-level routes,
+	// or each tenant's); each matches an equal share of that session's topics, so every
+	// message matches exactly one route. Defaults to 1. See layout for the topics and filters.
+	Routes int
+	// Tenants is how many tenants the gateway serves, each a folder with its tenant.yaml, its
+	// own namespace (MQTT PREFIX/tKK/, Kafka topics starting with its own), MQTT session and
+	// Routes routes; the topics are dealt out to them in turn. 0 means no tenants: the routes
+	// are top-level.
+	Tenants int
 
 	// TopicPrefix is the first topic level; topics are PREFIX/devNNNNN/telemetry and the
 	// route filter is PREFIX/#. Defaults to "bench".
@@ -119,6 +141,7 @@ func Defaults() Options {
 		PayloadBytes:  180,
 		QoS:           1,
 		Publishers:    8,
+		Routes:        1,
 		Settle:        5 * time.Second,
 		Timeout:       10 * time.Minute,
 		ProgressEvery: 5 * time.Second,
@@ -174,6 +197,21 @@ func (o *Options) Check() error {
 	}
 	if o.Publishers < 1 {
 		bad("publishers %d: want at least 1", o.Publishers)
+	}
+	if o.Routes < 1 || o.Tenants < 0 || o.FirstPartyChain < 0 {
+		bad("routes %d, tenants %d, chain %d: want at least 1 route, 0 or more tenants and stages", o.Routes, o.Tenants, o.FirstPartyChain)
+	}
+	if o.Topics < o.Tenants {
+		bad("topics %d: want at least one per tenant (%d tenants)", o.Topics, o.Tenants)
+	}
+	if o.FirstPartyChain > 0 && len(o.Chain) > 0 {
+		bad("chain: first-party stages (a number) and plugin names cannot be combined")
+	}
+	if o.Gateway == GatewayExternal && (o.Routes != 1 || o.Tenants != 0 || o.FirstPartyChain != 0) {
+		bad("routes, tenants and first-party chains need a gateway the benchmark starts, not gateway external")
+	}
+	if o.Mode == ModeSoak && (o.Routes != 1 || o.Tenants != 0 || o.FirstPartyChain != 0) {
+		bad("mode soak runs its own routes: no routes, tenants or first-party chain")
 	}
 	if o.MQTT != "" && o.Mosquitto {
 		bad("mosquitto: cannot be combined with an mqtt url")

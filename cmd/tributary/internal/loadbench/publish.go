@@ -27,10 +27,10 @@ type publishers struct {
 	total     atomic.Int64
 }
 
-func newPublishers(ctx context.Context, o *Options, brokerURL, run string) (*publishers, error) {
+func newPublishers(ctx context.Context, o *Options, lay layout, brokerURL, run string) (*publishers, error) {
 	p := &publishers{o: o, url: brokerURL, run: run, published: make([]atomic.Int64, o.Topics)}
 	for t := range o.Topics {
-		p.topics = append(p.topics, topicName(o.TopicPrefix, t))
+		p.topics = append(p.topics, lay.topic(t))
 	}
 	for i := range o.Publishers {
 		c, err := dial(ctx, brokerURL, "tributary-bench-"+run+"-"+strconv.Itoa(i), true, 0)
@@ -101,6 +101,11 @@ func (p *publishers) publishCount(ctx context.Context, count int64) error {
 				for t := i; t < len(p.topics); t += n {
 					if r*T+int64(t) >= count {
 						break
+					}
+					// An asynchronous send returns at once while the window has room, so
+					// it would not notice Ctrl-C: check.
+					if err := gctx.Err(); err != nil {
+						return err
 					}
 					if err := p.send(gctx, c, t, false); err != nil {
 						return err

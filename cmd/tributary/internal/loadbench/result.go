@@ -20,6 +20,13 @@ type Result struct {
 	Publishers   int     `json:"publishers"`
 	PayloadBytes int     `json:"payload_bytes"`
 	TargetRate   float64 `json:"target_rate,omitempty"`
+	// Routes is the routes per MQTT session, Tenants the tenants (0: top-level routes).
+	Routes  int `json:"routes"`
+	Tenants int `json:"tenants"`
+	// Chain names the plugins of every route's chain; FirstPartyChain counts its
+	// first-party stages (FirstPartyPlugins in order).
+	Chain           []string `json:"chain,omitempty"`
+	FirstPartyChain int      `json:"first_party_chain,omitempty"`
 
 	// Published is what the broker acknowledged (QoS 1/2) or was sent (QoS 0).
 	Published int64 `json:"published"`
@@ -40,6 +47,10 @@ type Result struct {
 	// the last: the drain itself, without the gateway's start (process, connections, plugin
 	// compilation).
 	DrainRate float64 `json:"drain_rate_msg_s,omitempty"`
+	// StartSeconds, in backlog mode, is the time from the gateway's start to the first record
+	// read back: its process, configuration, plugin compilation, connections and
+	// subscriptions.
+	StartSeconds float64 `json:"start_seconds,omitempty"`
 	// PublishRate is the rate the publishers achieved (not meaningful in backlog mode).
 	PublishRate float64 `json:"publish_rate_msg_s"`
 
@@ -49,6 +60,9 @@ type Result struct {
 	// CPUSeconds is the CPU time (user + system) over the window of CPUScope.
 	CPUSeconds        float64 `json:"cpu_seconds"`
 	CPUSecondsPer100k float64 `json:"cpu_seconds_per_100k"`
+	// DrainCPUSecondsPer100k, in backlog mode, counts the CPU time from the first record read
+	// back to the last: the drain's own cost, without the gateway's start.
+	DrainCPUSecondsPer100k float64 `json:"drain_cpu_seconds_per_100k,omitempty"`
 	// PeakRSSBytes is the peak resident set (VmHWM) of CPUScope.
 	PeakRSSBytes int64  `json:"peak_rss_bytes"`
 	CPUScope     string `json:"cpu_scope"`
@@ -83,6 +97,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 		setup += fmt.Sprintf(", target %.0f msg/s", r.TargetRate)
 	}
 	row("run", "%s", setup)
+	if r.Routes > 1 || r.Tenants > 0 || len(r.Chain) > 0 || r.FirstPartyChain > 0 {
+		row("gateway setup", "%s", r.setupText())
+	}
 	row("gateway", "%s", r.Gateway)
 	row("broker", "%s", r.Broker)
 	row("kafka", "%s (topic %s)", r.Kafka, r.KafkaTopic)
@@ -108,6 +125,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if r.Mode != ModeBacklog {
 		row("publish rate", "%.0f msg/s", r.PublishRate)
 	}
+	if r.StartSeconds > 0 {
+		row("gateway start", "%.3f s (to the first record read back)", r.StartSeconds)
+	}
 	if r.DrainRate > 0 {
 		row("drain rate", "%.0f msg/s (first record to last: without the gateway's start)", r.DrainRate)
 	}
@@ -115,6 +135,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("latency ms", "p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f", l.P50, l.P90, l.P99, l.P999, l.Max)
 	if r.CPUScope != "" {
 		row("cpu", "%.2f s, %.3f s per 100k messages (%s)", r.CPUSeconds, r.CPUSecondsPer100k, r.CPUScope)
+		if r.DrainCPUSecondsPer100k > 0 {
+			row("drain cpu", "%.3f s per 100k messages (first record to last: without the gateway's start)", r.DrainCPUSecondsPer100k)
+		}
 		row("peak memory", "%.1f MiB (%s)", float64(r.PeakRSSBytes)/(1<<20), r.CPUScope)
 	}
 	for _, n := range r.Notes {
@@ -124,6 +147,25 @@ func (r *Result) WriteTable(w io.Writer) error {
 		return fmt.Errorf("writing the result table: %w", err)
 	}
 	return nil
+}
+
+// setupText describes the gateway's routes, tenants and chains.
+func (r *Result) setupText() string {
+	s := fmt.Sprintf("%d routes", r.Routes)
+	if r.Tenants > 0 {
+		s = fmt.Sprintf("%d tenants, %d routes each", r.Tenants, r.Routes)
+	}
+	switch {
+	case len(r.Chain) > 0:
+		s += ", chain " + strings.Join(r.Chain, " -> ")
+	case r.FirstPartyChain > 0:
+		var names []string
+		for i := range r.FirstPartyChain {
+			names = append(names, FirstPartyPlugins[i%len(FirstPartyPlugins)])
+		}
+		s += ", chain " + strings.Join(names, " -> ")
+	}
+	return s
 }
 
 // String returns the table.

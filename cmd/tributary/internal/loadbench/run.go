@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -53,11 +56,23 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if topic == "" {
 		topic = "tributary_bench_" + run
 	}
+	if o.FirstPartyChain > 0 {
+		out := o.Progress
+		if out == nil {
+			out = io.Discard
+		}
+		if o.PluginDir, err = buildFirstParty(ctx, o.PluginCache, out); err != nil {
+			return nil, err
+		}
+		o.PluginCacheDir = filepath.Join(o.PluginDir, "compiled")
+	}
+	lay := newLayout(&o, topic)
+	kafkaTopics := lay.kafkaTopics()
 
 	tr := newTracker(run, o.Topics)
 	cctx, stopConsumer := context.WithCancel(ctx)
 	ready, consumed := make(chan struct{}), make(chan error, 1)
-	go func() { consumed <- consume(cctx, brokers, topic, tr, ready) }()
+	go func() { consumed <- consume(cctx, brokers, kafkaTopics, tr, ready) }()
 	st.push(func() { stopConsumer(); <-consumed })
 	select {
 	case <-ready:
@@ -70,13 +85,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if adminAddr, err = reserveAdmin(); err != nil {
 			return nil, err
 		}
-		if err := primeSession(ctx, mqttURL, o.ClientID, []string{o.TopicPrefix + "/#"}, o.QoS); err != nil {
-			return nil, err
+		for k := range lay.sessions() {
+			if err := primeSession(ctx, mqttURL, lay.clientID(k), lay.filters(k), o.QoS); err != nil {
+				return nil, err
+			}
 		}
 	}
-	cfgYAML := gatewayConfig(&o, mqttURL, brokers, topic, adminAddr)
+	cfgYAML, err := gatewayConfig(&o, lay, mqttURL, brokers, adminAddr, dir)
+	if err != nil {
+		return nil, err
+	}
 
-	pubs, err := newPublishers(ctx, &o, mqttURL, run)
+	pubs, err := newPublishers(ctx, &o, lay, mqttURL, run)
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +114,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}()
 
-	res := &Result{Mode: o.Mode, Gateway: o.Gateway, Broker: brokerDesc, Kafka: kafkaDesc, KafkaTopic: topic,
-		QoS: int(o.QoS), Topics: o.Topics, Publishers: o.Publishers, PayloadBytes: o.PayloadBytes}
+	res := &Result{Mode: o.Mode, Gateway: o.Gateway, Broker: brokerDesc, Kafka: kafkaDesc, KafkaTopic: strings.Join(kafkaTopics, ","),
+		QoS: int(o.QoS), Topics: o.Topics, Publishers: o.Publishers, PayloadBytes: o.PayloadBytes,
+		Routes: o.Routes, Tenants: o.Tenants, Chain: o.Chain, FirstPartyChain: o.FirstPartyChain}
 	if o.Mode == ModeRate {
 		res.TargetRate = o.Rate
 	}
@@ -112,7 +133,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		prog.setPhase("draining")
 		windowStart = time.Now()
-		if gw, err = startGateway(&o, cfgYAML, adminAddr, dir); err != nil {
+		if gw, err = startGateway(&o, cfgYAML, adminAddr, dir, ctx.Done()); err != nil {
 			return nil, err
 		}
 		st.push(func() { _ = gw.stop() })
@@ -120,7 +141,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		cpu0, _ = meter.cpu()
 	default:
 		prog.setPhase("starting")
-		if gw, err = startGateway(&o, cfgYAML, adminAddr, dir); err != nil {
+		if gw, err = startGateway(&o, cfgYAML, adminAddr, dir, ctx.Done()); err != nil {
 			return nil, err
 		}
 		st.push(func() { _ = gw.stop() })
@@ -150,7 +171,29 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	prog.setPhase("waiting")
-	if note := waitRecords(ctx, tr, expected, o.Settle, gw.exited); note != "" {
+	// A backlog's gateway may take a while to start (compiling plugins): --settle does not
+	// run out before it is ready or a record arrived.
+	gwReady := make(chan struct{})
+	if o.Mode == ModeBacklog {
+		rctx, stopReady := context.WithCancel(ctx)
+		defer stopReady()
+		go func() {
+			if gw.waitReady(rctx) == nil {
+				close(gwReady)
+			}
+		}()
+	} else {
+		close(gwReady)
+	}
+	// The drain's own CPU starts at the first record: before it, the gateway started (its
+	// process, connections, plugins).
+	var drainCPU0 time.Duration
+	drainCPUErr := errors.New("no record arrived")
+	firstRecord := func() { drainCPU0, drainCPUErr = meter.cpu() }
+	if o.Mode != ModeBacklog {
+		firstRecord = func() {}
+	}
+	if note := waitRecords(ctx, tr, expected, o.Settle, gwReady, gw.exited, firstRecord); note != "" {
 		res.Notes = append(res.Notes, note)
 	}
 	cpu1, cpuErr := meter.cpu()
@@ -177,6 +220,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if d := t.last.Sub(t.first); o.Mode == ModeBacklog && d > 0 {
 		res.DrainRate = float64(t.unique) / d.Seconds()
+		res.StartSeconds = t.first.Sub(windowStart).Seconds()
 	}
 	if d := pubEnd.Sub(windowStart); o.Mode != ModeBacklog && d > 0 {
 		res.PublishRate = float64(expected) / d.Seconds()
@@ -201,24 +245,46 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if t.unique > 0 {
 			res.CPUSecondsPer100k = res.CPUSeconds * 100_000 / float64(t.unique)
 		}
+		if o.Mode == ModeBacklog && drainCPUErr == nil && t.unique > 0 {
+			res.DrainCPUSecondsPer100k = (cpu1 - drainCPU0).Seconds() * 100_000 / float64(t.unique)
+		}
 		res.PeakRSSBytes = rss
 	}
 	return res, nil
 }
 
+// maxStartWait bounds how long waitRecords waits for a gateway to become ready before
+// --settle starts to run out.
+const maxStartWait = 2 * time.Minute
+
 // waitRecords waits until expected distinct records were read, or Settle passes with no new
-// one, or the gateway exits, or ctx ends. It returns a note when it stopped early.
-func waitRecords(ctx context.Context, tr *tracker, expected int64, settle time.Duration, exited <-chan struct{}) string {
+// one (counted from the first record or ready being closed, whichever comes first), or the
+// gateway exits, or ctx ends. It calls first once, as soon as it sees the first record. It
+// returns a note when it stopped early.
+func waitRecords(ctx context.Context, tr *tracker, expected int64, settle time.Duration, ready, exited <-chan struct{}, first func()) string {
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
-	last, changed := int64(-1), time.Now()
+	start := time.Now()
+	changed := start
+	lastN := int64(-1)
 	for {
 		u, _ := tr.counts()
+		if u > 0 && first != nil {
+			first()
+			first = nil
+		}
 		if u >= expected {
 			return ""
 		}
-		if u != last {
-			last, changed = u, time.Now()
+		if u != lastN {
+			lastN, changed = u, time.Now()
+		}
+		if u == 0 && time.Since(start) < maxStartWait {
+			select {
+			case <-ready:
+			default:
+				changed = time.Now() // not started yet
+			}
 		}
 		if time.Since(changed) > settle {
 			return fmt.Sprintf("no new record for %v: stopped waiting with %d of %d", settle, u, expected)

@@ -303,7 +303,7 @@ func (s *soak) sampleRSS() {
 func (s *soak) startGateway(ctx context.Context) error {
 	o := *s.o
 	o.Gateway = GatewaySubprocess
-	gw, err := startGateway(&o, s.cfg, s.admin, s.dir)
+	gw, err := startGateway(&o, s.cfg, s.admin, s.dir, nil)
 	if err != nil {
 		return err
 	}
