@@ -35,8 +35,9 @@ const maxSegment = MaxLength
 // an action. A template's output is what text/template would print for a value whose
 // Topic, Segment and Property methods behave as described.
 type Template struct {
-	src   string
-	parts []part
+	src    string
+	parts  []part
+	record bool // from ParseRecordTemplate: rendered by AppendRecord
 }
 
 type partKind uint8
@@ -46,6 +47,9 @@ const (
 	partTopic
 	partSegment
 	partProperty
+	partKey        // record templates: the record key
+	partHeader     // record templates: a header's value
+	partKafkaTopic // record templates: the Kafka topic the record was read from
 )
 
 // part is one piece of a compiled template.
@@ -72,6 +76,19 @@ func (e *TemplateError) Error() string {
 
 const supportedActions = `{{.Topic}}, {{.Segment N}} or {{.Property "name"}}`
 
+const supportedRecordActions = `{{.Key}}, {{.Header "name"}} or {{.KafkaTopic}}`
+
+// RecordFields is what a record template (ParseRecordTemplate) reads from a Kafka record on
+// its way to MQTT, after the route's chain: its key, headers and source topic.
+type RecordFields interface {
+	// Key returns the record key, "" when it has none.
+	Key() string
+	// Header returns the value of the first header called name, or "" when there is none.
+	Header(name string) string
+	// KafkaTopic returns the Kafka topic the record was consumed from.
+	KafkaTopic() string
+}
+
 // ParseTemplate compiles s. Text outside "{{ }}" is copied as is (a single "{" or "}" is
 // literal text); each action must be one of {{.Topic}}, {{.Segment N}} with N a decimal
 // integer without leading zeros, or {{.Property "name"}} with name a Go string literal
@@ -81,8 +98,21 @@ const supportedActions = `{{.Topic}}, {{.Segment N}} or {{.Property "name"}}`
 //
 // The error is a *TemplateError naming the column and the offending action: unknown or
 // malformed actions, an unclosed "{{", and a "}}" outside an action are all errors.
-func ParseTemplate(s string) (*Template, error) {
-	t := &Template{src: s}
+func ParseTemplate(s string) (*Template, error) { return parse(s, false) }
+
+// ParseRecordTemplate compiles a template rendered from a Kafka record (a reverse route's
+// MQTT topic): literal text plus the actions
+//
+//	{{.Key}}            the record key (as the chain left it)
+//	{{.Header "name"}}  the first header called name (as the chain left the headers)
+//	{{.KafkaTopic}}     the Kafka topic the record was consumed from
+//
+// Render it with AppendRecord. The MQTT actions of ParseTemplate are errors here, and these
+// are errors there.
+func ParseRecordTemplate(s string) (*Template, error) { return parse(s, true) }
+
+func parse(s string, record bool) (*Template, error) {
+	t := &Template{src: s, record: record}
 	fail := func(at int, format string, args ...any) (*Template, error) {
 		return nil, &TemplateError{Template: s, Col: at + 1, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -103,9 +133,13 @@ func ParseTemplate(s string) (*Template, error) {
 			break
 		}
 		start := pos + open
-		p, end, reason := parseAction(s, start+2)
+		p, end, reason := parseAction(s, start+2, record)
 		if reason != "" {
-			return fail(start, "action %q: %s (want %s)", actionText(s, start, end), reason, supportedActions)
+			want := supportedActions
+			if record {
+				want = supportedRecordActions
+			}
+			return fail(start, "action %q: %s (want %s)", actionText(s, start, end), reason, want)
 		}
 		t.parts = append(t.parts, p)
 		pos = end
@@ -132,7 +166,7 @@ func actionText(s string, start, end int) string {
 // parseAction parses one action whose body starts at i (just after "{{"). It returns the
 // part and the index just after the closing "}}", or a reason. end is set as far as the
 // closing braces were found, for the error message.
-func parseAction(s string, i int) (p part, end int, reason string) {
+func parseAction(s string, i int, record bool) (p part, end int, reason string) {
 	i = skipSpace(s, i)
 	if i >= len(s) {
 		return p, 0, "not closed with }}"
@@ -145,18 +179,24 @@ func parseAction(s string, i int) (p part, end int, reason string) {
 		j++
 	}
 	name := s[i+1 : j]
-	switch name {
-	case "Topic":
+	switch {
+	case !record && name == "Topic":
 		p.kind = partTopic
-	case "Segment":
+	case !record && name == "Segment":
 		p.kind = partSegment
-	case "Property":
+	case !record && name == "Property":
 		p.kind = partProperty
+	case record && name == "Key":
+		p.kind = partKey
+	case record && name == "Header":
+		p.kind = partHeader
+	case record && name == "KafkaTopic":
+		p.kind = partKafkaTopic
 	default:
 		return p, 0, "unsupported"
 	}
 	k := skipSpace(s, j)
-	if p.kind != partTopic {
+	if p.kind == partSegment || p.kind == partProperty || p.kind == partHeader {
 		if k == j {
 			return p, 0, fmt.Sprintf("missing argument to .%s", name)
 		}
@@ -164,7 +204,7 @@ func parseAction(s string, i int) (p part, end int, reason string) {
 		if p.kind == partSegment {
 			p.n, k, r = parseIndex(s, k)
 		} else {
-			p.text, k, r = parseString(s, k)
+			p.text, k, r = parseString(s, k, name)
 		}
 		if r != "" {
 			return p, 0, r
@@ -202,8 +242,8 @@ func parseIndex(s string, i int) (n, end int, reason string) {
 }
 
 // parseString reads a Go string literal at i.
-func parseString(s string, i int) (v string, end int, reason string) {
-	const want = "argument to .Property must be a quoted string"
+func parseString(s string, i int, action string) (v string, end int, reason string) {
+	want := "argument to ." + action + " must be a quoted string"
 	if i >= len(s) || (s[i] != '"' && s[i] != '`') {
 		return "", 0, want
 	}
@@ -304,4 +344,37 @@ func segment(topic string, n int) string {
 		return topic[:i]
 	}
 	return topic
+}
+
+// AppendRecord renders a record template (ParseRecordTemplate) for f, appends the result to
+// dst and returns the extended buffer; it allocates as Append does. A template from
+// ParseTemplate renders its literal text only.
+func (t *Template) AppendRecord(dst []byte, f RecordFields) []byte {
+	n := 0
+	for _, p := range t.parts {
+		switch p.kind {
+		case partText:
+			n += len(p.text)
+		case partKey:
+			n += len(f.Key())
+		case partHeader:
+			n += len(f.Header(p.text))
+		case partKafkaTopic:
+			n += len(f.KafkaTopic())
+		}
+	}
+	dst = slices.Grow(dst, n)
+	for _, p := range t.parts {
+		switch p.kind {
+		case partText:
+			dst = append(dst, p.text...)
+		case partKey:
+			dst = append(dst, f.Key()...)
+		case partHeader:
+			dst = append(dst, f.Header(p.text)...)
+		case partKafkaTopic:
+			dst = append(dst, f.KafkaTopic()...)
+		}
+	}
+	return dst
 }
