@@ -176,6 +176,15 @@ func New(cfg Config) (*Route, error) {
 		// nothing in flight.
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// A gateway that died gives its partitions up after 10 s (Kafka's default is 45 s):
+		// commands to devices should not wait that long.
+		kgo.SessionTimeout(10*time.Second),
+		kgo.HeartbeatInterval(time.Second),
+		// Static membership keyed by the route's MQTT client id (unique per gateway
+		// instance): a gateway that restarts, or a route a reload rebuilds, takes its own
+		// partitions back at once, without a rebalance of the whole group.
+		kgo.InstanceID(cfg.ClientID),
+		kgo.RebalanceTimeout(20*time.Second),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			r.log.Info("reverse route partitions assigned", slog.Any("partitions", m))
 		}),
