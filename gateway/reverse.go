@@ -195,6 +195,7 @@ func (g *Gateway) applyReverse(ctx context.Context, cfg *config.Config, st *Relo
 			if s.started {
 				if err := rr.run.Start(context.Background()); err != nil {
 					errs = append(errs, err)
+					_ = rr.run.Stop(ctx)
 					g.closeReverse(rr)
 					continue
 				}

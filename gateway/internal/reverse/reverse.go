@@ -118,7 +118,8 @@ type Route struct {
 	log   *slog.Logger
 	topic *mqtttopic.Template
 	group string
-	kc    *kgo.Client
+	kopts []kgo.Opt
+	kc    *kgo.Client // created by Start: a client joins its group at once
 	cm    *autopaho.ConnectionManager
 	seed  maphash.Seed
 
@@ -192,9 +193,7 @@ func New(cfg Config) (*Route, error) {
 			r.log.Info("reverse route partitions revoked", slog.Any("partitions", m))
 		}),
 	)
-	if r.kc, err = kgo.NewClient(opts...); err != nil {
-		return nil, fmt.Errorf("reverse route %s: kafka: %w", rc.Name, err)
-	}
+	r.kopts = opts
 	return r, nil
 }
 
@@ -204,8 +203,15 @@ func (r *Route) Group() string { return r.group }
 // Connected reports whether the route's MQTT session is up.
 func (r *Route) Connected() bool { return r.connected.Load() }
 
-// Start connects the MQTT session and starts consuming.
+// Start connects the MQTT session and joins the consumer group. A route replacing another of
+// the same name (a reload) must start after the other stopped: they share a static group
+// membership, and the newer one fences the older one's commits.
 func (r *Route) Start(ctx context.Context) error {
+	kc, err := kgo.NewClient(r.kopts...)
+	if err != nil {
+		return fmt.Errorf("reverse route %s: kafka: %w", r.rc.Name, err)
+	}
+	r.kc = kc
 	m := r.cfg.MQTT
 	u, err := url.Parse(m.URL)
 	if err != nil {
@@ -282,8 +288,10 @@ func (r *Route) onDown() bool {
 // consumer group and disconnects. When ctx ends first, the batch is abandoned uncommitted:
 // its records are consumed again by whoever owns their partitions next.
 func (r *Route) Stop(ctx context.Context) error {
-	if r.stopPoll == nil { // never started
-		r.kc.Close()
+	if r.stopPoll == nil { // never started, or failed to
+		if r.kc != nil {
+			r.kc.Close()
+		}
 		return nil
 	}
 	r.stopPoll()
@@ -530,13 +538,14 @@ func (r *Route) publish(ctx context.Context, o *output) (kind, why string) {
 		resp, err := r.cm.Publish(pctx, pub)
 		stop()
 		cancel()
-		if err == nil {
+		if err == nil && (resp == nil || resp.ReasonCode < 0x80) {
 			inc(r.cfg.Metrics.Published, 1)
 			return "", ""
 		}
 		if ctx.Err() != nil {
 			return "abandoned", ""
 		}
+		// paho returns a PUBACK's refusal as an error, a PUBREC's (QoS 2) without one.
 		if resp != nil && resp.ReasonCode >= 0x80 {
 			reason := ""
 			if resp.Properties != nil {
@@ -547,7 +556,7 @@ func (r *Route) publish(ctx context.Context, o *output) (kind, why string) {
 		if errors.Is(err, paho.ErrInvalidArguments) {
 			return KindRefused, err.Error()
 		}
-		r.log.Debug("reverse route: publish failed; sending again", slog.String("topic", o.topic), slog.String("error", err.Error()))
+		r.log.Debug("reverse route: publish failed; sending again", slog.String("topic", o.topic), slog.Any("error", err))
 		select {
 		case <-ctx.Done():
 			return "abandoned", ""
