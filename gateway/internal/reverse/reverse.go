@@ -20,11 +20,14 @@
 package reverse
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"sync"
@@ -231,7 +234,14 @@ func (r *Route) Start(ctx context.Context) error {
 		OnConnectError: func(err error) {
 			r.log.Warn("reverse route: mqtt connect failed", slog.String("url", m.URL), slog.String("error", err.Error()))
 		},
-		ClientConfig: paho.ClientConfig{ClientID: r.cfg.ClientID},
+		ClientConfig: paho.ClientConfig{ClientID: r.cfg.ClientID,
+			OnClientError: func(err error) {
+				r.log.Warn("reverse route: mqtt client error", slog.String("error", err.Error()))
+			},
+			OnServerDisconnect: func(d *paho.Disconnect) {
+				r.log.Warn("reverse route: the broker disconnected", slog.Int("reason_code", int(d.ReasonCode)))
+			},
+		},
 	}
 	switch u.Scheme {
 	case "ssl", "tls", "mqtts", "wss":
@@ -243,6 +253,14 @@ func (r *Route) Start(ctx context.Context) error {
 			tc.ServerName = u.Hostname()
 		}
 		ac.TlsCfg = tc
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "tls", "mqtts":
+		// paho reads a packet a few bytes at a time: a read buffer saves most of the
+		// system calls of receiving acknowledgements (ws:// and wss:// keep autopaho's dialer).
+		ac.AttemptConnection = func(ctx context.Context, _ autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
+			return dialBuffered(ctx, u, ac.TlsCfg, m.ConnectTimeout)
+		}
 	}
 	// The session lives until Stop, not until ctx of a reload ends.
 	cm, err := autopaho.NewConnection(context.WithoutCancel(ctx), ac)
@@ -607,4 +625,68 @@ func (r *Route) produceDeadLetter(ctx context.Context, rec *kgo.Record, kind, wh
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
+}
+
+// bufferedConn is a connection whose reads go through a buffer and whose packets leave in
+// one write each. paho writes a packet as several buffers between Lock and Unlock when the
+// connection is a sync.Locker (packets.ControlPacket.WriteTo); publishes run on several
+// goroutines at once, so without the lock their pieces would interleave (a wrapped
+// connection loses net.Conn's atomic writev). Unlock sends the packet collected since Lock.
+type bufferedConn struct {
+	net.Conn
+	r    *bufio.Reader
+	mu   sync.Mutex // held by paho from Lock to Unlock
+	buf  []byte     // the packet being collected
+	werr error      // the first write error; later writes fail with it
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// Lock starts a packet.
+func (c *bufferedConn) Lock() { c.mu.Lock() }
+
+// Write collects p into the packet being written; call it between Lock and Unlock.
+func (c *bufferedConn) Write(p []byte) (int, error) {
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	c.buf = append(c.buf, p...)
+	return len(p), nil
+}
+
+// Unlock sends the packet. A failed write closes the connection, so paho reconnects and the
+// publishes waiting on it are sent again.
+func (c *bufferedConn) Unlock() {
+	if len(c.buf) > 0 && c.werr == nil {
+		if _, err := c.Conn.Write(c.buf); err != nil {
+			c.werr = err
+			_ = c.Conn.Close()
+		}
+	}
+	c.buf = c.buf[:0]
+	c.mu.Unlock()
+}
+
+// dialBuffered dials u (TCP, or TLS with tc) within timeout and buffers its reads.
+func dialBuffered(ctx context.Context, u *url.URL, tc *tls.Config, timeout time.Duration) (net.Conn, error) {
+	host := u.Host
+	if u.Port() == "" {
+		port := "1883"
+		if tc != nil {
+			port = "8883"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	d := &net.Dialer{Timeout: timeout}
+	var conn net.Conn
+	var err error
+	if tc != nil {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: tc}).DialContext(ctx, "tcp", host)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", host)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, 32<<10)}, nil
 }
