@@ -320,3 +320,37 @@ func TestReverse_Reload(t *testing.T) {
 		t.Errorf("%d messages for 3300 records", n)
 	}
 }
+
+// TestReverse_OverBrokerMaximum publishes to a broker whose maximum packet size is 2 KiB: the
+// record too large for it goes to the dead-letter topic, the records around it are delivered.
+func TestReverse_OverBrokerMaximum(t *testing.T) {
+	mq := gatewaytest.Mosquitto(t, gatewaytest.WithConfig("max_packet_size 2048"))
+	kf := gatewaytest.Kafka(t, kfake.SeedTopics(1, "commands"))
+	cfg := testConfig(t, mq.URL(), kf)
+	cfg.ReverseRoutes = []config.ReverseRoute{{Name: "down", From: []string{"commands"},
+		To: config.ReverseDestination{Topic: "dev/{{.Key}}/cmd", QoS: 1}, DeadLetter: "commands_dlq", MaxInFlight: 4}}
+	devices := subscribeDevices(t, mq.Addr(), "dev/#")
+	cl := kf.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rec := func(seq int, size int) *kgo.Record {
+		return &kgo.Record{Topic: "commands", Key: []byte("dev00"), Value: make([]byte, size),
+			Headers: []kgo.RecordHeader{{Key: "seq", Value: []byte(strconv.Itoa(seq))}}}
+	}
+	if err := cl.ProduceSync(ctx, rec(0, 100), rec(1, 4096), rec(2, 100)).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	startGateway(t, validated(t, cfg))
+	dead := kf.WaitRecords(t, "commands_dlq", 1, 30*time.Second)[0]
+	if k := header(dead, "tributary.error.kind"); k != "message_too_large" || len(dead.Value) != 4096 {
+		t.Errorf("dead letter: kind %q, %d bytes", k, len(dead.Value))
+	}
+	gatewaytest.WaitFor(t, 30*time.Second, func() error {
+		devices.mu.Lock()
+		defer devices.mu.Unlock()
+		if got := devices.seqs["dev/dev00/cmd"]; len(got) != 2 || got[0] != 0 || got[1] != 2 {
+			return fmt.Errorf("devices got seqs %v, want [0 2]", got)
+		}
+		return nil
+	})
+}
