@@ -34,4 +34,7 @@ const (
 	KindNamespace = kafkasink.KindNamespace
 	// KindMessageTooLarge: the MQTT payload exceeds the tenant's limits.max_message_bytes.
 	KindMessageTooLarge = kafkasink.KindMessageTooLarge
+	// KindMissingField: a {{.Payload "path"}} action of to.topic or to.key found no field to
+	// render and the route's to.missing is dead_letter (the default).
+	KindMissingField = kafkasink.KindMissingField
 )

@@ -24,7 +24,8 @@ Understood connectors:
     mqtt.password, mqtt.connect.timeout.seconds, mqtt.keepalive.interval.seconds, mqtt.ssl.*,
     confluent.topic.*
   Lenses Stream Reactor MQTT source: connect.mqtt.hosts, connect.mqtt.kcql (one route per
-    "INSERT INTO kafka_topic SELECT * FROM mqtt/topic/+" statement),
+    "INSERT INTO kafka_topic SELECT * FROM mqtt/topic/+" statement; WITHKEY(f, ...) and
+    KEYDELIMITER become a key from payload fields, to.key '{{.Payload "f"}}...'),
     connect.mqtt.service.quality, connect.mqtt.clean, connect.mqtt.client.id,
     connect.mqtt.username, connect.mqtt.password, connect.mqtt.keep.alive,
     connect.mqtt.timeout, connect.mqtt.ssl.*
@@ -32,8 +33,19 @@ Understood connectors:
     (errors.deadletterqueue.topic.name becomes every route's dead_letter topic; without it
     each route dead-letters to <kafka topic>_dlq).
 
+Converters: ByteArrayConverter and StringConverter keep the payload as is; JsonConverter is
+explained in a warning. Confluent's Schema Registry converters (AvroConverter,
+ProtobufConverter, JsonSchemaConverter) become each route's to.value_schema (value.converter)
+or to.key_schema (key.converter): format avro, protobuf or json_schema, subject <topic>-value
+or <topic>-key (TopicNameStrategy; another strategy is a warning). Their settings become
+kafka.schema_registry: *.converter.schema.registry.url (the first URL), basic.auth.* (the
+user name; the password is never copied: set TRIBUTARY_KAFKA__SCHEMA_REGISTRY__PASSWORD),
+bearer.auth.* (a static token, never copied: TRIBUTARY_KAFKA__SCHEMA_REGISTRY__TOKEN),
+schema.registry.ssl.* (PEM stores become tls files; Java stores are explained),
+auto.register.schemas (auto_register) and use.latest.version.
+
 Keys that cannot be mapped are listed as warnings on stderr and as comments in the YAML.
-Passwords are never copied: the YAML says to set TRIBUTARY_MQTT__PASSWORD instead. File
+Passwords and tokens are never copied: the YAML says which TRIBUTARY_* variable to set instead. File
 paths (TLS certificates) are copied as written; in the YAML a relative path is relative to the
 YAML file's folder. Check the result with 'tributary validate --config FILE'.
 

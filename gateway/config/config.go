@@ -107,6 +107,8 @@ type Kafka struct {
 	TLS TLS `koanf:"tls"`
 	// SASL authentication, optional.
 	SASL SASL `koanf:"sasl"`
+	// SchemaRegistry is the Schema Registry the routes' value_schema and key_schema use.
+	SchemaRegistry SchemaRegistry `koanf:"schema_registry"`
 }
 
 // SASL configures Kafka authentication.
@@ -274,6 +276,9 @@ type Destination struct {
 	Topic string `koanf:"topic"`
 	// Key is a template for the record key. Defaults to "{{.Topic}}", the MQTT topic.
 	Key string `koanf:"key"`
+	// Missing says what a {{.Payload "path"}} action of Topic or Key renders when the payload
+	// lacks the field: dead_letter (the default), empty, or default:TEXT. See MissingField.
+	Missing MissingField `koanf:"missing"`
 	// Envelope is "none" (payload as is, the default) or "json"
 	// ({"mqtt_topic","arrived_at_ms","payload","qos"}).
 	Envelope string `koanf:"envelope"`
@@ -281,6 +286,14 @@ type Destination struct {
 	// its chain, in order, each as NAME@VERSION (VERSION the sha256 hex of the module serving),
 	// comma-separated. Defaults to false.
 	Lineage bool `koanf:"lineage"`
+	// ValueSchema encodes the record's value (the chain's JSON payload) through the Schema
+	// Registry (kafka.schema_registry): validated against the schema, written in the
+	// Confluent wire format. A payload that does not fit goes to the dead letters. Unset:
+	// the payload as is.
+	ValueSchema Schema `koanf:"value_schema"`
+	// KeySchema encodes the record's key (the rendered key template, read as JSON, or as a
+	// JSON string when it is not JSON) the same way. Unset: the key as rendered.
+	KeySchema Schema `koanf:"key_schema"`
 }
 
 // Envelope values for Destination.Envelope.
@@ -315,6 +328,7 @@ func Default() *Config {
 			Compression:    "snappy",
 			RequestTimeout: 30 * time.Second,
 			StallTimeout:   60 * time.Second,
+			SchemaRegistry: SchemaRegistry{Timeout: 10 * time.Second},
 		},
 		Flow: Flow{
 			Shards:           4 * runtime.GOMAXPROCS(0),

@@ -343,6 +343,9 @@ func (c *Config) resolveSecrets() []error {
 	resolve("mqtt.password", &c.MQTT.Password, "mqtt.password_file", c.MQTT.PasswordFile)
 	resolve("admin.token", &c.Admin.Token, "admin.token_file", c.Admin.TokenFile)
 	resolve("kafka.sasl.password", &c.Kafka.SASL.Password, "kafka.sasl.password_file", c.Kafka.SASL.PasswordFile)
+	sr := &c.Kafka.SchemaRegistry
+	resolve("kafka.schema_registry.password", &sr.Password, "kafka.schema_registry.password_file", sr.PasswordFile)
+	resolve("kafka.schema_registry.token", &sr.Token, "kafka.schema_registry.token_file", sr.TokenFile)
 	return errs
 }
 
@@ -385,6 +388,7 @@ func applyRouteDefaults(routes []Route, rawRoutes []any) {
 				r.DeadLetter = r.To.Topic + "_dlq"
 			}
 		}
+		applySchemaDefaults(r)
 	}
 }
 

@@ -9,10 +9,11 @@ import (
 )
 
 // isPathKey reports whether the key named name (its last level) holds a file or folder
-// path: plugins.dir, plugins.cache_dir, tenants.dir and every *_file key (TLS files, secret
-// files, token files). A new path key only has to follow this naming to be resolved.
+// path: plugins.dir, plugins.cache_dir, tenants.dir, every *_file key (TLS files, secret
+// files, token files) and a route schema's file. A new path key only has to follow this
+// naming to be resolved.
 func isPathKey(name string) bool {
-	return name == "dir" || strings.HasSuffix(name, "_dir") || strings.HasSuffix(name, "_file")
+	return name == "dir" || name == "file" || strings.HasSuffix(name, "_dir") || strings.HasSuffix(name, "_file")
 }
 
 // pathOrigin says where a relative path key was resolved from, for error messages.

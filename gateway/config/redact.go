@@ -20,6 +20,7 @@ const redactedValue = "[redacted]"
 func (c *Config) Redacted() ([]byte, error) {
 	cp := *c
 	cp.MQTT.URL = redactURL(cp.MQTT.URL)
+	cp.Kafka.SchemaRegistry.URL = redactURL(cp.Kafka.SchemaRegistry.URL)
 	n, err := toNode(reflect.ValueOf(&cp).Elem(), true)
 	if err != nil {
 		return nil, err
@@ -63,7 +64,11 @@ func defaultsMap() (map[string]any, error) {
 	return m, nil
 }
 
-var secretType = reflect.TypeFor[Secret]()
+var (
+	secretType       = reflect.TypeFor[Secret]()
+	schemaType       = reflect.TypeFor[Schema]()
+	missingFieldType = reflect.TypeFor[MissingField]()
+)
 
 // toNode renders v as a YAML node: structs as mappings keyed by their koanf tags in field
 // order, durations as strings, secrets redacted when redact is set.
@@ -87,6 +92,12 @@ func toNode(v reflect.Value, redact bool) (*yaml.Node, error) {
 			}
 			if f := v.Field(i); (f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.IsNil() {
 				continue // absent, as in the file; an empty list or mapping would load as non-nil
+			}
+			if f := v.Field(i); f.Type() == schemaType && f.IsZero() {
+				continue // a route without value_schema or key_schema
+			}
+			if f := v.Field(i); f.Type() == missingFieldType && f.IsZero() {
+				continue // a route without to.missing: payload fields dead-letter when missing
 			}
 			val, err := toNode(v.Field(i), redact)
 			if err != nil {

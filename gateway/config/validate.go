@@ -48,6 +48,7 @@ func (c *Config) problems() []error {
 	var p problems
 	c.MQTT.check(&p)
 	c.Kafka.check(&p)
+	c.Kafka.SchemaRegistry.check(&p, c.UsesSchemas())
 	c.Flow.check(&p)
 	if c.Flow.MaxInFlightBytes > 0 && c.Kafka.MaxRecordBytes > 0 && c.Flow.MaxInFlightBytes < c.Kafka.MaxRecordBytes {
 		// The producer buffers twice flow.max_in_flight_bytes and fails a record larger than
@@ -297,6 +298,7 @@ func (c *Config) checkRouteList(p *problems, at string, routes []Route, t *Tenan
 		if _, err := mqtttopic.ParseTemplate(r.To.Key); err != nil {
 			add(".to.key", "%v", err)
 		}
+		checkMissing(add, &routes[i])
 		if !oneOf(r.To.Envelope, []string{EnvelopeNone, EnvelopeJSON}) {
 			add(".to.envelope", "%q is not one of none, json", r.To.Envelope)
 		}
@@ -308,6 +310,8 @@ func (c *Config) checkRouteList(p *problems, at string, routes []Route, t *Tenan
 				add(".dead_letter", "invalid Kafka topic %q: %s", r.DeadLetter, reason)
 			}
 		}
+		c.checkSchema(p, key, ".to.value_schema", &routes[i], r.To.ValueSchema, t)
+		c.checkSchema(p, key, ".to.key_schema", &routes[i], r.To.KeySchema, t)
 		if t != nil {
 			checkNamespace(p, key, &routes[i], t)
 		}

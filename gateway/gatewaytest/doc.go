@@ -22,6 +22,9 @@
 //     a connection; it is gateway/gatewaytest/faultproxy, which `tributary
 //     bench --mode soak` uses too.
 //   - [WaitFor], [FreePort] and [BuildBinary].
+//   - gateway/gatewaytest/schemaregistry: a Confluent-compatible Schema
+//     Registry on a loopback port, for the Schema Registry encoding's tests
+//     and `tributary dev`.
 //
 // It is an ordinary (non-_test) package so that tests of several packages can
 // share it, but nothing outside tests should import it.

@@ -11,8 +11,11 @@
 //   - Topic names and shared subscriptions: [ValidTopic], [Shared] and [ValidShareGroup].
 //     Users never write "$share/" themselves; the gateway adds it from mqtt.shared_group.
 //   - Templates: [ParseTemplate] compiles a subset of text/template syntax
-//     ({{.Topic}}, {{.Segment N}}, {{.Property "name"}}) once; [Template.Append] renders
-//     it into a caller's buffer with no allocation beyond growing that buffer.
+//     ({{.Topic}}, {{.Segment N}}, {{.Property "name"}}, {{.Payload "path"}}) once;
+//     [Template.Append] renders it into a caller's buffer with no allocation beyond growing
+//     that buffer, and [Template.Render] also reports a payload field the message lacks.
+//     Payload fields are read through [PayloadFields], which the caller implements (the
+//     gateway with sdk/jsonfield), so this package needs no JSON code.
 //
 // The package is pure and imports only the standard library; it must not import any other
 // package of this module. Everything in it is safe for concurrent use: parsed values are

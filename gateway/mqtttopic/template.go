@@ -18,6 +18,36 @@ type Fields interface {
 	Property(name string) string
 }
 
+// PayloadFields is Fields that can also read fields of the payload a record is made of, for
+// {{.Payload "path"}}. A Template renders such an action only through a PayloadFields;
+// through a plain Fields it renders "".
+type PayloadFields interface {
+	Fields
+	// AppendPayloadField appends the text of the payload's field at path to dst and returns
+	// the extended buffer, or dst and an error saying why there is nothing to render (no such
+	// field, a payload that is not JSON, a field that is an object). Path is as written in
+	// the template: a dot-separated path, its meaning the implementation's (the gateway's is
+	// sdk/jsonfield's). An implementation may instead append a replacement and return nil:
+	// that is how a route renders a missing field as empty or as a default.
+	AppendPayloadField(dst []byte, path string) ([]byte, error)
+}
+
+// FieldError is the error of [Template.Render] when a payload field cannot be rendered.
+type FieldError struct {
+	// Path is the field's path as written in {{.Payload "path"}}.
+	Path string
+	// Err says why, as returned by PayloadFields.AppendPayloadField.
+	Err error
+}
+
+// Error implements error.
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("payload field %q: %v", e.Path, e.Err)
+}
+
+// Unwrap returns e.Err.
+func (e *FieldError) Unwrap() error { return e.Err }
+
 // maxSegment is the largest N accepted in {{.Segment N}}: a topic of MaxLength bytes has
 // fewer levels than this.
 const maxSegment = MaxLength
@@ -30,10 +60,13 @@ const maxSegment = MaxLength
 //	{{.Topic}}            the whole MQTT topic
 //	{{.Segment N}}        level N of the topic, counting from 0; "" when out of range
 //	{{.Property "name"}}  the first MQTT v5 user property called name; "" when absent
+//	{{.Payload "path"}}   the payload's field at path (such as "device_id" or "meta.site"),
+//	                      through PayloadFields; see Render for a field that is missing
 //
 // Spaces, tabs and newlines are allowed inside the braces around and between the parts of
 // an action. A template's output is what text/template would print for a value whose
-// Topic, Segment and Property methods behave as described.
+// Topic, Segment, Property and Payload methods behave as described (Payload returning the
+// field's text, or "" when it has none).
 type Template struct {
 	src    string
 	parts  []part
@@ -47,6 +80,7 @@ const (
 	partTopic
 	partSegment
 	partProperty
+	partPayload
 	partKey        // record templates: the record key
 	partHeader     // record templates: a header's value
 	partKafkaTopic // record templates: the Kafka topic the record was read from
@@ -55,7 +89,7 @@ const (
 // part is one piece of a compiled template.
 type part struct {
 	kind partKind
-	text string // literal text, or the property name
+	text string // literal text, the property name or the payload field's path
 	n    int    // segment index
 }
 
@@ -74,7 +108,7 @@ func (e *TemplateError) Error() string {
 	return fmt.Sprintf("invalid template %q: col %d: %s", e.Template, e.Col, e.Reason)
 }
 
-const supportedActions = `{{.Topic}}, {{.Segment N}} or {{.Property "name"}}`
+const supportedActions = `{{.Topic}}, {{.Segment N}}, {{.Property "name"}} or {{.Payload "path"}}`
 
 const supportedRecordActions = `{{.Key}}, {{.Header "name"}} or {{.KafkaTopic}}`
 
@@ -91,8 +125,9 @@ type RecordFields interface {
 
 // ParseTemplate compiles s. Text outside "{{ }}" is copied as is (a single "{" or "}" is
 // literal text); each action must be one of {{.Topic}}, {{.Segment N}} with N a decimal
-// integer without leading zeros, or {{.Property "name"}} with name a Go string literal
-// (double-quoted or back-quoted).
+// integer without leading zeros, {{.Property "name"}} with name a Go string literal
+// (double-quoted or back-quoted), or {{.Payload "path"}} with path a non-empty Go string
+// literal.
 //
 // # Errors
 //
@@ -186,6 +221,8 @@ func parseAction(s string, i int, record bool) (p part, end int, reason string) 
 		p.kind = partSegment
 	case !record && name == "Property":
 		p.kind = partProperty
+	case !record && name == "Payload":
+		p.kind = partPayload
 	case record && name == "Key":
 		p.kind = partKey
 	case record && name == "Header":
@@ -196,7 +233,14 @@ func parseAction(s string, i int, record bool) (p part, end int, reason string) 
 		return p, 0, "unsupported"
 	}
 	k := skipSpace(s, j)
-	if p.kind == partSegment || p.kind == partProperty || p.kind == partHeader {
+	if p.kind == partPayload && k == j && k < len(s) && s[k] == '.' {
+		e := j + 1
+		for e < len(s) && (isIdentByte(s[e]) || s[e] == '.') {
+			e++
+		}
+		return p, 0, fmt.Sprintf("the path is a quoted argument: write {{.Payload %q}}", s[j+1:e])
+	}
+	if p.kind == partSegment || p.kind == partProperty || p.kind == partHeader || p.kind == partPayload {
 		if k == j {
 			return p, 0, fmt.Sprintf("missing argument to .%s", name)
 		}
@@ -205,6 +249,9 @@ func parseAction(s string, i int, record bool) (p part, end int, reason string) 
 			p.n, k, r = parseIndex(s, k)
 		} else {
 			p.text, k, r = parseString(s, k, name)
+			if r == "" && p.kind == partPayload && p.text == "" {
+				r = "argument to .Payload must be a non-empty field path"
+			}
 		}
 		if r != "" {
 			return p, 0, r
@@ -286,6 +333,28 @@ func isIdentByte(c byte) bool {
 // String returns the template source as given to ParseTemplate.
 func (t *Template) String() string { return t.src }
 
+// UsesPayload reports whether the template has a {{.Payload "path"}} action, so that
+// rendering it reads the payload.
+func (t *Template) UsesPayload() bool {
+	for _, p := range t.parts {
+		if p.kind == partPayload {
+			return true
+		}
+	}
+	return false
+}
+
+// PayloadPaths returns the paths of the template's {{.Payload "path"}} actions, in order.
+func (t *Template) PayloadPaths() []string {
+	var out []string
+	for _, p := range t.parts {
+		if p.kind == partPayload {
+			out = append(out, p.text)
+		}
+	}
+	return out
+}
+
 // IsStatic reports whether the template has no actions, so it renders to String() for
 // every message.
 func (t *Template) IsStatic() bool {
@@ -298,10 +367,20 @@ func (t *Template) IsStatic() bool {
 }
 
 // Append renders the template for f, appends the result to dst and returns the extended
-// buffer. It allocates at most once, and only when dst lacks capacity: it measures the
-// output first and grows dst to fit. Reuse the returned buffer (dst[:0]) to render without
-// allocating.
+// buffer. A payload field that f cannot render renders as "" (Render reports it instead).
+// Without {{.Payload}} actions it allocates at most once, and only when dst lacks capacity:
+// it measures the output first and grows dst to fit. Reuse the returned buffer (dst[:0]) to
+// render without allocating.
 func (t *Template) Append(dst []byte, f Fields) []byte {
+	dst, _ = t.Render(dst, f)
+	return dst
+}
+
+// Render is Append that reports a payload field f cannot render: it renders the rest of
+// the template (that field as "") and returns the first such field's *FieldError. Fields
+// that are not PayloadFields render every payload field as "" without an error.
+func (t *Template) Render(dst []byte, f Fields) ([]byte, error) {
+	var first error
 	n := 0
 	for _, p := range t.parts {
 		switch p.kind {
@@ -313,6 +392,8 @@ func (t *Template) Append(dst []byte, f Fields) []byte {
 			n += len(segment(f.Topic(), p.n))
 		case partProperty:
 			n += len(f.Property(p.text))
+		case partPayload:
+			n += 16 // measured when rendered: a lookup is worth doing once
 		}
 	}
 	dst = slices.Grow(dst, n)
@@ -326,9 +407,18 @@ func (t *Template) Append(dst []byte, f Fields) []byte {
 			dst = append(dst, segment(f.Topic(), p.n)...)
 		case partProperty:
 			dst = append(dst, f.Property(p.text)...)
+		case partPayload:
+			pf, ok := f.(PayloadFields)
+			if !ok {
+				continue
+			}
+			var err error
+			if dst, err = pf.AppendPayloadField(dst, p.text); err != nil && first == nil {
+				first = &FieldError{Path: p.text, Err: err}
+			}
 		}
 	}
-	return dst
+	return dst, first
 }
 
 // segment returns level n of topic, counting from 0, or "" when topic has fewer levels.

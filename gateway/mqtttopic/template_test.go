@@ -3,6 +3,7 @@ package mqtttopic_test
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"text/template"
@@ -13,9 +14,33 @@ import (
 // msg implements mqtttopic.Fields, and its methods are what text/template calls for the
 // same actions, so both renderers can run over one value.
 type msg struct {
-	topic string
-	props [][2]string
+	topic   string
+	props   [][2]string
+	payload [][2]string // field path, its text; a path absent here is a missing field
 }
+
+// Payload is what text/template calls for {{.Payload "path"}}: the field's text, "" when
+// missing (as Append renders it).
+func (m msg) Payload(path string) string {
+	for _, f := range m.payload {
+		if f[0] == path {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+// AppendPayloadField implements mqtttopic.PayloadFields.
+func (m msg) AppendPayloadField(dst []byte, path string) ([]byte, error) {
+	for _, f := range m.payload {
+		if f[0] == path {
+			return append(dst, f[1]...), nil
+		}
+	}
+	return dst, errNoField
+}
+
+var errNoField = errors.New("no such field")
 
 func (m msg) Topic() string { return m.topic }
 
@@ -37,8 +62,9 @@ func (m msg) Property(name string) string {
 }
 
 var sample = msg{
-	topic: "building/7/sensor/042/temp",
-	props: [][2]string{{"site", "north"}, {"unit", "C"}, {"site", "south"}, {"a}}b", "braces"}, {"", "empty-name"}},
+	topic:   "building/7/sensor/042/temp",
+	props:   [][2]string{{"site", "north"}, {"unit", "C"}, {"site", "south"}, {"a}}b", "braces"}, {"", "empty-name"}},
+	payload: [][2]string{{"device_id", "dev-42"}, {"meta.site", "north"}, {"n", "17"}, {"a}}b", "braces"}},
 }
 
 var templateCases = []struct {
@@ -66,8 +92,14 @@ var templateCases = []struct {
 	{name: "property braces in name", src: `{{.Property "a}}b"}}`, want: "braces"},
 	{name: "property empty name", src: `{{.Property ""}}`, want: "empty-name"},
 	{name: "combined", src: `{{.Property "site"}}-{{.Segment 1}}/{{.Topic}}`, want: "north-7/building/7/sensor/042/temp"},
+	{name: "payload", src: `{{.Payload "device_id"}}`, want: "dev-42"},
+	{name: "payload path", src: `sensors.{{ .Payload "meta.site" }}.{{.Payload "n"}}`, want: "sensors.north.17"},
+	{name: "payload raw string", src: "{{.Payload `device_id`}}", want: "dev-42"},
+	{name: "payload braces in path", src: `{{.Payload "a}}b"}}`, want: "braces"},
+	{name: "payload missing renders empty", src: `[{{.Payload "nope"}}]`, want: "[]"},
+	{name: "payload and the rest", src: `{{.Segment 0}}/{{.Payload "device_id"}}/{{.Property "unit"}}`, want: "building/dev-42/C"},
 
-	{name: "unknown field", src: "a{{.Foo}}", wantErr: `col 2: action "{{.Foo}}": unsupported (want {{.Topic}}, {{.Segment N}} or {{.Property "name"}})`},
+	{name: "unknown field", src: "a{{.Foo}}", wantErr: `col 2: action "{{.Foo}}": unsupported (want {{.Topic}}, {{.Segment N}}, {{.Property "name"}} or {{.Payload "path"}})`},
 	{name: "lower case", src: "{{.topic}}", wantErr: ": unsupported ("},
 	{name: "function", src: `{{printf "%s" .Topic}}`, wantErr: ": unsupported ("},
 	{name: "pipeline", src: `{{.Topic | printf "%s"}}`, wantErr: `unexpected "|" after .Topic`},
@@ -99,6 +131,10 @@ var templateCases = []struct {
 	{name: "property bad escape", src: `{{.Property "\q"}}`, wantErr: "invalid string literal"},
 	{name: "property glued", src: `{{.Property "a"x}}`, wantErr: "quoted string"},
 	{name: "no space before arg", src: `{{.Property"a"}}`, wantErr: "missing argument"},
+	{name: "payload no arg", src: "{{.Payload}}", wantErr: "missing argument to .Payload"},
+	{name: "payload empty path", src: `{{.Payload ""}}`, wantErr: "non-empty field path"},
+	{name: "payload number", src: "{{.Payload 1}}", wantErr: "argument to .Payload must be a quoted string"},
+	{name: "payload field syntax", src: "{{.Payload.device_id}}", wantErr: `the path is a quoted argument: write {{.Payload "device_id"}}`},
 }
 
 func TestTemplate(t *testing.T) {
@@ -137,6 +173,33 @@ func TestTemplate(t *testing.T) {
 				t.Errorf("text/template renders %q, the table says %q", want, tc.want)
 			}
 		})
+	}
+}
+
+func TestTemplateRender(t *testing.T) {
+	tpl, err := mqtttopic.ParseTemplate(`{{.Segment 0}}.{{.Payload "nope"}}.{{.Payload "device_id"}}.{{.Payload "gone"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tpl.UsesPayload() || !slices.Equal(tpl.PayloadPaths(), []string{"nope", "device_id", "gone"}) {
+		t.Fatalf("UsesPayload %v, PayloadPaths %q", tpl.UsesPayload(), tpl.PayloadPaths())
+	}
+	got, err := tpl.Render(nil, sample)
+	var fe *mqtttopic.FieldError
+	if !errors.As(err, &fe) || fe.Path != "nope" || !errors.Is(err, errNoField) {
+		t.Fatalf("Render error = %v, want the first missing field, nope", err)
+	}
+	if string(got) != "building..dev-42." {
+		t.Errorf("Render = %q, want the rest rendered", got)
+	}
+	// Plain Fields render payload fields as "" without an error.
+	type plain struct{ mqtttopic.Fields }
+	if got, err := tpl.Render(nil, plain{sample}); err != nil || string(got) != "building..." {
+		t.Errorf("Render over plain Fields = %q, %v", got, err)
+	}
+	static, _ := mqtttopic.ParseTemplate(`{{.Topic}}`)
+	if static.UsesPayload() {
+		t.Error("{{.Topic}} UsesPayload")
 	}
 }
 
@@ -197,6 +260,7 @@ func FuzzTemplate(f *testing.F) {
 		f.Add(tc.src, sample.topic, "site", "north")
 	}
 	f.Add("{{.Segment 2}}", "/a//b", "", "")
+	f.Add(`k.{{.Payload "meta.site"}}`, "a/b", "meta.site", "north")
 	f.Fuzz(func(t *testing.T, src, topic, propName, propValue string) {
 		tpl, err := mqtttopic.ParseTemplate(src)
 		if err != nil {
@@ -209,7 +273,7 @@ func FuzzTemplate(f *testing.F) {
 		if tpl.String() != src {
 			t.Fatalf("String() = %q, want %q", tpl.String(), src)
 		}
-		m := msg{topic: topic, props: [][2]string{{propName, propValue}}}
+		m := msg{topic: topic, props: [][2]string{{propName, propValue}}, payload: [][2]string{{propName, propValue}}}
 		got := string(tpl.Append(nil, m))
 		want, ok := reference(t, src, m)
 		if !ok {
@@ -230,6 +294,7 @@ func BenchmarkTemplateAppend(b *testing.B) {
 		{"topic", "{{.Topic}}"},
 		{"segments", "sensors.{{.Segment 1}}.{{.Segment 4}}"},
 		{"property", `{{.Property "site"}}.{{.Segment 4}}`},
+		{"payload", `{{.Payload "device_id"}}.{{.Segment 4}}`},
 	}
 	m := &sample
 	for _, bc := range benches {

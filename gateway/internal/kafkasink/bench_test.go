@@ -45,6 +45,9 @@ func BenchmarkRecord(b *testing.B) {
 		{"envelope", config.Destination{Topic: "sensors", Envelope: config.EnvelopeJSON}},
 		{"template_key", config.Destination{Topic: "sensors", Key: "{{.Segment 1}}-{{.Segment 4}}"}},
 		{"template_topic", config.Destination{Topic: "sensors.{{.Segment 1}}"}},
+		{"payload_key", config.Destination{Topic: "sensors", Key: `{{.Payload "device"}}`}},
+		{"payload_key_late_field", config.Destination{Topic: "sensors", Key: `{{.Payload "fw"}}`}},
+		{"payload_topic_and_key", config.Destination{Topic: `sensors.{{.Payload "kind"}}`, Key: `{{.Payload "device"}}`}},
 	}
 	for _, tc := range tests {
 		b.Run(tc.name, func(b *testing.B) {

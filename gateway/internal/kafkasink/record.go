@@ -69,7 +69,10 @@ func (r *Route) record(m *Message, o *Output, maxBytes int) (*kgo.Record, *Reaso
 	case r.staticTopic != "":
 		rec.Topic = r.staticTopic
 	default:
-		rec.Topic = string(r.topic.Append(nil, m))
+		var why *Reason
+		if rec.Topic, why = r.renderTopic(m, o); why != nil {
+			return nil, why
+		}
 	}
 	if config.KafkaTopicProblem(rec.Topic) != "" {
 		return nil, &Reason{Kind: KindBadTopic, Stage: -1, Topic: rec.Topic,
@@ -83,7 +86,10 @@ func (r *Route) record(m *Message, o *Output, maxBytes int) (*kgo.Record, *Reaso
 	case o.KeySet:
 		rec.Key = o.Key
 	case r.key != nil:
-		rec.Key = r.key.Append(nil, m)
+		var why *Reason
+		if rec.Key, why = r.renderKey(m, o, rec.Topic); why != nil {
+			return nil, why
+		}
 	default:
 		rec.Key = m.TopicBytes
 	}

@@ -24,10 +24,15 @@ type Route struct {
 	name       string
 	topic      *mqtttopic.Template // Kafka topic; see staticTopic
 	key        *mqtttopic.Template // record key; nil means the MQTT topic (the default)
-	envelope   bool
-	deadLetter string
-	counters   Counters
-	progress   *Progress
+	keyPayload bool                // key has {{.Payload "path"}} actions
+	// missing is to.missing, what a payload field the payload lacks renders as;
+	// missingDefault is the TEXT of "default:TEXT", nil otherwise.
+	missing        config.MissingField
+	missingDefault []byte
+	envelope       bool
+	deadLetter     string
+	counters       Counters
+	progress       *Progress
 	// ns is the owning tenant's namespace, checked on topics chosen at run time; nil for
 	// top-level routes, which may produce anywhere.
 	ns *config.Tenant
@@ -88,6 +93,7 @@ func NewRoute(rc config.Route, t *config.Tenant, c Counters, p *Progress) (*Rout
 		return nil, fmt.Errorf("route %q: to.topic: %w", rc.Name, err)
 	}
 	r.topic = tpl
+	r.setMissing(rc.To.Missing)
 	if tpl.IsStatic() {
 		r.staticTopic = string(tpl.Append(nil, nil))
 	}
@@ -95,6 +101,7 @@ func NewRoute(rc config.Route, t *config.Tenant, c Counters, p *Progress) (*Rout
 		if r.key, err = mqtttopic.ParseTemplate(rc.To.Key); err != nil {
 			return nil, fmt.Errorf("route %q: to.key: %w", rc.Name, err)
 		}
+		r.keyPayload = r.key.UsesPayload()
 	}
 	return r, nil
 }

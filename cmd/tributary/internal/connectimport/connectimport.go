@@ -234,7 +234,11 @@ type plan struct {
 		sasl        string // mechanism from the license topic's settings, shown as a comment
 	}
 	converterNote string // how the value was written before, for the envelope comment
-	routes        []routePlan
+	// registry is kafka.schema_registry, written when valueSchema or keySchema is set: the
+	// converters were Confluent's Schema Registry converters.
+	registry               registryPlan
+	valueSchema, keySchema *schemaPlan
+	routes                 []routePlan
 	// deadLetter is every route's dead_letter topic, from errors.deadletterqueue.topic.name;
 	// "" leaves the default, <to.topic>_dlq.
 	deadLetter string
@@ -246,6 +250,8 @@ type routePlan struct {
 	from  []string
 	qos   int
 	topic string
+	// key is the to.key template from KCQL's WITHKEY; "" means the MQTT topic.
+	key string
 }
 
 // brokerURL picks the first of a comma list of broker URIs for mqtt.url, warning about the
@@ -489,8 +495,23 @@ func (c *connector) streamReactor(p *plan) error {
 		}
 		name := routeName(c.name, i, len(stmts))
 		key := fmt.Sprintf("connect.mqtt.kcql[%d]", i+1)
+		keyTpl := st.keyTemplate()
+		if keyTpl != "" {
+			c.warn(key, "WITHKEY(%s) maps to to.key %s: a message whose payload lacks one of the fields goes to the "+
+				"dead letters (to.missing: empty or default:TEXT render it instead)", strings.Join(st.keyFields, ", "), keyTpl)
+		}
 		for _, w := range st.warnings {
 			c.warn(key, "%s", w)
+		}
+		if jsonParsingConverter(st.converter) {
+			cls := c.values["value.converter"]
+			if _, isRegistry := registryConverters[cls[strings.LastIndex(cls, ".")+1:]]; isRegistry {
+				c.warn(key, "WITHCONVERTER %s parsed the JSON payload into a record for the value converter; Tributary "+
+					"encodes the JSON payload against to.value_schema instead, so the record's fields must be in the schema", st.converter)
+			} else {
+				c.warn(key, "WITHCONVERTER %s is not reproduced; Tributary writes the MQTT payload as is. "+
+					"Reshape it with a plugin if consumers need another format", st.converter)
+			}
 		}
 		topic := st.target
 		if reason := kafkaTopicProblem(topic); reason != "" {
@@ -498,7 +519,7 @@ func (c *connector) streamReactor(p *plan) error {
 			c.warn(key, "target %s: %s; using %q, change it", quoteShort(st.target), reason, topic)
 		}
 		from := c.filters(key, []string{st.source}, p)
-		p.routes = append(p.routes, routePlan{name: name, from: from, qos: qos, topic: topic})
+		p.routes = append(p.routes, routePlan{name: name, from: from, qos: qos, topic: topic, key: keyTpl})
 	}
 	c.cleanSession("connect.mqtt.clean", p)
 	if id, ok := c.get("connect.mqtt.client.id"); ok && id != "" {
@@ -566,7 +587,7 @@ func (c *connector) common(p *plan) {
 		}
 	}
 	c.valueConverter(p)
-	c.keyConverter()
+	c.keyConverter(p)
 	if v, ok := c.get("header.converter"); ok && v != "" {
 		c.warn("header.converter", "not mapped; Tributary writes MQTT v5 user properties and mqtt.topic, mqtt.qos, mqtt.retain as headers")
 	}
@@ -620,11 +641,16 @@ func (c *connector) deadLetterQueue(p *plan) {
 // valueConverter explains how the value converter compares with Tributary's envelope: none.
 func (c *connector) valueConverter(p *plan) {
 	v, ok := c.get("value.converter")
+	short := v[strings.LastIndex(v, ".")+1:]
+	if format, isRegistry := registryConverters[short]; isRegistry {
+		p.valueSchema = c.registryConverter(p, "value", short, format)
+		p.converterNote = fmt.Sprintf("encoded through the Schema Registry (value_schema below), as %s did", short)
+		return
+	}
 	sub := map[string]string{}
 	for _, k := range c.withPrefix("value.converter.") {
 		sub[strings.TrimPrefix(k, "value.converter.")] = c.values[k]
 	}
-	short := v[strings.LastIndex(v, ".")+1:]
 	switch {
 	case !ok || v == "":
 		p.converterNote = "the worker's default value.converter applied before; Tributary writes the MQTT payload as is"
@@ -643,16 +669,21 @@ func (c *connector) valueConverter(p *plan) {
 		}
 	default:
 		p.converterNote = fmt.Sprintf("payload bytes as is; %s is not reproduced", short)
-		c.warn("value.converter", "%s is not reproduced (no Schema Registry serialization); Tributary writes the MQTT payload as is. "+
+		c.warn("value.converter", "%s is not reproduced; Tributary writes the MQTT payload as is. "+
 			"Reshape it with a plugin if consumers need another format", short)
 	}
 }
 
-// keyConverter checks that the record key (the MQTT topic) keeps its bytes.
-func (c *connector) keyConverter() {
+// keyConverter checks that the record key (the MQTT topic) keeps its bytes, or maps a
+// Schema Registry converter to to.key_schema (the MQTT topic as a string of that format).
+func (c *connector) keyConverter(p *plan) {
 	v, ok := c.get("key.converter")
-	c.withPrefix("key.converter.")
 	short := v[strings.LastIndex(v, ".")+1:]
+	if format, isRegistry := registryConverters[short]; isRegistry {
+		p.keySchema = c.registryConverter(p, "key", short, format)
+		return
+	}
+	c.withPrefix("key.converter.")
 	switch {
 	case !ok || v == "", short == "StringConverter", short == "ByteArrayConverter":
 	case short == "JsonConverter":

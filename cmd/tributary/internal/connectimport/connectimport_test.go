@@ -16,6 +16,7 @@ func TestParseKCQL(t *testing.T) {
 	tests := []struct {
 		name, in       string
 		target, source string
+		key            string // the to.key template of WITHKEY
 		warnings       int
 		wantErr        string
 	}{
@@ -23,8 +24,12 @@ func TestParseKCQL(t *testing.T) {
 		{name: "lower case, backquotes", in: "insert into `k.t` select * from `a/#`", target: "k.t", source: "a/#"},
 		{name: "single-quoted shared", in: "INSERT INTO t SELECT * FROM '$share/g/a/+'", target: "t", source: "$share/g/a/+"},
 		{name: "bytes converter", in: "INSERT INTO t SELECT * FROM a WITHCONVERTER=`x.y.BytesConverter`", target: "t", source: "a"},
-		{name: "json converter", in: "INSERT INTO t SELECT * FROM a WITHCONVERTER=`x.y.JsonSimpleConverter`", target: "t", source: "a", warnings: 1},
-		{name: "withkey and delimiter", in: "INSERT INTO t SELECT * FROM a WITHKEY(id, site) KEYDELIMITER='.'", target: "t", source: "a", warnings: 1},
+		{name: "json converter", in: "INSERT INTO t SELECT * FROM a WITHCONVERTER=`x.y.JsonSimpleConverter`", target: "t", source: "a"}, // warned by the caller, which knows the value converter
+		{name: "withkey and delimiter", in: "INSERT INTO t SELECT * FROM a WITHKEY(id, `meta.site`) KEYDELIMITER='-'", target: "t", source: "a",
+			key: `{{.Payload "id"}}-{{.Payload "meta.site"}}`},
+		{name: "withkey default delimiter", in: "INSERT INTO t SELECT * FROM a WITHKEY(id,site)", target: "t", source: "a",
+			key: `{{.Payload "id"}}.{{.Payload "site"}}`},
+		{name: "withkey braces delimiter", in: "INSERT INTO t SELECT * FROM a WITHKEY(id,site) KEYDELIMITER='}}'", target: "t", source: "a", warnings: 1},
 		{name: "fields", in: "INSERT INTO t SELECT id, v FROM a", target: "t", source: "a", warnings: 1},
 		{name: "unknown clause with group", in: "INSERT INTO t SELECT * FROM a PROPERTIES('x'='y')", target: "t", source: "a", warnings: 1},
 		{name: "no insert", in: "SELECT * FROM a", wantErr: "want INSERT"},
@@ -44,6 +49,9 @@ func TestParseKCQL(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if key := st.keyTemplate(); key != tc.key {
+				t.Errorf("key template %q, want %q", key, tc.key)
 			}
 			if st.target != tc.target || st.source != tc.source || len(st.warnings) != tc.warnings {
 				t.Errorf("got target %q source %q warnings %q; want %q %q and %d warnings", st.target, st.source, st.warnings, tc.target, tc.source, tc.warnings)
@@ -110,6 +118,41 @@ func TestConvert(t *testing.T) {
 			family:       Confluent,
 			wantYAML:     []string{"go to t_dlq unless dead_letter says otherwise"},
 			wantWarnings: []string{`errors.deadletterqueue.topic.name: "bad topic" is not a valid Kafka topic`},
+		},
+		{
+			name:         "avro converter, credentials in the registry URL",
+			in:           `{"mqtt.server.uri":"tcp://b:1883","mqtt.topics":"a/#","kafka.topic":"t","value.converter":"io.confluent.connect.avro.AvroConverter","value.converter.schema.registry.url":"https://u:pw-sekrit@sr:8081","value.converter.basic.auth.credentials.source":"URL"}`,
+			family:       Confluent,
+			wantYAML:     []string{"schema_registry:", `url: "https://sr:8081"`, `username: "u"`, "TRIBUTARY_KAFKA__SCHEMA_REGISTRY__PASSWORD", "value_schema:", "format: avro", `subject: "t-value"`, "auto_register: false"},
+			wantWarnings: []string{"value.converter.schema.registry.url: the credentials in the URL are not copied", "value.converter: AvroConverter maps to to.value_schema"},
+		},
+		{
+			name:         "protobuf key converter, no registry URL",
+			in:           `{"mqtt.server.uri":"tcp://b:1883","mqtt.topics":"a/#","kafka.topic":"t","key.converter":"io.confluent.connect.protobuf.ProtobufConverter","key.converter.key.subject.name.strategy":"io.confluent.kafka.serializers.subject.TopicRecordNameStrategy"}`,
+			family:       Confluent,
+			wantYAML:     []string{"TODO: the Schema Registry", `url: "http://schema-registry:8081"`, "key_schema:", "format: protobuf", `subject: "t-key"`, "TODO: TopicRecordNameStrategy"},
+			wantWarnings: []string{"key.converter.schema.registry.url: not set", "key.converter.key.subject.name.strategy: TopicRecordNameStrategy"},
+		},
+		{
+			name:         "json schema converter, SASL_INHERIT and OAuth",
+			in:           `{"mqtt.server.uri":"tcp://b:1883","mqtt.topics":"a/#","kafka.topic":"t","value.converter":"io.confluent.connect.json.JsonSchemaConverter","value.converter.schema.registry.url":"http://sr:8081","value.converter.basic.auth.credentials.source":"SASL_INHERIT","value.converter.bearer.auth.credentials.source":"OAUTHBEARER","value.converter.bearer.auth.client.secret":"sekrit-oauth","value.converter.auto.register.schemas":"yes"}`,
+			family:       Confluent,
+			wantYAML:     []string{"format: json_schema", "auto_register: false"},
+			wantWarnings: []string{"SASL_INHERIT used the Kafka SASL credentials", "OAUTHBEARER is not supported", "1 secret key(s) not named", `"yes" is not a boolean`},
+		},
+		{
+			name:         "basic and bearer both",
+			in:           `{"mqtt.server.uri":"tcp://b:1883","mqtt.topics":"a/#","kafka.topic":"t","value.converter":"io.confluent.connect.avro.AvroConverter","value.converter.schema.registry.url":"http://sr:8081","value.converter.basic.auth.user.info":"u:sekrit-pw","value.converter.bearer.auth.token":"sekrit-token"}`,
+			family:       Confluent,
+			wantYAML:     []string{`username: "u"`},
+			wantWarnings: []string{"both basic and bearer credentials are set"},
+		},
+		{
+			name:         "registry converter of another vendor",
+			in:           `{"mqtt.server.uri":"tcp://b:1883","mqtt.topics":"a/#","kafka.topic":"t","value.converter":"io.apicurio.registry.utils.converter.AvroConverter","value.converter.schema.registry.url":"ftp://sr"}`,
+			family:       Confluent,
+			wantYAML:     []string{`url: "http://schema-registry:8081"`},
+			wantWarnings: []string{"is not Confluent's", `"ftp://sr" is not an http:// or https:// URL`},
 		},
 		{name: "array top level", in: `[1]`, wantErr: "not a JSON object"},
 		{name: "trailing data", in: `{"a":"b"} {}`, wantErr: "unexpected data"},

@@ -3,6 +3,7 @@ package connectimport
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -10,6 +11,12 @@ import (
 // INSERT INTO target SELECT * FROM source [WITHCONVERTER=`class`] [WITHKEY(f, ...)] ...
 type kcqlStatement struct {
 	target, source string
+	// keyFields are the payload fields of WITHKEY(...), in order; keyDelimiter joins them
+	// (KEYDELIMITER, "." by default).
+	keyFields    []string
+	keyDelimiter string
+	// converter is WITHCONVERTER's class, short name; "" when absent.
+	converter string
 	// warnings describe clauses that are not imported.
 	warnings []string
 }
@@ -164,18 +171,26 @@ func parseKCQL(s string) (*kcqlStatement, error) {
 		case t.is("WITHCONVERTER"):
 			cls := value()
 			short := cls[strings.LastIndex(cls, ".")+1:]
-			if short != "BytesConverter" {
+			st.converter = short
+			if short != "BytesConverter" && !jsonParsingConverter(short) {
 				st.warnings = append(st.warnings, fmt.Sprintf("WITHCONVERTER %s is not reproduced; Tributary writes the MQTT payload as is. "+
 					"Reshape it with a plugin if consumers need another format", short))
 			}
 		case t.is("WITHKEY"):
 			if i < len(toks) && toks[i].group {
+				for _, f := range strings.Split(toks[i].text, ",") {
+					if f = strings.Trim(strings.TrimSpace(f), "`'"); f != "" {
+						st.keyFields = append(st.keyFields, f)
+					}
+				}
 				i++
 			}
-			st.warnings = append(st.warnings, "WITHKEY is not imported: Tributary keys records by MQTT topic; "+
-				"a key from payload fields needs a plugin")
+			if len(st.keyFields) == 0 {
+				st.warnings = append(st.warnings, "WITHKEY without fields is not imported: the key is the MQTT topic")
+			}
 		case t.is("KEYDELIMITER"):
-			value()
+			d := value()
+			st.keyDelimiter = d
 		default:
 			if t.group || t.quoted || t.text == "=" {
 				return nil, fmt.Errorf("unexpected %s in %s", quoteShort(t.text), quoteShort(s))
@@ -195,4 +210,32 @@ func parseKCQL(s string) (*kcqlStatement, error) {
 		return nil, errors.New("empty MQTT topic after FROM")
 	}
 	return st, nil
+}
+
+// jsonParsingConverter reports whether a Stream Reactor source converter parses a JSON
+// payload into a record: then a Schema Registry converter wrote typed records, which
+// to.value_schema reproduces; without one the payload is written as is.
+func jsonParsingConverter(short string) bool {
+	return strings.HasPrefix(short, "Json")
+}
+
+// keyTemplate returns the to.key template of WITHKEY's fields, "" when there are none or
+// the delimiter cannot be template text.
+func (st *kcqlStatement) keyTemplate() string {
+	if len(st.keyFields) == 0 {
+		return ""
+	}
+	delim := st.keyDelimiter
+	if delim == "" {
+		delim = "."
+	}
+	if strings.ContainsAny(delim, "{}") {
+		st.warnings = append(st.warnings, fmt.Sprintf("KEYDELIMITER %s cannot be template text; WITHKEY is not imported", quoteShort(delim)))
+		return ""
+	}
+	parts := make([]string, len(st.keyFields))
+	for i, f := range st.keyFields {
+		parts[i] = "{{.Payload " + strconv.Quote(f) + "}}"
+	}
+	return strings.Join(parts, delim)
 }

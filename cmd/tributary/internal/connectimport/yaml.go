@@ -51,6 +51,15 @@ func str(s string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
+// template quotes a template as a YAML single-quoted scalar, which keeps its double quotes
+// readable; text with a control character is double-quoted by str instead.
+func template(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 }) {
+		return str(s)
+	}
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
 // list writes a flow sequence of quoted strings.
 func list(items []string) string {
 	q := make([]string, len(items))
@@ -148,6 +157,9 @@ func (p *plan) yaml(c *connector, fam Family) []byte {
 		w.comment(1, "  mechanism: "+p.kafka.sasl)
 		w.comment(1, "  username: USER   # and "+envPrefix+"KAFKA__SASL__PASSWORD in the environment")
 	}
+	if p.valueSchema != nil || p.keySchema != nil {
+		p.writeRegistry(w)
+	}
 
 	w.line(0, "routes:")
 	for _, r := range p.routes {
@@ -156,14 +168,27 @@ func (p *plan) yaml(c *connector, fam Family) []byte {
 		w.line(2, "qos: %d", r.qos)
 		w.line(2, "to:")
 		w.line(3, "topic: %s", str(r.topic))
-		if fam == Confluent {
+		switch {
+		case r.key != "":
+			w.comment(3, "from WITHKEY: payload fields")
+		case fam == Confluent:
 			w.comment(3, "the MQTT topic, as the connector keyed records")
-		} else {
+		default:
 			w.comment(3, "the MQTT topic")
 		}
-		w.line(3, "key: %s", str(config.DefaultKeyTemplate))
+		if r.key != "" {
+			w.line(3, "key: %s", template(r.key))
+		} else {
+			w.line(3, "key: %s", str(config.DefaultKeyTemplate))
+		}
+		if p.keySchema != nil {
+			writeSchema(w, "key", p.keySchema, r.topic)
+		}
 		w.comment(3, p.converterNote)
 		w.line(3, "envelope: %s", config.EnvelopeNone)
+		if p.valueSchema != nil {
+			writeSchema(w, "value", p.valueSchema, r.topic)
+		}
 		if p.deadLetter != "" {
 			w.comment(2, "from errors.deadletterqueue.topic.name: messages a plugin rejects, or too large for Kafka, go here")
 			w.line(2, "dead_letter: %s", str(p.deadLetter))
