@@ -354,3 +354,37 @@ func TestReverse_OverBrokerMaximum(t *testing.T) {
 		return nil
 	})
 }
+
+// TestReverse_PayloadFieldTopic renders the MQTT topic from a payload field: a record without
+// the field is dead-lettered as missing_field, the others reach their topics.
+func TestReverse_PayloadFieldTopic(t *testing.T) {
+	mq := gatewaytest.Mosquitto(t)
+	kf := gatewaytest.Kafka(t, kfake.SeedTopics(1, "commands"))
+	cfg := testConfig(t, mq.URL(), kf)
+	cfg.ReverseRoutes = []config.ReverseRoute{{Name: "down", From: []string{"commands"},
+		To: config.ReverseDestination{Topic: `site/{{.Payload "site"}}/{{.Key}}`, QoS: 1}, DeadLetter: "commands_dlq", MaxInFlight: 4}}
+	devices := subscribeDevices(t, mq.Addr(), "site/#")
+	cl := kf.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rec := func(seq int, value string) *kgo.Record {
+		return &kgo.Record{Topic: "commands", Key: []byte("dev00"), Value: []byte(value),
+			Headers: []kgo.RecordHeader{{Key: "seq", Value: []byte(strconv.Itoa(seq))}}}
+	}
+	if err := cl.ProduceSync(ctx, rec(0, `{"site":"north","cmd":"on"}`), rec(1, `not json`), rec(2, `{"site":"south"}`)).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	startGateway(t, validated(t, cfg))
+	dead := kf.WaitRecords(t, "commands_dlq", 1, 30*time.Second)[0]
+	if k := header(dead, "tributary.error.kind"); k != "missing_field" || string(dead.Value) != "not json" {
+		t.Errorf("dead letter: kind %q, value %q", k, dead.Value)
+	}
+	gatewaytest.WaitFor(t, 30*time.Second, func() error {
+		devices.mu.Lock()
+		defer devices.mu.Unlock()
+		if n, s := devices.seqs["site/north/dev00"], devices.seqs["site/south/dev00"]; len(n) != 1 || len(s) != 1 || n[0] != 0 || s[0] != 2 {
+			return fmt.Errorf("devices got %v", devices.seqs)
+		}
+		return nil
+	})
+}

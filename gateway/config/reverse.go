@@ -39,8 +39,9 @@ type ReverseRoute struct {
 
 // ReverseDestination says how a reverse route publishes to MQTT.
 type ReverseDestination struct {
-	// Topic is the MQTT topic: fixed, or a template of {{.Key}}, {{.Header "name"}} and
-	// {{.KafkaTopic}} such as "cmd/{{.Key}}/set", rendered from each output of the chain.
+	// Topic is the MQTT topic: fixed, or a template of {{.Key}}, {{.Header "name"}},
+	// {{.KafkaTopic}} and {{.Payload "path"}} such as "cmd/{{.Key}}/set", rendered from each
+	// output of the chain.
 	Topic string `koanf:"topic"`
 	// QoS is the publish QoS, 0, 1 or 2. Defaults to 1.
 	QoS int `koanf:"qos"`

@@ -1,6 +1,7 @@
 package mqtttopic
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -28,15 +29,16 @@ func TestRecordTemplate(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.tpl, err)
 		}
-		if got := string(tpl.AppendRecord(nil, r)); got != c.want {
-			t.Errorf("%s: got %q, want %q", c.tpl, got, c.want)
+		got, err := tpl.AppendRecord(nil, r)
+		if err != nil || string(got) != c.want {
+			t.Errorf("%s: got %q, %v, want %q", c.tpl, got, err, c.want)
 		}
 	}
 }
 
 func TestRecordTemplate_Errors(t *testing.T) {
 	for _, c := range []struct{ tpl, want string }{
-		{"a/{{.Topic}}", `action "{{.Topic}}": unsupported (want {{.Key}}, {{.Header "name"}} or {{.KafkaTopic}})`},
+		{"a/{{.Topic}}", `action "{{.Topic}}": unsupported (want {{.Key}}, {{.Header "name"}}, {{.KafkaTopic}} or {{.Payload "path"}})`},
 		{"a/{{.Header}}", "missing argument to .Header"},
 		{"a/{{.Header site}}", "argument to .Header must be a quoted string"},
 		{"a/{{.Key", "not closed"},
@@ -49,5 +51,35 @@ func TestRecordTemplate_Errors(t *testing.T) {
 	// And the MQTT templates do not take the record actions.
 	if _, err := ParseTemplate("{{.Key}}"); err == nil {
 		t.Error("ParseTemplate accepted {{.Key}}")
+	}
+}
+
+// payloadRecord is a record whose payload has the fields of a map.
+type payloadRecord struct {
+	record
+	fields map[string]string
+}
+
+func (r *payloadRecord) AppendPayloadField(dst []byte, path string) ([]byte, error) {
+	v, ok := r.fields[path]
+	if !ok {
+		return dst, errors.New("not found")
+	}
+	return append(dst, v...), nil
+}
+
+func TestRecordTemplate_Payload(t *testing.T) {
+	tpl, err := ParseRecordTemplate(`cmd/{{.Payload "site"}}/{{.Key}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &payloadRecord{record: record{key: "pump-7"}, fields: map[string]string{"site": "north"}}
+	if got, err := tpl.AppendRecord(nil, r); err != nil || string(got) != "cmd/north/pump-7" {
+		t.Errorf("got %q, %v", got, err)
+	}
+	delete(r.fields, "site")
+	var fe *FieldError
+	if _, err := tpl.AppendRecord(nil, r); !errors.As(err, &fe) || fe.Path != "site" {
+		t.Errorf("missing field: got %v, want a *FieldError for site", err)
 	}
 }

@@ -110,7 +110,7 @@ func (e *TemplateError) Error() string {
 
 const supportedActions = `{{.Topic}}, {{.Segment N}}, {{.Property "name"}} or {{.Payload "path"}}`
 
-const supportedRecordActions = `{{.Key}}, {{.Header "name"}} or {{.KafkaTopic}}`
+const supportedRecordActions = `{{.Key}}, {{.Header "name"}}, {{.KafkaTopic}} or {{.Payload "path"}}`
 
 // RecordFields is what a record template (ParseRecordTemplate) reads from a Kafka record on
 // its way to MQTT, after the route's chain: its key, headers and source topic.
@@ -141,6 +141,7 @@ func ParseTemplate(s string) (*Template, error) { return parse(s, false) }
 //	{{.Key}}            the record key (as the chain left it)
 //	{{.Header "name"}}  the first header called name (as the chain left the headers)
 //	{{.KafkaTopic}}     the Kafka topic the record was consumed from
+//	{{.Payload "path"}} the payload's field at path, through RecordPayloadFields
 //
 // Render it with AppendRecord. The MQTT actions of ParseTemplate are errors here, and these
 // are errors there.
@@ -221,7 +222,7 @@ func parseAction(s string, i int, record bool) (p part, end int, reason string) 
 		p.kind = partSegment
 	case !record && name == "Property":
 		p.kind = partProperty
-	case !record && name == "Payload":
+	case name == "Payload":
 		p.kind = partPayload
 	case record && name == "Key":
 		p.kind = partKey
@@ -436,10 +437,20 @@ func segment(topic string, n int) string {
 	return topic
 }
 
+// RecordPayloadFields is RecordFields that can also read fields of the payload, for
+// {{.Payload "path"}} in a record template (see PayloadFields.AppendPayloadField).
+type RecordPayloadFields interface {
+	RecordFields
+	AppendPayloadField(dst []byte, path string) ([]byte, error)
+}
+
 // AppendRecord renders a record template (ParseRecordTemplate) for f, appends the result to
-// dst and returns the extended buffer; it allocates as Append does. A template from
-// ParseTemplate renders its literal text only.
-func (t *Template) AppendRecord(dst []byte, f RecordFields) []byte {
+// dst and returns the extended buffer; it allocates as Append does. A {{.Payload "path"}}
+// action renders through f when f is a RecordPayloadFields (else as ""); the first field
+// that cannot be rendered is returned as a *FieldError. A template from ParseTemplate renders
+// its literal text only.
+func (t *Template) AppendRecord(dst []byte, f RecordFields) ([]byte, error) {
+	var first error
 	n := 0
 	for _, p := range t.parts {
 		switch p.kind {
@@ -451,6 +462,8 @@ func (t *Template) AppendRecord(dst []byte, f RecordFields) []byte {
 			n += len(f.Header(p.text))
 		case partKafkaTopic:
 			n += len(f.KafkaTopic())
+		case partPayload:
+			n += 16
 		}
 	}
 	dst = slices.Grow(dst, n)
@@ -464,7 +477,16 @@ func (t *Template) AppendRecord(dst []byte, f RecordFields) []byte {
 			dst = append(dst, f.Header(p.text)...)
 		case partKafkaTopic:
 			dst = append(dst, f.KafkaTopic()...)
+		case partPayload:
+			pf, ok := f.(RecordPayloadFields)
+			if !ok {
+				continue
+			}
+			var err error
+			if dst, err = pf.AppendPayloadField(dst, p.text); err != nil && first == nil {
+				first = &FieldError{Path: p.text, Err: err}
+			}
 		}
 	}
-	return dst
+	return dst, first
 }

@@ -43,6 +43,7 @@ import (
 	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
 	"github.com/tributary-gw/tributary/sdk/abi"
+	"github.com/tributary-gw/tributary/sdk/jsonfield"
 	"github.com/tributary-gw/tributary/wasmhost"
 )
 
@@ -56,6 +57,9 @@ const (
 	KindNamespace = "namespace_violation"
 	// KindTooLarge: the publish is larger than the broker's maximum packet size.
 	KindTooLarge = "message_too_large"
+	// KindMissingField: a {{.Payload "path"}} of the MQTT topic template found no string,
+	// number or bool at path (or the payload is not JSON).
+	KindMissingField = "missing_field"
 	// KindRefused: the broker refused the publish (a PUBACK or PUBREC reason code of 0x80 or
 	// more, such as not authorized).
 	KindRefused = "broker_refused"
@@ -505,9 +509,30 @@ func (f *fields) Header(name string) string {
 
 func (f *fields) KafkaTopic() string { return f.source }
 
+// AppendPayloadField appends the text of the payload's field at path (an sdk/jsonfield
+// path): a string's value, a number as written, true or false; anything else is an error.
+func (f *fields) AppendPayloadField(dst []byte, path string) ([]byte, error) {
+	v, err := jsonfield.Lookup(f.m.Payload, path)
+	if err != nil {
+		return dst, err
+	}
+	switch v.Kind() {
+	case jsonfield.String:
+		s, _ := v.Text()
+		return append(dst, s...), nil
+	case jsonfield.Number, jsonfield.Bool:
+		return append(dst, v.Raw()...), nil
+	}
+	return dst, errors.New("is " + v.Kind().String() + ", not a string, number or bool")
+}
+
 // render renders o's MQTT topic and checks it; kind is set when o must be dead-lettered.
 func (r *Route) render(o *abi.Message, source string) (topic, kind, why string) {
-	topic = string(r.topic.AppendRecord(nil, &fields{m: o, source: source}))
+	b, err := r.topic.AppendRecord(nil, &fields{m: o, source: source})
+	topic = string(b)
+	if err != nil {
+		return topic, KindMissingField, fmt.Sprintf("to.topic %q: %v", r.rc.To.Topic, err)
+	}
 	switch {
 	case !mqtttopic.ValidTopic(topic):
 		return topic, KindBadTopic, fmt.Sprintf("MQTT topic %q rendered from to.topic %q is not a valid topic name (empty, too long, not UTF-8, or with + or #)", topic, r.rc.To.Topic)
