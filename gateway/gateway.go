@@ -50,6 +50,7 @@ type Gateway struct {
 	pluginMetrics *pluginMetrics
 	reload        reloadState
 	tenants       *tenantSet // every flow's lock and state, held and stale tenants included
+	reverse       reverseSet // the reverse routes (Kafka → MQTT)
 
 	// stopping is set when the drain begins; stopCtx is done then, ending reloads, uploads and
 	// compilations in progress so that none of them holds the drain up.
@@ -160,6 +161,13 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	for _, b := range cfg.BrokenTenants() {
 		_ = g.holdBroken(b)
 	}
+	g.reverse.metrics = newReverseMetrics(g.registry)
+	if err := g.applyReverse(ctx, cfg, nil); err != nil {
+		_ = g.drainReverse(ctx)
+		g.sink.Close()
+		g.closeRoutes()
+		return nil, err
+	}
 
 	return g, nil
 }
@@ -235,6 +243,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 		tenants--
 	}
 	g.flowsMu.Unlock()
+	if err := g.startReverse(bg); err != nil {
+		g.abort(stopBG, &bgWG, retryStop)
+		return err
+	}
 	g.log.Info("gateway running", slog.Int("routes", routes), slog.Int("tenants", tenants),
 		slog.Int("tenants_degraded", len(g.degradedDetail())),
 		slog.String("mqtt", g.cfg.MQTT.URL), slog.Any("kafka", g.cfg.Kafka.Brokers))
@@ -261,6 +273,9 @@ func (g *Gateway) abort(stopBG context.CancelFunc, bg *sync.WaitGroup, retryStop
 		f.CloseIntake()
 		f.WaitShards()
 	}
+	dctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_ = g.drainReverse(dctx)
+	cancel()
 	close(retryStop)
 	stopBG()
 	bg.Wait()
@@ -345,6 +360,9 @@ func (g *Gateway) drain() error {
 		return n
 	}
 	g.log.Info("draining", slog.Int("in_flight", unacked()))
+	// Reverse routes finish their batches and commit beside the forward drain.
+	reverseDone := make(chan error, 1)
+	go func() { reverseDone <- g.drainReverse(ctx) }()
 	var wg sync.WaitGroup
 	for _, f := range flows {
 		wg.Go(func() { f.LeaveShares(ctx) })
@@ -408,6 +426,9 @@ func (g *Gateway) drain() error {
 		})
 	}
 	wg.Wait()
+	if rerr := <-reverseDone; rerr != nil && err == nil {
+		err = rerr
+	}
 	g.sink.Close()
 	g.closeSchemas()
 	g.closeRoutes()
@@ -441,6 +462,9 @@ func (g *Gateway) readiness() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, g.schemasPending()...)
+	if err := g.reverseReadiness(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -167,7 +167,7 @@ func unchanged(r *route, spec *flowSpec, rc config.Route) bool {
 	}
 	if spec.tenant != nil {
 		ns := *spec.tenant
-		ns.Routes = nil
+		ns.Routes, ns.ReverseRoutes = nil, nil
 		if cur := r.Sink.Namespace(); cur == nil || !reflect.DeepEqual(*cur, ns) {
 			return false
 		}
@@ -273,6 +273,9 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *Relo
 	for _, b := range cfg.BrokenTenants() {
 		keep[b.Name] = true
 		errs = append(errs, g.holdBroken(b))
+	}
+	if err := g.applyReverse(ctx, cfg, st); err != nil {
+		errs = append(errs, err)
 	}
 
 	// Tenants no longer configured: forget them (under their own lock, so an upload to one

@@ -44,6 +44,11 @@ Modes:
   --mode rate      publish --rate messages/s in total for --duration
   --mode backlog   queue --count messages for the gateway's offline session, then start the
                    gateway and time the drain until all of them are in Kafka
+  --mode reverse   both directions on one broker and Kafka: first the backlog drain above,
+                   then the way back: --count records written to a Kafka topic (keys spread
+                   over --topics devices), then a gateway with one reverse route publishes
+                   them to PREFIX-rev/<key> at --qos, counted by a subscriber; msg/s and CPU
+                   per 100k for each direction, side by side
   --mode soak      publish --rate messages/s for --duration while faults are injected, one
                    at a time every --fault-every, then wait for the backlog to drain; exits 1
                    if any message was lost (see Soak below)
@@ -52,9 +57,9 @@ Modes:
                    --payload, and print a table (see Scale below)
 
 Flags:
-  --mode MODE          flat, rate, backlog, soak or scale (default flat)
-  --count N            messages for flat and backlog, and per point in scale mode (default
-                       100000)
+  --mode MODE          flat, rate, backlog, reverse, soak or scale (default flat)
+  --count N            messages for flat, backlog and reverse, and per point in scale mode
+                       (default 100000)
   --rate R             messages per second over all publishers, rate and soak modes and
                        scale's --point-mode rate (default 2000; 500 in soak mode)
   --duration D         how long those modes publish, e.g. 30s or 5m (default 10s)

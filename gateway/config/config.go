@@ -15,6 +15,8 @@ type Config struct {
 	Admin   Admin   `koanf:"admin"`
 	Log     Log     `koanf:"log"`
 	Routes  []Route `koanf:"routes"`
+	// ReverseRoutes move records of Kafka topics to MQTT (Kafka → chain → MQTT).
+	ReverseRoutes []ReverseRoute `koanf:"reverse_routes"`
 	// Tenants groups routes under tenants with their own namespaces and limits.
 	Tenants Tenants `koanf:"tenants"`
 

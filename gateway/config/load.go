@@ -139,6 +139,8 @@ func load(src koanf.Provider, srcName, file, dir string, environ []string) (*Con
 	errs = append(errs, cfg.resolveSecrets()...)
 	rawRoutes, _ := raw["routes"].([]any)
 	applyRouteDefaults(cfg.Routes, rawRoutes)
+	rawReverse, _ := raw["reverse_routes"].([]any)
+	applyReverseDefaults(cfg.ReverseRoutes, rawReverse)
 	errs = append(errs, cfg.collectTenants(raw)...)
 	for _, e := range cfg.problems() {
 		// A key that failed to decode holds a zero value; checking it again only adds noise.

@@ -52,6 +52,9 @@ type Tenant struct {
 	AdminTokenFile string `koanf:"admin_token_file"`
 	// Routes are the tenant's routes. Names are unique within the tenant.
 	Routes []Route `koanf:"routes"`
+	// ReverseRoutes are the tenant's reverse routes (Kafka → MQTT): they read only Kafka
+	// topics under KafkaPrefixes and publish only under MQTTPrefixes.
+	ReverseRoutes []ReverseRoute `koanf:"reverse_routes"`
 
 	// Dir is the tenant's plugin folder: tenants.dir/NAME for a folder tenant,
 	// plugins.dir/NAME for an inline one. Set by Load, not a configuration key.
@@ -270,6 +273,8 @@ func loadTenantFile(dir string) (Tenant, []error) {
 	}
 	rawRoutes, _ := raw["routes"].([]any)
 	applyRouteDefaults(t.Routes, rawRoutes)
+	rawReverse, _ := raw["reverse_routes"].([]any)
+	applyReverseDefaults(t.ReverseRoutes, rawReverse)
 	resolveTenantPaths(&t, filepath.Dir(path))
 	return t, nil
 }
@@ -282,14 +287,17 @@ func (c *Config) collectTenants(raw map[string]any) []error {
 	rawInline, _ := rawTenants["inline"].([]any)
 	c.tenants = nil
 	for i, t := range c.Tenants.Inline {
-		var rawRoutes []any
+		var rawRoutes, rawReverse []any
 		if i < len(rawInline) {
 			if m, ok := rawInline[i].(map[string]any); ok {
 				rawRoutes, _ = m["routes"].([]any)
+				rawReverse, _ = m["reverse_routes"].([]any)
 			}
 		}
 		applyRouteDefaults(t.Routes, rawRoutes)
 		t.Routes = append([]Route(nil), t.Routes...)
+		applyReverseDefaults(t.ReverseRoutes, rawReverse)
+		t.ReverseRoutes = append([]ReverseRoute(nil), t.ReverseRoutes...)
 		if t.Name != "" {
 			t.Dir = filepath.Join(c.Plugins.Dir, t.Name)
 		}
@@ -392,6 +400,7 @@ func (c *Config) checkTenants(p *problems) {
 			p.add(at("routes"), "at least one route is required")
 		}
 		c.checkRouteList(p, at("routes"), t.Routes, t)
+		c.checkReverseList(p, at("reverse_routes"), t.ReverseRoutes, t)
 	}
 	checkDisjoint(p, tenants)
 }

@@ -240,10 +240,11 @@ func (l *Log) check(p *problems) {
 }
 
 func (c *Config) checkRoutes(p *problems) {
-	if len(c.Routes) == 0 && len(c.AllTenants()) == 0 && c.Tenants.Dir == "" {
-		p.add("routes", "at least one route is required (or a tenant)")
+	if len(c.Routes) == 0 && len(c.ReverseRoutes) == 0 && len(c.AllTenants()) == 0 && c.Tenants.Dir == "" {
+		p.add("routes", "at least one route is required (or a reverse route, or a tenant)")
 	}
 	c.checkRouteList(p, "routes", c.Routes, nil)
+	c.checkReverseList(p, "reverse_routes", c.ReverseRoutes, nil)
 	c.checkTenants(p)
 }
 
@@ -280,32 +281,7 @@ func (c *Config) checkRouteList(p *problems, at string, routes []Route, t *Tenan
 			add(".qos", "%d is not 0, 1 or 2", r.QoS)
 		}
 
-		for j, s := range r.Chain {
-			sk := fmt.Sprintf(".chain[%d].plugin", j)
-			switch {
-			case s.Plugin == "":
-				add(sk, "required")
-			case !validName(s.Plugin, false):
-				add(sk, "invalid plugin name %q: use letters, digits, '_' and '-'", s.Plugin)
-			default:
-				path := c.TenantPluginPath(t, s.Plugin)
-				if st, err := os.Stat(path); err != nil {
-					if errors.Is(err, os.ErrNotExist) {
-						dirs := []string{c.Plugins.Dir}
-						if t != nil && t.Dir != "" {
-							dirs = append(dirs, t.Dir)
-						}
-						miss := &MissingPluginError{Plugin: s.Plugin, Path: path}
-						*p = append(*p, &KeyError{Key: key + sk, Route: r.Name, Err: miss,
-							Reason: miss.Error() + c.relativeNote("plugins.dir") + didYouMean(s.Plugin, wasmNames(dirs...))})
-					} else {
-						add(sk, "plugin %q: %v", s.Plugin, err)
-					}
-				} else if !st.Mode().IsRegular() {
-					add(sk, "plugin %q: %s is not a regular file", s.Plugin, path)
-				}
-			}
-		}
+		c.checkStages(p, key, r.Name, r.Chain, t)
 
 		static := false
 		switch t, err := mqtttopic.ParseTemplate(r.To.Topic); {
@@ -338,6 +314,40 @@ func (c *Config) checkRouteList(p *problems, at string, routes []Route, t *Tenan
 		c.checkSchema(p, key, ".to.key_schema", &routes[i], r.To.KeySchema, t)
 		if t != nil {
 			checkNamespace(p, key, &routes[i], t)
+		}
+	}
+}
+
+// checkStages checks the chain of the route named route at key, its plugins resolved for
+// tenant t (nil for the top level).
+func (c *Config) checkStages(p *problems, key, route string, chain []Stage, t *Tenant) {
+	add := func(sub, format string, args ...any) {
+		p.addRoute(key+sub, route, format, args...)
+	}
+	for j, s := range chain {
+		sk := fmt.Sprintf(".chain[%d].plugin", j)
+		switch {
+		case s.Plugin == "":
+			add(sk, "required")
+		case !validName(s.Plugin, false):
+			add(sk, "invalid plugin name %q: use letters, digits, '_' and '-'", s.Plugin)
+		default:
+			path := c.TenantPluginPath(t, s.Plugin)
+			if st, err := os.Stat(path); err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					dirs := []string{c.Plugins.Dir}
+					if t != nil && t.Dir != "" {
+						dirs = append(dirs, t.Dir)
+					}
+					miss := &MissingPluginError{Plugin: s.Plugin, Path: path}
+					*p = append(*p, &KeyError{Key: key + sk, Route: route, Err: miss,
+						Reason: miss.Error() + c.relativeNote("plugins.dir") + didYouMean(s.Plugin, wasmNames(dirs...))})
+				} else {
+					add(sk, "plugin %q: %v", s.Plugin, err)
+				}
+			} else if !st.Mode().IsRegular() {
+				add(sk, "plugin %q: %s is not a regular file", s.Plugin, path)
+			}
 		}
 	}
 }

@@ -68,8 +68,9 @@ const maxSegment = MaxLength
 // Topic, Segment, Property and Payload methods behave as described (Payload returning the
 // field's text, or "" when it has none).
 type Template struct {
-	src   string
-	parts []part
+	src    string
+	parts  []part
+	record bool // from ParseRecordTemplate: rendered by AppendRecord
 }
 
 type partKind uint8
@@ -80,6 +81,9 @@ const (
 	partSegment
 	partProperty
 	partPayload
+	partKey        // record templates: the record key
+	partHeader     // record templates: a header's value
+	partKafkaTopic // record templates: the Kafka topic the record was read from
 )
 
 // part is one piece of a compiled template.
@@ -106,6 +110,19 @@ func (e *TemplateError) Error() string {
 
 const supportedActions = `{{.Topic}}, {{.Segment N}}, {{.Property "name"}} or {{.Payload "path"}}`
 
+const supportedRecordActions = `{{.Key}}, {{.Header "name"}}, {{.KafkaTopic}} or {{.Payload "path"}}`
+
+// RecordFields is what a record template (ParseRecordTemplate) reads from a Kafka record on
+// its way to MQTT, after the route's chain: its key, headers and source topic.
+type RecordFields interface {
+	// Key returns the record key, "" when it has none.
+	Key() string
+	// Header returns the value of the first header called name, or "" when there is none.
+	Header(name string) string
+	// KafkaTopic returns the Kafka topic the record was consumed from.
+	KafkaTopic() string
+}
+
 // ParseTemplate compiles s. Text outside "{{ }}" is copied as is (a single "{" or "}" is
 // literal text); each action must be one of {{.Topic}}, {{.Segment N}} with N a decimal
 // integer without leading zeros, {{.Property "name"}} with name a Go string literal
@@ -116,8 +133,22 @@ const supportedActions = `{{.Topic}}, {{.Segment N}}, {{.Property "name"}} or {{
 //
 // The error is a *TemplateError naming the column and the offending action: unknown or
 // malformed actions, an unclosed "{{", and a "}}" outside an action are all errors.
-func ParseTemplate(s string) (*Template, error) {
-	t := &Template{src: s}
+func ParseTemplate(s string) (*Template, error) { return parse(s, false) }
+
+// ParseRecordTemplate compiles a template rendered from a Kafka record (a reverse route's
+// MQTT topic): literal text plus the actions
+//
+//	{{.Key}}            the record key (as the chain left it)
+//	{{.Header "name"}}  the first header called name (as the chain left the headers)
+//	{{.KafkaTopic}}     the Kafka topic the record was consumed from
+//	{{.Payload "path"}} the payload's field at path, through RecordPayloadFields
+//
+// Render it with AppendRecord. The MQTT actions of ParseTemplate are errors here, and these
+// are errors there.
+func ParseRecordTemplate(s string) (*Template, error) { return parse(s, true) }
+
+func parse(s string, record bool) (*Template, error) {
+	t := &Template{src: s, record: record}
 	fail := func(at int, format string, args ...any) (*Template, error) {
 		return nil, &TemplateError{Template: s, Col: at + 1, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -138,9 +169,13 @@ func ParseTemplate(s string) (*Template, error) {
 			break
 		}
 		start := pos + open
-		p, end, reason := parseAction(s, start+2)
+		p, end, reason := parseAction(s, start+2, record)
 		if reason != "" {
-			return fail(start, "action %q: %s (want %s)", actionText(s, start, end), reason, supportedActions)
+			want := supportedActions
+			if record {
+				want = supportedRecordActions
+			}
+			return fail(start, "action %q: %s (want %s)", actionText(s, start, end), reason, want)
 		}
 		t.parts = append(t.parts, p)
 		pos = end
@@ -167,7 +202,7 @@ func actionText(s string, start, end int) string {
 // parseAction parses one action whose body starts at i (just after "{{"). It returns the
 // part and the index just after the closing "}}", or a reason. end is set as far as the
 // closing braces were found, for the error message.
-func parseAction(s string, i int) (p part, end int, reason string) {
+func parseAction(s string, i int, record bool) (p part, end int, reason string) {
 	i = skipSpace(s, i)
 	if i >= len(s) {
 		return p, 0, "not closed with }}"
@@ -180,15 +215,21 @@ func parseAction(s string, i int) (p part, end int, reason string) {
 		j++
 	}
 	name := s[i+1 : j]
-	switch name {
-	case "Topic":
+	switch {
+	case !record && name == "Topic":
 		p.kind = partTopic
-	case "Segment":
+	case !record && name == "Segment":
 		p.kind = partSegment
-	case "Property":
+	case !record && name == "Property":
 		p.kind = partProperty
-	case "Payload":
+	case name == "Payload":
 		p.kind = partPayload
+	case record && name == "Key":
+		p.kind = partKey
+	case record && name == "Header":
+		p.kind = partHeader
+	case record && name == "KafkaTopic":
+		p.kind = partKafkaTopic
 	default:
 		return p, 0, "unsupported"
 	}
@@ -200,7 +241,7 @@ func parseAction(s string, i int) (p part, end int, reason string) {
 		}
 		return p, 0, fmt.Sprintf("the path is a quoted argument: write {{.Payload %q}}", s[j+1:e])
 	}
-	if p.kind != partTopic {
+	if p.kind == partSegment || p.kind == partProperty || p.kind == partHeader || p.kind == partPayload {
 		if k == j {
 			return p, 0, fmt.Sprintf("missing argument to .%s", name)
 		}
@@ -394,4 +435,58 @@ func segment(topic string, n int) string {
 		return topic[:i]
 	}
 	return topic
+}
+
+// RecordPayloadFields is RecordFields that can also read fields of the payload, for
+// {{.Payload "path"}} in a record template (see PayloadFields.AppendPayloadField).
+type RecordPayloadFields interface {
+	RecordFields
+	AppendPayloadField(dst []byte, path string) ([]byte, error)
+}
+
+// AppendRecord renders a record template (ParseRecordTemplate) for f, appends the result to
+// dst and returns the extended buffer; it allocates as Append does. A {{.Payload "path"}}
+// action renders through f when f is a RecordPayloadFields (else as ""); the first field
+// that cannot be rendered is returned as a *FieldError. A template from ParseTemplate renders
+// its literal text only.
+func (t *Template) AppendRecord(dst []byte, f RecordFields) ([]byte, error) {
+	var first error
+	n := 0
+	for _, p := range t.parts {
+		switch p.kind {
+		case partText:
+			n += len(p.text)
+		case partKey:
+			n += len(f.Key())
+		case partHeader:
+			n += len(f.Header(p.text))
+		case partKafkaTopic:
+			n += len(f.KafkaTopic())
+		case partPayload:
+			n += 16
+		}
+	}
+	dst = slices.Grow(dst, n)
+	for _, p := range t.parts {
+		switch p.kind {
+		case partText:
+			dst = append(dst, p.text...)
+		case partKey:
+			dst = append(dst, f.Key()...)
+		case partHeader:
+			dst = append(dst, f.Header(p.text)...)
+		case partKafkaTopic:
+			dst = append(dst, f.KafkaTopic()...)
+		case partPayload:
+			pf, ok := f.(RecordPayloadFields)
+			if !ok {
+				continue
+			}
+			var err error
+			if dst, err = pf.AppendPayloadField(dst, p.text); err != nil && first == nil {
+				first = &FieldError{Path: p.text, Err: err}
+			}
+		}
+	}
+	return dst, first
 }

@@ -68,3 +68,8 @@ func saslMechanism(s config.SASL) (sasl.Mechanism, error) {
 	}
 	return nil, fmt.Errorf("kafka.sasl.mechanism: unknown mechanism %q", s.Mechanism)
 }
+
+// ClientOptions maps the kafka section to franz-go options (brokers, client id, producer
+// settings, TLS, SASL) for the gateway's other Kafka clients: a reverse route's consumer,
+// which also produces its dead letters.
+func ClientOptions(kc config.Kafka) ([]kgo.Opt, error) { return kafkaOptions(kc) }

@@ -117,7 +117,7 @@ func NewRoute(rc config.Route, t *config.Tenant, c Counters, p *Progress) (*Rout
 	if t != nil {
 		r.tenant = t.Name
 		ns := *t
-		ns.Routes = nil
+		ns.Routes, ns.ReverseRoutes = nil, nil
 		r.ns = &ns
 		r.maxMessageBytes = t.Limits.MaxMessageBytes
 	}

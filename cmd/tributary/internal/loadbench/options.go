@@ -162,20 +162,20 @@ func (o *Options) Check() error {
 		if o.Duration <= 0 {
 			bad("duration %v: want more than 0", o.Duration)
 		}
-	case ModeFlat, ModeBacklog:
+	case ModeFlat, ModeBacklog, ModeReverse:
 		if o.Count < 1 {
 			bad("count %d: want at least 1", o.Count)
 		}
 	case ModeSoak:
 		o.checkSoak(bad)
 	default:
-		bad("mode %q: want %s, %s, %s or %s", o.Mode, ModeRate, ModeFlat, ModeBacklog, ModeSoak)
+		bad("mode %q: want %s, %s, %s, %s or %s", o.Mode, ModeRate, ModeFlat, ModeBacklog, ModeSoak, ModeReverse)
 	}
 	switch o.Gateway {
 	case GatewayInProcess, GatewaySubprocess:
 	case GatewayExternal:
-		if o.Mode == ModeBacklog {
-			bad("mode backlog needs a gateway the benchmark starts, not gateway external")
+		if o.Mode == ModeBacklog || o.Mode == ModeReverse {
+			bad("mode %s needs a gateway the benchmark starts, not gateway external", o.Mode)
 		}
 		if o.KafkaTopic == "" {
 			bad("kafka topic: required with gateway external (the topic its route writes to)")

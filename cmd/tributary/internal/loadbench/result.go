@@ -71,6 +71,9 @@ type Result struct {
 
 	// Soak holds what ModeSoak measured; nil in the other modes.
 	Soak *SoakResult `json:"soak,omitempty"`
+	// Reverse holds what ModeReverse's reverse leg measured (the fields above are its forward
+	// leg's); nil in the other modes.
+	Reverse *ReverseResult `json:"reverse,omitempty"`
 }
 
 // Latency holds percentiles in milliseconds.
@@ -122,7 +125,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	row("window", "%.3f s", r.WindowSeconds)
 	row("throughput", "%.0f msg/s", r.Throughput)
-	if r.Mode != ModeBacklog {
+	if r.Mode != ModeBacklog && r.Mode != ModeReverse {
 		row("publish rate", "%.0f msg/s", r.PublishRate)
 	}
 	if r.StartSeconds > 0 {
@@ -139,6 +142,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 			row("drain cpu", "%.3f s per 100k messages (first record to last: without the gateway's start)", r.DrainCPUSecondsPer100k)
 		}
 		row("peak memory", "%.1f MiB (%s)", float64(r.PeakRSSBytes)/(1<<20), r.CPUScope)
+	}
+	if r.Reverse != nil {
+		r.Reverse.writeTable(row)
 	}
 	for _, n := range r.Notes {
 		row("note", "%s", n)

@@ -41,6 +41,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Mode == ModeSoak {
 		return runSoak(ctx, o, run, dir)
 	}
+	if o.Mode == ModeReverse {
+		return runReverse(ctx, o, run, dir)
+	}
 	st := &stack{}
 	defer st.close()
 
