@@ -389,6 +389,7 @@ func (c *Config) checkTenants(p *problems) {
 			p.add(at("routes"), "at least one route is required")
 		}
 		c.checkRouteList(p, at("routes"), t.Routes, t)
+		c.checkRoutes311(p, at("routes"), t.Routes)
 	}
 	checkDisjoint(p, tenants)
 }

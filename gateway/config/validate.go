@@ -82,6 +82,7 @@ func checkToken(p *problems, key string, tok Secret) {
 }
 
 func (m *MQTT) check(p *problems) {
+	m.checkProtocol(p)
 	if m.URL == "" {
 		p.add("mqtt.url", "required")
 	} else if u, err := url.Parse(m.URL); err != nil {
@@ -243,6 +244,7 @@ func (c *Config) checkRoutes(p *problems) {
 		p.add("routes", "at least one route is required (or a tenant)")
 	}
 	c.checkRouteList(p, "routes", c.Routes, nil)
+	c.checkRoutes311(p, "routes", c.Routes)
 	c.checkTenants(p)
 }
 
