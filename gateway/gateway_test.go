@@ -51,6 +51,14 @@ func testConfig(t *testing.T, mqURL string, kf *gatewaytest.KafkaCluster, routes
 	return cfg
 }
 
+// forEachProtocol runs f as one subtest per MQTT protocol the gateway speaks: "v5" and
+// "v3.1.1", with the protocol to put in mqtt.protocol.
+func forEachProtocol(t *testing.T, f func(t *testing.T, protocol string)) {
+	for _, p := range []string{config.Protocol5, config.Protocol311} {
+		t.Run("v"+p, func(t *testing.T) { f(t, p) })
+	}
+}
+
 func route(name string, from string, qos int, topic string) config.Route {
 	return config.Route{Name: name, From: []string{from}, QoS: qos, To: config.Destination{Topic: topic}}
 }
@@ -125,12 +133,18 @@ func header(r *kgo.Record, key string) string {
 }
 
 func TestDelivery_QoS(t *testing.T) {
+	forEachProtocol(t, testDeliveryQoS)
+}
+
+func testDeliveryQoS(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	for _, qos := range []byte{0, 1, 2} {
 		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) {
 			kf := gatewaytest.Kafka(t)
 			topic := fmt.Sprintf("sensors_q%d", qos)
-			gw := startGateway(t, testConfig(t, mq.URL(), kf, route("r", fmt.Sprintf("q%d/#", qos), int(qos), topic)))
+			cfg := testConfig(t, mq.URL(), kf, route("r", fmt.Sprintf("q%d/#", qos), int(qos), topic))
+			cfg.MQTT.Protocol = protocol
+			gw := startGateway(t, cfg)
 			msgs := gatewaytest.Messages(gatewaytest.Topics(fmt.Sprintf("q%d/floor%%d/sensor/%%03d", qos), 5, 40), 2000)
 			gatewaytest.Publish(t, mq.URL(), qos, msgs)
 			rep := kf.WaitDelivered(t, topic, msgs, 60*time.Second)
