@@ -162,9 +162,14 @@ func testDeliveryQoS(t *testing.T, protocol string) {
 }
 
 func TestDelivery_OrderAcrossThousandsOfTopics(t *testing.T) {
+	forEachProtocol(t, testDeliveryOrderAcrossThousandsOfTopics)
+}
+
+func testDeliveryOrderAcrossThousandsOfTopics(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	kf := gatewaytest.Kafka(t)
 	cfg := testConfig(t, mq.URL(), kf, route("r", "building/#", 1, "ordered"))
+	cfg.MQTT.Protocol = protocol
 	cfg.Flow.Shards = 8
 	startGateway(t, cfg)
 	msgs := gatewaytest.Messages(gatewaytest.Topics("building/floor%d/sensor/%03d/temp", 10, 200), 10000)
@@ -287,9 +292,14 @@ func TestUnroutedMessagesAreAcked(t *testing.T) {
 }
 
 func TestGracefulDrainThenResume(t *testing.T) {
+	forEachProtocol(t, testGracefulDrainThenResume)
+}
+
+func testGracefulDrainThenResume(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	kf := gatewaytest.Kafka(t)
 	cfg := testConfig(t, mq.URL(), kf, route("r", "drain/#", 1, "drained"))
+	cfg.MQTT.Protocol = protocol
 	gw := startGateway(t, cfg)
 	msgs := gatewaytest.Messages(gatewaytest.Topics("drain/%d", 20), 4000)
 	pubDone := make(chan struct{})
@@ -321,11 +331,18 @@ func TestGracefulDrainThenResume(t *testing.T) {
 }
 
 func TestKafkaOutageNoLoss(t *testing.T) {
+	forEachProtocol(t, testKafkaOutageNoLoss)
+}
+
+func testKafkaOutageNoLoss(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	kf := gatewaytest.Kafka(t)
 	cfg := testConfig(t, mq.URL(), kf, route("r", "outage/#", 1, "outage"))
 	cfg.Flow.MaxInFlight = 200
-	cfg.MQTT.ReceiveMaximum = 200
+	if protocol == config.Protocol5 {
+		cfg.MQTT.ReceiveMaximum = 200
+	}
+	cfg.MQTT.Protocol = protocol
 	gw := startGateway(t, cfg)
 	first := gatewaytest.Messages(gatewaytest.Topics("outage/%d", 10), 200)
 	gatewaytest.Publish(t, mq.URL(), 1, first)
@@ -363,9 +380,15 @@ func TestKafkaOutageNoLoss(t *testing.T) {
 }
 
 func TestMosquittoRestartWithPersistence(t *testing.T) {
+	forEachProtocol(t, testMosquittoRestartWithPersistence)
+}
+
+func testMosquittoRestartWithPersistence(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t, gatewaytest.WithPersistence())
 	kf := gatewaytest.Kafka(t)
-	gw := startGateway(t, testConfig(t, mq.URL(), kf, route("r", "restart/#", 1, "restarted")))
+	cfg := testConfig(t, mq.URL(), kf, route("r", "restart/#", 1, "restarted"))
+	cfg.MQTT.Protocol = protocol
+	gw := startGateway(t, cfg)
 	before := gatewaytest.Messages(gatewaytest.Topics("restart/%d", 10), 500)
 	gatewaytest.Publish(t, mq.URL(), 1, before)
 	kf.WaitDelivered(t, "restarted", before, 30*time.Second)

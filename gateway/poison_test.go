@@ -17,6 +17,10 @@ import (
 // binary, deep nesting) through an envelope route and a plugin chain at once. Each gets a
 // record or a dead letter; the gateway keeps running and nothing stays in flight.
 func TestPoisonMessages(t *testing.T) {
+	forEachProtocol(t, testPoisonMessages)
+}
+
+func testPoisonMessages(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	kf := gatewaytest.Kafka(t)
 	env := route("env", "poison/#", 1, "poison_env")
@@ -25,6 +29,7 @@ func TestPoisonMessages(t *testing.T) {
 	chained.Chain = []config.Stage{{Plugin: "conformance"}}
 	cfg := testConfig(t, mq.URL(), kf, env, chained)
 	cfg.Plugins.Dir = conformancePlugins(t)
+	cfg.MQTT.Protocol = protocol
 	gw := startGateway(t, cfg)
 
 	payloads := map[string][]byte{
