@@ -61,6 +61,9 @@ type Options struct {
 	// GatewayEnv is added to the subprocess's environment (TRIBUTARY_* variables of this
 	// process are not passed on), e.g. to switch on profiling.
 	GatewayEnv []string
+	// Protocol is the gateway's mqtt.protocol: "5" (or empty) or "3.1.1". The benchmark's own
+	// publishers and the priming of the session stay MQTT v5.
+	Protocol string
 	// ClientID is the gateway's MQTT client id; the benchmark primes this session.
 	// Defaults to "tributary-bench".
 	ClientID string
@@ -170,6 +173,11 @@ func (o *Options) Check() error {
 	}
 	if o.Publishers < 1 {
 		bad("publishers %d: want at least 1", o.Publishers)
+	}
+	switch o.Protocol {
+	case "", "5", "3.1.1", "311":
+	default:
+		bad("protocol %q: want 5 or 3.1.1", o.Protocol)
 	}
 	if o.MQTT != "" && o.Mosquitto {
 		bad("mosquitto: cannot be combined with an mqtt url")

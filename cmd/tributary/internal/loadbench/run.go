@@ -1,6 +1,7 @@
 package loadbench
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -94,7 +95,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}()
 
-	res := &Result{Mode: o.Mode, Gateway: o.Gateway, Broker: brokerDesc, Kafka: kafkaDesc, KafkaTopic: topic,
+	res := &Result{Mode: o.Mode, Gateway: o.Gateway, Protocol: cmp.Or(o.Protocol, "5"), Broker: brokerDesc, Kafka: kafkaDesc, KafkaTopic: topic,
 		QoS: int(o.QoS), Topics: o.Topics, Publishers: o.Publishers, PayloadBytes: o.PayloadBytes}
 	if o.Mode == ModeRate {
 		res.TargetRate = o.Rate
