@@ -14,9 +14,9 @@ import (
 )
 
 // TestPoisonMessages sends payloads that break naive bridges (empty, 1 MB, invalid UTF-8,
-// binary, deep nesting, a plugin trap) through an envelope route and a plugin chain at once, on
-// both MQTT protocols. Each gets a
-// record or a dead letter; the gateway keeps running and nothing stays in flight.
+// binary, deep nesting, a plugin trap) through an envelope route and a plugin chain at once,
+// on both MQTT protocols. Each gets a record or a dead letter; the gateway keeps running and
+// nothing stays in flight.
 func TestPoisonMessages(t *testing.T) {
 	forEachProtocol(t, testPoisonMessages)
 }
