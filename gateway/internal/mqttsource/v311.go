@@ -97,12 +97,17 @@ func (s *v311Source) options() (*mqtt.ClientOptions, error) {
 	o.SetDefaultPublishHandler(s.onPublish)
 	o.SetOnConnectHandler(s.onConnect)
 	o.SetConnectionLostHandler(s.onConnectionLost)
+	o.SetConnectionNotificationHandler(func(_ mqtt.Client, n mqtt.ConnectionNotification) {
+		// One per failed attempt: the network, TLS, or the broker's CONNACK refusing it.
+		if f, ok := n.(mqtt.ConnectionNotificationFailed); ok {
+			s.metrics.ConnErrors.Inc()
+			s.log.Warn("mqtt connect failed", slog.String("url", c.URL), slog.String("error", f.Reason.Error()))
+		}
+	})
 	o.SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 		conn, err := dialMQTT(context.Background(), u, tc, c.ConnectTimeout)
 		if err != nil {
-			s.metrics.ConnErrors.Inc()
-			s.log.Warn("mqtt connect failed", slog.String("url", c.URL), slog.String("error", err.Error()))
-			return nil, err
+			return nil, err // reported by the ConnectionNotificationFailed that follows
 		}
 		pc := conn.(*packetConn)
 		pc.gate = &s.reads
