@@ -50,6 +50,14 @@ type v311Source struct {
 	connected  atomic.Bool
 	subscribed atomic.Bool
 	stopWatch  context.CancelFunc // ends Start's watch of its context
+
+	// sessionSubs are the filters the broker's session holds, as far as this process knows:
+	// set by a successful SUBSCRIBE of them all, nil when unknown. A reconnection to a
+	// session the broker kept (CONNACK session present) with these same filters subscribes
+	// nothing, since 3.1.1 has no Retain Handling and a SUBSCRIBE would have the broker send
+	// the retained messages again.
+	subsMu      sync.Mutex
+	sessionSubs []Subscription
 }
 
 func newV311(c Config) *v311Source {
@@ -161,7 +169,42 @@ func (s *v311Source) onConnect(mqtt.Client) {
 	if vc != nil {
 		go vc.keepAlive311()
 	}
-	s.subscribed.Store(s.subscribeSet(s.subs()))
+	subs := s.subs()
+	s.subsMu.Lock()
+	kept := vc != nil && vc.scan.sessionPresent.Load() && s.sessionSubs != nil && sameFilters(s.sessionSubs, subs)
+	s.subsMu.Unlock()
+	if kept {
+		s.log.Info("mqtt session kept its subscriptions", slog.Int("filters", len(subs)))
+		s.subscribed.Store(true)
+		return
+	}
+	ok := s.subscribeSet(subs)
+	s.noteSessionSubs(subs, ok)
+	s.subscribed.Store(ok)
+}
+
+// noteSessionSubs records subs as the session's filters when ok, or forgets what the session
+// holds.
+func (s *v311Source) noteSessionSubs(subs []Subscription, ok bool) {
+	s.subsMu.Lock()
+	defer s.subsMu.Unlock()
+	s.sessionSubs = nil
+	if ok {
+		s.sessionSubs = append([]Subscription{}, subs...)
+	}
+}
+
+// sameFilters reports whether a and b hold the same subscriptions, in any order.
+func sameFilters(a, b []Subscription) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *v311Source) onConnectionLost(_ mqtt.Client, err error) {
@@ -282,9 +325,11 @@ func (s *v311Source) Resubscribe(ctx context.Context, old, next []Subscription) 
 			drop = append(drop, s.filterName(o.Filter))
 		}
 	}
+	ok := true
 	if len(add) > 0 {
-		s.subscribeSet(add)
+		ok = s.subscribeSet(add)
 	}
+	defer func() { s.noteSessionSubs(next, ok) }()
 	if len(drop) > 0 {
 		tok := s.client.Unsubscribe(drop...)
 		wait := s.cfg.ConnectTimeout
@@ -298,6 +343,7 @@ func (s *v311Source) Resubscribe(ctx context.Context, old, next []Subscription) 
 			}
 			s.log.Warn("mqtt unsubscribe failed; messages on these filters will be counted as unrouted",
 				slog.String("filters", strings.Join(drop, ",")), slog.String("error", err.Error()))
+			ok = false
 		}
 	}
 }
@@ -384,7 +430,13 @@ type packetScanner struct {
 	typ   byte
 	rem   int
 	shift uint
+	body  int // body bytes seen of the current packet
+	// sessionPresent is the CONNACK's session-present flag.
+	sessionPresent atomic.Bool
 }
+
+// packetConnack is the MQTT control packet type of CONNACK.
+const packetConnack = 2
 
 // scan consumes b and tells p of each packet whose last byte it holds, and of each PINGRESP.
 func (s *packetScanner) scan(b []byte, p *pinger) {
@@ -405,14 +457,18 @@ func (s *packetScanner) scan(b []byte, p *pinger) {
 			s.rem |= int(v&0x7f) << s.shift
 			s.shift += 7
 			if v&0x80 == 0 {
-				s.state = 2
+				s.state, s.body = 2, 0
 				if s.rem == 0 {
 					s.state = 0
 					done(s.typ)
 				}
 			}
 		case 2:
+			if s.typ == packetConnack && s.body == 0 {
+				s.sessionPresent.Store(b[0]&1 != 0) // the acknowledge flags
+			}
 			n := min(s.rem, len(b))
+			s.body += n
 			s.rem -= n
 			b = b[n:]
 			if s.rem == 0 {

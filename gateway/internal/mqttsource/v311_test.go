@@ -229,3 +229,98 @@ func TestPacketScannerAcrossReads(t *testing.T) {
 		}
 	}
 }
+
+// TestV311ResubscribesOnlyWhenTheSessionIsNew drops the connection twice. A reconnection to a
+// session the broker kept (CONNACK session present) sends no SUBSCRIBE, which in 3.1.1 would
+// have the broker send its retained messages again; one to a session the broker lost
+// subscribes again.
+func TestV311ResubscribesOnlyWhenTheSessionIsNew(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := config.Default().MQTT
+	cfg.Protocol = config.Protocol311
+	cfg.URL = "tcp://" + ln.Addr().String()
+	cfg.ClientID = "gw-311-resub"
+	cfg.ReconnectMin, cfg.ReconnectMax = 10*time.Millisecond, 50*time.Millisecond
+	src := New(Config{
+		MQTT:          cfg,
+		Metrics:       testMetrics(),
+		OnMessage:     func(Message) {},
+		Subscriptions: func() []Subscription { return []Subscription{{Filter: "a/#", QoS: 1}} },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := src.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// session accepts a connection, answers its CONNECT with sessionPresent, grants any
+	// SUBSCRIBE, and once the source is ready (subscribed, or sure it need not) closes the
+	// connection and reports whether it subscribed.
+	session := func(sessionPresent bool) (subscribed bool) {
+		t.Helper()
+		conn, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := packets.ReadPacket(conn); err != nil {
+			t.Fatal(err)
+		}
+		ack := packets.NewControlPacket(packets.Connack).(*packets.ConnackPacket)
+		ack.SessionPresent = sessionPresent
+		if err := ack.Write(conn); err != nil {
+			t.Fatal(err)
+		}
+		in := make(chan packets.ControlPacket)
+		go func() {
+			for {
+				p, err := packets.ReadPacket(conn)
+				if err != nil {
+					close(in)
+					return
+				}
+				in <- p
+			}
+		}()
+		deadline := time.After(20 * time.Second)
+		for !src.Ready() {
+			select {
+			case p := <-in:
+				if sub, ok := p.(*packets.SubscribePacket); ok {
+					subscribed = true
+					suback := packets.NewControlPacket(packets.Suback).(*packets.SubackPacket)
+					suback.MessageID, suback.ReturnCodes = sub.MessageID, []byte{1}
+					if err := suback.Write(conn); err != nil {
+						t.Fatal(err)
+					}
+				}
+			case <-time.After(5 * time.Millisecond):
+			case <-deadline:
+				t.Fatal("the source never got ready")
+			}
+		}
+		conn.Close()
+		for range in { // until the reader sees the close
+		}
+		return subscribed
+	}
+	if !session(false) {
+		t.Fatal("first connection: no SUBSCRIBE")
+	}
+	// Wait for the source to see the connection gone, so that Ready is about the next one.
+	for src.Ready() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if session(true) {
+		t.Fatal("reconnection to a kept session subscribed again")
+	}
+	for src.Ready() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !session(false) {
+		t.Fatal("reconnection to a lost session: no SUBSCRIBE")
+	}
+}
