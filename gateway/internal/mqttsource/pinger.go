@@ -16,7 +16,9 @@ import (
 // rate cap is reached), paho reads nothing, so the broker's PINGRESP waits unread behind the
 // messages the broker keeps sending. That silence is backpressure, not a dead link, and the
 // pinger does not drop the connection for it (which would redeliver every unacknowledged
-// message). Once reading resumes, a missing PINGRESP ends the connection as usual.
+// message). Once reading resumes the PINGRESP still waits behind the backlog: while packets
+// keep arriving the link is alive too. A missing PINGRESP with nothing read for a whole
+// keep-alive interval ends the connection as usual.
 type pinger struct {
 	// holding reports whether the gateway is holding back reading right now.
 	holding func() bool
@@ -92,13 +94,15 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 			if p.lastSent.Before(p.lastReceived) {
 				due = p.lastSent.Add(interval)
 			}
-			pong := p.lastPong
+			pong, received := p.lastPong, p.lastReceived
 			p.mu.Unlock()
 			if !pingSent.IsZero() && pingSent.After(pong) {
-				if !p.holding() {
+				// Packets read within the last interval show the link alive: the answer waits
+				// behind them, as it does after reading was held back.
+				if !p.holding() && now.Sub(received) >= interval {
 					return errors.New("PINGRESP timed out")
 				}
-				// Reading is held back: the answer is waiting in the socket. Check again later.
+				// Reading is held back, or catching up: check again later.
 				timer.Reset(interval)
 				continue
 			}

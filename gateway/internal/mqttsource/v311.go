@@ -364,6 +364,7 @@ type v311Conn struct {
 	pinger    *pinger
 	order     *ackOrder // this connection's acknowledgements, in receive order
 	scan      packetScanner
+	failed    atomic.Pointer[error] // why fail closed the connection
 }
 
 // Write sends one packet. The client runs with keep alive 0 (no pinger of its own), so the
@@ -381,12 +382,44 @@ func (c *v311Conn) Write(p []byte) (int, error) {
 }
 
 // Read reads through the packetConn and tells the pinger of each packet received, and of
-// each PINGRESP.
+// each PINGRESP. When the connection was closed because it failed (the pinger's timeout, a
+// failed write), the read fails with that reason: paho.mqtt.golang takes a read error saying
+// "use of closed network connection" for its own deliberate close and would neither report
+// the loss nor reconnect.
 func (c *v311Conn) Read(p []byte) (int, error) {
 	n, err := c.packetConn.Read(p)
 	c.scan.scan(p[:n], c.pinger)
+	if err != nil {
+		if f := c.failure(); f != nil {
+			err = f
+		}
+	}
 	return n, err
 }
+
+// fail closes the connection because it failed for reason.
+func (c *v311Conn) fail(reason error) {
+	c.failed.CompareAndSwap(nil, &reason)
+	_ = c.packetConn.Close()
+}
+
+// failure returns why the connection failed, or nil when it did not (or was closed on
+// purpose).
+func (c *v311Conn) failure() error {
+	if f := c.failed.Load(); f != nil {
+		return fmt.Errorf("mqtt connection failed: %s", strings.ReplaceAll((*f).Error(), closedConnText, "closed connection"))
+	}
+	c.packetConn.mu.Lock()
+	werr := c.packetConn.werr
+	c.packetConn.mu.Unlock()
+	if werr != nil {
+		return fmt.Errorf("mqtt write failed: %s", strings.ReplaceAll(werr.Error(), closedConnText, "closed connection"))
+	}
+	return nil
+}
+
+// closedConnText is what paho.mqtt.golang looks for in a read error to tell its own close.
+const closedConnText = "use of closed network connection"
 
 // keepAlive311 runs the pinger on c until c closes; a PINGRESP that does not come while the
 // flow reads closes c, and the client reconnects.
@@ -398,7 +431,7 @@ func (c *v311Conn) keepAlive311() {
 	}()
 	c.pinger.PacketReceived() // the CONNACK
 	if err := c.pinger.Run(ctx, c.packetConn, c.keepAlive); err != nil {
-		_ = c.packetConn.Close()
+		c.fail(err)
 	}
 	cancel()
 }

@@ -324,3 +324,65 @@ func TestV311ResubscribesOnlyWhenTheSessionIsNew(t *testing.T) {
 		t.Fatal("reconnection to a lost session: no SUBSCRIBE")
 	}
 }
+
+// TestV311UnansweredPingReconnects plays a broker that stops answering: the pinger closes the
+// connection after a keep-alive interval without a PINGRESP or any other packet, and the
+// client reports the loss and connects again (a close it took for its own would leave it
+// silently dead).
+func TestV311UnansweredPingReconnects(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := config.Default().MQTT
+	cfg.Protocol = config.Protocol311
+	cfg.URL = "tcp://" + ln.Addr().String()
+	cfg.ClientID = "gw-311-ping"
+	cfg.KeepAlive = time.Second
+	cfg.ReconnectMin, cfg.ReconnectMax = 10*time.Millisecond, 50*time.Millisecond
+	src := New(Config{MQTT: cfg, Metrics: testMetrics(), OnMessage: func(Message) {},
+		Subscriptions: func() []Subscription { return nil }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := src.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	accept := func() net.Conn {
+		t.Helper()
+		_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(20 * time.Second))
+		conn, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := packets.ReadPacket(conn); err != nil {
+			t.Fatal(err)
+		}
+		if err := packets.NewControlPacket(packets.Connack).Write(conn); err != nil {
+			t.Fatal(err)
+		}
+		return conn
+	}
+	first := accept()
+	defer first.Close()
+	// Read (so the client's writes never block) and answer nothing.
+	pings := make(chan struct{}, 10)
+	go func() {
+		for {
+			p, err := packets.ReadPacket(first)
+			if err != nil {
+				return
+			}
+			if _, ok := p.(*packets.PingreqPacket); ok {
+				pings <- struct{}{}
+			}
+		}
+	}()
+	second := accept()
+	defer second.Close()
+	select {
+	case <-pings:
+	default:
+		t.Fatal("the client reconnected without having sent a PINGREQ")
+	}
+}
