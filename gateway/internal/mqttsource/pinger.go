@@ -17,8 +17,10 @@ import (
 // messages the broker keeps sending. That silence is backpressure, not a dead link, and the
 // pinger does not drop the connection for it (which would redeliver every unacknowledged
 // message). Once reading resumes the PINGRESP still waits behind the backlog: while packets
-// keep arriving the link is alive too. A missing PINGRESP with nothing read for a whole
-// keep-alive interval ends the connection as usual.
+// keep arriving the link is alive too. Meanwhile it goes on sending a PINGREQ every
+// interval, so that the broker, which reads them, does not drop the connection for silence.
+// A missing PINGRESP with nothing read for a whole keep-alive interval ends the connection
+// as usual.
 type pinger struct {
 	// holding reports whether the gateway is holding back reading right now.
 	holding func() bool
@@ -102,9 +104,9 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 				if !p.holding() && now.Sub(received) >= interval {
 					return errors.New("PINGRESP timed out")
 				}
-				// Reading is held back, or catching up: check again later.
-				timer.Reset(interval)
-				continue
+				// Reading is held back, or catching up. Another PINGREQ when one is due keeps
+				// the broker's side of the keep-alive fed meanwhile: it drops a client it has
+				// heard nothing from for one and a half intervals.
 			}
 			if now.Before(due) {
 				timer.Reset(due.Sub(now))
