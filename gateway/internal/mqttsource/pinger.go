@@ -17,7 +17,7 @@ import (
 // messages the broker keeps sending. That silence is backpressure, not a dead link, and the
 // pinger does not drop the connection for it (which would redeliver every unacknowledged
 // message). Once reading resumes the PINGRESP still waits behind the backlog: while packets
-// keep arriving the link is alive too. Meanwhile it goes on sending a PINGREQ every
+// keep arriving the link is alive too. Meanwhile it goes on sending a PINGREQ every half
 // interval, so that the broker, which reads them, does not drop the connection for silence.
 // A missing PINGRESP with nothing read for a whole keep-alive interval ends the connection
 // as usual.
@@ -82,7 +82,7 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 	p.mu.Unlock()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var pingSent time.Time
+	var pingSent, unansweredSince time.Time // the last PINGREQ; the first since the last PINGRESP
 	errCh := make(chan error, 1)
 	for {
 		select {
@@ -98,21 +98,27 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 			}
 			pong, received := p.lastPong, p.lastReceived
 			p.mu.Unlock()
-			if !pingSent.IsZero() && pingSent.After(pong) {
+			outstanding := !pingSent.IsZero() && pingSent.After(pong)
+			if outstanding {
 				// Packets read within the last interval show the link alive: the answer waits
 				// behind them, as it does after reading was held back.
-				if !p.holding() && now.Sub(received) >= interval {
+				if !p.holding() && now.Sub(unansweredSince) >= interval && now.Sub(received) >= interval {
 					return errors.New("PINGRESP timed out")
 				}
-				// Reading is held back, or catching up. Another PINGREQ when one is due keeps
+				// Reading is held back, or catching up. A PINGREQ every half interval keeps
 				// the broker's side of the keep-alive fed meanwhile: it drops a client it has
-				// heard nothing from for one and a half intervals.
+				// heard nothing from for one and a half intervals (Mosquitto counts whole
+				// seconds, so with a keep alive of 1s that can be just over one).
+				due = pingSent.Add(interval / 2)
 			}
 			if now.Before(due) {
 				timer.Reset(due.Sub(now))
 				continue
 			}
 			pingSent = time.Now()
+			if !outstanding {
+				unansweredSince = pingSent
+			}
 			p.mu.Lock()
 			p.pings++
 			p.mu.Unlock()
@@ -121,7 +127,7 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 					errCh <- err
 				}
 			}()
-			timer.Reset(interval)
+			timer.Reset(interval / 2)
 		}
 	}
 }
