@@ -7,6 +7,7 @@ toolchain go1.27.3
 require (
 	github.com/bufbuild/protocompile v0.14.1
 	github.com/eclipse/paho.golang v0.23.0
+	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/fsnotify/fsnotify v1.9.0
 	github.com/go-viper/mapstructure/v2 v2.5.0
 	github.com/gorilla/websocket v1.5.3

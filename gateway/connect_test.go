@@ -85,6 +85,10 @@ func newTestPKI(t *testing.T, dir string) testPKI {
 // TestMQTT_TransportsAndLogin connects the gateway to Mosquitto over mutual TLS (ssl://) and
 // over WebSocket (ws://), logging in with a username and password, and delivers through each.
 func TestMQTT_TransportsAndLogin(t *testing.T) {
+	forEachProtocol(t, testMQTTTransportsAndLogin)
+}
+
+func testMQTTTransportsAndLogin(t *testing.T, protocol string) {
 	pki := newTestPKI(t, t.TempDir())
 	tlsPort, wsPort := gatewaytest.FreePort(t), gatewaytest.FreePort(t)
 	mq := gatewaytest.Mosquitto(t,
@@ -111,6 +115,7 @@ func TestMQTT_TransportsAndLogin(t *testing.T) {
 			topic := fmt.Sprintf("transport%d", i)
 			cfg := testConfig(t, tc.url, kf, route("r", topic+"/#", 1, topic))
 			cfg.MQTT.Username, cfg.MQTT.Password, cfg.MQTT.TLS = "gateway", "s3cret", tc.tls
+			cfg.MQTT.Protocol = protocol
 			startGateway(t, cfg)
 			msgs := gatewaytest.Messages(gatewaytest.Topics(topic+"/%d", 5), 200)
 			gatewaytest.Publish(t, mq.URL(), 1, msgs, gatewaytest.WithLogin("gateway", "s3cret"))
@@ -124,10 +129,15 @@ func TestMQTT_TransportsAndLogin(t *testing.T) {
 // TestMQTT_BadCredentialsNotReady: a refused login keeps the gateway unready and retrying,
 // with the failure counted; it never crashes.
 func TestMQTT_BadCredentialsNotReady(t *testing.T) {
+	forEachProtocol(t, testMQTTBadCredentialsNotReady)
+}
+
+func testMQTTBadCredentialsNotReady(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t, gatewaytest.WithPasswordFile("gateway", "s3cret"))
 	kf := gatewaytest.Kafka(t)
 	cfg := testConfig(t, mq.URL(), kf, route("r", "x/#", 1, "x"))
 	cfg.MQTT.Username, cfg.MQTT.Password = "gateway", "wrong"
+	cfg.MQTT.Protocol = protocol
 	gw, err := gateway.New(cfg)
 	if err != nil {
 		t.Fatal(err)

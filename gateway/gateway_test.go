@@ -51,6 +51,14 @@ func testConfig(t *testing.T, mqURL string, kf *gatewaytest.KafkaCluster, routes
 	return cfg
 }
 
+// forEachProtocol runs f as one subtest per MQTT protocol the gateway speaks: "v5" and
+// "v3.1.1", with the protocol to put in mqtt.protocol.
+func forEachProtocol(t *testing.T, f func(t *testing.T, protocol string)) {
+	for _, p := range []string{config.Protocol5, config.Protocol311} {
+		t.Run("v"+p, func(t *testing.T) { f(t, p) })
+	}
+}
+
 func route(name string, from string, qos int, topic string) config.Route {
 	return config.Route{Name: name, From: []string{from}, QoS: qos, To: config.Destination{Topic: topic}}
 }
@@ -132,12 +140,18 @@ func header(r *kgo.Record, key string) string {
 }
 
 func TestDelivery_QoS(t *testing.T) {
+	forEachProtocol(t, testDeliveryQoS)
+}
+
+func testDeliveryQoS(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	for _, qos := range []byte{0, 1, 2} {
 		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) {
 			kf := gatewaytest.Kafka(t)
 			topic := fmt.Sprintf("sensors_q%d", qos)
-			gw := startGateway(t, testConfig(t, mq.URL(), kf, route("r", fmt.Sprintf("q%d/#", qos), int(qos), topic)))
+			cfg := testConfig(t, mq.URL(), kf, route("r", fmt.Sprintf("q%d/#", qos), int(qos), topic))
+			cfg.MQTT.Protocol = protocol
+			gw := startGateway(t, cfg)
 			msgs := gatewaytest.Messages(gatewaytest.Topics(fmt.Sprintf("q%d/floor%%d/sensor/%%03d", qos), 5, 40), 2000)
 			gatewaytest.Publish(t, mq.URL(), qos, msgs)
 			rep := kf.WaitDelivered(t, topic, msgs, 60*time.Second)
@@ -155,9 +169,14 @@ func TestDelivery_QoS(t *testing.T) {
 }
 
 func TestDelivery_OrderAcrossThousandsOfTopics(t *testing.T) {
+	forEachProtocol(t, testDeliveryOrderAcrossThousandsOfTopics)
+}
+
+func testDeliveryOrderAcrossThousandsOfTopics(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	kf := gatewaytest.Kafka(t)
 	cfg := testConfig(t, mq.URL(), kf, route("r", "building/#", 1, "ordered"))
+	cfg.MQTT.Protocol = protocol
 	cfg.Flow.Shards = 8
 	startGateway(t, cfg)
 	msgs := gatewaytest.Messages(gatewaytest.Topics("building/floor%d/sensor/%03d/temp", 10, 200), 10000)
@@ -280,9 +299,14 @@ func TestUnroutedMessagesAreAcked(t *testing.T) {
 }
 
 func TestGracefulDrainThenResume(t *testing.T) {
+	forEachProtocol(t, testGracefulDrainThenResume)
+}
+
+func testGracefulDrainThenResume(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	kf := gatewaytest.Kafka(t)
 	cfg := testConfig(t, mq.URL(), kf, route("r", "drain/#", 1, "drained"))
+	cfg.MQTT.Protocol = protocol
 	gw := startGateway(t, cfg)
 	msgs := gatewaytest.Messages(gatewaytest.Topics("drain/%d", 20), 4000)
 	pubDone := make(chan struct{})
@@ -314,11 +338,18 @@ func TestGracefulDrainThenResume(t *testing.T) {
 }
 
 func TestKafkaOutageNoLoss(t *testing.T) {
+	forEachProtocol(t, testKafkaOutageNoLoss)
+}
+
+func testKafkaOutageNoLoss(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	kf := gatewaytest.Kafka(t)
 	cfg := testConfig(t, mq.URL(), kf, route("r", "outage/#", 1, "outage"))
 	cfg.Flow.MaxInFlight = 200
-	cfg.MQTT.ReceiveMaximum = 200
+	if protocol == config.Protocol5 {
+		cfg.MQTT.ReceiveMaximum = 200
+	}
+	cfg.MQTT.Protocol = protocol
 	gw := startGateway(t, cfg)
 	first := gatewaytest.Messages(gatewaytest.Topics("outage/%d", 10), 200)
 	gatewaytest.Publish(t, mq.URL(), 1, first)
@@ -356,9 +387,15 @@ func TestKafkaOutageNoLoss(t *testing.T) {
 }
 
 func TestMosquittoRestartWithPersistence(t *testing.T) {
+	forEachProtocol(t, testMosquittoRestartWithPersistence)
+}
+
+func testMosquittoRestartWithPersistence(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t, gatewaytest.WithPersistence())
 	kf := gatewaytest.Kafka(t)
-	gw := startGateway(t, testConfig(t, mq.URL(), kf, route("r", "restart/#", 1, "restarted")))
+	cfg := testConfig(t, mq.URL(), kf, route("r", "restart/#", 1, "restarted"))
+	cfg.MQTT.Protocol = protocol
+	gw := startGateway(t, cfg)
 	before := gatewaytest.Messages(gatewaytest.Topics("restart/%d", 10), 500)
 	gatewaytest.Publish(t, mq.URL(), 1, before)
 	kf.WaitDelivered(t, "restarted", before, 30*time.Second)

@@ -14,9 +14,14 @@ import (
 )
 
 // TestPoisonMessages sends payloads that break naive bridges (empty, 1 MB, invalid UTF-8,
-// binary, deep nesting) through an envelope route and a plugin chain at once. Each gets a
-// record or a dead letter; the gateway keeps running and nothing stays in flight.
+// binary, deep nesting, a plugin trap) through an envelope route and a plugin chain at once,
+// on both MQTT protocols. Each gets a record or a dead letter; the gateway keeps running and
+// nothing stays in flight.
 func TestPoisonMessages(t *testing.T) {
+	forEachProtocol(t, testPoisonMessages)
+}
+
+func testPoisonMessages(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	kf := gatewaytest.Kafka(t)
 	env := route("env", "poison/#", 1, "poison_env")
@@ -25,6 +30,7 @@ func TestPoisonMessages(t *testing.T) {
 	chained.Chain = []config.Stage{{Plugin: "conformance"}}
 	cfg := testConfig(t, mq.URL(), kf, env, chained)
 	cfg.Plugins.Dir = conformancePlugins(t)
+	cfg.MQTT.Protocol = protocol
 	gw := startGateway(t, cfg)
 
 	payloads := map[string][]byte{
@@ -80,6 +86,23 @@ func TestPoisonMessages(t *testing.T) {
 	}
 	if r := kf.WaitRecords(t, "poison_chain", 1, 30*time.Second)[0]; string(r.Value) != "echo" {
 		t.Errorf("chain record %q", r.Value)
+	}
+	// A message the plugin traps on is dead-lettered as a trap; the next one goes through.
+	gatewaytest.Publish(t, mq.URL(), 1, []gatewaytest.PublishMsg{
+		{Topic: "poison/trap", Payload: []byte("exit:3")}, {Topic: "poison/after", Payload: []byte("echo")}})
+	trapped := false
+	for _, r := range kf.WaitRecords(t, "poison_chain_dlq", len(msgs), 60*time.Second) {
+		trapped = trapped || string(r.Key) == "poison/trap" && header(r, "tributary.error.kind") == "trap"
+	}
+	if !trapped {
+		t.Error("no dead letter of kind trap for poison/trap")
+	}
+	after := false
+	for _, r := range kf.WaitRecords(t, "poison_chain", 2, 30*time.Second) {
+		after = after || string(r.Key) == "poison/after"
+	}
+	if !after {
+		t.Error("the message after the trap was not produced")
 	}
 	gatewaytest.WaitFor(t, 10*time.Second, func() error {
 		if s := gw.Stats(); s.InFlight != 0 || !s.MQTTConnected {

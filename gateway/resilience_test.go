@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tributary-gw/tributary/gateway"
+	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 )
 
@@ -18,11 +19,18 @@ import (
 // messages paho had buffered and redeliver QoS 1 ones. Once Kafka answers again everything
 // arrives exactly once.
 func TestKeepAliveSurvivesBackpressure(t *testing.T) {
+	forEachProtocol(t, testKeepAliveSurvivesBackpressure)
+}
+
+func testKeepAliveSurvivesBackpressure(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	kf, kafkaLink := gatewaytest.KafkaBehindProxy(t)
 	cfg := testConfig(t, mq.URL(), kf, route("r", "ka/#", 0, "kept_alive"))
 	cfg.MQTT.KeepAlive = time.Second
-	cfg.MQTT.ReceiveMaximum = 100 // also the size of paho's buffer of received messages
+	if protocol == config.Protocol5 {
+		cfg.MQTT.ReceiveMaximum = 100 // also the size of paho's buffer of received messages
+	}
+	cfg.MQTT.Protocol = protocol
 	cfg.Flow.MaxInFlight = 50
 	cfg.Kafka.RequestTimeout = 30 * time.Second
 	gw := startGateway(t, cfg)

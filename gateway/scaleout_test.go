@@ -51,6 +51,11 @@ func sharedGroupNoLoss(rep gatewaytest.DeliveryReport) error {
 // group: with none failing, every message lands exactly once and each instance takes a fair
 // part of the load.
 func TestScaleOut_SharedGroupExactlyOnceAndSpread(t *testing.T) {
+	// Mosquitto takes $share/ subscriptions from MQTT 3.1.1 clients too.
+	forEachProtocol(t, testScaleOutSharedGroupExactlyOnceAndSpread)
+}
+
+func testScaleOutSharedGroupExactlyOnceAndSpread(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	kf := gatewaytest.Kafka(t)
 	const instances = 3
@@ -59,6 +64,7 @@ func TestScaleOut_SharedGroupExactlyOnceAndSpread(t *testing.T) {
 		cfg := testConfig(t, mq.URL(), kf, route("fleet", "fleet/#", 1, "fleet"))
 		cfg.MQTT.ClientID = fmt.Sprintf("%s-%d", cfg.MQTT.ClientID, i)
 		cfg.MQTT.SharedGroup = "tributary"
+		cfg.MQTT.Protocol = protocol
 		gws[i] = startGateway(t, cfg)
 	}
 	msgs := gatewaytest.Messages(gatewaytest.Topics("fleet/floor%d/sensor/%03d", 4, 30), 3000)

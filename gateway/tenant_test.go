@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,6 +53,19 @@ tenants: {dir: %q}
 		t.Fatal(err)
 	}
 	return s
+}
+
+// setProtocol puts protocol in the configuration file's mqtt.protocol.
+func (s *tenantSetup) setProtocol(t *testing.T, protocol string) {
+	t.Helper()
+	doc, err := os.ReadFile(s.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = bytes.Replace(doc, []byte("reconnect_max: 500ms}"), []byte(fmt.Sprintf("reconnect_max: 500ms, protocol: %q}", protocol)), 1)
+	if err := os.WriteFile(s.cfgPath, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // writeTenant writes tenants.dir/name/tenant.yaml the way an operator would: to a temporary
@@ -222,9 +236,15 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 // removed tenant's messages received before the removal are all delivered, and a broken
 // tenant.yaml leaves the running tenants serving.
 func TestTenants_AddAndRemoveLive(t *testing.T) {
+	// With MQTT 3.1.1 too: each tenant is its own 3.1.1 session, added and removed live.
+	forEachProtocol(t, testTenantsAddAndRemoveLive)
+}
+
+func testTenantsAddAndRemoveLive(t *testing.T, protocol string) {
 	mq := gatewaytest.Mosquitto(t)
 	kf := gatewaytest.Kafka(t)
 	s := newTenantSetup(t, mq.URL(), kf, map[string]string{"acme": tenantDoc("acme", "stamp", "")})
+	s.setProtocol(t, protocol)
 	gw := startGateway(t, s.load(t), gateway.WithReloadFrom(s.cfgPath, nil))
 
 	acme := gatewaytest.Messages(gatewaytest.Topics("acme/s/%d", 10), 500)
@@ -242,6 +262,15 @@ func TestTenants_AddAndRemoveLive(t *testing.T) {
 	gatewaytest.Publish(t, mq.URL(), 1, globex)
 	if err := kf.WaitDelivered(t, "globex.out", globex, 60*time.Second).ExactlyOnce(); err != nil {
 		t.Fatalf("globex, added live: %v", err)
+	}
+	if protocol == config.Protocol311 {
+		for _, tenant := range []string{"acme", "globex"} {
+			if !slices.ContainsFunc(strings.Split(gw.logs.String(), "\n"), func(l string) bool {
+				return strings.Contains(l, "mqtt connected") && strings.Contains(l, "tenant="+tenant) && strings.Contains(l, "protocol=3.1.1")
+			}) {
+				t.Errorf("no MQTT 3.1.1 session logged for tenant %s", tenant)
+			}
+		}
 	}
 
 	// A broken tenant.yaml is refused; both tenants keep serving.

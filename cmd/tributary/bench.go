@@ -88,6 +88,8 @@ Flags:
                        subprocess
   --client-id ID       the MQTT client id of the gateway the benchmark starts
                        (default tributary-bench)
+  --protocol V         the gateway's mqtt.protocol, 5 or 3.1.1 (default 5); the
+                       benchmark's publishers stay MQTT v5
   --topics N           MQTT topics PREFIX/devNNNNN/telemetry to spread messages over
                        (default 1000); a comma list in scale mode
   --topic-prefix P     first topic level (default bench)
@@ -215,6 +217,7 @@ func newBenchFlagSet(stdout io.Writer) (*flag.FlagSet, *benchFlags) {
 	fs.StringVar(&o.KafkaTopic, "kafka-topic", "", "")
 	fs.StringVar(&o.Gateway, "gateway", o.Gateway, "")
 	fs.StringVar(&o.ClientID, "client-id", o.ClientID, "")
+	fs.StringVar(&o.Protocol, "protocol", "", "")
 	fs.StringVar(&f.topics, "topics", strconv.Itoa(o.Topics), "")
 	fs.StringVar(&o.TopicPrefix, "topic-prefix", o.TopicPrefix, "")
 	fs.StringVar(&f.payload, "payload", strconv.Itoa(o.PayloadBytes), "")

@@ -81,6 +81,7 @@ type gwHarness struct {
 	adminPort int
 	logPath   string
 	starts    int
+	env       []string // added to each process's environment, e.g. TRIBUTARY_MQTT__PROTOCOL
 	cur       *gwProcess
 	http      *http.Client
 }
@@ -133,7 +134,7 @@ func (h *gwHarness) start() *gwProcess {
 	}
 	fmt.Fprintf(logf, "=== start %d ===\n", h.starts)
 	cmd := exec.Command(h.bin, "run", "--config", h.config)
-	cmd.Env = childEnv()
+	cmd.Env = append(childEnv(), h.env...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
@@ -304,23 +305,32 @@ func skipShort(t *testing.T) {
 // Produce requests are slowed down so that hundreds of messages are in flight at each
 // kill: had the gateway acknowledged any of them to the broker before Kafka had them, they
 // would be missing.
+//
+// It runs with MQTT v5 and, on fewer messages, with MQTT 3.1.1 (mqtt.protocol from the
+// environment), whose acknowledgements take another path (the 3.1.1 source's receive-order
+// queue).
 func TestRun_SIGKILLNoLoss(t *testing.T) {
 	skipShort(t)
-	const (
-		total  = 20000
-		topics = 200
-	)
+	t.Run("v5", func(t *testing.T) { testRunSIGKILLNoLoss(t, nil, 20000) })
+	t.Run("v3.1.1", func(t *testing.T) {
+		testRunSIGKILLNoLoss(t, []string{"TRIBUTARY_MQTT__PROTOCOL=3.1.1"}, 8000)
+	})
+}
+
+func testRunSIGKILLNoLoss(t *testing.T, env []string, total int) {
+	const topics = 200
 	mq := gatewaytest.Mosquitto(t)
 	kf := gatewaytest.Kafka(t, kfake.SeedTopics(10, loadTopic))
 	slowProduce(kf, 5*time.Millisecond)
 	h := newHarness(t, mq, kf, "tributary-sigkill", 10*time.Second)
+	h.env = env
 	count := countRecords(t, kf, loadTopic)
 	h.start()
 
 	msgs := gatewaytest.Messages(gatewaytest.Topics("load/dev%03d", topics), total)
 	published := publishAsync(t, mq.URL(), msgs)
 
-	for i, at := range []int64{500, total * 3 / 10, total * 6 / 10} {
+	for i, at := range []int64{500, int64(total) * 3 / 10, int64(total) * 6 / 10} {
 		gatewaytest.WaitFor(t, 60*time.Second, func() error {
 			h.checkAlive()
 			if n := count.Load(); n < at {
@@ -330,7 +340,7 @@ func TestRun_SIGKILLNoLoss(t *testing.T) {
 		})
 		h.kill()
 		n := count.Load()
-		if n >= total {
+		if n >= int64(total) {
 			t.Fatalf("kill %d came after %d records, not mid-stream: the test no longer exercises redelivery", i+1, n)
 		}
 		t.Logf("kill %d: SIGKILL with %d records in Kafka", i+1, n)

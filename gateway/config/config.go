@@ -28,8 +28,14 @@ type Config struct {
 	relative map[string]pathOrigin
 }
 
-// MQTT configures the source connection (paho.golang autopaho, MQTT v5).
+// MQTT configures the source connection: MQTT v5 (paho.golang autopaho) or, with Protocol
+// "3.1.1", MQTT 3.1.1 (Eclipse paho.mqtt.golang).
 type MQTT struct {
+	// Protocol is the MQTT version spoken to the broker: "5" (the default) or "3.1.1" ("311"
+	// is taken for it too). With 3.1.1 the v5-only keys (clean_start, session_expiry,
+	// receive_maximum, ack_interval) must keep their defaults, route templates cannot use
+	// {{.Property}}, and one flow's distinct filters must not overlap; see Is311.
+	Protocol string `koanf:"protocol"`
 	// URL is the broker address: tcp://, mqtt://, ssl://, tls://, mqtts://, ws:// or wss://.
 	URL string `koanf:"url"`
 	// ClientID identifies the persistent session; give each gateway instance its own.
@@ -309,6 +315,7 @@ const DefaultKeyTemplate = "{{.Topic}}"
 func Default() *Config {
 	return &Config{
 		MQTT: MQTT{
+			Protocol:       Protocol5,
 			URL:            "tcp://127.0.0.1:1883",
 			ClientID:       "tributary-1",
 			SessionExpiry:  time.Hour,

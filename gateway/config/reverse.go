@@ -93,6 +93,11 @@ func applyReverseDefaults(routes []ReverseRoute, raw []any) {
 // "tenant acme: reverse_routes"), with plugins and namespaces resolved for tenant t (nil for
 // the top level).
 func (c *Config) checkReverseList(p *problems, at string, routes []ReverseRoute, t *Tenant) {
+	if len(routes) > 0 && c.MQTT.Is311() {
+		// A reverse route publishes over an MQTT v5 session of its own (paho.golang), which a
+		// broker speaking only 3.1.1 refuses; say so here rather than at its first connection.
+		p.add(at, "reverse routes publish over MQTT v5; they are not available with mqtt.protocol %s (%d declared)", c.MQTT.Protocol, len(routes))
+	}
 	seen := map[string]int{}
 	for i, r := range routes {
 		key := fmt.Sprintf("%s[%d]", at, i)

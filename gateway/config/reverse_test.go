@@ -76,3 +76,25 @@ tenants:
 		}
 	}
 }
+
+// TestReverseRoutes_RefusedWith311: reverse routes publish over MQTT v5 sessions of their own,
+// so with mqtt.protocol 3.1.1 they are refused at load, naming the key, top level and tenant.
+func TestReverseRoutes_RefusedWith311(t *testing.T) {
+	_, err := config.LoadBytes([]byte(`
+mqtt: {protocol: "3.1.1"}
+reverse_routes:
+  - {name: down, from: [commands], to: {topic: "cmd/{{.Key}}"}}
+tenants:
+  inline:
+    - name: acme
+      mqtt_prefixes: [acme/]
+      kafka_prefixes: [acme.]
+      routes: [{name: up, from: [acme/#], to: {topic: acme.up}}]
+      reverse_routes: [{name: down, from: [acme.commands], to: {topic: "acme/{{.Key}}"}}]
+`), nil)
+	for _, want := range []string{"reverse_routes: reverse routes publish over MQTT v5", "acme", "mqtt.protocol 3.1.1"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}

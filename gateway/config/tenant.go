@@ -401,6 +401,7 @@ func (c *Config) checkTenants(p *problems) {
 		}
 		c.checkRouteList(p, at("routes"), t.Routes, t)
 		c.checkReverseList(p, at("reverse_routes"), t.ReverseRoutes, t)
+		c.checkRoutes311(p, at("routes"), t.Routes)
 	}
 	checkDisjoint(p, tenants)
 }

@@ -83,6 +83,7 @@ func checkToken(p *problems, key string, tok Secret) {
 }
 
 func (m *MQTT) check(p *problems) {
+	m.checkProtocol(p)
 	if m.URL == "" {
 		p.add("mqtt.url", "required")
 	} else if u, err := url.Parse(m.URL); err != nil {
@@ -245,6 +246,7 @@ func (c *Config) checkRoutes(p *problems) {
 	}
 	c.checkRouteList(p, "routes", c.Routes, nil)
 	c.checkReverseList(p, "reverse_routes", c.ReverseRoutes, nil)
+	c.checkRoutes311(p, "routes", c.Routes)
 	c.checkTenants(p)
 }
 

@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
-
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/internal/delivery"
 	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
+	"github.com/tributary-gw/tributary/gateway/internal/mqttsource"
 	"github.com/tributary-gw/tributary/gateway/mqtttopic"
 )
 
@@ -121,21 +120,21 @@ func (ackingSink) DeadLetterOversized(context.Context, *kafkasink.Route, *kafkas
 	return false
 }
 
-// BenchmarkOnPublish measures a message from paho's callback through intake, its shard and
+// BenchmarkOnPublish measures a message from the source's callback through intake, its shard and
 // a route without plugins to the sink (which acknowledges at once), over 100 topics. It ends
 // when every message is acknowledged.
 func BenchmarkOnPublish(b *testing.B) {
 	r := benchRoute(b, "r", "building/#", config.Destination{Topic: "t"})
 	f, _ := testFlow(b, ackingSink{}, 1000, r)
 	m := benchMessage()
-	pubs := make([]paho.PublishReceived, 100)
+	pubs := make([]mqttsource.Message, 100)
 	for i := range pubs {
-		pubs[i] = paho.PublishReceived{Packet: &paho.Publish{Topic: fmt.Sprintf("%s/%d", m.MQTTTopic, i), QoS: 1, Payload: m.Payload}}
+		pubs[i] = mqttsource.Message{Topic: fmt.Sprintf("%s/%d", m.MQTTTopic, i), QoS: 1, Payload: m.Payload}
 	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		_, _ = f.onPublish(pubs[i%len(pubs)])
+		f.onPublish(pubs[i%len(pubs)])
 		i++
 	}
 	if err := f.WaitAcked(context.Background()); err != nil {

@@ -1,5 +1,5 @@
 // Package flow is the message path of one MQTT session between the source and the sink:
-// intake (paho's callback: the tenant's rate cap, an in-flight slot, matching the message
+// intake (the MQTT source's callback: the tenant's rate cap, an in-flight slot, matching the message
 // against the route table), the shards that keep one MQTT topic's messages in order, the
 // plugin chain run on each shard batch, and the hand-off of outputs and dead letters to the
 // Kafka sink.

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
@@ -68,7 +67,7 @@ type Flow struct {
 	metrics Metrics
 
 	table  atomic.Pointer[Table]
-	src    *mqttsource.Source
+	src    mqttsource.Source
 	shards []*shard
 	seed   maphash.Seed
 
@@ -152,7 +151,7 @@ func (f *Flow) Start(ctx context.Context) error {
 func (f *Flow) Started() bool { return f.started.Load() }
 
 // Source returns the flow's MQTT session.
-func (f *Flow) Source() *mqttsource.Source { return f.src }
+func (f *Flow) Source() mqttsource.Source { return f.src }
 
 // Table returns the route table in force.
 func (f *Flow) Table() *Table { return f.table.Load() }
@@ -168,33 +167,32 @@ func (f *Flow) Swap(next *Table) *Table {
 	return old
 }
 
-// onPublish is paho's callback. It never blocks on Kafka: it waits for the tenant's rate cap,
-// takes an in-flight slot (which only waits when max_in_flight messages, or
-// max_in_flight_bytes of them, are unacknowledged: the backpressure) and hands the message to
-// its shard. While it waits, paho reads no more of this session's messages and the broker
-// holds them.
-func (f *Flow) onPublish(pr paho.PublishReceived) (bool, error) {
-	p := pr.Packet
+// onPublish is the source's callback (mqttsource.Config.OnMessage). It never blocks on Kafka:
+// it waits for the tenant's rate cap, takes an in-flight slot (which only waits when
+// max_in_flight messages, or max_in_flight_bytes of them, are unacknowledged: the
+// backpressure) and hands the message to its shard. While it waits, the source reads no more
+// of this session's messages and the broker holds them.
+func (f *Flow) onPublish(p mqttsource.Message) {
 	if f.stopping.Load() {
-		return true, nil // not acknowledged: the broker redelivers it to the next session
+		return // not acknowledged: the broker redelivers it to the next session
 	}
 	if l := f.limiter.Load(); l != nil && !l.Allow() {
 		f.holding.Store(true)
 		err := l.Wait(f.intakeCtx)
 		f.holding.Store(false)
 		if err != nil {
-			return true, nil
+			return
 		}
 	}
-	size := messageSize(p)
+	size := messageSize(&p)
 	if !f.tracker.TryAcquire(size) {
 		f.holding.Store(true)
-		f.src.HoldReads() // or paho reads on into its queue
+		f.src.HoldReads() // or the client reads on into its queue
 		err := f.tracker.Acquire(f.intakeCtx, size)
 		f.src.ReleaseReads()
 		f.holding.Store(false)
 		if err != nil {
-			return true, nil
+			return
 		}
 	}
 	f.metrics.InFlight.Inc()
@@ -208,14 +206,13 @@ func (f *Flow) onPublish(pr paho.PublishReceived) (bool, error) {
 			QoS:        p.QoS,
 			Retain:     p.Retain,
 			ArrivedAt:  f.now(),
+
+			ContentType:    p.ContentType,
+			UserProperties: userProperties(p.UserProperties),
 		},
-		ack: f.src.AckOf(pr),
+		ack: p.Ack,
 	}
 	m.Delivery = &m.delivery
-	if p.Properties != nil {
-		m.ContentType = p.Properties.ContentType
-		m.UserProperties = userProperties(p.Properties.User)
-	}
 	f.tracker.Track(&m.delivery, m, size)
 	// The read lock spans matching and handing over, so a reload's swap (write lock) sees every
 	// message either entirely before it, on the old routes, or after it, on the new ones.
@@ -223,7 +220,7 @@ func (f *Flow) onPublish(pr paho.PublishReceived) (bool, error) {
 	if f.stopping.Load() {
 		f.intakeMu.RUnlock()
 		f.release(size)
-		return true, nil
+		return
 	}
 	m.routes = f.table.Load().match(m.MQTTTopic, m.routeBuf[:0])
 	if len(m.routes) == 0 {
@@ -231,7 +228,7 @@ func (f *Flow) onPublish(pr paho.PublishReceived) (bool, error) {
 		f.metrics.Unrouted.Add(1)
 		m.delivery.Add(1)
 		m.delivery.Done() // acknowledges it
-		return true, nil
+		return
 	}
 	m.delivery.Add(len(m.routes))
 	for _, r := range m.routes {
@@ -239,10 +236,9 @@ func (f *Flow) onPublish(pr paho.PublishReceived) (bool, error) {
 	}
 	f.shards[maphash.String(f.seed, m.MQTTTopic)%uint64(len(f.shards))].in <- m
 	f.intakeMu.RUnlock()
-	return true, nil
 }
 
-// ack acknowledges m to the broker (paho sends PUBACKs in receive order). The tracker calls
+// ack acknowledges m to the broker (the source sends PUBACKs in receive order). The tracker calls
 // it on m's last Done and frees m's slot after it returns.
 func (f *Flow) ack(m *message) {
 	if err := m.ack.Send(); err != nil {

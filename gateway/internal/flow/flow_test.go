@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/eclipse/paho.golang/paho"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-gw/tributary/gateway/config"
@@ -90,7 +89,7 @@ func (testCounters) Produced()           {}
 func (testCounters) DeadLettered(string) {}
 
 // testFlow is a flow over routes whose shards run; its MQTT session is never started, so the
-// test calls onPublish itself, as paho would.
+// test calls onPublish itself, as the source would.
 func testFlow(t testing.TB, sink Sink, maxInFlight int, routes ...*Route) (*Flow, *atomic.Uint64) {
 	t.Helper()
 	unrouted := new(atomic.Uint64)
@@ -115,7 +114,7 @@ func testFlow(t testing.TB, sink Sink, maxInFlight int, routes ...*Route) (*Flow
 }
 
 func publish(f *Flow, topic, payload string) {
-	_, _ = f.onPublish(paho.PublishReceived{Packet: &paho.Publish{Topic: topic, QoS: 1, Payload: []byte(payload)}})
+	f.onPublish(mqttsource.Message{Topic: topic, QoS: 1, Payload: []byte(payload)})
 }
 
 func TestFlow_OrderPerTopicAndEveryMessageAcknowledged(t *testing.T) {

@@ -1,8 +1,6 @@
 package flow
 
 import (
-	"github.com/eclipse/paho.golang/paho"
-
 	"github.com/tributary-gw/tributary/gateway/internal/delivery"
 	"github.com/tributary-gw/tributary/gateway/internal/kafkasink"
 	"github.com/tributary-gw/tributary/gateway/internal/mqttsource"
@@ -28,19 +26,16 @@ type message struct {
 
 // messageSize is what a message counts against flow.max_in_flight_bytes: its payload, topic,
 // content type and user properties, the bytes the gateway holds while it is in flight.
-func messageSize(p *paho.Publish) int64 {
-	n := len(p.Payload) + len(p.Topic)
-	if p.Properties != nil {
-		n += len(p.Properties.ContentType)
-		for _, u := range p.Properties.User {
-			n += len(u.Key) + len(u.Value)
-		}
+func messageSize(p *mqttsource.Message) int64 {
+	n := len(p.Payload) + len(p.Topic) + len(p.ContentType)
+	for _, u := range p.UserProperties {
+		n += len(u.Key) + len(u.Value)
 	}
 	return int64(n)
 }
 
 // userProperties copies MQTT v5 user properties into the sink's form; nil when there are none.
-func userProperties(ps []paho.UserProperty) []kafkasink.Property {
+func userProperties(ps []mqttsource.Property) []kafkasink.Property {
 	if len(ps) == 0 {
 		return nil
 	}

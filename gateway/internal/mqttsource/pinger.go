@@ -16,7 +16,11 @@ import (
 // rate cap is reached), paho reads nothing, so the broker's PINGRESP waits unread behind the
 // messages the broker keeps sending. That silence is backpressure, not a dead link, and the
 // pinger does not drop the connection for it (which would redeliver every unacknowledged
-// message). Once reading resumes, a missing PINGRESP ends the connection as usual.
+// message). Once reading resumes the PINGRESP still waits behind the backlog: while packets
+// keep arriving the link is alive too. Meanwhile it goes on sending a PINGREQ every half
+// interval, so that the broker, which reads them, does not drop the connection for silence.
+// A missing PINGRESP with nothing read for a whole keep-alive interval ends the connection
+// as usual.
 type pinger struct {
 	// holding reports whether the gateway is holding back reading right now.
 	holding func() bool
@@ -78,7 +82,7 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 	p.mu.Unlock()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var pingSent time.Time
+	var pingSent, unansweredSince time.Time // the last PINGREQ; the first since the last PINGRESP
 	errCh := make(chan error, 1)
 	for {
 		select {
@@ -92,21 +96,29 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 			if p.lastSent.Before(p.lastReceived) {
 				due = p.lastSent.Add(interval)
 			}
-			pong := p.lastPong
+			pong, received := p.lastPong, p.lastReceived
 			p.mu.Unlock()
-			if !pingSent.IsZero() && pingSent.After(pong) {
-				if !p.holding() {
+			outstanding := !pingSent.IsZero() && pingSent.After(pong)
+			if outstanding {
+				// Packets read within the last interval show the link alive: the answer waits
+				// behind them, as it does after reading was held back.
+				if !p.holding() && now.Sub(unansweredSince) >= interval && now.Sub(received) >= interval {
 					return errors.New("PINGRESP timed out")
 				}
-				// Reading is held back: the answer is waiting in the socket. Check again later.
-				timer.Reset(interval)
-				continue
+				// Reading is held back, or catching up. A PINGREQ every half interval keeps
+				// the broker's side of the keep-alive fed meanwhile: it drops a client it has
+				// heard nothing from for one and a half intervals (Mosquitto counts whole
+				// seconds, so with a keep alive of 1s that can be just over one).
+				due = pingSent.Add(interval / 2)
 			}
 			if now.Before(due) {
 				timer.Reset(due.Sub(now))
 				continue
 			}
 			pingSent = time.Now()
+			if !outstanding {
+				unansweredSince = pingSent
+			}
 			p.mu.Lock()
 			p.pings++
 			p.mu.Unlock()
@@ -115,7 +127,7 @@ func (p *pinger) Run(ctx context.Context, conn net.Conn, keepAlive uint16) error
 					errCh <- err
 				}
 			}()
-			timer.Reset(interval)
+			timer.Reset(interval / 2)
 		}
 	}
 }

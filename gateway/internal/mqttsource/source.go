@@ -28,10 +28,11 @@ type Config struct {
 	Log *slog.Logger
 	// Metrics are the session's counters.
 	Metrics Metrics
-	// OnMessage receives every message but the extra copies and the source's own fences, on
-	// paho's receive goroutine; while it blocks, paho reads nothing more. It reports, as
-	// paho.PublishReceived handlers do, whether it handled the message.
-	OnMessage func(paho.PublishReceived) (bool, error)
+	// OnMessage receives every message but the extra copies and the source's own fences, in
+	// receive order, on the client's receive goroutine; while it blocks, the session reads
+	// nothing more (the backpressure). A message it does not acknowledge (Message.Ack) holds
+	// back the acknowledgements of every later one on its connection.
+	OnMessage func(Message)
 	// Subscriptions returns the filters in force; a new connection subscribes to them.
 	Subscriptions func() []Subscription
 	// Holding reports whether OnMessage is waiting on purpose (backpressure); see pinger.
@@ -53,14 +54,74 @@ type Subscription struct {
 	own    bool // the source's fence topic: never shared, never a route's
 }
 
-// Source is one MQTT v5 session: autopaho with manual acknowledgement, subscription
+// Source is one MQTT session of a flow, MQTT v5 or 3.1.1 as mqtt.protocol says: it subscribes
+// to the flow's filters and hands each message to Config.OnMessage, acknowledging nothing
+// itself. Build it with New; Start connects. Its methods are safe for concurrent use.
+type Source interface {
+	// Start connects in the background; the client retries until ctx is done or Disconnect.
+	Start(ctx context.Context) error
+	// HoldReads stops reading from the broker until ReleaseReads: the caller's OnMessage
+	// waits for room, and what the broker sends meanwhile should stay with the broker.
+	HoldReads()
+	// ReleaseReads lets reading go on after HoldReads.
+	ReleaseReads()
+	// AcksWritten returns once the acknowledgements sent so far (Ack.Send) have been written
+	// and the broker has read them, or their connection has closed; or with ctx's error.
+	AcksWritten(ctx context.Context) error
+	// Disconnect sends DISCONNECT and waits for the client to finish, or for ctx.
+	Disconnect(ctx context.Context) error
+	// Ready reports whether the session is connected and subscribed.
+	Ready() bool
+	// Connected reports whether the session is connected.
+	Connected() bool
+	// Resubscribe moves the subscriptions from old to next, new filters first.
+	Resubscribe(ctx context.Context, old, next []Subscription)
+	// LeaveShares unsubscribes subs when the session is a member of a shared-subscription
+	// group (mqtt.shared_group).
+	LeaveShares(ctx context.Context, subs []Subscription)
+}
+
+// Message is one PUBLISH received, as the flow takes it from either protocol.
+type Message struct {
+	Topic   string
+	Payload []byte
+	QoS     byte
+	Retain  bool
+	// ContentType and UserProperties are MQTT v5 properties; a 3.1.1 message has none.
+	ContentType    string
+	UserProperties []Property
+	// Ack acknowledges the message to the broker; see Ack.Send.
+	Ack Ack
+}
+
+// Property is one MQTT v5 user property.
+type Property struct {
+	Key, Value string
+}
+
+// New returns the Source of c for its protocol (c.MQTT.Protocol); nothing connects until
+// Start.
+func New(c Config) Source {
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Holding == nil {
+		c.Holding = func() bool { return false }
+	}
+	if c.MQTT.Is311() {
+		return newV311(c)
+	}
+	return newV5(c)
+}
+
+// v5Source is one MQTT v5 session: autopaho with manual acknowledgement, subscription
 // identifiers and fences to tell copies of one message apart, a buffered connection and a
-// pinger that takes deliberate backpressure for silence. Build it with New; Start connects.
-type Source struct {
+// pinger that takes deliberate backpressure for silence.
+type v5Source struct {
 	cfg     config.MQTT
 	log     *slog.Logger
 	metrics Metrics
-	onMsg   func(paho.PublishReceived) (bool, error)
+	onMsg   func(Message)
 	subs    func() []Subscription
 	holding func() bool
 
@@ -83,26 +144,18 @@ type Source struct {
 	fenceName string      // fenceTopic(), set by start
 }
 
-// New returns the Source of c; nothing connects until Start.
-func New(c Config) *Source {
-	s := &Source{cfg: c.MQTT, log: c.Log, metrics: c.Metrics, onMsg: c.OnMessage, subs: c.Subscriptions, holding: c.Holding}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
-	if s.holding == nil {
-		s.holding = func() bool { return false }
-	}
-	return s
+func newV5(c Config) *v5Source {
+	return &v5Source{cfg: c.MQTT, log: c.Log, metrics: c.Metrics, onMsg: c.OnMessage, subs: c.Subscriptions, holding: c.Holding}
 }
 
 // fenceTopic is where a source publishes to itself to separate, in its own queue at the
 // broker, the messages routed before a subscription change from those routed after.
-func (s *Source) fenceTopic() string {
+func (s *v5Source) fenceTopic() string {
 	return "$tributary/fence/" + strings.NewReplacer("+", "_", "#", "_", "/", "_").Replace(s.cfg.ClientID)
 }
 
 // subID returns the subscription identifier of filter, assigning the next one on first use.
-func (s *Source) subID(filter string) int {
+func (s *v5Source) subID(filter string) int {
 	s.idsMu.Lock()
 	defer s.idsMu.Unlock()
 	if s.subIDs == nil {
@@ -119,7 +172,7 @@ func (s *Source) subID(filter string) int {
 
 // filterCopies is paho's callback: it acknowledges extra copies and the source's own fences
 // without handing them on, and hands every other message to onMsg.
-func (s *Source) filterCopies(pr paho.PublishReceived) (bool, error) {
+func (s *v5Source) filterCopies(pr paho.PublishReceived) (bool, error) {
 	p := pr.Packet
 	if s.twins.extra(p) || p.Topic == s.fenceName {
 		if p.QoS > 0 {
@@ -134,11 +187,25 @@ func (s *Source) filterCopies(pr paho.PublishReceived) (bool, error) {
 		}
 		return true, nil
 	}
-	return s.onMsg(pr)
+	m := Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain,
+		// autopaho dials only after the previous connection's client has stopped, so the
+		// message arrived on the newest connection.
+		Ack: Ack{conn: s.conn.Load(), client: pr.Client, packet: p}}
+	if p.Properties != nil {
+		m.ContentType = p.Properties.ContentType
+		if len(p.Properties.User) > 0 {
+			m.UserProperties = make([]Property, len(p.Properties.User))
+			for i, u := range p.Properties.User {
+				m.UserProperties[i] = Property{Key: u.Key, Value: u.Value}
+			}
+		}
+	}
+	s.onMsg(m)
+	return true, nil
 }
 
 // clientConfig maps the mqtt section of the configuration to autopaho.
-func (s *Source) clientConfig(ctx context.Context) (autopaho.ClientConfig, error) {
+func (s *v5Source) clientConfig(ctx context.Context) (autopaho.ClientConfig, error) {
 	c := s.cfg
 	u, err := url.Parse(c.URL)
 	if err != nil {
@@ -219,7 +286,7 @@ func reasonString(d *paho.Disconnect) string {
 }
 
 // Start connects in the background (autopaho retries until ctx is done or Disconnect).
-func (s *Source) Start(ctx context.Context) error {
+func (s *v5Source) Start(ctx context.Context) error {
 	s.fenceName = s.fenceTopic()
 	ac, err := s.clientConfig(ctx)
 	if err != nil {
@@ -233,7 +300,7 @@ func (s *Source) Start(ctx context.Context) error {
 	return nil
 }
 
-func (s *Source) onConnectionUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
+func (s *v5Source) onConnectionUp(cm *autopaho.ConnectionManager, ack *paho.Connack) {
 	s.connected.Store(true)
 	s.metrics.Connected.Set(1)
 	s.metrics.Connects.Inc()
@@ -244,7 +311,7 @@ func (s *Source) onConnectionUp(cm *autopaho.ConnectionManager, ack *paho.Connac
 	go s.subscribe(cm)
 }
 
-func (s *Source) onConnectionDown() bool {
+func (s *v5Source) onConnectionDown() bool {
 	s.connected.Store(false)
 	s.subscribed.Store(false)
 	s.metrics.Connected.Set(0)
@@ -254,7 +321,7 @@ func (s *Source) onConnectionDown() bool {
 }
 
 // subscribe subscribes to every route filter on a new connection, and to the fence topic.
-func (s *Source) subscribe(cm *autopaho.ConnectionManager) {
+func (s *v5Source) subscribe(cm *autopaho.ConnectionManager) {
 	if s.useSubIDs.Load() {
 		s.fenceOK.Store(s.subscribeSet(cm, []Subscription{{Filter: s.fenceName, QoS: 1, own: true}}))
 	}
@@ -265,7 +332,7 @@ func (s *Source) subscribe(cm *autopaho.ConnectionManager) {
 // broker has then routed every message it routed before, and will route every later one,
 // on the far side of the fence in this session's queue. Without subscription identifiers or
 // when the broker refused the fence topic it does nothing.
-func (s *Source) fence(ctx context.Context) {
+func (s *v5Source) fence(ctx context.Context) {
 	if s.cm == nil || !s.fenceOK.Load() {
 		return
 	}
@@ -279,7 +346,7 @@ func (s *Source) fence(ctx context.Context) {
 
 // filterName is the filter as subscribed: with the shared-subscription prefix when
 // mqtt.shared_group is set.
-func (s *Source) filterName(filter string) string {
+func (s *v5Source) filterName(filter string) string {
 	if s.cfg.SharedGroup != "" {
 		return mqtttopic.Shared(s.cfg.SharedGroup, filter)
 	}
@@ -293,7 +360,7 @@ const maxSubscribing = 256
 // identifiers) and reports whether the broker granted all.
 // Retain handling 1 asks the broker to send retained messages only for new subscriptions, so a
 // reconnect does not replay them.
-func (s *Source) subscribeSet(cm *autopaho.ConnectionManager, subs []Subscription) bool {
+func (s *v5Source) subscribeSet(cm *autopaho.ConnectionManager, subs []Subscription) bool {
 	if len(subs) == 0 {
 		return true
 	}
@@ -359,7 +426,7 @@ func (s *Source) subscribeSet(cm *autopaho.ConnectionManager, subs []Subscriptio
 // connection has closed, so they never will be; or with ctx's error. A drain calls it before
 // Disconnect: paho writes acknowledgements every mqtt.ack_interval and has no call that
 // flushes them or says they are out.
-func (s *Source) AcksWritten(ctx context.Context) error {
+func (s *v5Source) AcksWritten(ctx context.Context) error {
 	pc := s.conn.Load()
 	if pc == nil {
 		return nil
@@ -379,30 +446,32 @@ func (s *Source) AcksWritten(ctx context.Context) error {
 // HoldReads stops reading from the broker until ReleaseReads: the caller's OnMessage waits
 // for room (see readGate), and what the broker sends meanwhile should stay with the broker,
 // not pile up in paho's queue.
-func (s *Source) HoldReads() { s.reads.hold() }
+func (s *v5Source) HoldReads() { s.reads.hold() }
 
 // ReleaseReads lets reading go on after HoldReads.
-func (s *Source) ReleaseReads() { s.reads.open() }
+func (s *v5Source) ReleaseReads() { s.reads.open() }
 
 // Ack acknowledges one message on the connection it arrived on, and lets AcksWritten wait
 // for it. The zero value acknowledges nothing.
 type Ack struct {
-	conn   *packetConn
+	conn *packetConn
+	// MQTT v5: paho queues the acknowledgement and writes the queue in receive order.
 	client *paho.Client
 	packet *paho.Publish
+	// MQTT 3.1.1: the connection's receive-order queue, and this message's place in it.
+	order *ackOrder
+	slot  *ackSlot
 }
 
-// AckOf returns the acknowledgement of pr, a message OnMessage is receiving. autopaho dials
-// only after the previous connection's client has stopped, so it arrived on the newest
-// connection.
-func (s *Source) AckOf(pr paho.PublishReceived) Ack {
-	return Ack{conn: s.conn.Load(), client: pr.Client, packet: pr.Packet}
-}
-
-// Send acknowledges the message; paho writes acknowledgements in receive order every
-// mqtt.ack_interval. A QoS 0 message has none. An error means the connection that delivered
-// the message is gone, and the broker redelivers it.
+// Send acknowledges the message. Acknowledgements leave in receive order (MQTT requires it
+// of PUBACKs): MQTT v5's paho writes them every mqtt.ack_interval; with 3.1.1 each one
+// leaves once every message received before it on its connection is acknowledged too. A
+// QoS 0 message has none. An error means the connection that delivered the message is
+// gone, and the broker redelivers it.
 func (a Ack) Send() error {
+	if a.slot != nil {
+		return a.order.done(a.slot)
+	}
 	if a.client == nil || a.packet == nil || a.packet.QoS == 0 {
 		return nil
 	}
@@ -416,13 +485,13 @@ func (a Ack) Send() error {
 }
 
 // Ready reports whether the session is connected and subscribed.
-func (s *Source) Ready() bool { return s.connected.Load() && s.subscribed.Load() }
+func (s *v5Source) Ready() bool { return s.connected.Load() && s.subscribed.Load() }
 
 // Connected reports whether the session is connected.
-func (s *Source) Connected() bool { return s.connected.Load() }
+func (s *v5Source) Connected() bool { return s.connected.Load() }
 
 // Disconnect sends DISCONNECT and waits for autopaho to finish, or for ctx.
-func (s *Source) Disconnect(ctx context.Context) error {
+func (s *v5Source) Disconnect(ctx context.Context) error {
 	if s.cm == nil {
 		return nil
 	}
@@ -437,7 +506,7 @@ func (s *Source) Disconnect(ctx context.Context) error {
 // Resubscribe moves the MQTT subscriptions from old to next: new filters first, so there is no
 // moment when a filter kept across the change is not subscribed, then unsubscribes the rest.
 // While disconnected it does nothing: the next connection subscribes to the current set.
-func (s *Source) Resubscribe(ctx context.Context, old, next []Subscription) {
+func (s *v5Source) Resubscribe(ctx context.Context, old, next []Subscription) {
 	if s.cm == nil || !s.connected.Load() {
 		return
 	}
@@ -486,7 +555,7 @@ func (s *Source) Resubscribe(ctx context.Context, old, next []Subscription) {
 // the broker keeps dealing new messages to a member's session even while it is away, so an
 // instance that stops without unsubscribing would hold its share until it comes back.
 // Messages already sent to it still arrive.
-func (s *Source) LeaveShares(ctx context.Context, subs []Subscription) {
+func (s *v5Source) LeaveShares(ctx context.Context, subs []Subscription) {
 	if s.cfg.SharedGroup != "" {
 		s.Resubscribe(ctx, subs, nil)
 	}

@@ -37,6 +37,9 @@ func gatewayConfig(o *Options, l layout, mqttURL string, brokers []string, admin
 	var b bytes.Buffer
 	q := strconv.Quote
 	fmt.Fprintf(&b, "mqtt:\n  url: %s\n  client_id: %s\n  clean_start: false\n  session_expiry: 1h\n", q(mqttURL), q(o.ClientID))
+	if o.Protocol != "" {
+		fmt.Fprintf(&b, "  protocol: %s\n", q(o.Protocol))
+	}
 	b.WriteString("kafka:\n  brokers: [")
 	for i, k := range brokers {
 		if i > 0 {

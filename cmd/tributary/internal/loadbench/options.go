@@ -62,6 +62,9 @@ type Options struct {
 	// GatewayEnv is added to the subprocess's environment (TRIBUTARY_* variables of this
 	// process are not passed on), e.g. to switch on profiling.
 	GatewayEnv []string
+	// Protocol is the gateway's mqtt.protocol: "5" (or empty) or "3.1.1". The benchmark's own
+	// publishers and the priming of the session stay MQTT v5.
+	Protocol string
 	// ClientID is the gateway's MQTT client id; the benchmark primes this session.
 	// Defaults to "tributary-bench".
 	ClientID string
@@ -212,6 +215,11 @@ func (o *Options) Check() error {
 	}
 	if o.Mode == ModeSoak && (o.Routes != 1 || o.Tenants != 0 || o.FirstPartyChain != 0) {
 		bad("mode soak runs its own routes: no routes, tenants or first-party chain")
+	}
+	switch o.Protocol {
+	case "", "5", "3.1.1", "311":
+	default:
+		bad("protocol %q: want 5 or 3.1.1", o.Protocol)
 	}
 	if o.MQTT != "" && o.Mosquitto {
 		bad("mosquitto: cannot be combined with an mqtt url")

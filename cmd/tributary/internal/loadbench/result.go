@@ -12,6 +12,7 @@ import (
 type Result struct {
 	Mode         string  `json:"mode"`
 	Gateway      string  `json:"gateway"`
+	Protocol     string  `json:"mqtt_protocol"` // the gateway's mqtt.protocol
 	Broker       string  `json:"broker"`
 	Kafka        string  `json:"kafka"`
 	KafkaTopic   string  `json:"kafka_topic"`
@@ -103,7 +104,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if r.Routes > 1 || r.Tenants > 0 || len(r.Chain) > 0 || r.FirstPartyChain > 0 {
 		row("gateway setup", "%s", r.setupText())
 	}
-	row("gateway", "%s", r.Gateway)
+	row("gateway", "%s, MQTT %s", r.Gateway, r.Protocol)
 	row("broker", "%s", r.Broker)
 	row("kafka", "%s (topic %s)", r.Kafka, r.KafkaTopic)
 	if r.Soak != nil {

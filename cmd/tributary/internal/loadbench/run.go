@@ -1,6 +1,7 @@
 package loadbench
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -117,7 +118,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}()
 
-	res := &Result{Mode: o.Mode, Gateway: o.Gateway, Broker: brokerDesc, Kafka: kafkaDesc, KafkaTopic: strings.Join(kafkaTopics, ","),
+	res := &Result{Mode: o.Mode, Gateway: o.Gateway, Protocol: cmp.Or(o.Protocol, "5"), Broker: brokerDesc, Kafka: kafkaDesc, KafkaTopic: strings.Join(kafkaTopics, ","),
 		QoS: int(o.QoS), Topics: o.Topics, Publishers: o.Publishers, PayloadBytes: o.PayloadBytes,
 		Routes: o.Routes, Tenants: o.Tenants, Chain: o.Chain, FirstPartyChain: o.FirstPartyChain}
 	if o.Mode == ModeRate {

@@ -1,6 +1,7 @@
 package loadbench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -270,7 +271,7 @@ func runSoak(ctx context.Context, o Options, run, dir string) (*Result, error) {
 	}
 	sr.PeakRSSBytes = s.peakRSS.Load()
 	sr.Faults, sr.FaultLog, sr.DrainSeconds = s.faults, s.fLog, drain.Seconds()
-	res := &Result{Mode: ModeSoak, Gateway: GatewaySubprocess, Broker: "mosquitto (persistence) " + s.broker.URL(),
+	res := &Result{Mode: ModeSoak, Gateway: GatewaySubprocess, Protocol: cmp.Or(o.Protocol, "5"), Broker: "mosquitto (persistence) " + s.broker.URL(),
 		Kafka: "embedded kfake " + s.kafka.real, KafkaTopic: topics.main, QoS: 1, Topics: o.Topics,
 		Publishers: o.Publishers, PayloadBytes: o.PayloadBytes, TargetRate: o.Rate,
 		Published: sr.Published, Received: sr.Delivered + sr.DeadLettered, Lost: sr.Lost, Duplicated: sr.Duplicated,

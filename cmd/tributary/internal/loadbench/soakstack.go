@@ -1,6 +1,7 @@
 package loadbench
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"fmt"
@@ -149,6 +150,7 @@ func soakGatewayConfig(o *Options, mqttURL, kafkaAddr, pluginDir, adminAddr stri
   client_id: %s
   clean_start: false
   session_expiry: 1h
+  protocol: %s
   reconnect_min: 100ms
   reconnect_max: 1s
 kafka:
@@ -178,7 +180,7 @@ routes:
       topic: %s
       envelope: none
     dead_letter: %s
-`, q(mqttURL), q(o.ClientID), q(kafkaAddr), q(pluginDir), q(adminAddr),
+`, q(mqttURL), q(o.ClientID), q(cmp.Or(o.Protocol, "5")), q(kafkaAddr), q(pluginDir), q(adminAddr),
 		q(o.TopicPrefix+"/#"), q(t.main), q(t.dlq),
 		q(o.TopicPrefix+"-p/#"), q(soakPluginName), q(t.plugin), q(t.dlq))
 }
