@@ -583,3 +583,42 @@ func TestFaultHelpers_MosquittoSendOrder(t *testing.T) {
 		t.Errorf("MosquittoSendOrder for an unknown client: error %v, want one saying no PUBLISH was sent", err)
 	}
 }
+
+// TestFault_SubscribeBehindHeldBacklog: a reconnection while Kafka is away finds intake full,
+// so the session's SUBACK waits unread behind the messages the broker sends first, past
+// mqtt.connect_timeout, and the SUBSCRIBE fails. The source tries again while the connection
+// lasts: once Kafka is back and the backlog drains, the gateway is ready again (before, it
+// stayed unready, and a filter new to the session was never delivered, until the next
+// reconnection), and nothing is lost.
+func TestFault_SubscribeBehindHeldBacklog(t *testing.T) {
+	mq := gatewaytest.Mosquitto(t)
+	kf, kp := gatewaytest.KafkaBehindProxy(t)
+	px := gatewaytest.Proxy(t, mq.Addr())
+	cfg := faultConfig(t, px.URL(), kf, route("r", "held/#", 1, "held"))
+	cfg.Flow.MaxInFlight, cfg.MQTT.ReceiveMaximum = 20, 20
+	gw := startGateway(t, cfg)
+
+	kp.Cut()
+	msgs := gatewaytest.Messages(gatewaytest.Topics("held/dev%02d", 5), 200)
+	gatewaytest.Publish(t, mq.URL(), 1, msgs)
+	px.Cut()
+	gatewaytest.WaitFor(t, 15*time.Second, func() error {
+		if gw.Stats().MQTTConnected {
+			return errors.New("the gateway has not noticed the cut")
+		}
+		return nil
+	})
+	px.Restore()
+	gatewaytest.WaitFor(t, 30*time.Second, func() error {
+		if !strings.Contains(gw.logs.String(), "mqtt subscribe failed") {
+			return errors.New("the SUBSCRIBE after the reconnection has not failed yet")
+		}
+		return nil
+	})
+	kp.Restore()
+	kf.WaitDelivered(t, "held", msgs, 60*time.Second)
+	waitReady(t, gw.Gateway)
+	if !strings.Contains(gw.logs.String(), "mqtt subscribe: trying again") {
+		t.Error("no retry of the failed SUBSCRIBE in the logs")
+	}
+}

@@ -320,12 +320,55 @@ func (s *v5Source) onConnectionDown() bool {
 	return true
 }
 
-// subscribe subscribes to every route filter on a new connection, and to the fence topic.
+// subscribe subscribes to every route filter on a new connection, and to the fence topic,
+// trying again while the connection lasts (see subscribeUntil).
 func (s *v5Source) subscribe(cm *autopaho.ConnectionManager) {
-	if s.useSubIDs.Load() {
-		s.fenceOK.Store(s.subscribeSet(cm, []Subscription{{Filter: s.fenceName, QoS: 1, own: true}}))
+	pc := s.conn.Load()
+	live := func() bool {
+		select {
+		case <-cm.Done():
+			return false
+		default:
+		}
+		return s.connected.Load() && s.conn.Load() == pc
 	}
-	s.subscribed.Store(s.subscribeSet(cm, s.subs()))
+	s.subscribed.Store(subscribeUntil(func() bool {
+		if s.useSubIDs.Load() && !s.fenceOK.Load() {
+			s.fenceOK.Store(s.subscribeSet(cm, []Subscription{{Filter: s.fenceName, QoS: 1, own: true}}))
+		}
+		return s.subscribeSet(cm, s.subs())
+	}, live, cm.Done(), s.cfg.ReconnectMin, s.cfg.ReconnectMax, s.log) && live())
+}
+
+// subscribeUntil calls attempt, which subscribes on the current connection, until it succeeds,
+// waiting between tries from lo, doubling, to hi; it gives up, returning false, once live
+// says the connection is gone (the next one subscribes again) or done is closed. A SUBSCRIBE can fail without
+// anything being wrong with the connection: while a persistent session's backlog drains,
+// intake holds the receive goroutine for in-flight slots, so the SUBACK may wait unread past
+// mqtt.connect_timeout. Given up then, the session would stay not ready, and a filter new to
+// it never delivered, until the next reconnection.
+func subscribeUntil(attempt, live func() bool, done <-chan struct{}, lo, hi time.Duration, log *slog.Logger) bool {
+	wait := max(lo, 10*time.Millisecond)
+	for try := 1; ; try++ {
+		if attempt() {
+			return true
+		}
+		if !live() {
+			return false
+		}
+		log.Warn("mqtt subscribe: trying again", slog.Int("attempt", try), slog.Duration("retry_in", wait))
+		t := time.NewTimer(wait)
+		select {
+		case <-done:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		if !live() {
+			return false
+		}
+		wait = min(2*wait, max(hi, wait))
+	}
 }
 
 // fence publishes to the source's fence topic and waits for the broker's acknowledgement: the

@@ -178,8 +178,10 @@ func (s *v311Source) onConnect(mqtt.Client) {
 		s.subscribed.Store(true)
 		return
 	}
-	ok := s.subscribeSet(subs)
-	s.noteSessionSubs(subs, ok)
+	live := func() bool { return s.connected.Load() && s.conn.Load() == vc }
+	ok := subscribeUntil(func() bool { return s.subscribeSet(s.subs()) }, live, nil,
+		s.cfg.ReconnectMin, s.cfg.ReconnectMax, s.log) && live()
+	s.noteSessionSubs(s.subs(), ok)
 	s.subscribed.Store(ok)
 }
 
