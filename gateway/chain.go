@@ -162,7 +162,7 @@ type chainBuilder struct {
 	metrics  *pluginMetrics // nil when nothing observes the plugins
 	compiled map[string]*wasmhost.Plugin
 	pools    map[string]*wasmhost.Pool // by version and config; handles owned by the chains built
-	read     map[string][]byte // the bytes of each plugin file compiled, by path
+	read     map[string][]byte         // the bytes of each plugin file compiled, by path
 	reports  []PluginReport
 	poolSize int // 0: each flow's plugins.instances
 }
