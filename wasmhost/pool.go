@@ -17,9 +17,11 @@ var ErrPoolClosed = errors.New("wasmhost: pool closed")
 // Pool holds the instances of one (Plugin, config, Limits) for one chain
 // stage. It makes one instance when it is made, so that a broken plugin or
 // config fails there, and more on demand: a borrower that finds no idle
-// instance starts one, up to the pool's size, and waits for one beyond it.
-// An instance not borrowed for Limits.IdleTimeout is closed, down to none;
-// the next borrower then starts one again.
+// instance, in a pool with fewer than its size, has one started in the
+// background and takes it or an instance returned meanwhile, whichever comes
+// first (so a slow or failing start delays it only when there is nothing
+// else to wait for). An instance not borrowed for Limits.IdleTimeout is
+// closed, down to none; the next borrower then starts one again.
 //
 // An instance is never put back after an error: it is closed and replaced.
 // It is also replaced after Limits.RecycleAfterCalls successful calls or when
@@ -50,13 +52,20 @@ type poolInstances struct {
 	lim    Limits
 	size   int
 
-	// tokens holds one token per instance borrowed, being started for a
-	// borrower, or being replaced: at most size.
-	tokens chan struct{}
-	mu     sync.Mutex
-	idle   []*Instance // not borrowed, the most recently returned last
-	refs   int         // open handles; guarded by mu
-	closed atomic.Bool // the last handle's Close began
+	mu   sync.Mutex
+	idle []*Instance // not borrowed, the most recently returned last
+	// live counts the instances idle, borrowed, starting or being replaced:
+	// at most size.
+	live int
+	// wake is closed (and replaced) when an instance becomes idle, a start
+	// fails or the pool closes: borrowers and Close wait on it.
+	wake chan struct{}
+	// startErr is the last start's failure, failures counts them: a
+	// borrower with nothing to wait for reports it.
+	startErr error
+	failures uint64
+	refs     int         // open handles
+	closed   atomic.Bool // the last handle's Close began
 
 	bg     sync.WaitGroup // background retirements and replacements, the idle reaper
 	bgCtx  context.Context
@@ -91,7 +100,8 @@ func NewPool(ctx context.Context, h *Host, plugin *Plugin, config []byte, limits
 		config: append([]byte(nil), config...),
 		lim:    lim,
 		size:   size,
-		tokens: make(chan struct{}, size),
+		wake:   make(chan struct{}),
+		live:   1,
 		refs:   1,
 	}
 	s.bgCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -169,47 +179,98 @@ func (s *poolInstances) retire(in *Instance, reason RecycleReason) {
 	s.host.obs.InstanceRecycled(s.plugin, reason)
 }
 
-// get borrows an instance: an idle one, else a new one while the pool has
-// fewer than its size, else the first one returned, waiting until ctx is
-// done.
+// broadcast wakes everyone waiting on s.wake; s.mu must be held.
+func (s *poolInstances) broadcast() {
+	close(s.wake)
+	s.wake = make(chan struct{})
+}
+
+// idleNow adds in to the idle instances and wakes a waiting borrower.
+func (s *poolInstances) idleNow(in *Instance) {
+	in.idleSince = time.Now()
+	s.mu.Lock()
+	s.idle = append(s.idle, in)
+	s.broadcast()
+	s.mu.Unlock()
+}
+
+// startInBackground starts an instance for which live already counts, off
+// the borrower's path, and makes it idle; a failure is kept for the
+// borrowers that have no other instance to wait for.
+func (s *poolInstances) startInBackground(reason RecycleReason) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		in, err := s.start(s.bgCtx, reason)
+		switch {
+		case err == nil && !s.closed.Load():
+			s.idleNow(in)
+			return
+		case err == nil:
+			s.retire(in, ReasonClose)
+		case !s.closed.Load():
+			s.host.logger.Warn("plugin instance failed to start",
+				"plugin", s.plugin.name, "version", s.plugin.shortVersion(), "reason", reason.String(), "error", err)
+		}
+		s.mu.Lock()
+		s.live--
+		if err != nil {
+			s.startErr = err
+			s.failures++
+		}
+		s.broadcast()
+		s.mu.Unlock()
+	}()
+}
+
+// get borrows an instance: an idle one, else the first to become idle. A
+// borrower that finds none idle while the pool has fewer than its size
+// starts one in the background, and takes whichever comes first: it or one
+// returned meanwhile. When starting fails and no other instance is left to
+// wait for, get returns that error.
 func (p *Pool) get(ctx context.Context) (*Instance, error) {
 	s := p.shared
-	if p.closed.Load() || s.closed.Load() {
-		return nil, ErrPoolClosed
-	}
-	select {
-	case s.tokens <- struct{}{}:
-	case <-s.bgCtx.Done(): // closed while waiting
-		return nil, ErrPoolClosed
-	case <-ctx.Done():
-		return nil, fmt.Errorf("plugin %q: waiting for an instance: %w", p.plugin.name, ctx.Err())
-	}
-	if p.closed.Load() || s.closed.Load() {
-		<-s.tokens
-		return nil, ErrPoolClosed
-	}
-	var in *Instance
-	s.mu.Lock()
-	if n := len(s.idle); n > 0 {
-		in = s.idle[n-1]
-		s.idle[n-1] = nil
-		s.idle = s.idle[:n-1]
-	}
-	s.mu.Unlock()
-	if in == nil {
-		var err error
-		if in, err = s.start(ctx, ReasonDemand); err != nil {
-			<-s.tokens
+	failures := uint64(0)
+	started := false
+	for {
+		if p.closed.Load() || s.closed.Load() {
+			return nil, ErrPoolClosed
+		}
+		s.mu.Lock()
+		if n := len(s.idle); n > 0 {
+			in := s.idle[n-1]
+			s.idle[n-1] = nil
+			s.idle = s.idle[:n-1]
+			s.mu.Unlock()
+			in.stage = int(p.stage.Load())
+			return in, nil
+		}
+		if started && s.failures != failures && s.live == 0 {
+			err := s.startErr
+			s.mu.Unlock()
 			return nil, err
 		}
+		if !started || s.live == 0 {
+			if s.live < s.size {
+				s.live++
+				started, failures = true, s.failures
+				s.startInBackground(ReasonDemand)
+			}
+		}
+		wake := s.wake
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-s.bgCtx.Done(): // closed while waiting
+			return nil, ErrPoolClosed
+		case <-ctx.Done():
+			return nil, fmt.Errorf("plugin %q: waiting for an instance: %w", p.plugin.name, ctx.Err())
+		}
 	}
-	in.stage = int(p.stage.Load())
-	return in, nil
 }
 
 // put returns a borrowed instance: to the idle ones when healthy, else
-// retired and replaced in the background, where its token stays until the
-// replacement is idle.
+// retired and replaced in the background.
 func (p *Pool) put(in *Instance, err error) {
 	s := p.shared
 	reason := ReasonStart // means "keep"
@@ -221,39 +282,23 @@ func (p *Pool) put(in *Instance, err error) {
 	case in.MemorySize() > s.lim.RecycleAboveBytes:
 		reason = ReasonMemory
 	}
-	if reason == ReasonStart && !s.closed.Load() {
-		in.idleSince = time.Now()
-		s.mu.Lock()
-		s.idle = append(s.idle, in)
-		s.mu.Unlock()
-		<-s.tokens // after the append: a Close holding every token finds it
-		return
-	}
 	if s.closed.Load() {
 		s.retire(in, ReasonClose)
-		<-s.tokens
+		s.mu.Lock()
+		s.live--
+		s.broadcast()
+		s.mu.Unlock()
+		return
+	}
+	if reason == ReasonStart {
+		s.idleNow(in)
 		return
 	}
 	s.bg.Add(1)
-	go func() {
+	go func() { // its place in live passes to the replacement
 		defer s.bg.Done()
-		defer func() { <-s.tokens }()
 		s.retire(in, reason)
-		next, err := s.start(s.bgCtx, reason)
-		switch {
-		case err != nil:
-			if !s.closed.Load() {
-				s.host.logger.Warn("plugin instance replacement failed; the next borrower starts one",
-					"plugin", s.plugin.name, "version", s.plugin.shortVersion(), "error", err)
-			}
-		case s.closed.Load():
-			s.retire(next, ReasonClose)
-		default:
-			next.idleSince = time.Now()
-			s.mu.Lock()
-			s.idle = append(s.idle, next)
-			s.mu.Unlock()
-		}
+		s.startInBackground(reason)
 	}()
 }
 
@@ -346,25 +391,24 @@ func (p *Pool) Close(ctx context.Context) error {
 	s.closed.Store(true)
 	defer s.releaseEntry()
 	s.cancel()
-	var err error
-wait:
-	for range s.size { // every token: nothing is borrowed or being replaced
-		select {
-		case s.tokens <- struct{}{}:
-		case <-ctx.Done():
-			err = fmt.Errorf("plugin %q: closing pool: %w", p.plugin.name, ctx.Err())
-			break wait
+	for { // until every instance is back; each is closed as it comes
+		s.mu.Lock()
+		idle := s.idle
+		s.idle = nil
+		s.live -= len(idle)
+		left, wake := s.live, s.wake
+		s.mu.Unlock()
+		for _, in := range idle {
+			s.retire(in, ReasonClose)
 		}
-	}
-	s.mu.Lock()
-	idle := s.idle
-	s.idle = nil
-	s.mu.Unlock()
-	for _, in := range idle {
-		s.retire(in, ReasonClose)
-	}
-	if err != nil {
-		return err
+		if left == 0 {
+			break
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return fmt.Errorf("plugin %q: closing pool: %d instances still borrowed: %w", p.plugin.name, left, ctx.Err())
+		}
 	}
 	s.bg.Wait()
 	return nil
