@@ -325,6 +325,7 @@ func (s *poolInstances) reapIdle() {
 				old = append(old, s.idle[:n]...)
 				s.idle = append(s.idle[:0], s.idle[n:]...)
 				clear(s.idle[len(s.idle) : len(s.idle)+n])
+				s.live -= n
 			}
 			s.mu.Unlock()
 			for _, in := range old {
@@ -341,7 +342,7 @@ func (s *poolInstances) reapIdle() {
 // # Errors
 //
 // fn's error, ErrPoolClosed, ctx's error while waiting for an instance, or
-// the error instantiating a replacement inline.
+// the error starting one when the pool has no other to wait for.
 func (p *Pool) Do(ctx context.Context, fn func(*Instance) error) error {
 	in, err := p.get(ctx)
 	if err != nil {
