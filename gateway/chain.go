@@ -156,12 +156,16 @@ func flowSpecs(cfg *config.Config) []flowSpec {
 	return specs
 }
 
-// chainBuilder compiles each plugin file once and builds route chains on one Host.
+// chainBuilder compiles each plugin file once and builds route chains on one Host. It builds
+// one flow (the top-level routes or one tenant's): the routes it builds that run the same
+// plugin version with the same config share that stage's instances (wasmhost.Pool.Share), as
+// they share limits; flows never share instances.
 type chainBuilder struct {
 	host     *wasmhost.Host
 	metrics  *pluginMetrics // nil when nothing observes the plugins
 	compiled map[string]*wasmhost.Plugin
-	read     map[string][]byte // the bytes of each plugin file compiled, by path
+	pools    map[string]*wasmhost.Pool // by version and config; handles owned by the chains built
+	read     map[string][]byte         // the bytes of each plugin file compiled, by path
 	reports  []PluginReport
 	poolSize int // 0: each flow's plugins.instances
 }
@@ -223,7 +227,7 @@ func (b *chainBuilder) build(ctx context.Context, spec *flowSpec, i int, rc conf
 				return fail(fmt.Errorf("%s.config: %w", key, err))
 			}
 		}
-		pool, err := wasmhost.NewPool(ctx, b.host, p, conf, InstanceLimits(spec.plugins.Limits), size)
+		pool, err := b.pool(ctx, spec, p, conf, size)
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", key, err))
 		}
@@ -233,6 +237,29 @@ func (b *chainBuilder) build(ctx context.Context, spec *flowSpec, i int, rc conf
 	}
 	b.reports = append(b.reports, reports...)
 	return wasmhost.NewChain(pools), reports, nil
+}
+
+// pool returns a handle on the instances of plugin p with conf for one of spec's stages: a
+// share of the pool of an earlier stage built with the same version and config, else a new
+// pool of up to size instances.
+func (b *chainBuilder) pool(ctx context.Context, spec *flowSpec, p *wasmhost.Plugin, conf []byte, size int) (*wasmhost.Pool, error) {
+	key := spec.name + "\x00" + p.Version() + "\x00" + string(conf) // never across tenants
+	if shared := b.pools[key]; shared != nil {
+		if pool, err := shared.Share(); err == nil {
+			return pool, nil
+		} // its chains were closed (a failed route): start anew
+	}
+	lim := InstanceLimits(spec.plugins.Limits)
+	lim.IdleTimeout = spec.plugins.IdleTimeout
+	pool, err := wasmhost.NewPool(ctx, b.host, p, conf, lim, size)
+	if err != nil {
+		return nil, err
+	}
+	if b.pools == nil {
+		b.pools = map[string]*wasmhost.Pool{}
+	}
+	b.pools[key] = pool
+	return pool, nil
 }
 
 // release closes the builder's handles on the plugins it compiled: the pools it made hold

@@ -150,3 +150,52 @@ func TestChain_InitFailureFailsNew(t *testing.T) {
 		t.Fatalf("CheckPlugins = %+v, %v", reports, err)
 	}
 }
+
+// TestChain_InstancesSharedAndReleased: routes running the same plugin version with the same
+// config share their stage's instances, another config gets its own; instances unused for
+// plugins.idle_timeout are closed, and the next message starts one again.
+func TestChain_InstancesSharedAndReleased(t *testing.T) {
+	mq := gatewaytest.Mosquitto(t)
+	kf := gatewaytest.Kafka(t)
+	a := route("a", "a/#", 1, "out_a")
+	a.Chain = []config.Stage{{Plugin: "conformance"}}
+	b := route("b", "b/#", 1, "out_b")
+	b.Chain = []config.Stage{{Plugin: "conformance", Config: map[string]any{}}} // "{}" as a's
+	c := route("c", "c/#", 1, "out_c")
+	c.Chain = []config.Stage{{Plugin: "conformance", Config: map[string]any{"fail_init": ""}}}
+	cfg := testConfig(t, mq.URL(), kf, a, b, c)
+	cfg.Plugins.Dir = conformancePlugins(t)
+	cfg.Plugins.Instances = 2
+	cfg.Plugins.IdleTimeout = time.Hour
+	gw := startGateway(t, cfg)
+	const live = `tributary_plugin_instances{plugin="conformance",tenant=""}`
+	instances := func() string {
+		for line := range strings.Lines(httpGet(t, "http://"+gw.AdminAddr()+"/metrics")) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), live+" "); ok {
+				return v
+			}
+		}
+		return "none"
+	}
+	if got := instances(); got != "2" {
+		t.Fatalf("%s = %s after start, want 2: one for routes a and b, one for c", live, got)
+	}
+	if err := gw.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg = testConfig(t, mq.URL(), kf, a)
+	cfg.Plugins.Dir = conformancePlugins(t)
+	cfg.Plugins.IdleTimeout = 100 * time.Millisecond
+	gw = startGateway(t, cfg)
+	gatewaytest.WaitFor(t, 10*time.Second, func() error {
+		if got := instances(); got != "0" {
+			return fmt.Errorf("%s = %s, want 0 once idle", live, got)
+		}
+		return nil
+	})
+	gatewaytest.Publish(t, mq.URL(), 1, []gatewaytest.PublishMsg{{Topic: "a/1", Payload: []byte("echo")}})
+	if r := kf.WaitRecords(t, "out_a", 1, 30*time.Second)[0]; string(r.Value) != "echo" {
+		t.Fatalf("record after the idle release = %q, want echo", r.Value)
+	}
+}

@@ -51,7 +51,7 @@ func newPluginMetrics(reg prometheus.Registerer) *pluginMetrics {
 		}, []string{"tenant", "plugin"}),
 		recycles: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_plugin_recycles_total",
-			Help: "Plugin instances retired, by reason: calls, memory, error, close.",
+			Help: "Plugin instances retired, by reason: calls, memory, error, idle (unused for plugins.idle_timeout), close.",
 		}, []string{"tenant", "plugin", "reason"}),
 	}
 	reg.MustRegister(m.calls, m.errors, m.duration, m.messages, m.instances, m.recycles)

@@ -134,3 +134,21 @@ func BenchmarkChain_HandOff(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNewInstance measures starting an instance of the Go jsonfast guest: instantiation,
+// the Go runtime's start and tributary_init. A pool pays it for each instance it starts on
+// demand or as a replacement.
+func BenchmarkNewInstance(b *testing.B) {
+	ctx := context.Background()
+	p, err := testHostV.Compile(ctx, "bench-start", guestWasm(b, "jsonfast"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		in, err := NewInstance(ctx, testHostV, p, nil, Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = in.Close(ctx)
+	}
+}

@@ -31,8 +31,9 @@ type Chain struct {
 }
 
 // NewChain makes a chain of stages; a stage's index is its position, which
-// is what PluginError.Stage and the Observer report. A Pool must belong to
-// one chain only. The chain owns the pools: Close closes them.
+// is what PluginError.Stage and the Observer report. A Pool handle must
+// belong to one chain stage only ([Pool.Share] makes another on the same
+// instances). The chain owns the handles: Close closes them.
 func NewChain(stages []*Pool) *Chain {
 	for i, p := range stages {
 		p.stage.Store(int32(i))

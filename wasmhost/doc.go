@@ -96,9 +96,12 @@
 // Memory caps and deadlines are runtime-wide in wazero, so the Host keeps
 // one runtime per limit class (Limits.MemoryPages), all sharing one
 // compilation cache and engine: a plugin's machine code is produced once per
-// content hash. Instances live in bounded channel pools, never in
-// sync.Pool, and an instance is never reused after an error, because its
-// state is unknown. Compiled code is freed when its last reference goes
+// content hash. Instances live in bounded pools that start them on demand
+// and close those left idle (Limits.IdleTimeout), never in sync.Pool, and an
+// instance is never reused after an error, because its state is unknown.
+// Linear memories are reserved outside the Go heap where the platform allows
+// (linearmemory.go), so that growing one never copies it and the garbage
+// collector's headroom does not double them. Compiled code is freed when its last reference goes
 // (see Ownership); the file cache keeps one file per distinct module and
 // grows with them. Each module is checked in a throwaway runtime, so the
 // per-class runtimes keep only the function signatures of plugins actually
@@ -120,6 +123,7 @@
 // Host.mu (runtimes, compile entries, their reference counts and
 // Plugin.closed) is never held while calling into a guest or closing
 // compiled modules; compileEntry.mu (per-class compiled modules) may be
-// taken while holding nothing else. Pools and chains use channels and
-// atomics only.
+// taken while holding nothing else. A pool's lock guards only its idle
+// instances and their count, held briefly and never around a guest call or
+// an instance's start or close; chains use atomics only.
 package wasmhost

@@ -229,3 +229,9 @@ func readFile(tb testing.TB, path string) []byte {
 	}
 	return b
 }
+
+func (o *countingObserver) startedFor(name string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.started[name]
+}

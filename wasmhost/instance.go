@@ -53,11 +53,12 @@ type Instance struct {
 	out     []byte   // result frame copied out of guest memory
 	results []abi.Result
 
-	calls  int
-	broken bool
-	oom    atomic.Bool // the guest printed "out of memory" on stderr
-	stdout *lineWriter
-	stderr *lineWriter
+	calls     int
+	broken    bool
+	idleSince time.Time   // when its Pool last got it back
+	oom       atomic.Bool // the guest printed "out of memory" on stderr
+	stdout    *lineWriter
+	stderr    *lineWriter
 }
 
 // NewInstance instantiates p with config (a JSON object; nil means "{}")
@@ -171,7 +172,7 @@ func instantiate(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModul
 		ctx, cancel = context.WithTimeout(ctx, lim.CallTimeout)
 		defer cancel()
 	}
-	return rt.InstantiateModule(ctx, cm, cfg)
+	return rt.InstantiateModule(withLinearMemory(ctx), cm, cfg)
 }
 
 // start runs the start function moved by Compile (when there was one),

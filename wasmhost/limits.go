@@ -13,6 +13,7 @@ const (
 	DefaultMaxFanOut                = 1000
 	DefaultRecycleAfterCalls        = 100000
 	DefaultRecycleAboveBytes uint64 = 64 << 20
+	DefaultIdleTimeout              = time.Minute
 )
 
 // wasmPageSize is the size of one WebAssembly memory page.
@@ -38,6 +39,11 @@ type Limits struct {
 	// RecycleAboveBytes replaces an instance whose linear memory has grown
 	// beyond this many bytes. Defaults to 64 MiB.
 	RecycleAboveBytes uint64
+	// IdleTimeout closes a pooled instance that was not borrowed for this
+	// long, down to none: a Pool starts instances as borrowers need them and
+	// gives their memory back when the load goes (see [Pool]). Defaults to
+	// 1 minute; negative keeps every instance a pool started.
+	IdleTimeout time.Duration
 	// Trusted runs the plugin without any way to stop it: CallTimeout is
 	// NOT enforced, and a plugin that loops blocks its caller for ever. Only
 	// for plugins you wrote and tested. It rarely pays: every plugin is
@@ -83,6 +89,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.RecycleAboveBytes == 0 {
 		l.RecycleAboveBytes = DefaultRecycleAboveBytes
+	}
+	if l.IdleTimeout == 0 {
+		l.IdleTimeout = DefaultIdleTimeout
 	}
 	return l
 }

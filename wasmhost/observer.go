@@ -8,7 +8,7 @@ type RecycleReason uint8
 // Reasons reported to [Observer.InstanceStarted] and
 // [Observer.InstanceRecycled].
 const (
-	// ReasonStart: an instance started while filling a new pool.
+	// ReasonStart: the instance a new pool starts with.
 	ReasonStart RecycleReason = iota + 1
 	// ReasonCalls: the instance reached Limits.RecycleAfterCalls.
 	ReasonCalls
@@ -19,10 +19,15 @@ const (
 	ReasonError
 	// ReasonClose: the pool was closed.
 	ReasonClose
+	// ReasonDemand: a borrower found no idle instance in a pool that had
+	// fewer than its size.
+	ReasonDemand
+	// ReasonIdle: the instance was not borrowed for Limits.IdleTimeout.
+	ReasonIdle
 )
 
-// String returns a metric label value: "start", "calls", "memory", "error"
-// or "close".
+// String returns a metric label value: "start", "calls", "memory", "error",
+// "close", "demand" or "idle".
 func (r RecycleReason) String() string {
 	switch r {
 	case ReasonStart:
@@ -35,6 +40,10 @@ func (r RecycleReason) String() string {
 		return "error"
 	case ReasonClose:
 		return "close"
+	case ReasonDemand:
+		return "demand"
+	case ReasonIdle:
+		return "idle"
 	}
 	return "unknown"
 }

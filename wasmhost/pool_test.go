@@ -179,3 +179,125 @@ func TestConformance(t *testing.T) {
 		return in.out, nil
 	})
 }
+
+// TestPool_growsOnDemandUpToSize: a pool starts with one instance and starts more only while
+// every one it has is borrowed, never more than its size.
+func TestPool_growsOnDemandUpToSize(t *testing.T) {
+	ctx := context.Background()
+	p, err := testHostV.Compile(ctx, "ondemand", guestWasm(t, "testguest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := newTestPool(t, p, "", Limits{IdleTimeout: -1}, 3)
+	if got := pool.Idle(); got != 1 {
+		t.Fatalf("new pool has %d idle instances, want 1", got)
+	}
+	for range 5 { // one borrower at a time: the one instance serves them all
+		if _, err := pool.Handle(ctx, msgs("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := pool.Idle(); got != 1 {
+		t.Fatalf("after sequential calls the pool has %d instances, want 1", got)
+	}
+	var held sync.WaitGroup
+	release := make(chan struct{})
+	borrowed := make(chan *Instance, 5)
+	for range 5 { // 3 hold an instance each; 2 wait for one
+		held.Go(func() {
+			_ = pool.Do(ctx, func(in *Instance) error { borrowed <- in; <-release; return nil })
+		})
+	}
+	distinct := map[*Instance]bool{}
+	for range 3 {
+		distinct[<-borrowed] = true
+	}
+	select {
+	case in := <-borrowed:
+		t.Fatalf("a fourth borrower got instance %s from a pool of size 3", in.name)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	held.Wait()
+	for range 2 {
+		distinct[<-borrowed] = true
+	}
+	if len(distinct) != 3 {
+		t.Fatalf("5 borrowers got %d distinct instances, want 3", len(distinct))
+	}
+	if got := pool.Idle(); got != 3 {
+		t.Fatalf("pool has %d idle instances after the borrowers, want 3", got)
+	}
+	if got := testObs.startedFor("ondemand"); got != 3 {
+		t.Fatalf("observer saw %d instances started, want 3", got)
+	}
+}
+
+// TestPool_releasesIdleInstances: instances not borrowed for IdleTimeout are closed, down to
+// none, and the next borrower starts one.
+func TestPool_releasesIdleInstances(t *testing.T) {
+	ctx := context.Background()
+	p, err := testHostV.Compile(ctx, "idle", guestWasm(t, "testguest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := newTestPool(t, p, `{"prefix":"p-"}`, Limits{IdleTimeout: 20 * time.Millisecond}, 2)
+	waitFor(t, 10*time.Second, func() error {
+		if n := pool.Idle(); n != 0 {
+			return fmt.Errorf("%d idle instances left", n)
+		}
+		return nil
+	})
+	if got := testObs.recycledFor("idle", ReasonIdle); got != 1 {
+		t.Fatalf("observer saw %d instances released as idle, want 1", got)
+	}
+	rs, err := pool.Handle(ctx, msgs("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(rs[0].Outputs[0].Payload); got != "p-x" {
+		t.Fatalf("instance started after the idle release returned %q, want p-x (its config applied)", got)
+	}
+}
+
+// TestPool_share: two handles borrow from the same instances; closing one leaves the other
+// working, closing both closes the instances.
+func TestPool_share(t *testing.T) {
+	ctx := context.Background()
+	p, err := testHostV.Compile(ctx, "shared", guestWasm(t, "testguest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewPool(ctx, testHostV, p, nil, Limits{IdleTimeout: -1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := a.Share()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first, second *Instance
+	_ = a.Do(ctx, func(in *Instance) error { first = in; return nil })
+	_ = b.Do(ctx, func(in *Instance) error { second = in; return nil })
+	if first != second {
+		t.Fatal("handles of one pool of size 1 lent different instances")
+	}
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Handle(ctx, msgs("x")); !errors.Is(err, ErrPoolClosed) {
+		t.Fatalf("closed handle: Handle = %v, want ErrPoolClosed", err)
+	}
+	if _, err := b.Handle(ctx, msgs("x")); err != nil {
+		t.Fatalf("the other handle after the first closed: %v", err)
+	}
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := testObs.recycledFor("shared", ReasonClose); got != 1 {
+		t.Fatalf("observer saw %d instances closed with the pool, want 1", got)
+	}
+	if _, err := b.Share(); !errors.Is(err, ErrPoolClosed) {
+		t.Fatalf("Share after every handle closed = %v, want ErrPoolClosed", err)
+	}
+}

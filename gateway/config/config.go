@@ -154,9 +154,14 @@ type Plugins struct {
 	Dir string `koanf:"dir"`
 	// CacheDir keeps compiled modules across restarts. Empty means no disk cache.
 	CacheDir string `koanf:"cache_dir"`
-	// Instances is how many instances each chain stage keeps, filled ahead of time; shards
-	// borrow one at a time. Defaults to GOMAXPROCS.
+	// Instances is the most instances a chain stage runs at once; shards borrow one at a time.
+	// A stage starts with one and starts more only while every one it has is busy. Defaults
+	// to GOMAXPROCS.
 	Instances int `koanf:"instances"`
+	// IdleTimeout closes a stage's instance that was not used for this long, down to none
+	// (the next message starts one again), so idle routes and tenants give their memory
+	// back. Defaults to 1m.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
 	// Limits bound every plugin instance.
 	Limits PluginLimits `koanf:"limits"`
 	// Compile bounds the compilation of plugin modules. Needs a restart to change.
@@ -345,8 +350,9 @@ func Default() *Config {
 			DrainTimeout:     30 * time.Second,
 		},
 		Plugins: Plugins{
-			Dir:       "./plugins",
-			Instances: runtime.GOMAXPROCS(0),
+			Dir:         "./plugins",
+			Instances:   runtime.GOMAXPROCS(0),
+			IdleTimeout: time.Minute,
 			Limits: PluginLimits{
 				MemoryMB:          16,
 				CallTimeout:       time.Second,

@@ -185,6 +185,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "duration without unit", yaml: minimal + "kafka: {linger: 5}\n", wantErr: []string{"kafka.linger: invalid duration 5: a unit is required"}},
 		{name: "negative duration", yaml: minimal + "kafka: {linger: -1s}\n", wantErr: []string{"kafka.linger: -1s must not be negative"}},
 		{name: "zero duration", yaml: minimal + "flow: {drain_timeout: 0s}\n", wantErr: []string{"flow.drain_timeout: 0s must be greater than 0"}},
+		{name: "zero idle timeout", yaml: strings.Replace(minimal, "{dir: testdata/plugins}", "{dir: testdata/plugins, idle_timeout: 0s}", 1), wantErr: []string{"plugins.idle_timeout: 0s must be greater than 0"}},
 		{name: "reconnect order", yaml: minimal + "mqtt: {reconnect_min: 5s, reconnect_max: 1s}\n", wantErr: []string{"mqtt.reconnect_max: 1s is less than mqtt.reconnect_min 5s"}},
 		{name: "bad int", yaml: minimal + "flow: {max_batch: lots}\n", wantErr: []string{`flow.max_batch: invalid integer "lots"`}},
 		{name: "wrong shape", yaml: minimal + "kafka: {brokers: {a: b}}\n", wantErr: []string{"kafka.brokers[0]: expected string, got a mapping"}},

@@ -174,6 +174,7 @@ func (pl *Plugins) check(p *problems) {
 		p.add("plugins.limits.memory_mb", "%d exceeds the 4096 MiB a 32-bit WebAssembly memory can hold", pl.Limits.MemoryMB)
 	}
 	checkDuration(p, "plugins.limits.call_timeout", pl.Limits.CallTimeout, 1, 0)
+	checkDuration(p, "plugins.idle_timeout", pl.IdleTimeout, 1, 0)
 	pl.Limits.Module.check(p, "plugins.limits.module")
 	checkDuration(p, "plugins.compile.timeout", pl.Compile.Timeout, 1, 0)
 	if pl.Compile.MemoryMB < 64 {
