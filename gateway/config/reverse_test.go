@@ -98,3 +98,23 @@ tenants:
 		}
 	}
 }
+
+// TestReverseRoutes_CountTowardsMaxInstances: a tenant's reverse-route stages share
+// limits.max_instances with its routes' stages, so reverse routes cannot take a tenant past
+// the instances its operator allowed.
+func TestReverseRoutes_CountTowardsMaxInstances(t *testing.T) {
+	_, err := config.LoadBytes([]byte(`
+plugins: {dir: testdata/plugins}
+tenants:
+  inline:
+    - name: acme
+      mqtt_prefixes: [acme/]
+      kafka_prefixes: [acme.]
+      limits: {max_instances: 1}
+      routes: [{name: up, from: [acme/#], chain: [{plugin: p}], to: {topic: acme.up}}]
+      reverse_routes: [{name: down, from: [acme.commands], chain: [{plugin: p}], to: {topic: "acme/{{.Key}}"}}]
+`), nil)
+	if err == nil || !strings.Contains(err.Error(), "1 is fewer than the 2 chain stages") {
+		t.Errorf("error %v, want max_instances 1 refused for 2 stages (one of them a reverse route's)", err)
+	}
+}

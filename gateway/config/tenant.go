@@ -393,7 +393,7 @@ func (c *Config) checkTenants(p *problems) {
 		if l.MaxInstances < 0 {
 			p.add(at("limits.max_instances"), "%d must not be negative", l.MaxInstances)
 		} else if stages := t.Stages(); l.MaxInstances > 0 && stages > l.MaxInstances {
-			p.add(at("limits.max_instances"), "%d is fewer than the %d chain stages of the tenant's routes, each needs one", l.MaxInstances, stages)
+			p.add(at("limits.max_instances"), "%d is fewer than the %d chain stages of the tenant's routes and reverse routes, each needs one", l.MaxInstances, stages)
 		}
 		t.Limits.Module.check(p, at("limits.module"))
 		if len(t.Routes) == 0 {
@@ -449,10 +449,14 @@ func blameFirst(a, b *Tenant) bool {
 	return errA == nil && errB == nil && sa.ModTime().After(sb.ModTime())
 }
 
-// Stages counts the chain stages of the tenant's routes.
+// Stages counts the chain stages of the tenant's routes and reverse routes: what
+// limits.max_instances is shared by.
 func (t *Tenant) Stages() int {
 	n := 0
 	for _, r := range t.Routes {
+		n += len(r.Chain)
+	}
+	for _, r := range t.ReverseRoutes {
 		n += len(r.Chain)
 	}
 	return n
