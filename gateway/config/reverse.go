@@ -104,17 +104,7 @@ func (c *Config) checkReverseList(p *problems, at string, routes []ReverseRoute,
 		add := func(sub, format string, args ...any) {
 			p.addRoute(key+sub, r.Name, format, args...)
 		}
-		switch {
-		case r.Name == "":
-			add(".name", "required")
-		case !validName(r.Name, true):
-			add(".name", "invalid route name %q: use letters, digits, '.', '_' and '-'", r.Name)
-		}
-		if j, dup := seen[r.Name]; dup && r.Name != "" {
-			add(".name", "duplicate reverse route name %q, also %s[%d]", r.Name, at, j)
-		} else {
-			seen[r.Name] = i
-		}
+		checkRouteName(add, seen, at, "reverse route", r.Name, i)
 		if len(r.From) == 0 {
 			add(".from", "at least one Kafka topic is required")
 		}

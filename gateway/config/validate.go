@@ -251,6 +251,23 @@ func (c *Config) checkRoutes(p *problems) {
 	c.checkTenants(p)
 }
 
+// checkRouteName checks the name of route i of the list at key at (kind says "route" or
+// "reverse route"): required, valid and unique in the list (seen maps the names met so far to
+// their index). add reports a problem under the route's key.
+func checkRouteName(add func(sub, format string, args ...any), seen map[string]int, at, kind, name string, i int) {
+	switch {
+	case name == "":
+		add(".name", "required")
+	case !validName(name, true):
+		add(".name", "invalid %s name %q: use letters, digits, '.', '_' and '-'", kind, name)
+	}
+	if j, dup := seen[name]; dup && name != "" {
+		add(".name", "duplicate %s name %q, also %s[%d]", kind, name, at, j)
+	} else {
+		seen[name] = i
+	}
+}
+
 // checkRouteList checks routes found at key (as "routes" or "tenants.inline[0] (acme).routes"),
 // with plugins and namespaces resolved for tenant t (nil for top-level routes).
 func (c *Config) checkRouteList(p *problems, at string, routes []Route, t *Tenant) {
@@ -260,17 +277,7 @@ func (c *Config) checkRouteList(p *problems, at string, routes []Route, t *Tenan
 		add := func(sub, format string, args ...any) {
 			p.addRoute(key+sub, r.Name, format, args...)
 		}
-		switch {
-		case r.Name == "":
-			add(".name", "required")
-		case !validName(r.Name, true):
-			add(".name", "invalid route name %q: use letters, digits, '.', '_' and '-'", r.Name)
-		}
-		if j, dup := seen[r.Name]; dup && r.Name != "" {
-			add(".name", "duplicate route name %q, also %s[%d]", r.Name, at, j)
-		} else {
-			seen[r.Name] = i
-		}
+		checkRouteName(add, seen, at, "route", r.Name, i)
 
 		if len(r.From) == 0 {
 			add(".from", "at least one topic filter is required")

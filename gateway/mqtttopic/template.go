@@ -409,17 +409,27 @@ func (t *Template) Render(dst []byte, f Fields) ([]byte, error) {
 		case partProperty:
 			dst = append(dst, f.Property(p.text)...)
 		case partPayload:
-			pf, ok := f.(PayloadFields)
-			if !ok {
-				continue
-			}
-			var err error
-			if dst, err = pf.AppendPayloadField(dst, p.text); err != nil && first == nil {
-				first = &FieldError{Path: p.text, Err: err}
-			}
+			dst = appendPayloadField(dst, f, p.text, &first)
 		}
 	}
 	return dst, first
+}
+
+// appendPayloadField appends payload field path through f when f can read payload fields
+// (PayloadFields, RecordPayloadFields), and renders nothing otherwise; the first field that
+// cannot be rendered is kept in *first as a *FieldError.
+func appendPayloadField(dst []byte, f any, path string, first *error) []byte {
+	pf, ok := f.(interface {
+		AppendPayloadField(dst []byte, path string) ([]byte, error)
+	})
+	if !ok {
+		return dst
+	}
+	dst, err := pf.AppendPayloadField(dst, path)
+	if err != nil && *first == nil {
+		*first = &FieldError{Path: path, Err: err}
+	}
+	return dst
 }
 
 // segment returns level n of topic, counting from 0, or "" when topic has fewer levels.
@@ -478,14 +488,7 @@ func (t *Template) AppendRecord(dst []byte, f RecordFields) ([]byte, error) {
 		case partKafkaTopic:
 			dst = append(dst, f.KafkaTopic()...)
 		case partPayload:
-			pf, ok := f.(RecordPayloadFields)
-			if !ok {
-				continue
-			}
-			var err error
-			if dst, err = pf.AppendPayloadField(dst, p.text); err != nil && first == nil {
-				first = &FieldError{Path: p.text, Err: err}
-			}
+			dst = appendPayloadField(dst, f, p.text, &first)
 		}
 	}
 	return dst, first

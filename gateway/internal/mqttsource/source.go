@@ -470,17 +470,23 @@ func (s *v5Source) subscribeSet(cm *autopaho.ConnectionManager, subs []Subscript
 // Disconnect: paho writes acknowledgements every mqtt.ack_interval and has no call that
 // flushes them or says they are out.
 func (s *v5Source) AcksWritten(ctx context.Context) error {
-	pc := s.conn.Load()
+	return acksWritten(ctx, s.conn.Load(), s.connected.Load, s.pinger)
+}
+
+// acksWritten waits until the acknowledgements handed to pc (nil: no connection yet) are
+// written and, while connected says the connection is up, a PINGREQ written after them is
+// answered: the broker has read them. Both protocols' AcksWritten.
+func acksWritten(ctx context.Context, pc *packetConn, connected func() bool, p *pinger) error {
 	if pc == nil {
 		return nil
 	}
 	if err := pc.waitAcks(ctx); err != nil {
 		return err
 	}
-	if !s.connected.Load() {
+	if !connected() {
 		return nil // the acknowledgements not yet written never will be; nothing to ask
 	}
-	if err := s.pinger.roundTrip(ctx, pc); err != nil && ctx.Err() != nil {
+	if err := p.roundTrip(ctx, pc); err != nil && ctx.Err() != nil {
 		return err
 	}
 	return nil

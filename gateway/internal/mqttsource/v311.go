@@ -272,16 +272,7 @@ func (s *v311Source) AcksWritten(ctx context.Context) error {
 	if vc == nil {
 		return nil
 	}
-	if err := vc.waitAcks(ctx); err != nil {
-		return err
-	}
-	if !s.connected.Load() {
-		return nil
-	}
-	if err := s.pinger.roundTrip(ctx, vc.packetConn); err != nil && ctx.Err() != nil {
-		return err
-	}
-	return nil
+	return acksWritten(ctx, vc.packetConn, s.connected.Load, s.pinger)
 }
 
 // Disconnect sends DISCONNECT and waits for the client to close, at most until ctx's
