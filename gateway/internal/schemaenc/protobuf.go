@@ -14,8 +14,9 @@ import (
 // protoCodec encodes JSON documents (protojson's mapping) as one Protobuf message of a schema,
 // through a dynamic message.
 type protoCodec struct {
-	md  protoreflect.MessageDescriptor
-	idx []int // the message's indexes in its file, for the wire format
+	md   protoreflect.MessageDescriptor
+	idx  []int      // the message's indexes in its file, for the wire format
+	fast *pbMessage // md compiled for the fast path (protofast.go); nil when not covered
 }
 
 // mainProtoFile is the name the schema's own text is compiled under; its imports are the
@@ -54,7 +55,7 @@ func newProtoCodec(ctx context.Context, text string, files map[string]string, me
 		}
 		md = m
 	}
-	return &protoCodec{md: md, idx: messageIndexes(md)}, nil
+	return &protoCodec{md: md, idx: messageIndexes(md), fast: compilePbFast(md)}, nil
 }
 
 // messageIndexes returns the path of md in its file as the Confluent wire format writes it:
@@ -76,11 +77,23 @@ func (c *protoCodec) wantsString() bool { return false }
 func (c *protoCodec) index() []int { return c.idx }
 
 func (c *protoCodec) encode(dst, doc []byte) ([]byte, error) {
+	if c.fast != nil {
+		if out, ok := c.fast.encodeFast(dst, doc); ok {
+			return out, nil
+		}
+	}
+	return c.encodeGeneral(dst, doc)
+}
+
+// encodeGeneral is encode without the fast path: protojson fills a dynamic message that
+// proto.Marshal writes, deterministically (fields by number, map entries by key) so that the
+// same document always gives the same bytes.
+func (c *protoCodec) encodeGeneral(dst, doc []byte) ([]byte, error) {
 	m := dynamicpb.NewMessage(c.md)
 	if err := protojson.Unmarshal(doc, m); err != nil {
 		return nil, &InvalidError{Reason: err.Error()}
 	}
-	b, err := proto.MarshalOptions{}.MarshalAppend(dst, m)
+	b, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(dst, m)
 	if err != nil {
 		return nil, &InvalidError{Reason: err.Error()}
 	}
