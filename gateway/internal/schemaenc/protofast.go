@@ -56,7 +56,7 @@ type pbField struct {
 	kind           pbKind
 	repeated       bool
 	packed         bool
-	presence       bool // explicit presence: written even when zero
+	presence       bool     // explicit presence: written even when zero
 	enumNames      [][]byte // pbEnum: the value names, for enumNums
 	enumNums       []int32
 	msg            *pbMessage
