@@ -16,6 +16,7 @@ import (
 type jsonSchemaCodec struct {
 	schema     *jsonschema.Schema
 	wantString bool
+	fast       *jsNode // the schema compiled for the fast path (jsonschemafast.go); nil when not covered
 }
 
 // jsonSchemaBase is the location the schema's own text is compiled at; each reference is
@@ -53,7 +54,7 @@ func newJSONSchemaCodec(text string, refs map[string]string) (*jsonSchemaCodec, 
 		return nil, fmt.Errorf("json schema: %w", err)
 	}
 	wantString := s.Types != nil && len(s.Types.ToStrings()) == 1 && s.Types.ToStrings()[0] == "string"
-	return &jsonSchemaCodec{schema: s, wantString: wantString}, nil
+	return &jsonSchemaCodec{schema: s, wantString: wantString, fast: compileJSFast(text)}, nil
 }
 
 // noLoader refuses every URL: schemas are never fetched from the network or the disk.
@@ -70,6 +71,15 @@ func (c *jsonSchemaCodec) index() []int { return nil }
 var printer = message.NewPrinter(language.English)
 
 func (c *jsonSchemaCodec) encode(dst, doc []byte) ([]byte, error) {
+	if c.fast != nil && c.fast.accepts(doc) {
+		return append(dst, doc...), nil
+	}
+	return c.encodeGeneral(dst, doc)
+}
+
+// encodeGeneral is encode without the fast path: the document read into Go values and
+// checked by the library validator, which names the value that does not fit.
+func (c *jsonSchemaCodec) encodeGeneral(dst, doc []byte) ([]byte, error) {
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
 		return nil, &InvalidError{Reason: "not JSON: " + err.Error()}
