@@ -19,8 +19,13 @@
 // does not fit its schema is an *InvalidError naming the field (a JSON Pointer) and the
 // reason: the sink dead-letters it.
 //
-// Avro has a fast path (avrofast.go): the schema compiled into a tree that writes the
-// encoding straight from the JSON bytes through hamba/avro's Writer, with no Go values in
-// between, for the documents it covers; every other document takes the general path. A
-// differential test and a fuzz test hold the two to the same bytes.
+// Each format has a fast path that reads the JSON bytes once, with no Go values in between,
+// for the documents (and schemas) it covers; every other document takes the general path.
+// Avro (avrofast.go): the schema compiled into a tree writing the encoding through hamba/avro's
+// Writer. Protobuf (protofast.go): a proto3 message compiled into a tree writing the wire
+// format as the general path's deterministic proto.Marshal does. JSON Schema
+// (jsonschemafast.go): a schema of a common keyword subset compiled into a checker that only
+// ever accepts what the library accepts; a document it does not accept goes to the library,
+// whose error (and path) is the one returned. Differential tests and fuzz tests hold each fast
+// path to its general path.
 package schemaenc
