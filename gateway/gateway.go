@@ -162,7 +162,7 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		_ = g.holdBroken(b)
 	}
 	g.reverse.metrics = newReverseMetrics(g.registry)
-	if err := g.applyReverse(ctx, cfg, nil); err != nil {
+	if err := g.applyReverse(ctx, cfg, nil, nil); err != nil {
 		_ = g.drainReverse(ctx)
 		g.sink.Close()
 		g.closeRoutes()
@@ -538,5 +538,6 @@ func (g *Gateway) Stats() Stats {
 	}
 	s.LastReload = g.reload.last.Load()
 	s.Tenants = g.tenants.statuses()
+	s.ReverseRoutes = g.reverseStats()
 	return s
 }
