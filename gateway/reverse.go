@@ -193,13 +193,14 @@ func unchangedReverse(rr *reverseRoute, spec *reverseSpec, rc config.ReverseRout
 // ones are built beside the old, which then finishes its batch, commits and leaves the group
 // before the new one starts (its consumer group takes over from the committed offsets), and
 // removed ones stop the same way. A route that fails to build keeps its previous version.
+// It returns the failures by tenant ("" the top level).
 // With only set, the reverse routes of that tenant alone ("" the top level) are applied,
 // every other one is kept as it is (a plugin upload to one tenant).
-func (g *Gateway) applyReverse(ctx context.Context, cfg *config.Config, st *ReloadStatus, only *string) error {
+func (g *Gateway) applyReverse(ctx context.Context, cfg *config.Config, st *ReloadStatus, only *string) map[string]error {
 	s := &g.reverse
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var errs []error
+	errs := map[string]error{}
 	next := map[string]*reverseRoute{}
 	if only != nil {
 		for key, rr := range s.routes {
@@ -221,7 +222,7 @@ func (g *Gateway) applyReverse(ctx context.Context, cfg *config.Config, st *Relo
 			}
 			rr, err := g.buildReverse(ctx, cfg, &spec, i)
 			if err != nil {
-				errs = append(errs, err)
+				errs[spec.flow.name] = errors.Join(errs[spec.flow.name], err)
 				if old != nil {
 					next[key] = old
 				}
@@ -235,7 +236,7 @@ func (g *Gateway) applyReverse(ctx context.Context, cfg *config.Config, st *Relo
 			}
 			if s.started {
 				if err := rr.run.Start(context.Background()); err != nil {
-					errs = append(errs, err)
+					errs[spec.flow.name] = errors.Join(errs[spec.flow.name], err)
 					_ = rr.run.Stop(ctx)
 					g.closeReverse(rr)
 					continue
@@ -255,7 +256,32 @@ func (g *Gateway) applyReverse(ctx context.Context, cfg *config.Config, st *Relo
 	}
 	s.routes = next
 	s.publish()
-	return errors.Join(errs...)
+	return errs
+}
+
+// reverseFailed records the failures of applyReverse: a tenant whose reverse routes do not
+// build is stale while it serves anything (its forward routes, or the previous versions of
+// its reverse routes), else held, as a tenant whose routes do not build. It returns the
+// failures joined, top level included.
+func (g *Gateway) reverseFailed(errs map[string]error) error {
+	var all []error
+	for name, err := range errs {
+		if err == nil {
+			continue
+		}
+		all = append(all, err)
+		if name == "" {
+			continue
+		}
+		if sl := g.tenants.lookup(name); sl != nil {
+			serving := g.flowOf(name) != nil
+			if list := g.reverse.listed.Load(); list != nil {
+				serving = serving || slices.ContainsFunc(*list, func(rr *reverseRoute) bool { return rr.flow == name })
+			}
+			g.setTenantState(sl, serving, err)
+		}
+	}
+	return errors.Join(all...)
 }
 
 // stopReverse stops rr within flow.drain_timeout and closes its chain.

@@ -497,3 +497,38 @@ func TestReverse_TenantReverseOnly(t *testing.T) {
 		t.Errorf("tenants after the reloads: %v", ts)
 	}
 }
+
+// TestReverse_TenantPluginBrokenIsHeld: a tenant whose reverse route's plugin does not load
+// is held alone, naming the route and plugin, and the gateway is built; the same failure at the
+// top level fails New, as a top-level route's does.
+func TestReverse_TenantPluginBrokenIsHeld(t *testing.T) {
+	cfg := config.Default()
+	cfg.MQTT.URL = "tcp://127.0.0.1:1"
+	cfg.Kafka.Brokers = []string{"127.0.0.1:1"}
+	cfg.Plugins.Dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(cfg.Plugins.Dir, "broken.wasm"), []byte("not wasm"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	down := config.ReverseRoute{Name: "down", From: []string{"acme.commands"}, Chain: []config.Stage{{Plugin: "broken"}},
+		To: config.ReverseDestination{Topic: "acme/{{.Key}}", QoS: 1}, DeadLetter: "acme.commands_dlq", MaxInFlight: 4}
+	cfg.Tenants.Inline = []config.Tenant{{Name: "acme", MQTTPrefixes: []string{"acme/"}, KafkaPrefixes: []string{"acme."},
+		ReverseRoutes: []config.ReverseRoute{down}}}
+	gw, err := gateway.New(validated(t, cfg))
+	if err != nil {
+		t.Fatalf("New with a tenant's broken reverse route: %v", err)
+	}
+	ts := gw.TenantStatuses()
+	if len(ts) != 1 || ts[0].State != gateway.TenantHeld || !strings.Contains(ts[0].Error, "down") || !strings.Contains(ts[0].Error, "broken") {
+		t.Errorf("tenant statuses %+v, want acme held naming route down and plugin broken", ts)
+	}
+	if rs := gw.Stats().ReverseRoutes; len(rs) != 0 {
+		t.Errorf("reverse routes built: %+v", rs)
+	}
+
+	cfg.Tenants.Inline = nil
+	down.From, down.DeadLetter, down.To.Topic = []string{"commands"}, "commands_dlq", "dev/{{.Key}}"
+	cfg.ReverseRoutes = []config.ReverseRoute{down}
+	if _, err := gateway.New(validated(t, cfg)); err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Errorf("New with a top-level broken reverse route: %v, want an error naming the plugin", err)
+	}
+}

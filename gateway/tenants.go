@@ -343,7 +343,7 @@ func (g *Gateway) ReloadTenant(ctx context.Context, name string) error {
 		err = g.applyFlow(ctx, sl, nil, st)
 	}
 	// Its reverse routes read the same plugin files.
-	err = errors.Join(err, g.applyReverse(ctx, cfg, st, &name))
+	err = errors.Join(err, g.reverseFailed(g.applyReverse(ctx, cfg, st, &name)))
 	if err == nil && len(st.Changed) > 0 {
 		g.log.Info("tenant reloaded: its plugin files changed", slog.String("tenant", name), slog.Any("changed", st.Changed), st.servingAttr())
 	}
