@@ -532,3 +532,49 @@ func TestReverse_TenantPluginBrokenIsHeld(t *testing.T) {
 		t.Errorf("New with a top-level broken reverse route: %v, want an error naming the plugin", err)
 	}
 }
+
+// TestReverse_TenantUploadRebuilds: a plugin uploaded to a tenant with reverse routes only
+// rebuilds the reverse route that runs it; /api/v1/status then shows the new version serving.
+func TestReverse_TenantUploadRebuilds(t *testing.T) {
+	mq := gatewaytest.Mosquitto(t)
+	kf := gatewaytest.Kafka(t, kfake.SeedTopics(1, "acme.commands"))
+	s := newTenantSetup(t, mq.URL(), kf, map[string]string{"acme": `
+mqtt_prefixes: [acme/]
+kafka_prefixes: [acme.]
+admin_token: ` + acmeToken + `
+reverse_routes:
+  - name: down
+    from: [acme.commands]
+    chain: [{plugin: p}]
+    to: {topic: "acme/{{.Key}}"}
+`})
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(s.pluginsDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if err := os.WriteFile(filepath.Join(s.tenantsDir, "acme", "p.wasm"), read("stamp.wasm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gw := startGateway(t, s.load(t))
+	version := func() string {
+		rs := gw.Stats().ReverseRoutes
+		if len(rs) != 1 || len(rs[0].Plugins) != 1 {
+			t.Fatalf("reverse routes %+v", rs)
+		}
+		return rs[0].Plugins[0].Version
+	}
+	before := version()
+	code, resp := apiCall(t, "PUT", "http://"+gw.AdminAddr()+"/api/v1/tenants/acme/plugins/p", acmeToken, read("conformance.wasm"))
+	if code != 200 {
+		t.Fatalf("upload: %d %s", code, resp)
+	}
+	if after := version(); after == before || after == "" {
+		t.Errorf("stage version %q after the upload, %q before: the reverse route was not rebuilt", after, before)
+	}
+	if last := gw.Stats().Tenants; len(last) != 1 || last[0].State != gateway.TenantServing {
+		t.Errorf("tenants after the upload: %+v", last)
+	}
+}
