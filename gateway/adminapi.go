@@ -341,7 +341,9 @@ func (b adminBackend) applyTenant(ctx context.Context, tenant, plugin string) (a
 	}
 	var errs []error
 	var applied []TenantStatus
+	topLevel := false
 	for _, spec := range flowSpecs(cfg) {
+		topLevel = topLevel || spec.name == ""
 		if !specLoads(&spec, plugin, shared) {
 			continue
 		}
@@ -351,14 +353,32 @@ func (b adminBackend) applyTenant(ctx context.Context, tenant, plugin string) (a
 			errs = append(errs, err)
 		}
 	}
+	// Top-level reverse routes without top-level routes have no flow of their own.
+	if !topLevel && stagesLoad(cfg.ReverseRoutes, plugin, func(p string) bool { return filepath.Clean(cfg.PluginPath(p)) == shared }) {
+		errs = append(errs, g.ReloadTenant(ctx, ""))
+	}
 	return applied, errors.Join(errs...)
 }
 
-// specLoads reports whether a stage of spec loads plugin from file.
+// specLoads reports whether a stage of spec's routes or reverse routes loads plugin from file.
 func specLoads(spec *flowSpec, plugin, file string) bool {
+	from := func(p string) bool { return filepath.Clean(spec.path(p)) == file }
 	for _, rc := range spec.routes {
 		for _, st := range rc.Chain {
-			if st.Plugin == plugin && filepath.Clean(spec.path(plugin)) == file {
+			if st.Plugin == plugin && from(plugin) {
+				return true
+			}
+		}
+	}
+	return spec.tenant != nil && stagesLoad(spec.tenant.ReverseRoutes, plugin, from)
+}
+
+// stagesLoad reports whether a stage of routes runs plugin and from says its file is the one
+// changed.
+func stagesLoad(routes []config.ReverseRoute, plugin string, from func(string) bool) bool {
+	for _, rc := range routes {
+		for _, st := range rc.Chain {
+			if st.Plugin == plugin && from(plugin) {
 				return true
 			}
 		}

@@ -162,7 +162,12 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		_ = g.holdBroken(b)
 	}
 	g.reverse.metrics = newReverseMetrics(g.registry)
-	if err := g.applyReverse(ctx, cfg, nil); err != nil {
+	// As for routes: the top level's failing fails New, a tenant's holds that tenant alone.
+	revErrs := g.applyReverse(ctx, cfg, nil, nil)
+	top := revErrs[""]
+	delete(revErrs, "")
+	_ = g.reverseFailed(revErrs)
+	if err := top; err != nil {
 		_ = g.drainReverse(ctx)
 		g.sink.Close()
 		g.closeRoutes()
@@ -538,5 +543,6 @@ func (g *Gateway) Stats() Stats {
 	}
 	s.LastReload = g.reload.last.Load()
 	s.Tenants = g.tenants.statuses()
+	s.ReverseRoutes = g.reverseStats()
 	return s
 }

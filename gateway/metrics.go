@@ -232,6 +232,9 @@ type Stats struct {
 	// Tenants is every tenant's state, "" being the top-level routes: serving, held (does
 	// not load, not subscribed) or stale (serving its previous version).
 	Tenants []TenantStatus `json:"tenants"`
+	// ReverseRoutes holds one entry per reverse route in force (Kafka → MQTT), sorted by
+	// tenant and name.
+	ReverseRoutes []ReverseRouteStats `json:"reverse_routes"`
 }
 
 // RouteStats counts one route's messages since the gateway started.

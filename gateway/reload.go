@@ -274,7 +274,7 @@ func (g *Gateway) reloadLocked(ctx context.Context, cfg *config.Config, st *Relo
 		keep[b.Name] = true
 		errs = append(errs, g.holdBroken(b))
 	}
-	if err := g.applyReverse(ctx, cfg, st); err != nil {
+	if err := g.reverseFailed(g.applyReverse(ctx, cfg, st, nil)); err != nil {
 		errs = append(errs, err)
 	}
 

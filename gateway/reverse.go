@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 // chain, plugin reports and the running route.
 type reverseRoute struct {
 	key     string // "name" or "tenant/name"
+	flow    string // the tenant's name, "" at the top level
 	conf    config.ReverseRoute
 	tenant  *config.Tenant // its namespace, without routes; nil at the top level
 	limits  config.Plugins
@@ -39,11 +41,32 @@ type reverseSet struct {
 	metrics reverseMetrics
 	// running is a copy of routes for readiness, which must not wait for a reload.
 	running atomic.Pointer[[]*reverseRoute]
+	// listed is a copy of routes, started or not, for Stats.
+	listed atomic.Pointer[[]*reverseRoute]
+	// counts are each route's counters by key, kept across rebuilds as the metrics are.
+	countsMu sync.Mutex
+	counts   map[string]*reverse.Counts
+}
+
+// countsOf returns the counters of the route named key, creating them.
+func (s *reverseSet) countsOf(key string) *reverse.Counts {
+	s.countsMu.Lock()
+	defer s.countsMu.Unlock()
+	if s.counts == nil {
+		s.counts = map[string]*reverse.Counts{}
+	}
+	c := s.counts[key]
+	if c == nil {
+		c = &reverse.Counts{}
+		s.counts[key] = c
+	}
+	return c
 }
 
 // reverseMetrics are the counters of every reverse route, by tenant and route.
 type reverseMetrics struct {
 	consumed, published, deadLettered, committed *prometheus.CounterVec
+	lag                                          *prometheus.GaugeVec
 }
 
 func newReverseMetrics(reg prometheus.Registerer) reverseMetrics {
@@ -52,7 +75,11 @@ func newReverseMetrics(reg prometheus.Registerer) reverseMetrics {
 		reg.MustRegister(v)
 		return v
 	}
-	return reverseMetrics{
+	lag := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tributary_reverse_lag_records",
+		Help: "Records of a reverse route's partitions not yet committed: high watermark of the last fetch less the committed offset, summed over the partitions this gateway owns."},
+		[]string{"tenant", "route"})
+	reg.MustRegister(lag)
+	return reverseMetrics{lag: lag,
 		consumed:     vec("tributary_reverse_consumed_total", "Records a reverse route polled from Kafka (again after a redelivery)."),
 		published:    vec("tributary_reverse_published_total", "Publishes of a reverse route the MQTT broker acknowledged (QoS 0: written)."),
 		deadLettered: vec("tributary_reverse_dead_letters_total", "Records or outputs of a reverse route sent to its dead-letter topic."),
@@ -90,7 +117,7 @@ func reverseKey(tenant, name string) string { return qualified(tenant, name) }
 // buildReverse builds one reverse route (its chain and its consumer) without starting it.
 func (g *Gateway) buildReverse(ctx context.Context, cfg *config.Config, spec *reverseSpec, i int) (*reverseRoute, error) {
 	rc := spec.routes[i]
-	rr := &reverseRoute{key: reverseKey(spec.flow.name, rc.Name), conf: rc, limits: spec.flow.plugins}
+	rr := &reverseRoute{key: reverseKey(spec.flow.name, rc.Name), flow: spec.flow.name, conf: rc, limits: spec.flow.plugins}
 	if t := spec.flow.tenant; t != nil {
 		ns := *t
 		ns.Routes, ns.ReverseRoutes = nil, nil
@@ -120,7 +147,9 @@ func (g *Gateway) buildReverse(ctx context.Context, cfg *config.Config, spec *re
 		Metrics: reverse.Metrics{
 			Consumed: m.consumed.With(labels), Published: m.published.With(labels),
 			DeadLettered: m.deadLettered.With(labels), Committed: m.committed.With(labels),
+			Lag: m.lag.With(labels),
 		},
+		Counts: g.reverse.countsOf(rr.key),
 	})
 	if err != nil {
 		if rr.chain != nil {
@@ -164,13 +193,26 @@ func unchangedReverse(rr *reverseRoute, spec *reverseSpec, rc config.ReverseRout
 // ones are built beside the old, which then finishes its batch, commits and leaves the group
 // before the new one starts (its consumer group takes over from the committed offsets), and
 // removed ones stop the same way. A route that fails to build keeps its previous version.
-func (g *Gateway) applyReverse(ctx context.Context, cfg *config.Config, st *ReloadStatus) error {
+// It returns the failures by tenant ("" the top level).
+// With only set, the reverse routes of that tenant alone ("" the top level) are applied,
+// every other one is kept as it is (a plugin upload to one tenant).
+func (g *Gateway) applyReverse(ctx context.Context, cfg *config.Config, st *ReloadStatus, only *string) map[string]error {
 	s := &g.reverse
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var errs []error
+	errs := map[string]error{}
 	next := map[string]*reverseRoute{}
+	if only != nil {
+		for key, rr := range s.routes {
+			if rr.flow != *only {
+				next[key] = rr
+			}
+		}
+	}
 	for _, spec := range reverseSpecs(cfg) {
+		if only != nil && spec.flow.name != *only {
+			continue
+		}
 		for i, rc := range spec.routes {
 			key := reverseKey(spec.flow.name, rc.Name)
 			old := s.routes[key]
@@ -180,7 +222,7 @@ func (g *Gateway) applyReverse(ctx context.Context, cfg *config.Config, st *Relo
 			}
 			rr, err := g.buildReverse(ctx, cfg, &spec, i)
 			if err != nil {
-				errs = append(errs, err)
+				errs[spec.flow.name] = errors.Join(errs[spec.flow.name], err)
 				if old != nil {
 					next[key] = old
 				}
@@ -194,7 +236,7 @@ func (g *Gateway) applyReverse(ctx context.Context, cfg *config.Config, st *Relo
 			}
 			if s.started {
 				if err := rr.run.Start(context.Background()); err != nil {
-					errs = append(errs, err)
+					errs[spec.flow.name] = errors.Join(errs[spec.flow.name], err)
 					_ = rr.run.Stop(ctx)
 					g.closeReverse(rr)
 					continue
@@ -209,11 +251,37 @@ func (g *Gateway) applyReverse(ctx context.Context, cfg *config.Config, st *Relo
 				st.Removed = append(st.Removed, "reverse:"+key)
 			}
 			g.stopReverse(old)
+			s.metrics.lag.DeleteLabelValues(old.flow, old.conf.Name)
 		}
 	}
 	s.routes = next
 	s.publish()
-	return errors.Join(errs...)
+	return errs
+}
+
+// reverseFailed records the failures of applyReverse: a tenant whose reverse routes do not
+// build is stale while it serves anything (its forward routes, or the previous versions of
+// its reverse routes), else held, as a tenant whose routes do not build. It returns the
+// failures joined, top level included.
+func (g *Gateway) reverseFailed(errs map[string]error) error {
+	var all []error
+	for name, err := range errs {
+		if err == nil {
+			continue
+		}
+		all = append(all, err)
+		if name == "" {
+			continue
+		}
+		if sl := g.tenants.lookup(name); sl != nil {
+			serving := g.flowOf(name) != nil
+			if list := g.reverse.listed.Load(); list != nil {
+				serving = serving || slices.ContainsFunc(*list, func(rr *reverseRoute) bool { return rr.flow == name })
+			}
+			g.setTenantState(sl, serving, err)
+		}
+	}
+	return errors.Join(all...)
 }
 
 // stopReverse stops rr within flow.drain_timeout and closes its chain.
@@ -270,15 +338,82 @@ func (g *Gateway) drainReverse(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// publish stores the list of routes readiness reads. Called with s.mu held.
+// publish stores the lists of routes readiness and Stats read. Called with s.mu held.
 func (s *reverseSet) publish() {
-	list := make([]*reverseRoute, 0, len(s.routes))
-	if s.started {
-		for _, rr := range s.routes {
-			list = append(list, rr)
+	all := make([]*reverseRoute, 0, len(s.routes))
+	for _, rr := range s.routes {
+		all = append(all, rr)
+	}
+	running := all
+	if !s.started {
+		running = nil
+	}
+	s.running.Store(&running)
+	s.listed.Store(&all)
+}
+
+// ReverseRouteStats is one reverse route's state and counters. The counters run since the
+// gateway started, across reloads that rebuild the route.
+type ReverseRouteStats struct {
+	// Tenant owns the route; "" for top-level reverse routes.
+	Tenant string `json:"tenant,omitempty"`
+	Name   string `json:"name"`
+	// From are the Kafka topics consumed; Group the consumer group.
+	From  []string `json:"from"`
+	Group string   `json:"group"`
+	// To is the MQTT topic template; DeadLetter the Kafka dead-letter topic.
+	To         string `json:"to"`
+	DeadLetter string `json:"dead_letter"`
+	// State is "running" once Run started the route, else "stopped".
+	State string `json:"state"`
+	// Ready is true while the route runs and its MQTT session is up.
+	Ready bool `json:"ready"`
+	// Consumed counts records polled (again after a redelivery), Published publishes the
+	// broker acknowledged, DeadLettered dead letters written, Committed records committed.
+	Consumed     uint64 `json:"consumed"`
+	Published    uint64 `json:"published"`
+	DeadLettered uint64 `json:"dead_lettered"`
+	Committed    uint64 `json:"committed"`
+	// Lag is the records of the route's partitions not committed yet, as of its last
+	// fetch (see tributary_reverse_lag_records).
+	Lag int64 `json:"lag"`
+	// Plugins are the stages of the route's chain, with the versions serving.
+	Plugins []PluginReport `json:"stages,omitempty"`
+}
+
+// reverseStats returns every reverse route's stats, sorted by tenant and name.
+func (g *Gateway) reverseStats() []ReverseRouteStats {
+	list := g.reverse.listed.Load()
+	if list == nil {
+		return nil
+	}
+	var running map[*reverseRoute]bool
+	if r := g.reverse.running.Load(); r != nil {
+		running = make(map[*reverseRoute]bool, len(*r))
+		for _, rr := range *r {
+			running[rr] = true
 		}
 	}
-	s.running.Store(&list)
+	out := make([]ReverseRouteStats, 0, len(*list))
+	for _, rr := range *list {
+		c := g.reverse.countsOf(rr.key)
+		st := ReverseRouteStats{Tenant: rr.flow, Name: rr.conf.Name, From: rr.conf.From, Group: rr.run.Group(),
+			To: rr.conf.To.Topic, DeadLetter: rr.conf.DeadLetter, State: "stopped",
+			Consumed: c.Consumed.Load(), Published: c.Published.Load(), DeadLettered: c.DeadLettered.Load(),
+			Committed: c.Committed.Load(), Lag: rr.run.Lag(), Plugins: rr.plugins}
+		if running[rr] {
+			st.State = "running"
+			st.Ready = rr.run.Connected()
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b ReverseRouteStats) int {
+		if c := cmp.Compare(a.Tenant, b.Tenant); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	return out
 }
 
 // reverseReadiness names the started reverse routes whose MQTT session is down.

@@ -2,10 +2,13 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tributary-gw/tributary/gateway"
 	"github.com/tributary-gw/tributary/gateway/config"
 	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 )
@@ -387,4 +391,190 @@ func TestReverse_PayloadFieldTopic(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestReverse_TenantReverseOnly runs a tenant that has reverse routes and no forward route:
+// it is served without an MQTT session of a forward flow, its reverse route publishes inside
+// its namespace, and /api/v1/status lists the tenant and the reverse route (snake_case, with
+// its counters, lag and the plugin version serving its stage). A reload giving the tenant a
+// forward route and taking it away again starts and stops that flow and leaves the reverse
+// route running as it was.
+func TestReverse_TenantReverseOnly(t *testing.T) {
+	mq := gatewaytest.Mosquitto(t)
+	kf := gatewaytest.Kafka(t, kfake.SeedTopics(2, "acme.commands"))
+	tenant := func(forward bool) config.Tenant {
+		tn := config.Tenant{Name: "acme", MQTTPrefixes: []string{"acme/"}, KafkaPrefixes: []string{"acme."},
+			ReverseRoutes: []config.ReverseRoute{{Name: "down", From: []string{"acme.commands"},
+				Chain: []config.Stage{{Plugin: "conformance"}},
+				To:    config.ReverseDestination{Topic: "acme/dev/{{.Key}}/cmd", QoS: 1}, DeadLetter: "acme.commands_dlq", MaxInFlight: 4}}}
+		if forward {
+			tn.Routes = []config.Route{{Name: "up", From: []string{"acme/up/#"}, QoS: 1,
+				To: config.Destination{Topic: "acme.up", Key: config.DefaultKeyTemplate, Envelope: config.EnvelopeNone}, DeadLetter: "acme.up_dlq"}}
+		}
+		return tn
+	}
+	plugins := conformancePlugins(t)
+	conf := func(forward bool) *config.Config {
+		cfg := testConfig(t, mq.URL(), kf)
+		cfg.Plugins.Dir = plugins
+		cfg.Tenants.Inline = []config.Tenant{tenant(forward)}
+		return validated(t, cfg)
+	}
+	devices := subscribeDevices(t, mq.Addr(), "#")
+	want := produceCommands(t, kf, "acme.commands", 4, 50, "echo")
+	gw := startGateway(t, conf(false))
+	topics := map[string]int{}
+	for k, n := range want {
+		topics["acme/dev/"+k+"/cmd"] = n
+	}
+	gatewaytest.WaitFor(t, 60*time.Second, func() error { return devices.check(topics, true) })
+
+	forwardSession := func() bool {
+		return strings.Contains(httpGet(t, "http://"+gw.AdminAddr()+"/metrics"), `tributary_mqtt_connected{tenant="acme"}`)
+	}
+	if forwardSession() {
+		t.Error("a tenant without forward routes has a forward MQTT session")
+	}
+	var st struct {
+		Tenants       []map[string]any `json:"tenants"`
+		ReverseRoutes []map[string]any `json:"reverse_routes"`
+	}
+	gatewaytest.WaitFor(t, 30*time.Second, func() error {
+		st.Tenants, st.ReverseRoutes = nil, nil
+		if err := json.Unmarshal([]byte(httpGet(t, "http://"+gw.AdminAddr()+"/api/v1/status")), &st); err != nil {
+			return err
+		}
+		if len(st.ReverseRoutes) != 1 {
+			return fmt.Errorf("reverse_routes %v", st.ReverseRoutes)
+		}
+		r := st.ReverseRoutes[0]
+		if r["committed"] != float64(200) || r["lag"] != float64(0) {
+			return fmt.Errorf("reverse route %v: want 200 committed, lag 0", r)
+		}
+		return nil
+	})
+	r := st.ReverseRoutes[0]
+	if r["tenant"] != "acme" || r["name"] != "down" || r["group"] == "" || r["state"] != "running" || r["ready"] != true ||
+		r["consumed"] != float64(200) || r["published"] != float64(200) || r["dead_lettered"] != float64(0) {
+		t.Errorf("reverse route in /api/v1/status: %v", r)
+	}
+	stages, _ := r["stages"].([]any)
+	if len(stages) != 1 || stages[0].(map[string]any)["plugin"] != "conformance" || stages[0].(map[string]any)["version"] == "" {
+		t.Errorf("reverse route stages: %v", r["stages"])
+	}
+	if !slices.ContainsFunc(st.Tenants, func(tn map[string]any) bool { return tn["name"] == "acme" && tn["state"] == "serving" }) {
+		t.Errorf("tenants in /api/v1/status: %v", st.Tenants)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := gw.Reload(ctx, conf(true)); err != nil {
+		t.Fatal(err)
+	}
+	gatewaytest.WaitFor(t, 30*time.Second, func() error {
+		if !forwardSession() {
+			return errors.New("no forward MQTT session after the tenant got a route")
+		}
+		return nil
+	})
+	if err := gw.Reload(ctx, conf(false)); err != nil {
+		t.Fatal(err)
+	}
+	last := gw.Stats().LastReload
+	if !slices.Contains(last.Removed, "acme/up") || slices.Contains(last.Changed, "reverse:acme/down") {
+		t.Errorf("reload to reverse routes only: changed %v, removed %v", last.Changed, last.Removed)
+	}
+	gatewaytest.WaitFor(t, 30*time.Second, func() error {
+		if forwardSession() {
+			return errors.New("the forward MQTT session outlives the tenant's last route")
+		}
+		return nil
+	})
+	later := subscribeDevices(t, mq.Addr(), "acme/#")
+	more := produceCommands(t, kf, "acme.commands", 1, 10, "echo")
+	gatewaytest.WaitFor(t, 60*time.Second, func() error { return later.check(map[string]int{"acme/dev/dev00/cmd": more["dev00"]}, true) })
+	if ts := gw.Stats().Tenants; !slices.ContainsFunc(ts, func(s gateway.TenantStatus) bool { return s.Name == "acme" && s.State == gateway.TenantServing }) {
+		t.Errorf("tenants after the reloads: %v", ts)
+	}
+}
+
+// TestReverse_TenantPluginBrokenIsHeld: a tenant whose reverse route's plugin does not load
+// is held alone, naming the route and plugin, and the gateway is built; the same failure at the
+// top level fails New, as a top-level route's does.
+func TestReverse_TenantPluginBrokenIsHeld(t *testing.T) {
+	cfg := config.Default()
+	cfg.MQTT.URL = "tcp://127.0.0.1:1"
+	cfg.Kafka.Brokers = []string{"127.0.0.1:1"}
+	cfg.Plugins.Dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(cfg.Plugins.Dir, "broken.wasm"), []byte("not wasm"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	down := config.ReverseRoute{Name: "down", From: []string{"acme.commands"}, Chain: []config.Stage{{Plugin: "broken"}},
+		To: config.ReverseDestination{Topic: "acme/{{.Key}}", QoS: 1}, DeadLetter: "acme.commands_dlq", MaxInFlight: 4}
+	cfg.Tenants.Inline = []config.Tenant{{Name: "acme", MQTTPrefixes: []string{"acme/"}, KafkaPrefixes: []string{"acme."},
+		ReverseRoutes: []config.ReverseRoute{down}}}
+	gw, err := gateway.New(validated(t, cfg))
+	if err != nil {
+		t.Fatalf("New with a tenant's broken reverse route: %v", err)
+	}
+	ts := gw.TenantStatuses()
+	if len(ts) != 1 || ts[0].State != gateway.TenantHeld || !strings.Contains(ts[0].Error, "down") || !strings.Contains(ts[0].Error, "broken") {
+		t.Errorf("tenant statuses %+v, want acme held naming route down and plugin broken", ts)
+	}
+	if rs := gw.Stats().ReverseRoutes; len(rs) != 0 {
+		t.Errorf("reverse routes built: %+v", rs)
+	}
+
+	cfg.Tenants.Inline = nil
+	down.From, down.DeadLetter, down.To.Topic = []string{"commands"}, "commands_dlq", "dev/{{.Key}}"
+	cfg.ReverseRoutes = []config.ReverseRoute{down}
+	if _, err := gateway.New(validated(t, cfg)); err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Errorf("New with a top-level broken reverse route: %v, want an error naming the plugin", err)
+	}
+}
+
+// TestReverse_TenantUploadRebuilds: a plugin uploaded to a tenant with reverse routes only
+// rebuilds the reverse route that runs it; /api/v1/status then shows the new version serving.
+func TestReverse_TenantUploadRebuilds(t *testing.T) {
+	mq := gatewaytest.Mosquitto(t)
+	kf := gatewaytest.Kafka(t, kfake.SeedTopics(1, "acme.commands"))
+	s := newTenantSetup(t, mq.URL(), kf, map[string]string{"acme": `
+mqtt_prefixes: [acme/]
+kafka_prefixes: [acme.]
+admin_token: ` + acmeToken + `
+reverse_routes:
+  - name: down
+    from: [acme.commands]
+    chain: [{plugin: p}]
+    to: {topic: "acme/{{.Key}}"}
+`})
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(s.pluginsDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if err := os.WriteFile(filepath.Join(s.tenantsDir, "acme", "p.wasm"), read("stamp.wasm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gw := startGateway(t, s.load(t))
+	version := func() string {
+		rs := gw.Stats().ReverseRoutes
+		if len(rs) != 1 || len(rs[0].Plugins) != 1 {
+			t.Fatalf("reverse routes %+v", rs)
+		}
+		return rs[0].Plugins[0].Version
+	}
+	before := version()
+	code, resp := apiCall(t, "PUT", "http://"+gw.AdminAddr()+"/api/v1/tenants/acme/plugins/p", acmeToken, read("conformance.wasm"))
+	if code != 200 {
+		t.Fatalf("upload: %d %s", code, resp)
+	}
+	if after := version(); after == before || after == "" {
+		t.Errorf("stage version %q after the upload, %q before: the reverse route was not rebuilt", after, before)
+	}
+	if last := gw.Stats().Tenants; len(last) != 1 || last[0].State != gateway.TenantServing {
+		t.Errorf("tenants after the upload: %+v", last)
+	}
 }

@@ -190,6 +190,10 @@ func (g *Gateway) applyFlow(ctx context.Context, sl *tenantSlot, spec *flowSpec,
 	}
 	sl.spec = spec
 	f := g.flowOf(name)
+	if len(spec.routes) == 0 {
+		g.reverseOnly(ctx, sl, f, st)
+		return nil
+	}
 	old := newRouteTable(nil)
 	if f != nil {
 		old = f.table.Load()
@@ -242,6 +246,37 @@ func (g *Gateway) applyFlow(ctx context.Context, sl *tenantSlot, spec *flowSpec,
 	return nil
 }
 
+// reverseOnly serves sl, a tenant with reverse routes only (applyFlow, its lock held): it has
+// no forward flow, as an MQTT session subscribing to nothing would be one more connection
+// for nothing. A flow it had (a reload removed its last route) drains and stops as a removed
+// tenant's does. Its reverse routes are applyReverse's.
+func (g *Gateway) reverseOnly(ctx context.Context, sl *tenantSlot, f *tenantFlow, st *ReloadStatus) {
+	was := sl.status().State
+	g.setTenantState(sl, true, nil)
+	if f == nil {
+		if st != nil && was != TenantServing && was != TenantStale {
+			st.TenantsAdded = append(st.TenantsAdded, sl.name)
+		}
+		return
+	}
+	g.flowsMu.Lock()
+	flows := maps.Clone(g.flows)
+	delete(flows, sl.name)
+	g.flows = flows
+	g.flowsMu.Unlock()
+	routes := f.table.Load().routes
+	if st != nil {
+		for _, r := range routes {
+			st.Removed = append(st.Removed, qualified(r.Tenant, r.Name))
+		}
+	}
+	if f.Started() {
+		g.reload.retiring.Go(func() { g.removeFlow(f) })
+	} else {
+		closeChains(ctx, routes)
+	}
+}
+
 // holdBroken records a folder tenant whose tenant.yaml does not load: a running one goes on
 // serving its routes (stale), any other is held.
 func (g *Gateway) holdBroken(b config.BrokenTenant) error {
@@ -287,7 +322,7 @@ func (g *Gateway) flowOf(name string) *tenantFlow {
 	return g.flows[name]
 }
 
-// ReloadTenant builds one tenant's routes again from the configuration in force, re-reading
+// ReloadTenant builds one tenant's routes and reverse routes again from the configuration in force, re-reading
 // its plugin files, and swaps them in ("" names the top-level routes). Other tenants are not
 // touched and their failures never show here. It is what a plugin upload, rollback or delete
 // applies. It returns the tenant's error, or nil when it serves the new version.
@@ -295,14 +330,20 @@ func (g *Gateway) ReloadTenant(ctx context.Context, name string) error {
 	if g.stopping.Load() {
 		return errors.New("reload rejected: the gateway is stopping")
 	}
+	cfg := g.current.Load()
 	sl := g.tenants.lookup(name)
-	if sl == nil {
+	if sl == nil && (name != "" || len(cfg.ReverseRoutes) == 0) {
 		return fmt.Errorf("tenant %q not found", name)
 	}
 	ctx, cancel := g.reloadContext(ctx)
 	defer cancel()
 	st := &ReloadStatus{}
-	err := g.applyFlow(ctx, sl, nil, st)
+	var err error
+	if sl != nil {
+		err = g.applyFlow(ctx, sl, nil, st)
+	}
+	// Its reverse routes read the same plugin files.
+	err = errors.Join(err, g.reverseFailed(g.applyReverse(ctx, cfg, st, &name)))
 	if err == nil && len(st.Changed) > 0 {
 		g.log.Info("tenant reloaded: its plugin files changed", slog.String("tenant", name), slog.Any("changed", st.Changed), st.servingAttr())
 	}

@@ -118,3 +118,27 @@ tenants:
 		t.Errorf("error %v, want max_instances 1 refused for 2 stages (one of them a reverse route's)", err)
 	}
 }
+
+// TestReverseRoutes_TenantWithoutRoutes: a tenant may have reverse routes only, as the top
+// level may; a tenant with neither is refused, naming it.
+func TestReverseRoutes_TenantWithoutRoutes(t *testing.T) {
+	tenants := `
+tenants:
+  inline:
+    - name: acme
+      mqtt_prefixes: [acme/]
+      kafka_prefixes: [acme.]
+`
+	cfg, err := config.LoadBytes([]byte(tenants+`      reverse_routes: [{name: down, from: [acme.commands], to: {topic: "acme/{{.Key}}"}}]
+`), nil)
+	if err != nil {
+		t.Fatalf("tenant with reverse routes only: %v", err)
+	}
+	if ts := cfg.AllTenants(); len(ts) != 1 || len(ts[0].Routes) != 0 || len(ts[0].ReverseRoutes) != 1 {
+		t.Errorf("tenants loaded: %+v", ts)
+	}
+	_, err = config.LoadBytes([]byte(tenants), nil)
+	if err == nil || !strings.Contains(err.Error(), "tenants.inline[0] (acme).routes: at least one route or reverse route is required") {
+		t.Errorf("tenant with neither: error %v", err)
+	}
+}

@@ -396,8 +396,8 @@ func (c *Config) checkTenants(p *problems) {
 			p.add(at("limits.max_instances"), "%d is fewer than the %d chain stages of the tenant's routes and reverse routes, each needs one", l.MaxInstances, stages)
 		}
 		t.Limits.Module.check(p, at("limits.module"))
-		if len(t.Routes) == 0 {
-			p.add(at("routes"), "at least one route is required")
+		if len(t.Routes) == 0 && len(t.ReverseRoutes) == 0 {
+			p.add(at("routes"), "at least one route or reverse route is required")
 		}
 		c.checkRouteList(p, at("routes"), t.Routes, t)
 		c.checkReverseList(p, at("reverse_routes"), t.ReverseRoutes, t)

@@ -99,6 +99,9 @@ type Config struct {
 	Log *slog.Logger
 	// Metrics are the counters the route bumps; nil fields are skipped.
 	Metrics Metrics
+	// Counts, when set, are bumped besides Metrics: the caller keeps one per route across
+	// rebuilds, for its status report.
+	Counts *Counts
 	// Calls is what plugin calls run under (see flow.Config.Calls). Defaults to
 	// context.Background().
 	Calls context.Context
@@ -110,12 +113,107 @@ type Metrics struct {
 	Published    prometheus.Counter // publishes the broker acknowledged
 	DeadLettered prometheus.Counter // records (or outputs) written to the dead-letter topic
 	Committed    prometheus.Counter // records whose offsets were committed
+	Lag          prometheus.Gauge   // the route's consumer lag (see Route.Lag)
+}
+
+// Counts are one reverse route's counters as plain numbers, the same as Metrics counts.
+type Counts struct {
+	Consumed, Published, DeadLettered, Committed atomic.Uint64
 }
 
 func inc(c prometheus.Counter, n int) {
 	if c != nil && n > 0 {
 		c.Add(float64(n))
 	}
+}
+
+// count bumps c's counter and, when set, the plain count.
+func (r *Route) count(c prometheus.Counter, plain func(*Counts) *atomic.Uint64, n int) {
+	inc(c, n)
+	if r.cfg.Counts != nil && n > 0 {
+		plain(r.cfg.Counts).Add(uint64(n))
+	}
+}
+
+func consumed(c *Counts) *atomic.Uint64     { return &c.Consumed }
+func published(c *Counts) *atomic.Uint64    { return &c.Published }
+func deadLettered(c *Counts) *atomic.Uint64 { return &c.DeadLettered }
+func committed(c *Counts) *atomic.Uint64    { return &c.Committed }
+
+// lagTracker follows a consumer's lag: per partition, the high watermark its last fetch
+// reported and the offset after the last committed record. Lag is their difference, summed;
+// nothing is asked of Kafka beyond the fetches the route makes anyway, so an idle route's
+// lag is as of its last fetch with records.
+type lagTracker struct {
+	mu    sync.Mutex
+	parts map[topicPartition]*partitionLag
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+type partitionLag struct {
+	high, next int64 // high watermark; offset after the last committed record (-1: none yet)
+}
+
+func (t *lagTracker) part(topic string, p int32) *partitionLag {
+	if t.parts == nil {
+		t.parts = map[topicPartition]*partitionLag{}
+	}
+	k := topicPartition{topic, p}
+	pl := t.parts[k]
+	if pl == nil {
+		pl = &partitionLag{next: -1}
+		t.parts[k] = pl
+	}
+	return pl
+}
+
+// fetched records a fetch of partition p of topic: its high watermark and, before anything
+// of it was committed, the first offset fetched as where the group stands.
+func (t *lagTracker) fetched(topic string, p int32, high, first int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	pl := t.part(topic, p)
+	pl.high = high
+	if pl.next < 0 {
+		pl.next = first
+	}
+}
+
+// committed records that records up to offset of partition p of topic are committed.
+func (t *lagTracker) committed(topic string, p int32, offset int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	pl := t.part(topic, p)
+	pl.next = max(pl.next, offset+1)
+	pl.high = max(pl.high, pl.next)
+}
+
+// revoked forgets partitions this member no longer owns.
+func (t *lagTracker) revoked(m map[string][]int32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for topic, ps := range m {
+		for _, p := range ps {
+			delete(t.parts, topicPartition{topic, p})
+		}
+	}
+}
+
+// lag sums the lag of the partitions followed.
+func (t *lagTracker) lag() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var n int64
+	for _, pl := range t.parts {
+		if pl.next >= 0 && pl.high > pl.next {
+			n += pl.high - pl.next
+		}
+	}
+	return n
 }
 
 // Route is one reverse route running. Start it once; Stop it once.
@@ -135,6 +233,7 @@ type Route struct {
 	epochStop context.CancelFunc              // guarded by epochMu
 	epochMu   sync.Mutex
 	connected atomic.Bool
+	lags      lagTracker
 
 	pollCtx  context.Context // canceled by Stop: no further poll
 	stopPoll context.CancelFunc
@@ -198,6 +297,10 @@ func New(cfg Config) (*Route, error) {
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			r.log.Info("reverse route partitions revoked", slog.Any("partitions", m))
+			r.lags.revoked(m)
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			r.lags.revoked(m)
 		}),
 	)
 	r.kopts = opts
@@ -209,6 +312,11 @@ func (r *Route) Group() string { return r.group }
 
 // Connected reports whether the route's MQTT session is up.
 func (r *Route) Connected() bool { return r.connected.Load() }
+
+// Lag is the route's consumer lag in records: over the partitions it owns, the high
+// watermark of the last fetch less the committed offset. It is as of the last fetch that
+// returned records (an idle route asks Kafka nothing more).
+func (r *Route) Lag() int64 { return r.lags.lag() }
 
 // Start connects the MQTT session and joins the consumer group. A route replacing another of
 // the same name (a reload) must start after the other stopped: they share a static group
@@ -347,12 +455,18 @@ func (r *Route) run() {
 					slog.String("error", err.Error()))
 			}
 		})
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) > 0 {
+				r.lags.fetched(p.Topic, p.Partition, p.HighWatermark, p.Records[0].Offset)
+			}
+		})
+		r.setLag()
 		recs := fs.Records()
 		if len(recs) == 0 {
 			r.kc.AllowRebalance()
 			continue
 		}
-		inc(r.cfg.Metrics.Consumed, len(recs))
+		r.count(r.cfg.Metrics.Consumed, consumed, len(recs))
 		if !r.process(recs) {
 			// Abandoned (Stop out of time): nothing of this batch is committed.
 			r.kc.AllowRebalance()
@@ -362,9 +476,19 @@ func (r *Route) run() {
 			r.log.Warn("reverse route: commit failed; the batch will be consumed again",
 				slog.Int("records", len(recs)), slog.String("error", err.Error()))
 		} else {
-			inc(r.cfg.Metrics.Committed, len(recs))
+			r.count(r.cfg.Metrics.Committed, committed, len(recs))
+			for _, rec := range recs {
+				r.lags.committed(rec.Topic, rec.Partition, rec.Offset)
+			}
+			r.setLag()
 		}
 		r.kc.AllowRebalance()
+	}
+}
+
+func (r *Route) setLag() {
+	if r.cfg.Metrics.Lag != nil {
+		r.cfg.Metrics.Lag.Set(float64(r.lags.lag()))
 	}
 }
 
@@ -383,7 +507,7 @@ func (r *Route) process(recs []*kgo.Record) bool {
 	var dead sync.WaitGroup
 	var failed atomic.Bool
 	deadLetter := func(rec *kgo.Record, kind, why, topic string) {
-		inc(r.cfg.Metrics.DeadLettered, 1)
+		r.count(r.cfg.Metrics.DeadLettered, deadLettered, 1)
 		dead.Go(func() {
 			if !r.produceDeadLetter(ctx, rec, kind, why, topic) {
 				failed.Store(true)
@@ -582,7 +706,7 @@ func (r *Route) publish(ctx context.Context, o *output) (kind, why string) {
 		stop()
 		cancel()
 		if err == nil && (resp == nil || resp.ReasonCode < 0x80) {
-			inc(r.cfg.Metrics.Published, 1)
+			r.count(r.cfg.Metrics.Published, published, 1)
 			return "", ""
 		}
 		if ctx.Err() != nil {
@@ -612,24 +736,7 @@ func (r *Route) publish(ctx context.Context, o *output) (kind, why string) {
 // produceDeadLetter writes rec to the dead-letter topic with headers saying why, retrying
 // until Kafka acknowledges it or ctx ends (false).
 func (r *Route) produceDeadLetter(ctx context.Context, rec *kgo.Record, kind, why, topic string) bool {
-	if len(why) > 1024 {
-		why = why[:1024]
-	}
-	hs := append([]kgo.RecordHeader(nil), rec.Headers...)
-	hs = append(hs,
-		kgo.RecordHeader{Key: kafkasink.HeaderRoute, Value: []byte(r.rc.Name)},
-		kgo.RecordHeader{Key: kafkasink.HeaderErrorKind, Value: []byte(kind)},
-		kgo.RecordHeader{Key: kafkasink.HeaderError, Value: []byte(why)},
-		kgo.RecordHeader{Key: kafkasink.HeaderOriginalTopic, Value: []byte(rec.Topic)},
-		kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
-		kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
-	)
-	if r.cfg.Tenant != nil {
-		hs = append(hs, kgo.RecordHeader{Key: kafkasink.HeaderTenant, Value: []byte(r.cfg.Tenant.Name)})
-	}
-	if topic != "" {
-		hs = append(hs, kgo.RecordHeader{Key: HeaderMQTTTopic, Value: []byte(topic)})
-	}
+	hs := r.deadLetterHeaders(rec, kind, why, topic)
 	backoff := 100 * time.Millisecond
 	for {
 		dl := &kgo.Record{Topic: r.rc.DeadLetter, Key: rec.Key, Value: rec.Value, Headers: hs}
@@ -650,6 +757,30 @@ func (r *Route) produceDeadLetter(ctx context.Context, rec *kgo.Record, kind, wh
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
+}
+
+// deadLetterHeaders are the headers of rec's dead letter: the record's own, then why (cut to
+// 1 KiB), where it came from and, when there was one, the MQTT topic rendered.
+func (r *Route) deadLetterHeaders(rec *kgo.Record, kind, why, topic string) []kgo.RecordHeader {
+	if len(why) > 1024 {
+		why = why[:1024]
+	}
+	hs := append([]kgo.RecordHeader(nil), rec.Headers...)
+	hs = append(hs,
+		kgo.RecordHeader{Key: kafkasink.HeaderRoute, Value: []byte(r.rc.Name)},
+		kgo.RecordHeader{Key: kafkasink.HeaderErrorKind, Value: []byte(kind)},
+		kgo.RecordHeader{Key: kafkasink.HeaderError, Value: []byte(why)},
+		kgo.RecordHeader{Key: kafkasink.HeaderOriginalTopic, Value: []byte(rec.Topic)},
+		kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
+		kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
+	)
+	if r.cfg.Tenant != nil {
+		hs = append(hs, kgo.RecordHeader{Key: kafkasink.HeaderTenant, Value: []byte(r.cfg.Tenant.Name)})
+	}
+	if topic != "" {
+		hs = append(hs, kgo.RecordHeader{Key: HeaderMQTTTopic, Value: []byte(topic)})
+	}
+	return hs
 }
 
 // bufferedConn is a connection whose reads go through a buffer and whose packets leave in
