@@ -1,14 +1,18 @@
 package loadbench
 
 import (
+	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hamba/avro/v2"
 
 	"github.com/tributary-gw/tributary/gateway/config"
+	"github.com/tributary-gw/tributary/gateway/gatewaytest"
 )
 
 // confluent returns body behind the Confluent header with schema id.
@@ -103,5 +107,41 @@ func TestRun_SchemaBacklogMosquitto(t *testing.T) {
 				t.Errorf("the table does not show the schema:\n%s", res)
 			}
 		})
+	}
+}
+
+// TestCompareSchema runs one small round of each side with a gateway subprocess and checks
+// that only the second side encodes and the table states the encoding's cost.
+func TestCompareSchema(t *testing.T) {
+	if _, err := os.Stat(DefaultMosquitto); err != nil {
+		t.Skipf("%s not found", DefaultMosquitto)
+	}
+	o := Defaults()
+	o.Executable = gatewaytest.BuildBinary(t, "./cmd/tributary")
+	o.Gateway, o.Mode, o.Count, o.Topics, o.Publishers, o.Mosquitto, o.Schema = GatewaySubprocess, ModeBacklog, 500, 10, 2, true, SchemaAvro
+	o.Settle, o.Timeout = 10*time.Second, time.Minute
+	runs := 0
+	c, err := CompareSchema(context.Background(), o, 1, func(int, *Result) { runs++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs != 2 || len(c.Without) != 1 || len(c.With) != 1 || c.Without[0].Schema != nil || c.With[0].Schema == nil {
+		t.Fatalf("%d runs, without %v, with %v; want one run without a schema, then one with", runs, c.Without, c.With)
+	}
+	for _, r := range append(c.Without, c.With...) {
+		// The drain's own CPU of 500 messages may be below the clock tick: not asserted.
+		if r.Received != 500 || r.Lost != 0 || r.Foreign != 0 || r.CPUSecondsPer100k <= 0 {
+			t.Errorf("received %d, lost %d, foreign %d, cpu %v; want all 500 and a CPU figure\n%s", r.Received, r.Lost, r.Foreign, r.CPUSecondsPer100k, r)
+		}
+	}
+	var b strings.Builder
+	if err := c.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("encoding cost: %+.2f µs CPU per message vs no schema", c.EncodingMicros); !strings.Contains(b.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, b.String())
+	}
+	if _, err := CompareSchema(context.Background(), Options{Schema: SchemaAvro, Gateway: GatewayInProcess, Mode: ModeBacklog}, 1, nil); err == nil || !strings.Contains(err.Error(), "gateway inprocess") {
+		t.Errorf("CompareSchema in process: %v, want an error naming the gateway", err)
 	}
 }
