@@ -114,6 +114,18 @@ Flags:
                        (built from Go source into --plugin-cache once: needs the go command);
                        in scale mode a comma list of numbers, e.g. 0,1,3 (default none)
   --plugin-dir DIR     where --chain plugins NAME.wasm live (default ./plugins)
+  --schema FORMAT      avro, protobuf or json_schema: start an in-process Schema Registry,
+                       register the payload's schema in that format under each Kafka topic's
+                       value subject (<topic>-value), and have every route encode its values
+                       with it (kafka.schema_registry.url, to.value_schema); the records are
+                       read back through decoders of the benchmark's own (Confluent header
+                       and schema id checked), so loss and duplicates are still counted.
+                       Flat, rate, backlog and scale modes (in scale mode one format for
+                       every point, not a dimension)
+  --schema-compare     run the same backlog (or rate) run without a schema and with --schema,
+                       alternating, --rounds times each (default 3), with the gateway as a
+                       subprocess, and print both sides' medians and the line "encoding cost:
+                       +X µs CPU per message vs no schema"
   --plugin-cache DIR   where first-party --chain plugins are built and their machine code
                        kept (default: the user cache folder's tributary/bench-plugins, e.g.
                        ~/.cache/tributary/bench-plugins); delete it to start cold
@@ -123,7 +135,8 @@ Flags:
   --grid               scale: run every combination of the lists instead of one dimension
                        at a time
   --rounds N           scale: run all points N times in turn and report medians, with the
-                       range of the rate (default 1); the machine's noise shows in the range
+                       range of the rate (default 1); the machine's noise shows in the range.
+                       --schema-compare: rounds of each side (default 3)
   --format F           scale: text (default), markdown or json
   --settle D           after publishing, how long to wait with no new record before counting
                        missing ones as lost (default 5s; 1m in soak mode)
@@ -196,6 +209,8 @@ type benchFlags struct {
 	grid              bool
 	rounds            int
 	format, pointMode string
+	// --schema-compare.
+	schemaCompare bool
 }
 
 // newBenchFlagSet defines bench's flags; benchUsage documents every one of them.
@@ -228,6 +243,8 @@ func newBenchFlagSet(stdout io.Writer) (*flag.FlagSet, *benchFlags) {
 	fs.StringVar(&f.chain, "chain", "", "")
 	fs.StringVar(&o.PluginDir, "plugin-dir", "./plugins", "")
 	fs.StringVar(&o.PluginCache, "plugin-cache", "", "")
+	fs.StringVar(&o.Schema, "schema", "", "")
+	fs.BoolVar(&f.schemaCompare, "schema-compare", false, "")
 	fs.BoolVar(&f.grid, "grid", false, "")
 	fs.IntVar(&f.rounds, "rounds", 1, "")
 	fs.StringVar(&f.format, "format", loadbench.FormatText, "")
@@ -310,6 +327,20 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			}
 		}
 	}
+	if f.schemaCompare {
+		switch {
+		case o.Schema == "":
+			return usageError{errors.New("--schema-compare: give the format to compare with no schema, --schema avro|protobuf|json_schema")}
+		case o.Mode != loadbench.ModeBacklog && o.Mode != loadbench.ModeRate:
+			return usageError{fmt.Errorf("--schema-compare: --mode %s: want backlog or rate", o.Mode)}
+		case flagSet(fs, "gateway") && o.Gateway != loadbench.GatewaySubprocess:
+			return usageError{fmt.Errorf("--gateway %s: --schema-compare runs the gateway as a subprocess, to measure its CPU alone", o.Gateway)}
+		}
+		o.Gateway = loadbench.GatewaySubprocess
+		if !flagSet(fs, "rounds") {
+			f.rounds = 3
+		}
+	}
 	if o.Gateway == loadbench.GatewaySubprocess {
 		exe, err := benchExecutable()
 		if err != nil {
@@ -344,6 +375,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	release := quitOnSecondInterrupt("bench", stopGrace, stderr)
 	defer release()
+	if f.schemaCompare {
+		return benchSchemaCompare(ctx, o, f.rounds, *asJSON, stdout, stderr)
+	}
 	res, err := loadbench.Run(ctx, o)
 	if err != nil {
 		return interrupted(ctx, err)
@@ -359,6 +393,46 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("soak lost %d of %d messages", res.Lost, res.Published)
 	}
 	return err
+}
+
+// benchSchemaCompare runs --schema-compare: rounds runs of o without a schema and with
+// o.Schema, alternating, a line per run on stderr, then the comparison on stdout.
+func benchSchemaCompare(ctx context.Context, o loadbench.Options, rounds int, asJSON bool, stdout, stderr io.Writer) error {
+	if rounds < 1 {
+		return usageError{fmt.Errorf("--rounds %d: want at least 1", rounds)}
+	}
+	fmt.Fprintf(stderr, "tributary bench --schema-compare: %d rounds of %s runs, no schema then %s, each with its own broker, Kafka and gateway subprocess\n", rounds, o.Mode, o.Schema)
+	o.Progress = nil // a line per run instead
+	c, err := loadbench.CompareSchema(ctx, o, rounds, func(round int, r *loadbench.Result) {
+		schema := "no schema"
+		if r.Schema != nil {
+			schema = r.Schema.Format
+		}
+		rate := r.DrainRate // backlog: the drain's
+		if rate == 0 {
+			rate = r.Throughput
+		}
+		fmt.Fprintf(stderr, "round %d, %s: %.0f msg/s, %.3f s CPU per 100k (drain: %.3f), %d lost, %d duplicated\n",
+			round+1, schema, rate, r.CPUSecondsPer100k, r.DrainCPUSecondsPer100k, r.Lost, r.Duplicated)
+	})
+	if c == nil {
+		return err
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\nthe rounds measured so far:\n", interrupted(ctx, err))
+	}
+	var werr error
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		werr = enc.Encode(c)
+	} else {
+		werr = c.WriteTable(stdout)
+	}
+	if err != nil {
+		return interrupted(ctx, err)
+	}
+	return werr
 }
 
 // benchStageConfig returns the config of chain stage name: the JSON object in dir/NAME.json,

@@ -138,6 +138,11 @@ func TestBenchCommand_Flags(t *testing.T) {
 		{"scale point mode", []string{"--mode", "scale", "--mqtt", "tcp://127.0.0.1:1", "--point-mode", "flat"}, 2, `point mode "flat"`},
 		{"scale rounds", []string{"--mode", "scale", "--mqtt", "tcp://127.0.0.1:1", "--rounds", "0"}, 2, "rounds 0"},
 		{"tenants need topics", []string{"--mode", "scale", "--mqtt", "tcp://127.0.0.1:1", "--tenants", "0,20", "--topics", "10"}, 2, "topics 10: want at least one per tenant"},
+		{"bad schema", []string{"--schema", "thrift"}, 2, `schema "thrift": want avro, protobuf or json_schema`},
+		{"schema compare needs a schema", []string{"--mode", "backlog", "--schema-compare"}, 2, "--schema-compare: give the format"},
+		{"schema compare mode", []string{"--mode", "flat", "--schema", "avro", "--schema-compare"}, 2, "--mode flat: want backlog or rate"},
+		{"schema compare in process", []string{"--mode", "backlog", "--schema", "avro", "--schema-compare", "--gateway", "inprocess"}, 2, "runs the gateway as a subprocess"},
+		{"schema compare rounds", []string{"--mode", "backlog", "--schema", "avro", "--schema-compare", "--rounds", "0"}, 2, "--rounds 0"},
 		{"chain and names", []string{"--chain", "2", "--plugin-dir", "x", "--gateway", "external"}, 2, "first-party chains need a gateway the benchmark starts"},
 	}
 	for _, tc := range tests {

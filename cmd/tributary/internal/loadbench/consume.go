@@ -7,10 +7,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// consume reads topics from the start until ctx is done, handing every record to tr.
+// consume reads topics from the start until ctx is done, handing every record to tr; with dec
+// (a run with a schema) each record is decoded by dec first.
 // Reading from the start, with the run id in every payload, means nothing is missed however
 // late the consumer joins, and an earlier run's records are told apart.
-func consume(ctx context.Context, brokers []string, topics []string, tr *tracker, ready chan<- struct{}) error {
+func consume(ctx context.Context, brokers []string, topics []string, tr *tracker, dec *schemaDecoder, ready chan<- struct{}) error {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumeTopics(topics...),
@@ -30,6 +31,13 @@ func consume(ctx context.Context, brokers []string, topics []string, tr *tracker
 			return nil
 		}
 		now := time.Now()
-		fs.EachRecord(func(r *kgo.Record) { tr.record(r.Value, now) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if dec != nil {
+				f, ok := dec.decode(r.Value)
+				tr.note(f, ok, now)
+				return
+			}
+			tr.record(r.Value, now)
+		})
 	}
 }

@@ -31,9 +31,10 @@ const (
 )
 
 // gatewayConfig returns the YAML of the gateway under test: the routes l lays out (payload as
-// is, key the MQTT topic, with the plugin chain), top-level or in tenant folders it writes
-// under dir, and the plugins' folders.
-func gatewayConfig(o *Options, l layout, mqttURL string, brokers []string, adminAddr, dir string) ([]byte, error) {
+// is, key the MQTT topic, with the plugin chain, values encoded with Options.Schema through
+// the registry at registryURL when set), top-level or in tenant folders it writes under dir,
+// and the plugins' folders.
+func gatewayConfig(o *Options, l layout, mqttURL string, brokers []string, registryURL, adminAddr, dir string) ([]byte, error) {
 	var b bytes.Buffer
 	q := strconv.Quote
 	fmt.Fprintf(&b, "mqtt:\n  url: %s\n  client_id: %s\n  clean_start: false\n  session_expiry: 1h\n", q(mqttURL), q(o.ClientID))
@@ -48,6 +49,9 @@ func gatewayConfig(o *Options, l layout, mqttURL string, brokers []string, admin
 		b.WriteString(q(k))
 	}
 	b.WriteString("]\n")
+	if registryURL != "" {
+		fmt.Fprintf(&b, "  schema_registry:\n    url: %s\n", q(registryURL))
+	}
 	if o.PluginDir != "" {
 		fmt.Fprintf(&b, "plugins:\n  dir: %s\n", q(o.PluginDir))
 		if o.PluginCacheDir != "" {

@@ -158,6 +158,10 @@ func (l layout) writeRoutes(b *bytes.Buffer, k int, indent string) {
 			}
 		}
 		fmt.Fprintf(b, "%s  to:\n%s    topic: %s\n%s    envelope: none\n", indent, indent, q(l.kafkaTopic(k)), indent)
+		if l.o.Schema != "" {
+			fmt.Fprintf(b, "%s    value_schema:\n%s      format: %s\n%s      subject: %s\n", indent, indent, q(l.o.Schema),
+				indent, q(schemaSubject(l.kafkaTopic(k))))
+		}
 	}
 }
 

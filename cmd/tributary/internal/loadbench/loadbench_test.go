@@ -144,6 +144,9 @@ func TestOptions_Check(t *testing.T) {
 		{"subprocess needs exe", func(o *Options) { o.Gateway = GatewaySubprocess }, "executable"},
 		{"mosquitto and url", func(o *Options) { o.Mosquitto, o.MQTT = true, "tcp://x:1" }, "mosquitto"},
 		{"bad gateway", func(o *Options) { o.Gateway = "remote" }, `gateway "remote"`},
+		{"schema", func(o *Options) { o.Schema = SchemaProtobuf }, ""},
+		{"bad schema", func(o *Options) { o.Schema = "thrift" }, `schema "thrift"`},
+		{"schema needs our gateway", func(o *Options) { o.Schema, o.Gateway, o.KafkaTopic = SchemaAvro, GatewayExternal, "x" }, "schema avro: needs a gateway"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -182,7 +185,7 @@ func TestGatewayConfig_Loads(t *testing.T) {
 		}
 	}
 	o.ChainConfigs = []json.RawMessage{nil, json.RawMessage(`{"keep":{"field":"x","op":"exists"}}`)}
-	cfg, err := gatewayConfig(&o, newLayout(&o, "bench_topic"), "tcp://127.0.0.1:1", []string{"127.0.0.1:2", "127.0.0.1:3"}, "127.0.0.1:4", t.TempDir())
+	cfg, err := gatewayConfig(&o, newLayout(&o, "bench_topic"), "tcp://127.0.0.1:1", []string{"127.0.0.1:2", "127.0.0.1:3"}, "", "127.0.0.1:4", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

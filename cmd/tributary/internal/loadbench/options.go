@@ -55,6 +55,13 @@ type Options struct {
 	// gateway the benchmark starts; an external gateway needs it set to its route's topic.
 	KafkaTopic string
 
+	// Schema, when set, is a to.value_schema format (SchemaAvro, SchemaProtobuf or
+	// SchemaJSONSchema): the benchmark starts an in-process Schema Registry, registers the
+	// payload's schema in that format under each Kafka topic's value subject, has every route
+	// encode its values with it, and decodes the records it reads back with decoders of its
+	// own. Not with GatewayExternal, ModeSoak or ModeReverse.
+	Schema string
+
 	// Gateway is GatewayInProcess, GatewaySubprocess or GatewayExternal.
 	Gateway string
 	// Executable is the tributary binary GatewaySubprocess runs as `EXE run --config FILE`.
@@ -215,6 +222,14 @@ func (o *Options) Check() error {
 	}
 	if o.Mode == ModeSoak && (o.Routes != 1 || o.Tenants != 0 || o.FirstPartyChain != 0) {
 		bad("mode soak runs its own routes: no routes, tenants or first-party chain")
+	}
+	if o.Schema != "" {
+		if _, err := registrySchema(o.Schema); err != nil {
+			bad("%v", err)
+		}
+		if o.Gateway == GatewayExternal || o.Mode == ModeSoak || o.Mode == ModeReverse {
+			bad("schema %s: needs a gateway the benchmark starts, in mode rate, flat or backlog", o.Schema)
+		}
 	}
 	switch o.Protocol {
 	case "", "5", "3.1.1", "311":

@@ -28,6 +28,8 @@ type Result struct {
 	// first-party stages (FirstPartyPlugins in order).
 	Chain           []string `json:"chain,omitempty"`
 	FirstPartyChain int      `json:"first_party_chain,omitempty"`
+	// Schema describes the values' schema; nil when the values are the payload as is.
+	Schema *SchemaInfo `json:"schema,omitempty"`
 
 	// Published is what the broker acknowledged (QoS 1/2) or was sent (QoS 0).
 	Published int64 `json:"published"`
@@ -77,6 +79,18 @@ type Result struct {
 	Reverse *ReverseResult `json:"reverse,omitempty"`
 }
 
+// SchemaInfo is the schema a run's routes encoded their values with.
+type SchemaInfo struct {
+	// Format is avro, protobuf or json_schema.
+	Format string `json:"format"`
+	// Subject is the first Kafka topic's value subject (with tenants, each has its own).
+	Subject string `json:"subject"`
+	// ID is the schema's registry id, checked in every record read back.
+	ID int `json:"id"`
+	// Registry is the URL of the in-process registry the run started.
+	Registry string `json:"registry"`
+}
+
 // Latency holds percentiles in milliseconds.
 type Latency struct {
 	P50  float64 `json:"p50"`
@@ -107,6 +121,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("gateway", "%s, MQTT %s", r.Gateway, r.Protocol)
 	row("broker", "%s", r.Broker)
 	row("kafka", "%s (topic %s)", r.Kafka, r.KafkaTopic)
+	if r.Schema != nil {
+		row("schema", "%s, subject %s, id %d (in-process registry; records decoded and checked)", r.Schema.Format, r.Schema.Subject, r.Schema.ID)
+	}
 	if r.Soak != nil {
 		r.Soak.writeTable(row)
 		for _, n := range r.Notes {

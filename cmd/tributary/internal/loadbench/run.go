@@ -73,10 +73,24 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	lay := newLayout(&o, topic)
 	kafkaTopics := lay.kafkaTopics()
 
+	var registryURL string
+	var dec *schemaDecoder
+	schemaID := 0
+	if o.Schema != "" {
+		reg, id, err := startRegistry(o.Schema, kafkaTopics, st)
+		if err != nil {
+			return nil, err
+		}
+		if dec, err = newSchemaDecoder(o.Schema, id); err != nil {
+			return nil, err
+		}
+		registryURL, schemaID = reg.URL(), id
+	}
+
 	tr := newTracker(run, o.Topics)
 	cctx, stopConsumer := context.WithCancel(ctx)
 	ready, consumed := make(chan struct{}), make(chan error, 1)
-	go func() { consumed <- consume(cctx, brokers, kafkaTopics, tr, ready) }()
+	go func() { consumed <- consume(cctx, brokers, kafkaTopics, tr, dec, ready) }()
 	st.push(func() { stopConsumer(); <-consumed })
 	select {
 	case <-ready:
@@ -95,7 +109,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 	}
-	cfgYAML, err := gatewayConfig(&o, lay, mqttURL, brokers, adminAddr, dir)
+	cfgYAML, err := gatewayConfig(&o, lay, mqttURL, brokers, registryURL, adminAddr, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +135,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res := &Result{Mode: o.Mode, Gateway: o.Gateway, Protocol: cmp.Or(o.Protocol, "5"), Broker: brokerDesc, Kafka: kafkaDesc, KafkaTopic: strings.Join(kafkaTopics, ","),
 		QoS: int(o.QoS), Topics: o.Topics, Publishers: o.Publishers, PayloadBytes: o.PayloadBytes,
 		Routes: o.Routes, Tenants: o.Tenants, Chain: o.Chain, FirstPartyChain: o.FirstPartyChain}
+	if o.Schema != "" {
+		res.Schema = &SchemaInfo{Format: o.Schema, Subject: schemaSubject(kafkaTopics[0]), ID: schemaID, Registry: registryURL}
+	}
 	if o.Mode == ModeRate {
 		res.TargetRate = o.Rate
 	}

@@ -115,16 +115,18 @@ type ScaleRow struct {
 
 // ScaleResult is what RunScale measured: a row per point, the baseline first.
 type ScaleResult struct {
-	PointMode  string     `json:"point_mode"`
-	Count      int64      `json:"count,omitempty"`
-	Rate       float64    `json:"rate,omitempty"`
-	Duration   string     `json:"duration,omitempty"`
-	QoS        int        `json:"qos"`
-	Publishers int        `json:"publishers"`
-	Rounds     int        `json:"rounds"`
-	Grid       bool       `json:"grid"`
-	Broker     string     `json:"broker"`
-	Rows       []ScaleRow `json:"rows"`
+	PointMode  string  `json:"point_mode"`
+	Count      int64   `json:"count,omitempty"`
+	Rate       float64 `json:"rate,omitempty"`
+	Duration   string  `json:"duration,omitempty"`
+	QoS        int     `json:"qos"`
+	Publishers int     `json:"publishers"`
+	Rounds     int     `json:"rounds"`
+	Grid       bool    `json:"grid"`
+	Broker     string  `json:"broker"`
+	// Schema is the to.value_schema format every point's routes encode with; "" for none.
+	Schema string     `json:"schema,omitempty"`
+	Rows   []ScaleRow `json:"rows"`
 	// Complete is false when the run stopped (Ctrl-C, an error) before every point ran.
 	Complete bool `json:"complete"`
 }
@@ -228,7 +230,7 @@ func RunScale(ctx context.Context, so ScaleOptions) (*ScaleResult, error) {
 		return nil, err
 	}
 	points, varied := ScalePoints(so)
-	res := &ScaleResult{PointMode: so.PointMode, QoS: int(so.Base.QoS), Publishers: so.Base.Publishers,
+	res := &ScaleResult{PointMode: so.PointMode, QoS: int(so.Base.QoS), Publishers: so.Base.Publishers, Schema: so.Base.Schema,
 		Rounds: so.Rounds, Grid: so.Grid}
 	if so.PointMode == ModeBacklog {
 		res.Count = so.Base.Count
@@ -470,6 +472,9 @@ func (r *ScaleResult) footer(markdown bool) string {
 	} else {
 		fmt.Fprintf(&b, "Each point: %.0f msg/s of QoS %d messages for %s (%d publishers); p99 is publish to the record read back from Kafka; "+
 			"CPU-s/100k is the gateway process's; peak RSS its VmHWM.", r.Rate, r.QoS, r.Duration, r.Publishers)
+	}
+	if r.Schema != "" {
+		fmt.Fprintf(&b, " Every route encodes its values as %s through an in-process Schema Registry.", r.Schema)
 	}
 	if len(r.Rows) > 0 && r.Rows[0].Varied == "" && r.Rows[0].CPUPer100k > 0 {
 		fmt.Fprintf(&b, " At the baseline, one fully used core moves about %.0f msg/s (100k / CPU-s per 100k).", 100_000/r.Rows[0].CPUPer100k)

@@ -59,7 +59,7 @@ func TestGatewayConfig_TenantsAndChainsLoad(t *testing.T) {
 	}
 	o := Defaults()
 	o.Routes, o.Tenants, o.FirstPartyChain, o.PluginDir = 5, 3, 4, plugins
-	y, err := gatewayConfig(&o, newLayout(&o, "kt"), "tcp://127.0.0.1:1", []string{"127.0.0.1:2"}, "127.0.0.1:3", dir)
+	y, err := gatewayConfig(&o, newLayout(&o, "kt"), "tcp://127.0.0.1:1", []string{"127.0.0.1:2"}, "", "127.0.0.1:3", dir)
 	if err != nil {
 		t.Fatal(err)
 	}

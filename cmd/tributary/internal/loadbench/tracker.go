@@ -29,6 +29,12 @@ func newTracker(run string, topics int) *tracker {
 // record notes one record value read at time at.
 func (t *tracker) record(value []byte, at time.Time) {
 	f, ok := parsePayload(value)
+	t.note(f, ok, at)
+}
+
+// note notes one record read at time at whose identifying fields are f; ok false means the
+// record could not be read (it counts as foreign).
+func (t *tracker) note(f fields, ok bool, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !ok || string(f.run) != t.run || f.topic >= len(t.seen) {
