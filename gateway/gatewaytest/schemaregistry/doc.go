@@ -53,9 +53,9 @@
 // # Schema types and what is checked
 //
 //   - AVRO (the default when schemaType is absent): parsed with
-//     github.com/hamba/avro/v2, references first (each reference's schema
+//     github.com/iskorotkov/avro/v2, references first (each reference's schema
 //     is parsed into the same cache, so its named types resolve); an
-//     unparsable schema is 42201. Compatibility is hamba's
+//     unparsable schema is 42201. Compatibility is iskorotkov/avro's
 //     SchemaCompatibility, the Avro specification's schema resolution:
 //     BACKWARD checks that the new schema reads data written with the
 //     previous one, FORWARD the reverse, FULL both; *_TRANSITIVE against
@@ -78,6 +78,6 @@
 //
 // # Import boundaries
 //
-// Standard library plus hamba/avro (Avro parsing and compatibility) and
+// Standard library plus iskorotkov/avro (Avro parsing and compatibility) and
 // protocompile's parser; never the gateway.
 package schemaregistry

@@ -10,12 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hamba/avro/v2"
+	"github.com/iskorotkov/avro/v2"
 )
 
 // avroCodec encodes JSON documents as Avro binary against one schema: the JSON is read into
 // Go values shaped by the schema (checking each against it, so a mismatch names its path),
-// which hamba/avro then writes.
+// which iskorotkov/avro then writes.
 type avroCodec struct {
 	schema avro.Schema
 	fast   *avroNode // the fast path (avrofast.go); nil when the schema uses what it does not cover
@@ -59,7 +59,7 @@ func (c *avroCodec) encode(dst, doc []byte) ([]byte, error) {
 }
 
 // encodeGeneral is encode without the fast path: the JSON read into Go values, checked and
-// converted by avroNative, written by hamba/avro.
+// converted by avroNative, written by iskorotkov/avro.
 func (c *avroCodec) encodeGeneral(dst, doc []byte) ([]byte, error) {
 	v, err := decodeJSON(doc)
 	if err != nil {
@@ -74,7 +74,7 @@ func (c *avroCodec) encodeGeneral(dst, doc []byte) ([]byte, error) {
 	w.Reset(nil)
 	w.WriteVal(c.schema, native)
 	if w.Error != nil {
-		// avroNative checked every value against the schema: this is a value hamba refuses
+		// avroNative checked every value against the schema: this is a value iskorotkov/avro refuses
 		// for a reason it did not foresee. Still the payload's, not the registry's.
 		err := w.Error
 		w.Error = nil
@@ -83,11 +83,11 @@ func (c *avroCodec) encodeGeneral(dst, doc []byte) ([]byte, error) {
 	return append(dst, w.Buffer()...), nil
 }
 
-// writerPool holds hamba/avro writers, so that encoding a record allocates no buffer.
+// writerPool holds iskorotkov/avro writers, so that encoding a record allocates no buffer.
 var writerPool = sync.Pool{New: func() any { return avro.NewWriter(nil, 512) }}
 
 // avroNative converts v, a JSON value decoded with numbers as json.Number, at path (a JSON
-// Pointer) into the Go value hamba/avro encodes as s, or returns an *InvalidError naming the
+// Pointer) into the Go value iskorotkov/avro encodes as s, or returns an *InvalidError naming the
 // path. Unions take the Avro JSON form {"branch": value} or a bare value, matched against
 // the branches in order.
 func avroNative(s avro.Schema, v any, path string) (any, error) {
@@ -130,7 +130,7 @@ func avroNative(s avro.Schema, v any, path string) (any, error) {
 			return int32(i), nil
 		}
 		if logicalOf(s) == avro.TimeMicros {
-			return time.Duration(i) * time.Microsecond, nil // hamba reads an int64 here as a Duration
+			return time.Duration(i) * time.Microsecond, nil // iskorotkov/avro reads an int64 here as a Duration
 		}
 		return i, nil
 	case avro.Float, avro.Double:
@@ -225,7 +225,7 @@ func avroNative(s avro.Schema, v any, path string) (any, error) {
 }
 
 // avroRecord converts a JSON object to a record's map: every field of the schema from the
-// member of its name; an absent field takes its default (hamba writes it), or null when its
+// member of its name; an absent field takes its default (iskorotkov/avro writes it), or null when its
 // type is a nullable union; a member the schema has no field for does not fit.
 func avroRecord(rs *avro.RecordSchema, v any, path string) (any, error) {
 	obj, ok := v.(map[string]any)
@@ -272,7 +272,7 @@ func hasField(rs *avro.RecordSchema, name string) bool {
 }
 
 // avroUnion picks the branch of u that v is: the Avro JSON form {"branch": value} names it,
-// a bare value takes the first branch it fits. hamba encodes a union from a map of the
+// a bare value takes the first branch it fits. iskorotkov/avro encodes a union from a map of the
 // branch's name to the value.
 func avroUnion(u *avro.UnionSchema, v any, path string) (any, error) {
 	if obj, ok := v.(map[string]any); ok && len(obj) == 1 {
@@ -304,7 +304,7 @@ func avroUnion(u *avro.UnionSchema, v any, path string) (any, error) {
 	return nil, &InvalidError{Path: path, Reason: fmt.Sprintf("fits no branch of union %q", names)}
 }
 
-// branchName is the name hamba/avro gives a union branch: a named type's full name, otherwise
+// branchName is the name iskorotkov/avro gives a union branch: a named type's full name, otherwise
 // the type, with ".logicalType" when it has one.
 func branchName(s avro.Schema) string {
 	if ref, ok := s.(*avro.RefSchema); ok {

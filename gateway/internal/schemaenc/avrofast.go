@@ -4,16 +4,16 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/hamba/avro/v2"
+	"github.com/iskorotkov/avro/v2"
 )
 
 // The fast path of Avro encoding: a schema compiled into a tree of avroNodes writes the
-// encoding straight from the JSON bytes through hamba/avro's Writer, with no Go values in
+// encoding straight from the JSON bytes through iskorotkov/avro's Writer, with no Go values in
 // between. It covers what sensor payloads use (records whose members are all present, in any
 // order; null, boolean, int, long, float, double, string, enum, arrays and [null, T] unions)
 // and gives up on anything else (a missing field, an escaped string, a map, a union in its
 // Avro JSON form, a value that does not fit, malformed JSON, …): the general path
-// (avroNative, then hamba) then encodes the document, or says why it does not fit. Both
+// (avroNative, then iskorotkov/avro) then encodes the document, or says why it does not fit. Both
 // write the same bytes; a differential test and a fuzz test hold them together.
 
 // avroKind is what an avroNode writes.
@@ -51,7 +51,7 @@ type avroField struct {
 // kept on the stack).
 const maxFastFields = 32
 
-// arrayBlockLength is hamba/avro's default block length, so that arrays are written in the
+// arrayBlockLength is iskorotkov/avro's default block length, so that arrays are written in the
 // same blocks as its encoder writes them.
 const arrayBlockLength = 100
 
@@ -216,7 +216,7 @@ func (n *avroNode) encode(w *avro.Writer, b []byte, i int) (int, bool) {
 	return 0, false
 }
 
-// encodeArray writes a JSON array in blocks of arrayBlockLength items, as hamba does.
+// encodeArray writes a JSON array in blocks of arrayBlockLength items, as iskorotkov/avro does.
 func (n *avroNode) encodeArray(w *avro.Writer, b []byte, i int) (int, bool) {
 	if i >= len(b) || b[i] != '[' {
 		return 0, false

@@ -2,7 +2,7 @@
 // Registry (kafka.schema_registry; a route's to.value_schema and to.key_schema): the JSON a
 // route's chain produced is checked against the route's schema and written in the Confluent
 // wire format (magic byte 0, the schema id as 4 big-endian bytes, for Protobuf the message
-// indexes, then the encoding) as Avro (hamba/avro), Protobuf (a dynamic message filled by
+// indexes, then the encoding) as Avro (iskorotkov/avro), Protobuf (a dynamic message filled by
 // protojson, schemas compiled with protocompile) or JSON (validated with
 // santhosh-tekuri/jsonschema, written unchanged).
 //
@@ -21,7 +21,7 @@
 //
 // Each format has a fast path that reads the JSON bytes once, with no Go values in between,
 // for the documents (and schemas) it covers; every other document takes the general path.
-// Avro (avrofast.go): the schema compiled into a tree writing the encoding through hamba/avro's
+// Avro (avrofast.go): the schema compiled into a tree writing the encoding through iskorotkov/avro's
 // Writer. Protobuf (protofast.go): a proto3 message compiled into a tree writing the wire
 // format as the general path's deterministic proto.Marshal does. JSON Schema
 // (jsonschemafast.go): a schema of a common keyword subset compiled into a checker that only

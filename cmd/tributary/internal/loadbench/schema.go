@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/hamba/avro/v2"
+	"github.com/iskorotkov/avro/v2"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -119,7 +119,7 @@ type benchRecord struct {
 }
 
 // schemaDecoder reads the identifying fields of records written in the Confluent wire
-// format with the benchmark's schema, with decoders of its own (hamba/avro, dynamicpb,
+// format with the benchmark's schema, with decoders of its own (iskorotkov/avro, dynamicpb,
 // encoding/json), independent of the gateway's encoders. A record without the header, with
 // another schema id or that does not decode is not the run's.
 type schemaDecoder struct {
